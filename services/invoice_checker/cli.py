@@ -1,0 +1,25 @@
+"""The `invoice-checker` command."""
+
+from __future__ import annotations
+
+import click
+
+from invoice_checker.jobs.worker import build_worker_settings
+from invoice_checker.settings import get_settings
+from service_kit.cli import ServiceSpec, add_standard_commands
+
+SPEC = ServiceSpec(
+    name="invoice_checker",
+    load_settings=get_settings,
+    app_factory="invoice_checker.main:create_app",
+    worker_settings=build_worker_settings,
+    default_port=8001,
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Invoice checker: Monthly per-project invoices over 10000ft hour entries."""
+
+
+add_standard_commands(main, SPEC)

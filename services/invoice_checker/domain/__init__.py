@@ -1,0 +1,1 @@
+"""Pure logic: formats, rules and calculations. No I/O here."""

@@ -1,0 +1,22 @@
+"""App factory for the invoice checker: `uvicorn --factory invoice_checker.main:create_app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from invoice_checker.settings import InvoiceCheckerSettings, get_settings
+from service_kit.app import build_app
+
+
+def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    return build_app(
+        title="Invoice checker",
+        description=(
+            "Monthly per-project invoices over hour entries synced from 10000ft, checked and "
+            "approved by team leads and finance."
+        ),
+        settings=settings,
+        application_name="invoice_checker",
+        routers=[],
+    )

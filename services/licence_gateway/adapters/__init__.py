@@ -1,0 +1,1 @@
+"""Clients of the outside world (mail servers, remote APIs)."""

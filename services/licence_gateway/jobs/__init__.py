@@ -1,0 +1,1 @@
+"""arq tasks and the worker settings."""

@@ -1,0 +1,19 @@
+"""The arq worker of the licence gateway: its functions and cron schedule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.queue import worker_settings
+
+QUEUE_NAME = "licence_gateway:queue"
+
+
+async def ping(ctx: dict[str, Any]) -> str:
+    """A no-op job: enqueue it to see that a worker is consuming the queue."""
+    return "pong"
+
+
+def build_worker_settings(settings: LicenceGatewaySettings) -> dict[str, Any]:
+    return worker_settings(queue_name=QUEUE_NAME, redis_url=settings.redis_url, functions=[ping])

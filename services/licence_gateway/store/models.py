@@ -1,0 +1,7 @@
+"""ORM models: licence gateway. Importing this module registers every table on Base.metadata."""
+
+from __future__ import annotations
+
+from licence_gateway.store.base import Base
+
+__all__ = ["Base"]

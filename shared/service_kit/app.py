@@ -1,0 +1,89 @@
+"""The app factory both services share: lifespan-owned engine and Redis, errors, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from prometheus_client import CollectorRegistry
+
+from service_kit.db import create_engine, create_sessionmaker
+from service_kit.errors import install_problem_handlers
+from service_kit.health import health_router, postgres_check, redis_check
+from service_kit.logging import configure_logging
+from service_kit.middleware import HttpMetrics, RequestContextMiddleware
+from service_kit.queue import create_redis
+from service_kit.settings import ServiceSettings
+
+ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def build_app(
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    application_name: str,
+    routers: Sequence[APIRouter],
+    extra_lifespan: ExtraLifespan | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build a service app. Engines and clients are created when it starts, never at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_logs:
+            configure_logging(settings.log_level)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            application_name=application_name,
+        )
+        redis = create_redis(settings.redis_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.redis = redis
+        app.state.readiness_checks = {
+            "postgres": postgres_check(engine),
+            "redis": redis_check(redis),
+        }
+        try:
+            if extra_lifespan is None:
+                yield
+            else:
+                async with extra_lifespan(app):
+                    yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        openapi_tags=openapi_tags,
+    )
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=HttpMetrics(registry),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,116 @@
+"""RFC 9457 problem+json for every error a service answers."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """Raise from anywhere in a request to answer with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title or HTTPStatus(status).phrase)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update(jsonable_encoder(extra))
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        type_=exc.type,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    extra: dict[str, Any] = {} if isinstance(exc.detail, str) else {"errors": exc.detail}
+    return problem_response(
+        exc.status_code,
+        detail,
+        instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
+        **extra,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "The request does not match the schema.",
+        title="Validation failed",
+        type_="urn:problem:validation",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _on_unhandled(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unhandled)

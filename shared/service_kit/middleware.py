@@ -1,0 +1,132 @@
+"""One pure-ASGI middleware for request ids, access logs, metrics and the body size limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service_kit.logging import request_id_var
+
+logger = logging.getLogger("service_kit.access")
+
+
+class HttpMetrics:
+    """Prometheus metrics of one app, in the app's own registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        start = time.perf_counter()
+        status = 500
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _too_large(send, self.max_body_bytes, request_id)
+            request_id_var.reset(token)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            status = 413
+            await _too_large(send, self.max_body_bytes, request_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _route_template(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], route).observe(elapsed)
+            if status >= 500:
+                logger.warning(
+                    "request failed",
+                    extra={"method": scope["method"], "path": scope["path"], "status": status},
+                )
+            elif logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+async def _too_large(send: Send, limit: int, request_id: str) -> None:
+    body = (
+        '{"type":"about:blank","title":"Content Too Large","status":413,'
+        f'"detail":"The request body is larger than {limit} bytes."}}'
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,93 @@
+"""arq helpers: Redis clients, a worker-settings factory, and enqueue-after-commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+logger = logging.getLogger(__name__)
+
+WorkerHook = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def redis_settings(url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 30
+    settings.conn_retry_delay = 1
+    return settings
+
+
+def create_redis(url: str) -> ArqRedis:
+    """A Redis client that can also enqueue arq jobs. Connects lazily: never fails at start."""
+    client: ArqRedis = ArqRedis.from_url(
+        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
+    return client
+
+
+def worker_settings(
+    *,
+    queue_name: str,
+    redis_url: str,
+    functions: Sequence[Any],
+    cron_jobs: Sequence[Any] = (),
+    on_startup: WorkerHook | None = None,
+    on_shutdown: WorkerHook | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Settings for `arq.worker.run_worker`, with defaults suited to idempotent jobs."""
+    settings: dict[str, Any] = {
+        "queue_name": queue_name,
+        "redis_settings": redis_settings(redis_url),
+        "functions": list(functions),
+        "cron_jobs": list(cron_jobs),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "health_check_interval": 30,
+        "health_check_key": f"{queue_name}:health-check",
+        "job_timeout": 300,
+        "max_tries": 8,
+        "keep_result": 60,
+        "poll_delay": 0.25,
+    }
+    settings.update(overrides)
+    return settings
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job to enqueue once the transaction that justified it has committed."""
+
+    function: str
+    args: tuple[Any, ...] = ()
+    job_id: str | None = None
+    queue_name: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+async def enqueue(redis: ArqRedis, job: JobRequest) -> bool:
+    """Enqueue, tolerating a Redis outage: the caller's sweeper re-enqueues from the database."""
+    try:
+        await redis.enqueue_job(
+            job.function, *job.args, _job_id=job.job_id, _queue_name=job.queue_name, **job.kwargs
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning(
+            "enqueue failed; left for the sweeper", extra={"job": job.function, "error": str(exc)}
+        )
+        return False
+    return True
+
+
+async def commit_then_enqueue(session: AsyncSession, redis: ArqRedis, *jobs: JobRequest) -> None:
+    """Commit first so a worker never sees a job whose rows are not visible yet."""
+    await session.commit()
+    for job in jobs:
+        await enqueue(redis, job)

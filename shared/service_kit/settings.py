@@ -1,0 +1,99 @@
+"""Settings base on pydantic-settings, and a loader that turns errors into one clear line."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Subclasses set `env_prefix` and add their own fields."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    database_url: str = Field(
+        description="PostgreSQL URL, postgresql+asyncpg://user:pass@host:port/db"
+    )
+    redis_url: str = Field(description="Redis URL, redis://host:port/db or unix:///path/redis.sock")
+    environment: Environment = Field(
+        default="production", description="development enables developer-only commands"
+    )
+    log_level: str = Field(default="INFO", description="Python log level")
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="SQLAlchemy pool size")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (413 above)"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: str) -> str:
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must start with postgresql+asyncpg://")
+        parts = urlsplit(value)
+        if not (parts.hostname or "host=" in parts.query):
+            raise ValueError("must name a host (or ?host=/socket/dir)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build settings from the environment; raise SettingsError naming the bad variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{prefix}{field.upper()}: {message}") from None
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def masked_settings(settings: ServiceSettings) -> dict[str, str]:
+    """Every effective setting as text, secrets and URL passwords masked, for `check`."""
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    shown: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            text = "***" if value.get_secret_value() else ""
+        elif isinstance(value, str) and "://" in value:
+            text = mask_url(value)
+        else:
+            text = str(value)
+        shown[f"{prefix}{name.upper()}"] = text
+    return shown

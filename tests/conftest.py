@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: a migrated PostgreSQL database, per-test rollback, Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from arq.connections import ArqRedis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from service_kit.migrations import upgrade
+from service_kit.queue import create_redis
+from tests.support.infra import (
+    database_name_for_tests,
+    postgres_server_url,
+    test_redis_url,
+    with_database,
+)
+
+SERVICES = ("licence_gateway", "invoice_checker")
+
+
+async def recreate_database(name: str) -> str:
+    """Drop and create a database on the test server; return its asyncpg URL."""
+    admin = create_async_engine(postgres_server_url(), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return with_database(postgres_server_url(), name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return test_redis_url()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url() -> str:
+    """A fresh database migrated to head for both services (alembic, as in production)."""
+    url = await recreate_database(database_name_for_tests())
+    for service in SERVICES:
+        await asyncio.to_thread(upgrade, service, url)
+    return url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose commits are savepoints inside one transaction rolled back after the test."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    client = create_redis(redis_url)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()

@@ -1,0 +1,99 @@
+import asyncio
+
+import httpx
+
+from invoice_checker.main import create_app as create_checker
+from invoice_checker.settings import InvoiceCheckerSettings
+from licence_gateway.main import create_app as create_gateway
+from licence_gateway.settings import LicenceGatewaySettings
+from tests.support.apps import app_client
+from tests.support.infra import free_port, redis_server
+
+# Nothing listens on port 9 (discard) on the test machine: a dependency that is down.
+DEAD_REDIS = "redis://127.0.0.1:9/0"
+DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:9/postgres"
+
+
+async def test_both_services_ready_with_real_dependencies(
+    database_url: str, redis_url: str
+) -> None:
+    for app in (
+        create_gateway(LicenceGatewaySettings(database_url=database_url, redis_url=redis_url)),
+        create_checker(InvoiceCheckerSettings(database_url=database_url, redis_url=redis_url)),
+    ):
+        async with app_client(app) as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+            assert (await client.get("/docs")).status_code == 200
+            assert (await client.get("/openapi.json")).status_code == 200
+            metrics = await client.get("/metrics")
+            assert 'http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+
+
+async def test_readiness_names_redis_when_it_is_down(database_url: str) -> None:
+    app = create_gateway(LicenceGatewaySettings(database_url=database_url, redis_url=DEAD_REDIS))
+    async with app_client(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/problem+json"
+        body = ready.json()
+        assert body["checks"]["postgres"] == "ok"
+        assert body["checks"]["redis"].startswith("error")
+        assert "redis" in body["detail"]
+
+
+async def test_readiness_names_postgres_when_it_is_down(redis_url: str) -> None:
+    app = create_checker(InvoiceCheckerSettings(database_url=DEAD_POSTGRES, redis_url=redis_url))
+    async with app_client(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {
+            "postgres": ready.json()["checks"]["postgres"],
+            "redis": "ok",
+        }
+        assert ready.json()["checks"]["postgres"].startswith("error")
+
+
+async def test_readiness_recovers_when_the_dependency_returns(database_url: str) -> None:
+    port = free_port()
+    settings = LicenceGatewaySettings(
+        database_url=database_url, redis_url=f"redis://127.0.0.1:{port}/0"
+    )
+    async with app_client(create_gateway(settings)) as client:
+        assert (await client.get("/readyz")).status_code == 503
+        with redis_server(port):
+            for _ in range(50):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_unknown_route_and_oversized_body_are_problem_json(
+    database_url: str, redis_url: str
+) -> None:
+    settings = LicenceGatewaySettings(
+        database_url=database_url, redis_url=redis_url, max_body_bytes=2048
+    )
+    async with app_client(create_gateway(settings)) as client:
+        missing = await client.get("/no-such-route")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.json()["status"] == 404
+        big = await client.post("/healthz", content=b"x" * 5000)
+        assert big.status_code == 413
+        assert big.json()["title"] == "Content Too Large"
+        assert missing.headers["x-request-id"]
+
+
+async def test_request_id_is_echoed(database_url: str, redis_url: str) -> None:
+    app = create_gateway(LicenceGatewaySettings(database_url=database_url, redis_url=redis_url))
+    async with app_client(app) as client:
+        response = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
+        assert response.headers["x-request-id"] == "abc123"
+        assert isinstance(response, httpx.Response)
