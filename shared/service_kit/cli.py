@@ -13,7 +13,7 @@ import click
 from service_kit.db import create_engine
 from service_kit.health import postgres_check, redis_check, run_checks
 from service_kit.logging import configure_logging
-from service_kit.migrations import upgrade
+from service_kit.migrations import alembic_config, upgrade
 from service_kit.queue import create_redis
 from service_kit.settings import ServiceSettings, SettingsError, masked_settings
 
@@ -90,6 +90,17 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
         except (OSError, ConnectionError) as exc:
             fail(f"cannot reach PostgreSQL: {exc}", 1)
         click.echo(f"{spec.name}: schema at head")
+
+    @group.command("new-migration")
+    @click.argument("message")
+    def new_migration(message: str) -> None:
+        """Autogenerate a migration from the models (the database must be at head)."""
+        from alembic import command
+
+        settings = settings_or_exit(spec)
+        command.revision(
+            alembic_config(spec.name, settings.database_url), message=message, autogenerate=True
+        )
 
     @group.command()
     def check() -> None:
