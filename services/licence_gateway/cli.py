@@ -6,6 +6,7 @@ import click
 
 from licence_gateway.jobs.worker import build_worker_settings
 from licence_gateway.settings import get_settings
+from licence_gateway.simulators.cli import simulate
 from service_kit.cli import ServiceSpec, add_standard_commands
 
 SPEC = ServiceSpec(
@@ -23,3 +24,4 @@ def main() -> None:
 
 
 add_standard_commands(main, SPEC)
+main.add_command(simulate)
