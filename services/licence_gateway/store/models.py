@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from licence_gateway.store.base import Base
+from licence_gateway.store.payloads import LicencePayload
 
-__all__ = ["Base"]
+__all__ = ["Base", "LicencePayload"]
