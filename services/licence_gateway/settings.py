@@ -19,13 +19,13 @@ class LicenceGatewaySettings(ServiceSettings):
         default=SecretStr(""), description="Hawk key shared with ICMS; unset refuses every request"
     )
     hawk_disabled: bool = Field(
-        default=False, description="true turns inbound Hawk off (logged as a warning); never in prod"
+        default=False, description="true turns inbound Hawk off (logged as a warning)"
     )
     health_payload_max_age_seconds: int = Field(
         default=300, ge=1, description="/healthcheck/ fails when a payload waits longer than this"
     )
     health_reply_max_wait_seconds: int = Field(
-        default=3600, ge=1, description="/healthcheck/ fails when a sent mail waits longer for a reply"
+        default=3600, ge=1, description="/healthcheck/ fails when a sent mail waits longer"
     )
 
 
