@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from invoice_checker.cli_flex import flex
 from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import get_settings
 from service_kit.cli import ServiceSpec, add_standard_commands
@@ -23,3 +24,4 @@ def main() -> None:
 
 
 add_standard_commands(main, SPEC)
+main.add_command(flex)
