@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 from licence_gateway.store.base import Base
+from licence_gateway.store.mail import (
+    BatchPayload,
+    IcmsCallback,
+    LicenceDataBatch,
+    Mail,
+    MailEvent,
+    ReceivedEmail,
+)
 from licence_gateway.store.payloads import LicencePayload
 
-__all__ = ["Base", "LicencePayload"]
+__all__ = [
+    "Base",
+    "BatchPayload",
+    "IcmsCallback",
+    "LicenceDataBatch",
+    "LicencePayload",
+    "Mail",
+    "MailEvent",
+    "ReceivedEmail",
+]
