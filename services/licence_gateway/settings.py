@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -28,6 +32,77 @@ class LicenceGatewaySettings(ServiceSettings):
         default=3600, ge=1, description="/healthcheck/ fails when a sent mail waits longer"
     )
 
+    # Mail transport and the ICMS client (engineer C). An empty host/URL means "not configured":
+    # the service still starts and is ready; the feature says what to set when it is used.
+    tls_ca_file: str = Field(
+        default="",
+        description="extra CA bundle (PEM) trusted for outbound TLS: SMTP, POP3, identity, ICMS",
+    )
+    smtp_host: str = Field(default="", description="SMTP relay for licenceData e-mails")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="587 STARTTLS, 465 TLS")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls, tls (implicit, SMTPS) or none"
+    )
+    smtp_auth: Literal["password", "xoauth2", "none"] = Field(
+        default="password", description="password, xoauth2 (token from the azure_* settings), none"
+    )
+    smtp_username: str = Field(default="", description="SMTP login; also the From address")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password")
+    smtp_from_address: str = Field(default="", description="From address if not the login")
+    smtp_to_address: str = Field(default="", description="HMRC CHIEF mailbox licenceData goes to")
+    smtp_timeout_seconds: float = Field(default=60, gt=0, description="per SMTP operation")
+    smtp_legacy_layout: bool = Field(
+        default=False, description="send the original's legacy MIME layout instead of base64"
+    )
+    pop3_host: str = Field(default="", description="POP3 server of the mailbox HMRC replies to")
+    pop3_port: int = Field(default=995, ge=1, le=65535, description="995 POP3S, 110 STARTTLS")
+    pop3_security: Literal["tls", "starttls", "none"] = Field(
+        default="tls", description="tls (implicit, POP3S), starttls (STLS) or none"
+    )
+    pop3_auth: Literal["xoauth2", "password"] = Field(
+        default="xoauth2", description="xoauth2 (token from the azure_* settings) or password"
+    )
+    pop3_username: str = Field(default="", description="mailbox user name")
+    pop3_password: SecretStr = Field(default=SecretStr(""), description="mailbox password")
+    pop3_timeout_seconds: float = Field(default=60, gt=0, description="per POP3 operation")
+    azure_tenant_id: str = Field(default="", description="Microsoft Entra tenant for XOAUTH2")
+    azure_client_id: str = Field(default="", description="app (client) id for XOAUTH2")
+    azure_client_secret: SecretStr = Field(default=SecretStr(""), description="client secret")
+    azure_authority_host: str = Field(
+        default="https://login.microsoftonline.com", description="identity platform (https)"
+    )
+    azure_scope: str = Field(
+        default="https://outlook.office.com/.default", description="scope of the mail token"
+    )
+    icms_api_url: str = Field(
+        default="", description="ICMS base URL the callbacks go to, e.g. http://caseworker:8008/"
+    )
+    icms_timeout_seconds: float = Field(default=60, gt=0, description="per ICMS request")
+
+    @field_validator("icms_api_url")
+    @classmethod
+    def _icms_url_is_a_folder(cls, value: str) -> str:
+        # The callback paths are joined onto it: without the slash urljoin drops a segment.
+        return value if not value or value.endswith("/") else f"{value}/"
+
 
 def get_settings() -> LicenceGatewaySettings:
     return load_settings(LicenceGatewaySettings)
+
+
+class NotConfiguredError(RuntimeError):
+    """A feature was used whose settings are empty; the message names what to set."""
+
+
+def require(settings: LicenceGatewaySettings, feature: str, *names: str) -> None:
+    """Raise NotConfiguredError naming every empty setting among `names`."""
+    missing = [name for name in names if not _is_set(getattr(settings, name))]
+    if missing:
+        variables = ", ".join(f"LICENCE_GATEWAY_{name.upper()}" for name in missing)
+        raise NotConfiguredError(f"{feature} is not configured: set {variables}")
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
