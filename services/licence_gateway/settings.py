@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-
-from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.settings import ServiceSettings, load_settings
@@ -78,6 +76,22 @@ class LicenceGatewaySettings(ServiceSettings):
         default="", description="ICMS base URL the callbacks go to, e.g. http://caseworker:8008/"
     )
     icms_timeout_seconds: float = Field(default=60, gt=0, description="per ICMS request")
+
+    # Mail flow jobs, operator commands and the admin API (engineer D).
+    hmrc_sender_address: str = Field(
+        default="", description="From address HMRC replies come from; other senders are left"
+    )
+    batch_every_minutes: int = Field(
+        default=10, ge=1, le=60, description="licenceData batching job schedule"
+    )
+    inbox_every_minutes: int = Field(default=5, ge=1, le=60, description="POP3 mailbox job")
+    callbacks_every_minutes: int = Field(default=5, ge=1, le=60, description="ICMS callbacks job")
+    first_run_number: int = Field(
+        default=1, ge=1, description="run number of the first batch when none exists (go-live)"
+    )
+    admin_token: SecretStr = Field(
+        default=SecretStr(""), description="bearer token of /admin; unset answers 503"
+    )
 
     @field_validator("icms_api_url")
     @classmethod
