@@ -3,5 +3,33 @@
 from __future__ import annotations
 
 from invoice_checker.store.base import Base
+from invoice_checker.store.directory import (
+    Client,
+    LeaveType,
+    Phase,
+    Project,
+    ProjectAdmin,
+    PublicHoliday,
+    TenkfeetUser,
+)
+from invoice_checker.store.history import HistoryRecord
+from invoice_checker.store.hours import HourEntry, HourEntryChecksum
+from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.syncs import Event, SyncRun
 
-__all__ = ["Base"]
+__all__ = [
+    "Base",
+    "Client",
+    "Event",
+    "HistoryRecord",
+    "HourEntry",
+    "HourEntryChecksum",
+    "Invoice",
+    "LeaveType",
+    "Phase",
+    "Project",
+    "ProjectAdmin",
+    "PublicHoliday",
+    "SyncRun",
+    "TenkfeetUser",
+]
