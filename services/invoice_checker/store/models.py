@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from invoice_checker.store.auth import AuthUser, Credential
 from invoice_checker.store.base import Base
 from invoice_checker.store.directory import (
     Client,
@@ -16,8 +17,22 @@ from invoice_checker.store.history import HistoryRecord
 from invoice_checker.store.hours import HourEntry, HourEntryChecksum
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.syncs import Event, SyncRun
+from invoice_checker.store.workflow import (
+    InvoiceComment,
+    InvoiceCurrencyTotal,
+    InvoiceFixedRow,
+    InvoiceTag,
+    ProjectFixedRow,
+)
 
 __all__ = [
+    "AuthUser",
+    "Credential",
+    "InvoiceComment",
+    "InvoiceCurrencyTotal",
+    "InvoiceFixedRow",
+    "InvoiceTag",
+    "ProjectFixedRow",
     "Base",
     "Client",
     "Event",
