@@ -1,0 +1,285 @@
+"""licenceReply: CHIEF's answer to one licenceData run (spec 8.2): parse, classify, render.
+
+Lenient as the original: lines are right-stripped (CHIEF pads them; CRLF loses its CR), blank lines
+are skipped, a rejected block never closed by `end` is dropped, the `end` count is not checked and a
+reference reported twice is kept twice. Malformed means an unknown record type, an `error`/`end`
+outside a rejected block, or a wrong field count: `ChiefFormatError` naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
+from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP, ChiefFormatError
+
+_COUNT = re.compile("[0-9]+")
+
+
+class ReplyOutcome(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    PARTIALLY_VALID = "partially_valid"
+    NO_DATA = "no_data"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyError:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    code: str
+    text: str
+    position: str | None = None  # the input record CHIEF stopped at, when it says
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedTransaction:
+    reference: str
+    errors: tuple[ReplyError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyHeader:
+    source_system: str
+    destination_system: str
+    data_id: str
+    created_at: str
+    run_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTrailer:
+    accepted_count: str
+    rejected_count: str
+    file_error_count: str
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceReply:
+    header: ReplyHeader | None
+    accepted: tuple[str, ...]
+    rejected: tuple[RejectedTransaction, ...]
+    file_errors: tuple[FileError, ...]
+    trailer: ReplyTrailer | None  # missing after a CHIEF crash
+
+    @property
+    def run_number(self) -> str:
+        return self.header.run_number if self.header else ""
+
+    @property
+    def outcome(self) -> ReplyOutcome:
+        """Decided in the original's order: valid, invalid, partially valid, no data, unknown."""
+        processed = bool(self.accepted or self.rejected)
+        if self.trailer is not None and not self.file_errors and self._trailer_agrees(self.trailer):
+            return ReplyOutcome.VALID
+        if self.file_errors:
+            return ReplyOutcome.PARTIALLY_VALID if processed else ReplyOutcome.INVALID
+        if not processed:
+            return ReplyOutcome.NO_DATA
+        return ReplyOutcome.UNKNOWN
+
+    def _trailer_agrees(self, trailer: ReplyTrailer) -> bool:
+        return (
+            _count(trailer.file_error_count) == 0
+            and _count(trailer.accepted_count) == len(self.accepted)
+            and _count(trailer.rejected_count) == len(self.rejected)
+        )
+
+
+def _count(value: str) -> int | None:
+    """A trailer count; anything but digits can match nothing."""
+    return int(value) if _COUNT.fullmatch(value) else None
+
+
+# record type -> (fewest, most) data fields after the sequence number and the type
+_FIELD_COUNTS = {
+    "fileHeader": (5, 5),
+    "accepted": (1, 1),
+    "rejected": (1, 1),
+    "error": (2, 2),
+    "end": (2, 2),
+    "fileError": (2, 3),
+    "fileTrailer": (3, 3),
+}
+
+
+def parse_licence_reply(text: str) -> LicenceReply:
+    header: ReplyHeader | None = None
+    trailer: ReplyTrailer | None = None
+    accepted: list[str] = []
+    rejected: list[RejectedTransaction] = []
+    file_errors: list[FileError] = []
+    open_reference: str | None = None  # the rejected block being read
+    open_errors: list[ReplyError] = []
+    for number, raw in enumerate(text.split(LINE_SEP), start=1):
+        line = raw.rstrip()
+        if not line:
+            continue
+        _, *fields = line.split(FIELD_SEP)
+        if not fields:
+            raise _malformed("no record type", number)
+        record_type = fields[0]
+        if record_type == "accepted" and len(fields) == 2:  # the common case, checked first
+            accepted.append(fields[1])
+            continue
+        limits = _FIELD_COUNTS.get(record_type)
+        if limits is None:
+            raise _malformed("Unknown field_type", number)
+        data = fields[1:]
+        if not limits[0] <= len(data) <= limits[1]:
+            raise _malformed(f"{record_type} record has {len(data)} fields", number)
+        if record_type == "rejected":
+            open_reference, open_errors = data[0], []  # an unclosed earlier block is dropped
+        elif record_type in ("error", "end"):
+            if open_reference is None:
+                raise _malformed("rejected record is out of sequence", number)
+            if record_type == "error":
+                open_errors.append(ReplyError(*data))
+            else:
+                rejected.append(RejectedTransaction(open_reference, tuple(open_errors)))
+                open_reference = None
+        elif record_type == "fileError":
+            file_errors.append(FileError(*data))
+        elif record_type == "fileHeader":
+            header = ReplyHeader(*data)
+        else:
+            trailer = ReplyTrailer(*data)
+    return LicenceReply(header, tuple(accepted), tuple(rejected), tuple(file_errors), trailer)
+
+
+def _malformed(problem: str, number: int) -> ChiefFormatError:
+    # The original's wording, which operators know from its logs.
+    return ChiefFormatError(f"Unable to process file: {problem} on line {number}", number)
+
+
+def reply_summary(reply: LicenceReply) -> dict[str, object]:
+    """The `licence-gateway chief parse-reply` document."""
+    return {
+        "run_number": reply.run_number,
+        "outcome": reply.outcome.value,
+        "accepted": list(reply.accepted),
+        "rejected": [
+            {"reference": r.reference, "errors": [_error_json(e) for e in r.errors]}
+            for r in reply.rejected
+        ],
+        "file_errors": [_error_json(e) for e in reply.file_errors],
+    }
+
+
+def _error_json(error: ReplyError | FileError) -> dict[str, str]:
+    return {"error_code": error.code, "error_msg": error.text}
+
+
+class UnknownReference(KeyError):
+    """The reply names a transaction that was not in the run."""
+
+
+def reply_callback_body(reply: LicenceReply, icms_ids: Mapping[str, str]) -> dict[str, object]:
+    """The body for ICMS's `chief/license-data-callback` (spec 4.1), key order as the original.
+
+    `icms_ids` maps each transaction reference of the run to its payload's ICMS id.
+    Strings stay strings: the run number and error codes are sent as they are in the file.
+    """
+
+    def icms_id(reference: str) -> str:
+        try:
+            return icms_ids[reference]
+        except KeyError:
+            raise UnknownReference(reference) from None
+
+    return {
+        "run_number": reply.run_number,
+        "accepted": [{"id": icms_id(reference)} for reference in reply.accepted],
+        "rejected": [
+            {"id": icms_id(r.reference), "errors": [_error_json(e) for e in r.errors]}
+            for r in reply.rejected
+        ],
+    }
+
+
+def callback_json(body: Mapping[str, object]) -> str:
+    """The exact text ICMS receives (and Hawk signs): Python's default json.dumps, ASCII-escaped."""
+    return json.dumps(body)
+
+
+# --- writing replies: the HMRC simulator and the development fake reply ---
+
+
+def licence_reply_file_name(run_number: int | str, when: datetime) -> str:
+    return f"CHIEF_licenceReply_{run_number}_{file_timestamp(when)}"
+
+
+def render_licence_reply(
+    *,
+    run_number: int | str,
+    created_at: datetime,
+    accepted: Iterable[str] = (),
+    rejected: Iterable[tuple[str, Sequence[ReplyError]]] = (),
+    file_errors: Iterable[FileError] = (),
+    destination_system: str = DEFAULT_SOURCE_SYSTEM,
+    with_trailer: bool = True,
+) -> str:
+    """A licenceReply as CHIEF writes it: records joined by LF, no newline after the last one."""
+    records = [
+        f"fileHeader\\CHIEF\\{destination_system}\\licenceReply"
+        f"\\{file_timestamp(created_at)}\\{run_number}"
+    ]
+    accepted_count = rejected_count = 0
+    for reference in accepted:
+        records.append(f"accepted\\{reference}")
+        accepted_count += 1
+    for reference, errors in rejected:
+        records.append(f"rejected\\{reference}")
+        records.extend(f"error\\{e.code}\\{e.text}" for e in errors)
+        records.append(f"end\\rejected\\{len(errors) + 2}")
+        rejected_count += 1
+    file_error_records = [
+        FIELD_SEP.join(["fileError", e.code, e.text] + ([] if e.position is None else [e.position]))
+        for e in file_errors
+    ]
+    records += file_error_records
+    if with_trailer:
+        records.append(
+            f"fileTrailer\\{accepted_count}\\{rejected_count}\\{len(file_error_records)}"
+        )
+    return LINE_SEP.join(f"{n}\\{record}" for n, record in enumerate(records, start=1))
+
+
+class FakeReply(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    FILE_ERROR = "file_error"
+
+
+FAKE_FILE_ERROR = FileError("18", "Record type 'fileHeader' not recognised", "99")
+
+
+def fake_licence_reply(
+    outcome: FakeReply, *, run_number: int | str, references: Sequence[str], created_at: datetime
+) -> str:
+    """The development fake reply for a run's references, as the original's dev command wrote it."""
+    if outcome is FakeReply.ACCEPT:
+        return render_licence_reply(
+            run_number=run_number, created_at=created_at, accepted=references
+        )
+    if outcome is FakeReply.REJECT:
+        return render_licence_reply(
+            run_number=run_number,
+            created_at=created_at,
+            rejected=[
+                (ref, [ReplyError("12345", f"Fake error message for {ref}")]) for ref in references
+            ],
+        )
+    return render_licence_reply(
+        run_number=run_number, created_at=created_at, file_errors=[FAKE_FILE_ERROR]
+    )

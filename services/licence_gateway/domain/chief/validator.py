@@ -1,0 +1,180 @@
+"""The licenceData self-check (spec 3.6): every file is validated before it leaves.
+
+Rules and field counts are the original's. Problems carry the physical line they were found on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP
+
+NAME_MAX = 80
+ADDRESS_LINE_MAX = 35
+FOREIGN_POSTCODE_MAX = 8
+FOREIGN_COUNTRY_MAX = 2
+
+DATA_IDS = frozenset({"licenceData", "licenceReply", "usageData", "usageReply"})
+LICENCE_DATA_ACTIONS = frozenset({"insert", "cancel", "replace"})
+CHIEF_LICENCE_TYPES = frozenset({"SIL", "OIL", "SAN"})
+COUNTRY_USES = frozenset({"D", "E", "O", "P", "R", "S"})
+CONTROLLED_BY = frozenset({"B", "O", "Q", "V"})
+
+_OUTWARD = "[A-PR-UWYZ]([0-9]{1,2}|([A-HIK-Y][0-9](|[0-9]|[ABEHMNPRVWXY]))|[0-9][A-HJKSTUW])"
+_INWARD = "[0-9][ABD-HJLNP-UW-Z]{2}"
+_POSTCODE = re.compile(rf"GIR 0AA|{_OUTWARD} {_INWARD}")
+_SPACE_BEFORE_INWARD = re.compile(rf" *({_INWARD})$")
+_DIGITS = re.compile("[0-9]+")
+
+
+def is_uk_postcode(value: str) -> bool:
+    """The original's UK check: upper-cased, trimmed, one space put before the inward code."""
+    normalised = _SPACE_BEFORE_INWARD.sub(r" \1", value.upper().strip())
+    return _POSTCODE.fullmatch(normalised) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    line: int
+    record_type: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} ({self.record_type}): {self.message}"
+
+
+class LicenceDataInvalid(ValueError):
+    """A built licenceData file failed the self-check; it must not be sent."""
+
+    def __init__(self, problems: list[FileProblem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass
+class _State:
+    data_id: str = ""  # from the fileHeader: licence actions are checked only in licenceData
+
+
+_Check = Callable[[list[str], _State], list[str]]
+
+
+def _file_header(tokens: list[str], state: _State) -> list[str]:
+    state.data_id = tokens[4]
+    errors = []
+    if tokens[0] != "1":
+        errors.append("fileHeader is not in the first line")
+    if tokens[2] == tokens[3]:
+        errors.append("Source and destination are the same")
+    if tokens[4] not in DATA_IDS:
+        errors.append("fileHeader contains invalid data identifier")
+    if tokens[7] not in ("Y", "N"):
+        errors.append("fileHeader contains invalid reset run number indicator")
+    return errors
+
+
+def _licence(tokens: list[str], state: _State) -> list[str]:
+    errors = []
+    if state.data_id == "licenceData" and tokens[3] not in LICENCE_DATA_ACTIONS:
+        errors.append(f"Invalid action {tokens[3]} for the data identifier {state.data_id}")
+    if tokens[5] not in CHIEF_LICENCE_TYPES:
+        errors.append(f"Invalid licence type {tokens[5]} in the record")
+    return errors
+
+
+def _trader(tokens: list[str], state: _State) -> list[str]:
+    _, _, turn, trader_id, start, end, name, *address, postcode = tokens
+    errors = []
+    if not turn and not trader_id:
+        errors.append("RPA Trader Id must not be empty when TURN is empty")
+    if start and end:
+        if not (_DIGITS.fullmatch(start) and _DIGITS.fullmatch(end)):
+            errors.append("Trader dates must be yyyymmdd")
+        elif int(end) < int(start):
+            errors.append("Invalid start and end dates for the licence")
+    if len(name) > NAME_MAX:
+        errors.append(f"Organisation name cannot exceed {NAME_MAX} chars")
+    errors.extend(
+        f"Address line cannot exceed {ADDRESS_LINE_MAX} chars"
+        for line in address
+        if len(line) > ADDRESS_LINE_MAX
+    )
+    if postcode and not is_uk_postcode(postcode):
+        errors.append(f"Invalid postcode found {postcode}")
+    return errors
+
+
+def _country(tokens: list[str], state: _State) -> list[str]:
+    errors = []
+    if tokens[2] and tokens[3]:
+        errors.append("Both country code and group cannot be valid in the same record")
+    if tokens[4] not in COUNTRY_USES:
+        errors.append(f"Invalid country use value {tokens[4]}")
+    return errors
+
+
+def _foreign_trader(tokens: list[str], state: _State) -> list[str]:
+    errors = []
+    if len(tokens[2]) > NAME_MAX:
+        errors.append(f"Foreign trader name cannot exceed {NAME_MAX} chars")
+    errors.extend(
+        f"Address line_{index} trader exceeds {ADDRESS_LINE_MAX} chars"
+        for index, line in enumerate(tokens[3:8], start=1)
+        if len(line) > ADDRESS_LINE_MAX
+    )
+    if len(tokens[8]) > FOREIGN_POSTCODE_MAX:
+        errors.append(f"Foreign trader postcode exceeds {FOREIGN_POSTCODE_MAX} chars")
+    if len(tokens[9]) > FOREIGN_COUNTRY_MAX:
+        errors.append(f"Foreign trader country code exceeds {FOREIGN_COUNTRY_MAX} chars")
+    return errors
+
+
+def _line(tokens: list[str], state: _State) -> list[str]:
+    errors = []
+    if not tokens[7] and not tokens[3]:
+        errors.append("Product description or commodity code must be set")
+    if tokens[8] not in CONTROLLED_BY:
+        errors.append("Invalid controlled by value")
+    return errors
+
+
+def _no_rules(tokens: list[str], state: _State) -> list[str]:
+    return []
+
+
+# record type -> (exact field count, content rules)
+_RECORDS: dict[str, tuple[int, _Check]] = {
+    "fileHeader": (8, _file_header),
+    "licence": (9, _licence),
+    "trader": (13, _trader),
+    "country": (5, _country),
+    "foreignTrader": (10, _foreign_trader),
+    "restrictions": (3, _no_rules),
+    "line": (19, _line),
+    "end": (4, _no_rules),
+    "fileTrailer": (3, _no_rules),
+}
+
+
+def validate_licence_data_file(text: str) -> list[FileProblem]:
+    """Every problem in the file; an empty list means it may be sent."""
+    problems: list[FileProblem] = []
+    state = _State()
+    for number, line in enumerate(text.split(LINE_SEP), start=1):
+        if not line:
+            continue
+        tokens = line.split(FIELD_SEP)
+        record_type = tokens[1] if len(tokens) > 1 else ""
+        rule = _RECORDS.get(record_type)
+        if rule is None:
+            problems.append(FileProblem(number, record_type, f"Invalid record type {record_type}"))
+            continue
+        field_count, check = rule
+        if len(tokens) != field_count:
+            message = f"{record_type} doesn't contain all necessary values"
+            problems.append(FileProblem(number, record_type, message))
+            continue
+        problems.extend(FileProblem(number, record_type, m) for m in check(tokens, state))
+    return problems
