@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from invoice_checker.store.auth import AuthUser, Credential
+from invoice_checker.store.aws import (
+    AmazonInvoiceRow,
+    AmazonLinkedAccount,
+    ProjectAmazonAccount,
+    UserAmazonAccount,
+)
 from invoice_checker.store.base import Base
 from invoice_checker.store.directory import (
     Client,
@@ -13,9 +19,11 @@ from invoice_checker.store.directory import (
     PublicHoliday,
     TenkfeetUser,
 )
+from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
 from invoice_checker.store.history import HistoryRecord
 from invoice_checker.store.hours import HourEntry, HourEntryChecksum
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.slack import SlackChannel, SlackNotificationBundle
 from invoice_checker.store.syncs import Event, SyncRun
 from invoice_checker.store.workflow import (
     InvoiceComment,
@@ -26,25 +34,33 @@ from invoice_checker.store.workflow import (
 )
 
 __all__ = [
+    "AmazonInvoiceRow",
+    "AmazonLinkedAccount",
     "AuthUser",
-    "Credential",
-    "InvoiceComment",
-    "InvoiceCurrencyTotal",
-    "InvoiceFixedRow",
-    "InvoiceTag",
-    "ProjectFixedRow",
     "Base",
     "Client",
+    "Credential",
     "Event",
+    "FlexTimeCorrection",
     "HistoryRecord",
     "HourEntry",
     "HourEntryChecksum",
     "Invoice",
+    "InvoiceComment",
+    "InvoiceCurrencyTotal",
+    "InvoiceFixedRow",
+    "InvoiceTag",
     "LeaveType",
     "Phase",
     "Project",
     "ProjectAdmin",
+    "ProjectAmazonAccount",
+    "ProjectFixedRow",
     "PublicHoliday",
+    "SlackChannel",
+    "SlackNotificationBundle",
     "SyncRun",
     "TenkfeetUser",
+    "UserAmazonAccount",
+    "WorkContract",
 ]
