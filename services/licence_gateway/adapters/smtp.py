@@ -1,0 +1,255 @@
+"""Send licenceData e-mails to HMRC over SMTP (aiosmtplib): STARTTLS or TLS, password or XOAUTH2.
+
+Two layouts (reference §5.2): by default a standard multipart message with the file as a base64
+attachment and Date and Message-ID headers; `smtp_legacy_layout` selects the original's legacy
+rendering byte for byte (raw text under a base64 header, no Date or Message-ID) for relays that
+need it. Failures are either transient (4xx, connection, timeout: send again later) or permanent
+(5xx, refused login, misconfiguration: an operator must act).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, make_msgid
+from typing import Literal
+
+import aiosmtplib
+from unidecode import unidecode_expect_ascii
+
+from licence_gateway.adapters.identity import IdentityError, TokenProvider
+from licence_gateway.settings import LicenceGatewaySettings, require
+
+logger = logging.getLogger(__name__)
+
+
+class SmtpError(Exception):
+    """The e-mail was not accepted. `transient` says whether sending again later may work."""
+
+    transient = False
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SmtpTransientError(SmtpError):
+    """4xx answer, connection refused or dropped, timeout: the same message may be sent again."""
+
+    transient = True
+
+
+class SmtpPermanentError(SmtpError):
+    """5xx answer, login refused, server lacking a required feature: needs an operator."""
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: Literal["starttls", "tls", "none"]
+    auth: Literal["password", "xoauth2", "none"]
+    username: str
+    password: str
+    from_address: str
+    to_address: str
+    timeout_seconds: float = 60
+    legacy_layout: bool = False
+    ca_file: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: LicenceGatewaySettings) -> SmtpConfig:
+        """The SMTP settings; NotConfiguredError naming what is missing."""
+        require(settings, "E-mail sending (SMTP)", "smtp_host", "smtp_to_address")
+        if settings.smtp_auth != "none":
+            require(settings, f"SMTP {settings.smtp_auth} login", "smtp_username")
+        if settings.smtp_auth == "password":
+            require(settings, "SMTP password login", "smtp_password")
+        from_address = settings.smtp_from_address or settings.smtp_username
+        if not from_address:
+            require(settings, "E-mail sending (SMTP)", "smtp_from_address")
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            auth=settings.smtp_auth,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            from_address=from_address,
+            to_address=settings.smtp_to_address,
+            timeout_seconds=settings.smtp_timeout_seconds,
+            legacy_layout=settings.smtp_legacy_layout,
+            ca_file=settings.tls_ca_file,
+        )
+
+
+def new_message_id(domain: str = "licence-gateway") -> str:
+    """A fresh `<…@domain>` Message-ID; store it with the mail so a re-send reuses it."""
+    return make_msgid(domain=domain)
+
+
+def ascii_text(text: str) -> str:
+    """The text as CHIEF can take it: transliterated to ASCII, `?` where nothing fits (§5.3)."""
+    converted = unidecode_expect_ascii(text, errors="replace", replace_str="?")
+    if converted != text:
+        logger.info("attachment transliterated to ASCII", extra={"before": text[:200]})
+    return converted
+
+
+def standard_message(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    file_name: str,
+    text: str,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """A multipart message whose only part is the ASCII file, base64-encoded."""
+    message = EmailMessage()
+    message["MIME-Version"] = "1.0"
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message.add_attachment(
+        ascii_text(text).encode("ascii"),
+        maintype="application",
+        subtype="octet-stream",
+        filename=file_name,
+    )
+    return message
+
+
+def legacy_message(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    file_name: str,
+    text: str,
+    boundary: str | None = None,
+) -> Message:
+    """The original's legacy layout (reference §5.2), oddities kept on purpose: a `name:` header,
+    a blank text part, and the raw file under both a base64 and a 7bit transfer-encoding header.
+    """
+    message = MIMEMultipart(boundary=boundary)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["name"] = subject
+    message.attach(MIMEText("\n\n", "plain", "iso-8859-1"))
+    attachment = MIMEBase("application", "octet-stream")
+    attachment["Content-Transfer-Encoding"] = "base64"
+    attachment.set_payload(ascii_text(text))
+    attachment.add_header("Content-Disposition", "attachment", filename=file_name)
+    attachment["Content-Transfer-Encoding"] = "7bit"
+    attachment["name"] = subject
+    message.attach(attachment)
+    return message
+
+
+class SmtpSender:
+    """Sends files as e-mail attachments with one server and login, as configured."""
+
+    def __init__(self, config: SmtpConfig, token_provider: TokenProvider | None = None) -> None:
+        if config.auth == "xoauth2" and token_provider is None:
+            raise ValueError("XOAUTH2 needs a token provider")
+        self.config = config
+        self._token_provider = token_provider
+
+    async def send_licence_data(self, *, file_name: str, text: str, message_id: str) -> None:
+        """Send a licenceData file to HMRC: subject and attachment name are the file name."""
+        await self.send_file(
+            recipient=self.config.to_address,
+            subject=file_name,
+            file_name=file_name,
+            text=text,
+            message_id=message_id,
+        )
+
+    async def send_file(
+        self, *, recipient: str, subject: str, file_name: str, text: str, message_id: str
+    ) -> None:
+        """Send one text file as an attachment; raise SmtpTransientError or SmtpPermanentError."""
+        config = self.config
+        if config.legacy_layout:
+            message: Message = legacy_message(
+                sender=config.from_address,
+                recipient=recipient,
+                subject=subject,
+                file_name=file_name,
+                text=text,
+            )
+        else:
+            message = standard_message(
+                sender=config.from_address,
+                recipient=recipient,
+                subject=subject,
+                file_name=file_name,
+                text=text,
+                message_id=message_id,
+                date=datetime.now(UTC),
+            )
+        await self._deliver(message.as_bytes(), recipient)
+        logger.info(
+            "e-mail accepted by the SMTP server",
+            extra={"subject": subject, "recipient": recipient, "message_id": message_id},
+        )
+
+    async def _deliver(self, data: bytes, recipient: str) -> None:
+        config = self.config
+        login: dict[str, object] = {}
+        if config.auth == "password":
+            login = {"username": config.username, "password": config.password}
+        elif config.auth == "xoauth2":
+            assert self._token_provider is not None
+            login = {
+                "username": config.username,
+                "oauth_token_generator": self._token_provider.access_token,
+            }
+        try:
+            await aiosmtplib.send(
+                data,
+                sender=config.from_address,
+                recipients=[recipient],
+                hostname=config.host,
+                port=config.port,
+                use_tls=config.security == "tls",
+                start_tls=config.security == "starttls",
+                tls_context=_tls_context(config.ca_file),
+                timeout=config.timeout_seconds,
+                **login,  # type: ignore[arg-type]
+            )
+        except IdentityError as exc:
+            failure = SmtpTransientError if exc.transient else SmtpPermanentError
+            raise failure(f"no XOAUTH2 token for SMTP: {exc}") from exc
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise _classified(exc.recipients[0]) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classified(exc) from exc
+        except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+            raise SmtpTransientError(f"SMTP connection failed: {exc}") from exc
+        except aiosmtplib.SMTPConnectError as exc:
+            raise SmtpTransientError(f"cannot connect to SMTP server: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:  # e.g. server lacks STARTTLS or XOAUTH2
+            raise SmtpPermanentError(f"SMTP server cannot do what is configured: {exc}") from exc
+        except (OSError, TimeoutError) as exc:
+            raise SmtpTransientError(f"SMTP connection failed: {exc}") from exc
+
+
+def _classified(exc: aiosmtplib.SMTPResponseException) -> SmtpError:
+    failure = SmtpTransientError if 400 <= exc.code < 500 else SmtpPermanentError
+    return failure(f"SMTP server answered {exc.code} {exc.message}", code=exc.code)
+
+
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file or None)
