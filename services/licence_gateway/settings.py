@@ -78,6 +78,9 @@ class LicenceGatewaySettings(ServiceSettings):
     icms_timeout_seconds: float = Field(default=60, gt=0, description="per ICMS request")
 
     # Mail flow jobs, operator commands and the admin API (engineer D).
+    chief_source_system: str = Field(
+        default="ILBDOTI", description="fileHeader sourceSystem and part of each file name"
+    )
     hmrc_sender_address: str = Field(
         default="", description="From address HMRC replies come from; other senders are left"
     )
