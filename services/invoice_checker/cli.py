@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from invoice_checker.cli_admin import create_token
 from invoice_checker.cli_flex import flex
 from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import get_settings
+from invoice_checker.simulators.cli import simulate
 from service_kit.cli import ServiceSpec, add_standard_commands
 
 SPEC = ServiceSpec(
@@ -25,3 +27,5 @@ def main() -> None:
 
 add_standard_commands(main, SPEC)
 main.add_command(flex)
+main.add_command(create_token)
+main.add_command(simulate)

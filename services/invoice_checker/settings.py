@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from invoice_checker.domain.schedule import Cron
 from service_kit.settings import ServiceSettings, load_settings
 
 
@@ -27,6 +28,75 @@ class InvoiceCheckerSettings(ServiceSettings):
     )
     tenkfeet_concurrency: int = Field(
         default=6, ge=1, le=64, description="Time-entry days fetched at once"
+    )
+
+    # Sign-in: Google OpenID Connect (or a local stand-in), limited to one domain.
+    oidc_issuer_url: str = Field(
+        default="https://accounts.google.com",
+        description="OpenID Connect issuer; its /.well-known/openid-configuration is read",
+    )
+    google_client_id: str = Field(default="", description="OAuth client id (empty: no sign-in)")
+    google_client_secret: SecretStr = Field(default=SecretStr(""), description="OAuth secret")
+    allowed_domain: str = Field(default="", description="Only e-mails of this domain sign in")
+    session_secret: SecretStr = Field(
+        default=SecretStr(""), description="Signs the short-lived sign-in state cookie"
+    )
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="Browser session life")
+    cookie_secure: bool = Field(default=True, description="Send cookies over HTTPS only")
+
+    # Links in Slack messages point here (the original's https://DOMAIN).
+    public_url: str = Field(
+        default="http://127.0.0.1:8001", description="Absolute base URL of this service"
+    )
+
+    # Slack: notices, /flex-hours, link unfurls. Features without their token report it.
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base (a stand-in in tests)"
+    )
+    slack_bot_token: SecretStr = Field(
+        default=SecretStr(""), description="Bot token (xoxb-): messages, users, channels"
+    )
+    slack_workspace_token: SecretStr = Field(
+        default=SecretStr(""), description="Token for chat.unfurl (empty: the bot token)"
+    )
+    slack_signing_secret: SecretStr = Field(
+        default=SecretStr(""), description="Verifies /flex-hours and Events API requests"
+    )
+    slack_notifications_admin: str = Field(
+        default="", description="Comma-separated Slack ids that get copies and admin alerts"
+    )
+
+    # AWS billing CSV in S3.
+    aws_access_key_id: str = Field(default="", description="S3 access key (empty: not set up)")
+    aws_secret_access_key: SecretStr = Field(default=SecretStr(""), description="S3 secret key")
+    aws_region: str = Field(default="eu-west-1", description="S3 region")
+    aws_s3_endpoint_url: str = Field(
+        default="", description="S3 endpoint (empty: AWS; a stand-in in tests)"
+    )
+    aws_billing_bucket: str = Field(
+        default="solinor-hostmaster-billing", description="Bucket of the billing CSVs"
+    )
+    aws_billing_key_prefix: str = Field(
+        default="321914701408-aws-billing-csv-", description="Key before YYYY-MM.csv"
+    )
+
+    # The worker's schedule: 5-field cron strings (minute hour day month weekday, all ANDed,
+    # weekday 0-6 = Sunday-Saturday), "off" disables a job. Times are in schedule_timezone.
+    schedule_timezone: str = Field(default="Europe/Helsinki", description="Time zone of crons")
+    schedule_sync_hours: Cron = Field(default="0 * * * *", description="Hour sync, last 60 days")
+    schedule_sync_users: Cron = Field(default="10 3 * * *", description="10000ft users sync")
+    schedule_sync_projects: Cron = Field(default="20 */6 * * *", description="Projects sync")
+    schedule_sync_holidays: Cron = Field(default="30 3 * * *", description="Public holidays sync")
+    schedule_refresh_stats: Cron = Field(default="0 2 * * *", description="All invoice stats")
+    schedule_slack_sync: Cron = Field(default="40 3 * * *", description="Slack users, channels")
+    schedule_aws_import: Cron = Field(default="0 5 * * *", description="AWS billing import")
+    schedule_unsubmitted_notice: Cron = Field(default="0 10 * * 1", description="Mondays")
+    schedule_unapproved_notice: Cron = Field(default="0 10 * * 2", description="Tuesdays")
+    schedule_flex_notice: Cron = Field(default="0 10 1-7 * 3", description="First Wednesday")
+    schedule_contract_checks: Cron = Field(default="30 9 * * *", description="Contract checks")
+    schedule_housekeeping: Cron = Field(default="30 1 * * *", description="Old rows removed")
+    retention_days: int = Field(
+        default=90, ge=2, le=3650, description="Events and finished sync runs kept this long"
     )
 
 

@@ -95,9 +95,14 @@ async def issue_credential(
 ) -> tuple[Credential, str]:
     """A new credential and its secret, which is shown to its owner once and never stored."""
     secret = TOKEN_PREFIX[kind] + secrets.token_urlsafe(32)
-    expires = datetime.now(UTC) + lifetime if lifetime else None
+    now = datetime.now(UTC)
     credential = Credential(
-        user_id=user.id, kind=kind, name=name, secret_sha256=digest(secret), expires_at=expires
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        secret_sha256=digest(secret),
+        created_at=now,
+        expires_at=now + lifetime if lifetime else None,
     )
     session.add(credential)
     await session.flush()

@@ -1,8 +1,14 @@
-"""The one recomputation of invoice stats (spec 2.3 and 2.6), used by syncs, edits and the nightly
-job alike. It is a single SQL aggregation so a month of 10,000 invoices refreshes in about a second.
+"""The one recomputation of invoice stats (spec 2.3-2.6), used by syncs, fixed-row and workflow
+edits, the AWS import and the nightly job alike. It is one SQL aggregation per call, so a month of
+10,000 invoices refreshes in about a second.
 
 Counted entries (spec 2.2): submitted or approved (status other than Unsubmitted) with hours > 0.
 `no_category_count` is stored too (the original left it at 0 while adding it to the total, 15.3).
+
+Money is kept per currency (bug 15.4): hours are euros, fixed rows and AWS rows carry their own
+currency. `invoice_currency_totals` holds every currency's total and `invoices.incurred_money` the
+euro total; the original added USD AWS costs to it unconverted. The combination rules are the same
+as `domain.stats.invoice_totals`, which the detail view uses for the total rows.
 """
 
 from __future__ import annotations
@@ -18,12 +24,52 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # rows in different orders and could deadlock. A refresh is short, so serialising costs little.
 REFRESH_LOCK_KEY = 0x1C_57A7
 
-_REFRESH_SQL = """
-WITH targets AS (
+_TARGETS = """
     SELECT id FROM invoice_checker.invoices
     WHERE (CAST(:months AS date[]) IS NULL OR date = ANY(CAST(:months AS date[])))
       AND (CAST(:ids AS uuid[]) IS NULL OR id = ANY(CAST(:ids AS uuid[])))
-),
+"""
+
+# Fixed rows an invoice shows (spec 2.4): its own rows, plus its project's rows while it is not
+# invoiced (Preview/Sent invoices show only the copies frozen when they got there).
+_FIXED_ROWS = """
+    SELECT r.invoice_id, r.currency, r.price FROM invoice_checker.invoice_fixed_rows r
+    WHERE r.invoice_id IN (SELECT id FROM targets)
+    UNION ALL
+    SELECT i.id, r.currency, r.price
+    FROM invoice_checker.invoices i
+    JOIN invoice_checker.project_fixed_rows r ON r.project_guid = i.project_guid
+    WHERE i.id IN (SELECT id FROM targets) AND i.invoice_state NOT IN ('P', 'S')
+"""
+
+# AWS costs (spec 2.5): per account linked to the project, the first AccountTotal row whose billing
+# period starts on the invoice's first day, judged in Helsinki time like the original, and ends by
+# the day after the month's last (absorbing the UTC shift of "23:59:59"). An account with no such
+# row shows 0 USD.
+_AWS_ROWS = """
+    SELECT DISTINCT ON (i.id, a.linked_account_id)
+        i.id AS invoice_id, coalesce(r.currency, 'USD') AS currency,
+        coalesce(r.total_cost, 0) AS price
+    FROM invoice_checker.invoices i
+    JOIN invoice_checker.project_amazon_accounts a ON a.project_guid = i.project_guid
+    LEFT JOIN invoice_checker.amazon_invoice_rows r
+        ON r.linked_account_id = a.linked_account_id
+        AND r.record_type = 'AccountTotal'
+        AND CAST(r.billing_period_start AT TIME ZONE 'Europe/Helsinki' AS date) = i.date
+        AND CAST(r.billing_period_end AT TIME ZONE 'Europe/Helsinki' AS date)
+            <= CAST(i.date + interval '1 month' AS date)
+    WHERE i.id IN (SELECT id FROM targets)
+    ORDER BY i.id, a.linked_account_id, r.record_id
+"""
+
+_CLEAR_TOTALS_SQL = f"""
+WITH targets AS ({_TARGETS})
+DELETE FROM invoice_checker.invoice_currency_totals
+WHERE invoice_id IN (SELECT id FROM targets)
+"""
+
+_REFRESH_SQL = f"""
+WITH targets AS ({_TARGETS}),
 counted AS (
     SELECT e.* FROM invoice_checker.hour_entries e
     WHERE e.invoice_id IN (SELECT id FROM targets)
@@ -62,12 +108,26 @@ stats AS (
         coalesce(p.empty_descriptions, 0) AS empty_descriptions,
         coalesce(p.no_category, 0) AS no_category
     FROM targets t LEFT JOIN per_invoice p ON p.invoice_id = t.id
+),
+money_rows AS (
+    SELECT id AS invoice_id, 'EUR' AS currency, money AS price FROM stats
+    UNION ALL {_FIXED_ROWS}
+    UNION ALL ({_AWS_ROWS})
+),
+per_currency AS (
+    SELECT invoice_id, currency, sum(price) AS amount FROM money_rows GROUP BY 1, 2
+),
+saved_totals AS (
+    INSERT INTO invoice_checker.invoice_currency_totals (invoice_id, currency, amount)
+    SELECT invoice_id, currency, amount FROM per_currency
 )
 UPDATE invoice_checker.invoices AS i SET
     total_entries = s.total_entries,
     incurred_hours = s.hours,
     incurred_billable_hours = s.billable_hours,
-    incurred_money = s.money,
+    incurred_money = (
+        SELECT amount FROM per_currency c WHERE c.invoice_id = s.id AND c.currency = 'EUR'
+    ),
     bill_rate_avg = CASE WHEN s.hours > 0 THEN s.money / s.hours ELSE 0 END,
     billable_percentage = CASE WHEN s.hours > 0 THEN s.billable_hours / s.hours ELSE 0 END,
     billable_incorrect_price_count = s.billable_incorrect_price,
@@ -107,11 +167,15 @@ async def refresh_invoice_stats(
     if month_list == [] or (invoice_ids is not None and not invoice_ids):
         return 0
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK_KEY})
+    targets = {
+        "months": month_list,
+        "ids": list(invoice_ids) if invoice_ids is not None else None,
+    }
+    await session.execute(text(_CLEAR_TOTALS_SQL), targets)
     result = await session.execute(
         text(_REFRESH_SQL),
         {
-            "months": month_list,
-            "ids": list(invoice_ids) if invoice_ids is not None else None,
+            **targets,
             # Bounds let PostgreSQL use the date index when refreshing by month.
             "first_day": month_list[0] if month_list else None,
             "last_day": month_end(month_list[-1]) if month_list else None,

@@ -1,0 +1,104 @@
+"""Who is calling, and may they: one `Annotated` dependency per permission, used on every route.
+
+Scripts send `Authorization: Bearer <personal API token>`; browsers carry the session cookie set
+at sign-in. A cookie-authenticated write must come from our own origin (CSRF guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from invoice_checker.domain.permissions import Permission, Principal
+from invoice_checker.store.auth import principal_for_secret
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+SESSION_COOKIE = "ic_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Declared as security schemes so /docs shows an "Authorize" button; they never fail themselves.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A personal API token (`invoice-checker create-token`)."
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The browser session set at sign-in."
+)
+
+
+def _unauthenticated(detail: str) -> Problem:
+    return Problem(
+        401,
+        detail,
+        type_="urn:problem:unauthenticated",
+        headers={"WWW-Authenticate": 'Bearer realm="invoice-checker"'},
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    # Host, not scheme: behind a TLS-terminating proxy the app itself sees plain http.
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> Principal:
+    if request.headers.get("authorization") and bearer is None:
+        raise _unauthenticated("Use `Authorization: Bearer <token>`.")
+    if bearer is not None:
+        principal = await principal_for_secret(session, bearer.credentials, kind="api")
+    elif cookie:
+        if request.method not in SAFE_METHODS and not _same_origin(request):
+            raise Problem(
+                403,
+                "A cookie-authenticated write must come from this site (Origin header).",
+                type_="urn:problem:cross-site",
+            )
+        principal = await principal_for_secret(session, cookie, kind="session")
+    else:
+        raise _unauthenticated("Sign in at /api/v1/auth/login or send a bearer token.")
+    if principal is None:
+        raise _unauthenticated("The token or session is unknown, expired or revoked.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets the call through only with `permission`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Problem(
+                403,
+                f"Your groups ({', '.join(principal.groups) or 'none'}) lack {permission}.",
+                type_="urn:problem:forbidden",
+                permission=permission.value,
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.value}"
+    return check
+
+
+CanViewInvoices = Annotated[Principal, Depends(require(Permission.VIEW_INVOICES))]
+CanCheckInvoices = Annotated[Principal, Depends(require(Permission.CHECK_INVOICES))]
+CanSendInvoices = Annotated[Principal, Depends(require(Permission.SEND_INVOICES))]
+CanEditFixedRows = Annotated[Principal, Depends(require(Permission.EDIT_FIXED_ROWS))]
+CanViewDirectory = Annotated[Principal, Depends(require(Permission.VIEW_DIRECTORY))]
+CanViewReports = Annotated[Principal, Depends(require(Permission.VIEW_REPORTS))]
+CanRunSync = Annotated[Principal, Depends(require(Permission.RUN_SYNC))]
+CanSendNotifications = Annotated[Principal, Depends(require(Permission.SEND_NOTIFICATIONS))]
+CanSeeHoursOverview = Annotated[Principal, Depends(require(Permission.SEE_HOURS_OVERVIEW))]
+CanSeeSickLeaves = Annotated[Principal, Depends(require(Permission.SEE_SICK_LEAVES))]
+CanSeeFlexSaldos = Annotated[Principal, Depends(require(Permission.SEE_FLEX_SALDOS))]
+CanManageAccess = Annotated[Principal, Depends(require(Permission.MANAGE_ACCESS))]
