@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from licence_gateway.jobs.mail_flow import mail_flow_cron_jobs, mail_flow_hooks
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.queue import worker_settings
 
@@ -16,4 +17,12 @@ async def ping(ctx: dict[str, Any]) -> str:
 
 
 def build_worker_settings(settings: LicenceGatewaySettings) -> dict[str, Any]:
-    return worker_settings(queue_name=QUEUE_NAME, redis_url=settings.redis_url, functions=[ping])
+    on_startup, on_shutdown = mail_flow_hooks(settings)
+    return worker_settings(
+        queue_name=QUEUE_NAME,
+        redis_url=settings.redis_url,
+        functions=[ping],
+        cron_jobs=mail_flow_cron_jobs(settings),
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+    )

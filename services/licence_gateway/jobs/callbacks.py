@@ -1,0 +1,264 @@
+"""Tell ICMS what CHIEF said: licence outcomes (sections 4.1, 6.3, 8) and usage (4.2, 6.4, 9).
+
+Two steps, each its own commit, so a failure anywhere repeats only what is left:
+1. prepare: for a mail in `reply_received`, parse the reply, record each payload's outcome and
+   store the exact JSON body owed to ICMS (an `icms_callbacks` row);
+2. deliver: POST that stored body until ICMS accepts it, and only then move the mail on
+   (`reply_processed` or `reply_partially_processed`). Errors and timeouts leave the mail as it
+   was, and the next attempt sends the very same body.
+A reply CHIEF could not process at all (file errors only, no data, unknown) is not sent: its
+licences go out again with `recreate-and-send`, and the job says so in the log every pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq import Retry
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licence_gateway.adapters.icms import LICENCE_REPLY_PATH, USAGE_DATA_PATH, IcmsError
+from licence_gateway.domain.chief import (
+    ChiefFormatError,
+    LicenceReply,
+    ReplyOutcome,
+    callback_json,
+    parse_licence_reply,
+    parse_usage_data,
+    reply_callback_body,
+    usage_callback_body,
+)
+from licence_gateway.domain.mail_state import ExtractType, MailStatus
+from licence_gateway.jobs.context import MailFlow
+from licence_gateway.store.mail import (
+    BatchPayload,
+    IcmsCallback,
+    LicenceDataBatch,
+    Mail,
+    move_mail,
+    utcnow,
+)
+from licence_gateway.store.payloads import LicencePayload
+
+logger = logging.getLogger(__name__)
+
+NEXT_STATUS = {
+    ReplyOutcome.VALID: MailStatus.REPLY_PROCESSED,
+    ReplyOutcome.PARTIALLY_VALID: MailStatus.REPLY_PARTIALLY_PROCESSED,
+}
+
+
+@dataclass
+class CallbackReport:
+    prepared: int = 0
+    delivered: int = 0
+    failed: list[str] = field(default_factory=list)
+    transient_failure: bool = False
+    needs_operator: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"prepared {self.prepared}, delivered {self.delivered}, failed {len(self.failed)}"
+        if self.needs_operator:
+            text += f", mails needing recreate-and-send: {self.needs_operator}"
+        return text
+
+
+async def run_callbacks(flow: MailFlow) -> CallbackReport:
+    report = CallbackReport()
+    await prepare_callbacks(flow, report)
+    await deliver_callbacks(flow, report)
+    return report
+
+
+# --- 1. prepare ------------------------------------------------------------------------------
+
+
+async def prepare_callbacks(flow: MailFlow, report: CallbackReport) -> None:
+    async with flow.sessions() as session:
+        mails = await session.scalars(
+            select(Mail)
+            .where(
+                Mail.status == MailStatus.REPLY_RECEIVED,
+                ~exists().where(IcmsCallback.mail_id == Mail.id),
+            )
+            .order_by(Mail.id)
+            .with_for_update(skip_locked=True)
+        )
+        for mail in mails:
+            if mail.extract_type == ExtractType.LICENCE_DATA:
+                prepared = await _prepare_reply(session, mail)
+                if not prepared:
+                    report.needs_operator.append(mail.id)
+            else:
+                prepared = await _prepare_usage(session, mail)
+            report.prepared += prepared
+        await session.commit()
+
+
+async def _prepare_reply(session: AsyncSession, mail: Mail) -> bool:
+    reply = parse_licence_reply(mail.response_data or "")  # the inbox stored only readable ones
+    next_status = NEXT_STATUS.get(reply.outcome)
+    if next_status is None:
+        logger.error(
+            "licenceReply not processable by CHIEF; run recreate-and-send for this mail",
+            extra={
+                "mail_id": mail.id,
+                "outcome": reply.outcome.value,
+                "file_errors": [f"{e.code} {e.text}" for e in reply.file_errors],
+            },
+        )
+        return False
+    carried = await _carried_payloads(session, mail.id)
+    # The original let a later payload with the same reference win (section 14.15); kept.
+    icms_ids = {payload.reference: str(payload.icms_id) for _link, payload in carried}
+    reply = _known_references_only(reply, icms_ids, mail.id)
+    _record_outcomes(reply, carried)
+    body = reply_callback_body(reply, icms_ids)
+    session.add(
+        IcmsCallback(
+            mail_id=mail.id,
+            path=LICENCE_REPLY_PATH,
+            body=callback_json(body),
+            next_status=next_status,
+        )
+    )
+    return True
+
+
+async def _carried_payloads(
+    session: AsyncSession, mail_id: int
+) -> list[tuple[BatchPayload, LicencePayload]]:
+    rows = await session.execute(
+        select(BatchPayload, LicencePayload)
+        .join(LicencePayload, LicencePayload.id == BatchPayload.payload_id)
+        .join(LicenceDataBatch, LicenceDataBatch.id == BatchPayload.batch_id)
+        .where(LicenceDataBatch.mail_id == mail_id)
+        .order_by(BatchPayload.position)
+    )
+    return [(link, payload) for link, payload in rows.tuples()]
+
+
+def _known_references_only(
+    reply: LicenceReply, icms_ids: dict[str, str], mail_id: int
+) -> LicenceReply:
+    """Drop (and log) references that were not in the run: ICMS cannot be told about them, and
+    they must not stop it hearing about the others, as they did in the original."""
+    unknown = [ref for ref in reply.accepted if ref not in icms_ids] + [
+        r.reference for r in reply.rejected if r.reference not in icms_ids
+    ]
+    if not unknown:
+        return reply
+    logger.error(
+        "licenceReply names transactions that were not in the run",
+        extra={"mail_id": mail_id, "references": unknown},
+    )
+    return dataclasses.replace(
+        reply,
+        accepted=tuple(ref for ref in reply.accepted if ref in icms_ids),
+        rejected=tuple(r for r in reply.rejected if r.reference in icms_ids),
+    )
+
+
+def _record_outcomes(
+    reply: LicenceReply, carried: list[tuple[BatchPayload, LicencePayload]]
+) -> None:
+    links = {payload.reference: link for link, payload in carried}
+    for reference in reply.accepted:
+        links[reference].outcome, links[reference].errors = "accepted", None
+    for rejected in reply.rejected:
+        link = links[rejected.reference]
+        link.outcome = "rejected"
+        link.errors = [{"error_code": e.code, "error_msg": e.text} for e in rejected.errors]
+
+
+async def _prepare_usage(session: AsyncSession, mail: Mail) -> bool:
+    try:
+        body = usage_callback_body(parse_usage_data(mail.response_data or ""))
+    except ChiefFormatError as exc:
+        logger.error("usageData file not usable", extra={"mail_id": mail.id, "error": str(exc)})
+        return False
+    if not body["usage_data"]:
+        # CHIEF sends an empty file daily when nothing was used: nothing to tell ICMS.
+        await move_mail(session, mail, MailStatus.REPLY_PROCESSED, "no usage to report")
+        return False
+    session.add(
+        IcmsCallback(
+            mail_id=mail.id,
+            path=USAGE_DATA_PATH,
+            body=callback_json(body),
+            next_status=MailStatus.REPLY_PROCESSED,
+        )
+    )
+    return True
+
+
+# --- 2. deliver ------------------------------------------------------------------------------
+
+
+async def deliver_callbacks(flow: MailFlow, report: CallbackReport) -> None:
+    """POST every undelivered body once, oldest first; each held locked while it is in flight."""
+    tried: list[int] = []
+    while True:
+        async with flow.sessions() as session:
+            callback = await session.scalar(
+                select(IcmsCallback)
+                .where(IcmsCallback.delivered.is_(False), IcmsCallback.id.not_in(tried))
+                .order_by(IcmsCallback.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if callback is None:
+                return
+            tried.append(callback.id)
+            await _deliver(session, flow, callback, report)
+            await session.commit()
+
+
+async def _deliver(
+    session: AsyncSession, flow: MailFlow, callback: IcmsCallback, report: CallbackReport
+) -> None:
+    icms = await flow.icms()
+    callback.attempts += 1
+    try:
+        # Decoding and re-encoding with json.dumps' defaults gives back the stored text exactly.
+        await icms.post(callback.path, json.loads(callback.body))
+    except IcmsError as exc:
+        callback.last_error = str(exc)
+        report.failed.append(f"callback {callback.id}: {exc}")
+        report.transient_failure |= exc.transient
+        logger.warning(
+            "ICMS did not take the callback; the mail stays as it is",
+            extra={"callback_id": callback.id, "mail_id": callback.mail_id, "error": str(exc)},
+        )
+        return
+    callback.delivered, callback.delivered_at, callback.last_error = True, utcnow(), None
+    mail = await session.get(Mail, callback.mail_id, with_for_update=True)
+    assert mail is not None
+    await move_mail(
+        session, mail, MailStatus(callback.next_status), f"ICMS accepted callback {callback.id}"
+    )
+    report.delivered += 1
+    if callback.next_status == MailStatus.REPLY_PARTIALLY_PROCESSED:
+        logger.error(
+            "ICMS told, but CHIEF did not process every licence: run recreate-and-send",
+            extra={"mail_id": mail.id},
+        )
+
+
+def retry_delay(job_try: int) -> int:
+    """30 s, 60 s, 120 s, ... at most 5 minutes (the next cron slot comes anyway)."""
+    return int(min(30 * 2 ** (job_try - 1), 300))
+
+
+async def send_to_icms(ctx: dict[str, Any]) -> str:
+    """arq cron job: prepare and deliver ICMS callbacks; ICMS down means retry with back-off."""
+    flow: MailFlow = ctx["mail_flow"]
+    report = await run_callbacks(flow)
+    if report.transient_failure:
+        raise Retry(defer=retry_delay(ctx.get("job_try", 1)))
+    return str(report)

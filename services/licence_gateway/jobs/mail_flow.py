@@ -1,0 +1,73 @@
+"""The mail-flow jobs on the arq schedule, and the worker hooks that open and close their clients.
+
+Every job is safe to run twice (arq may): batching holds an advisory lock and re-sends a
+`pending` mail rather than building another; the mailbox pass skips what it already stored;
+callbacks are locked while in flight and marked delivered in the same commit that moves the mail.
+The batching and callback jobs also run once at worker start, which resumes whatever a dead
+worker left half-done (a mail committed but not sent, a callback not yet delivered).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+from arq.cron import CronJob, cron
+
+from licence_gateway.jobs.batching import send_licence_data
+from licence_gateway.jobs.callbacks import send_to_icms
+from licence_gateway.jobs.context import open_mail_flow
+from licence_gateway.jobs.inbox import process_mailbox
+from licence_gateway.settings import LicenceGatewaySettings
+
+logger = logging.getLogger(__name__)
+
+
+def every(minutes: int) -> set[int]:
+    """The minutes of the hour a job runs at: 0, n, 2n, ... (n=10 -> 0, 10, ..., 50)."""
+    return set(range(0, 60, minutes))
+
+
+def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
+    return [
+        cron(
+            send_licence_data,
+            minute=every(settings.batch_every_minutes),
+            run_at_startup=True,
+            max_tries=5,
+            timeout=300,
+        ),
+        cron(
+            process_mailbox,
+            minute=every(settings.inbox_every_minutes),
+            second=30,  # out of step with batching, whose lock it does not need
+            max_tries=4,
+            timeout=240,
+        ),
+        cron(
+            send_to_icms,
+            minute=every(settings.callbacks_every_minutes),
+            second=45,
+            run_at_startup=True,
+            max_tries=5,
+            timeout=240,
+        ),
+    ]
+
+
+def mail_flow_hooks(settings: LicenceGatewaySettings) -> tuple[Any, Any]:
+    """arq on_startup / on_shutdown: open the MailFlow into ctx["mail_flow"], then close it."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        exits = AsyncExitStack()
+        ctx["mail_flow"] = await exits.enter_async_context(open_mail_flow(settings))
+        ctx["mail_flow_exits"] = exits
+        logger.info("mail flow ready; batching and callbacks resume now")
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        exits: AsyncExitStack | None = ctx.pop("mail_flow_exits", None)
+        if exits is not None:
+            await exits.aclose()
+
+    return on_startup, on_shutdown
