@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from licence_gateway.cli_chief import chief
 from licence_gateway.jobs.worker import build_worker_settings
 from licence_gateway.settings import get_settings
 from licence_gateway.simulators.cli import simulate
@@ -25,3 +26,4 @@ def main() -> None:
 
 add_standard_commands(main, SPEC)
 main.add_command(simulate)
+main.add_command(chief)
