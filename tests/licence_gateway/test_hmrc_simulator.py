@@ -1,20 +1,41 @@
 """The HMRC simulator: its POP3 server alone (RFC 1939 conformance through stdlib poplib), then
-licenceData in over SMTP and licenceReply out over POP3."""
+licenceData in over SMTP and licenceReply out over POP3, through the gateway's own SMTP and POP3
+adapters and CHIEF codec."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import email
+import email.policy
 import poplib
 import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from licence_gateway.adapters.identity import StaticTokenProvider
+from licence_gateway.adapters.pop3 import Pop3Config, Pop3Mailbox
+from licence_gateway.adapters.smtp import (
+    SmtpConfig,
+    SmtpPermanentError,
+    SmtpSender,
+    new_message_id,
+)
+from licence_gateway.domain.chief import (
+    LicenceDataFile,
+    ReplyOutcome,
+    build_licence_data,
+    parse_licence_reply,
+    parse_usage_data,
+)
+from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
 from licence_gateway.simulators.pop3_server import (
     FolderMailbox,
     MemoryMailbox,
@@ -242,3 +263,222 @@ def test_folder_mailbox_survives_a_restart_and_hides_future_messages(tmp_path: P
     assert len(again.visible(now + 61)) == 2
     again.delete([uid])
     assert [b"later" in m.data for m in FolderMailbox(tmp_path / "box").visible(now + 61)] == [True]
+
+
+# -- licenceData in over SMTP, licenceReply out over POP3 ------------------------------------
+
+GATEWAY, CHIEF = "gateway@licence-gateway.local", "chief@hmrc.simulator.local"
+WHEN = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+
+
+def licence(number: int, action: str = "insert") -> dict:
+    """A valid SIL licence; a cancel carries only the common fields, as ICMS sends it."""
+    common = {
+        "type": "SIL",
+        "action": action,
+        "id": f"00000000-0000-4000-8000-{number:012d}",
+        "reference": f"IMA/2026/{number:05d}",
+        "licence_reference": f"GBSIL{number:07d}H",
+        "start_date": "2026-06-29",
+        "end_date": "2027-12-29",
+    }
+    if action == "cancel":
+        return common
+    return common | {
+        "organisation": {
+            "eori_number": "GB123456654321000",
+            "name": "SIL Organisation",
+            "address": {"line_1": "1 High Street", "postcode": "S227ZZ"},
+        },
+        "country_code": "US",
+        "restrictions": "",
+        "goods": [{"description": "Rifles", "quantity": 2, "controlled_by": "Q", "unit": 30}],
+    }
+
+
+def licence_file(run: int, *numbers: int, action: str = "insert") -> LicenceDataFile:
+    return build_licence_data(
+        [licence(n, action) for n in numbers], run_number=run, created_at=WHEN
+    )
+
+
+def simulator_config(**overrides: object) -> HmrcConfig:
+    defaults: dict = {
+        "smtp_username": GATEWAY,
+        "smtp_password": PASSWORD,
+        "mailbox_user": USER,
+        "mailbox_password": PASSWORD,
+        "reply_sender": CHIEF,
+        "reply_delay": 0.0,
+        "mix": OutcomeMix(seed=7, accept_ratio=0.5),
+    }
+    return HmrcConfig(**(defaults | overrides))
+
+
+@pytest_asyncio.fixture
+async def hmrc() -> AsyncIterator[HmrcSimulator]:
+    simulator = HmrcSimulator(simulator_config(), token_check=static_token_check(TOKEN))
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def sender(simulator: HmrcSimulator, **overrides: object) -> SmtpSender:
+    """The gateway's own SMTP client, configured as the stack configures it."""
+    config = {
+        "host": "127.0.0.1",
+        "port": simulator.smtp_port,
+        "security": "none",
+        "auth": "password",
+        "username": GATEWAY,
+        "password": PASSWORD,
+        "from_address": GATEWAY,
+        "to_address": CHIEF,
+        "timeout_seconds": 5,
+    }
+    return SmtpSender(SmtpConfig(**(config | overrides)), StaticTokenProvider(TOKEN))
+
+
+def mailbox(simulator: HmrcSimulator, auth: str = "password") -> Pop3Mailbox:
+    """The gateway's own POP3 client."""
+    config = Pop3Config("127.0.0.1", simulator.pop3.port, "none", auth, USER, PASSWORD, 5)
+    return Pop3Mailbox(config, StaticTokenProvider(TOKEN))
+
+
+async def send(simulator: HmrcSimulator, file: LicenceDataFile, **overrides: object) -> None:
+    await sender(simulator, **overrides).send_licence_data(
+        file_name=file.name, text=file.attachment, message_id=new_message_id()
+    )
+
+
+async def replies(simulator: HmrcSimulator, auth: str = "password") -> list[EmailMessage]:
+    box = mailbox(simulator, auth)
+    messages = await box.fetch_all()
+    await box.delete([m.uid for m in messages])
+    return [email.message_from_bytes(m.raw or b"", policy=email.policy.default) for m in messages]
+
+
+def attachment_text(message: EmailMessage) -> str:
+    (part,) = message.iter_attachments()
+    return (
+        part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode()
+    )
+
+
+async def test_licence_data_in_reply_out_through_the_gateway_clients(hmrc: HmrcSimulator) -> None:
+    file = licence_file(41, *range(1, 11))
+    await send(hmrc, file)
+    (reply,) = await replies(hmrc)
+    assert reply["From"].addresses[0].addr_spec == CHIEF
+    assert reply["Subject"].startswith("CHIEF_licenceReply_41_")
+    (part,) = reply.iter_attachments()
+    assert part.get_filename() == reply["Subject"]
+    parsed = parse_licence_reply(part.get_content().decode("ascii"))
+    assert parsed.outcome == ReplyOutcome.VALID
+    assert parsed.header is not None and parsed.header.run_number == "41"
+    outcomes = {*parsed.accepted, *(r.reference for r in parsed.rejected)}
+    assert outcomes == set(file.references)
+    assert parsed.accepted and parsed.rejected  # a 50/50 mix over ten licences has both
+    assert all(r.errors[0].code.isdigit() for r in parsed.rejected)  # ICMS wants numbers
+    assert await replies(hmrc) == []  # deleted by the QUIT that followed
+
+
+async def test_legacy_layout_and_cancels_are_read_too(hmrc: HmrcSimulator) -> None:
+    await send(hmrc, licence_file(3, 1, 2, action="cancel"), legacy_layout=True)
+    (reply,) = await replies(hmrc)
+    (part,) = reply.iter_attachments()
+    parsed = parse_licence_reply(part.get_content().decode("ascii"))
+    assert parsed.outcome == ReplyOutcome.VALID
+    assert len(parsed.accepted) + len(parsed.rejected) == 2
+
+
+async def test_same_seed_same_outcomes_other_seed_others() -> None:
+    file = licence_file(5, *range(1, 41))
+
+    async def outcomes(seed: int, order: tuple[int, ...] = ()) -> tuple:
+        simulator = HmrcSimulator(simulator_config(mix=OutcomeMix(seed=seed, accept_ratio=0.5)))
+        await simulator.start()
+        try:
+            await send(simulator, file)
+            (reply,) = await replies(simulator)
+        finally:
+            await simulator.stop()
+        (part,) = reply.iter_attachments()
+        parsed = parse_licence_reply(part.get_content().decode("ascii"))
+        return parsed.accepted, tuple(r.reference for r in parsed.rejected)
+
+    first = await outcomes(1)
+    assert await outcomes(1) == first
+    assert await outcomes(2) != first
+    assert 5 < len(first[0]) < 35  # about half accepted
+
+
+async def test_file_errors_for_a_broken_file_a_reused_run_and_the_mix() -> None:
+    simulator = HmrcSimulator(simulator_config(mix=OutcomeMix(seed=1, file_error_ratio=1.0)))
+    await simulator.start()
+    try:
+        good = licence_file(8, 1)
+        broken_text = good.attachment.replace("\\trader\\", "\\trader\\extra\\")
+        await sender(simulator).send_licence_data(
+            file_name=good.name, text=broken_text, message_id=new_message_id()
+        )
+        await send(simulator, licence_file(8, 2))  # same run number, other bytes
+        await send(simulator, licence_file(9, 3))  # fine, but the mix fails every file
+        texts = [attachment_text(m) for m in await replies(simulator)]
+    finally:
+        await simulator.stop()
+    parsed = [parse_licence_reply(text) for text in texts]
+    assert [p.outcome for p in parsed] == [ReplyOutcome.INVALID] * 3
+    messages = [p.file_errors[0].text for p in parsed]
+    assert "trader doesn't contain all necessary values" in messages[0]
+    assert messages[1] == "Run 8 already received"
+    assert "CHIEF server application error" in messages[2]
+    assert simulator.totals.file_errors == 3
+
+
+async def test_resent_identical_file_is_answered_once(hmrc: HmrcSimulator) -> None:
+    file = licence_file(12, 1, 2)
+    await send(hmrc, file)
+    await send(hmrc, file)  # the gateway re-sends a mail it was not sure got through
+    assert len(await replies(hmrc)) == 1
+
+
+async def test_reply_waits_for_the_delay() -> None:
+    simulator = HmrcSimulator(simulator_config(reply_delay=0.6))
+    await simulator.start()
+    try:
+        await send(simulator, licence_file(2, 1))
+        assert await mailbox(simulator).count() == 0
+        await asyncio.sleep(0.7)
+        assert await mailbox(simulator).count() == 1
+    finally:
+        await simulator.stop()
+
+
+async def test_smtp_refuses_bad_logins_and_mail_without_a_licence_file(hmrc: HmrcSimulator) -> None:
+    with pytest.raises(SmtpPermanentError):
+        await send(hmrc, licence_file(1, 1), password="wrong")
+    with pytest.raises(SmtpPermanentError, match="not a licenceData file name"):
+        await sender(hmrc).send_file(
+            recipient=CHIEF, subject="hello", file_name="notes.txt", text="hi", message_id="<x@y>"
+        )
+    await send(hmrc, licence_file(1, 1), auth="xoauth2")  # the token works for SMTP too
+    assert hmrc.totals.files == 1
+
+
+async def test_usage_data_reports_the_accepted_licences(hmrc: HmrcSimulator) -> None:
+    await send(hmrc, licence_file(20, *range(1, 7)))
+    await send(hmrc, licence_file(21, 1, action="cancel"))
+    (first, second) = await replies(hmrc)
+    accepted = [
+        *parse_licence_reply(attachment_text(first)).accepted,
+        *parse_licence_reply(attachment_text(second)).accepted,
+    ]
+    subject = hmrc.emit_usage_data()
+    (usage_mail,) = await replies(hmrc)
+    assert usage_mail["Subject"] == subject and "_usageData_1_" in subject
+    usage = parse_usage_data(attachment_text(usage_mail))
+    statuses = [(u.licence_ref, u.licence_status) for u in usage.usages]
+    assert len(statuses) == len(accepted)
+    cancelled = [status for ref, status in statuses if status == "C"]
+    assert len(cancelled) == ("IMA/2026/00001" in accepted[-1:])
