@@ -1,0 +1,84 @@
+"""Slack Web API calls, through slack_sdk's async client, pointed at `slack_api_url`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from invoice_checker.settings import InvoiceCheckerSettings
+
+__all__ = ["SlackApiError", "SlackNotConfigured", "bot_client", "unfurl_client"]
+
+
+class SlackNotConfigured(RuntimeError):
+    """The token a Slack feature needs is not set; the message names the setting."""
+
+
+def bot_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value()
+    if not token:
+        raise SlackNotConfigured("Slack is not configured: set INVOICE_CHECKER_SLACK_BOT_TOKEN")
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=30)
+
+
+def unfurl_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
+    """chat.unfurl takes the workspace token in the original; fall back to the bot's."""
+    token = settings.slack_workspace_token.get_secret_value()
+    if not token:
+        return bot_client(settings)
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=30)
+
+
+def admin_recipients(settings: InvoiceCheckerSettings) -> list[str]:
+    """Slack ids (people or channels) that get copies of notices and admin alerts."""
+    return [part.strip() for part in settings.slack_notifications_admin.split(",") if part.strip()]
+
+
+async def _paged(client: AsyncWebClient, method: str, key: str, **args: Any) -> list[Any]:
+    items: list[Any] = []
+    cursor = ""
+    while True:
+        response = await client.api_call(
+            method, http_verb="GET", params={**args, "limit": 200, "cursor": cursor}
+        )
+        items.extend(response.get(key) or [])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return items
+
+
+async def list_members(client: AsyncWebClient) -> list[dict[str, Any]]:
+    return await _paged(client, "users.list", "members")
+
+
+async def list_channels(client: AsyncWebClient) -> list[dict[str, Any]]:
+    return await _paged(
+        client, "conversations.list", "channels", types="public_channel,private_channel"
+    )
+
+
+async def post_message(
+    client: AsyncWebClient,
+    channel: str,
+    *,
+    text: str,
+    attachments: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    await client.chat_postMessage(
+        channel=channel, text=text, attachments=list(attachments or []), username="finance-bot"
+    )
+
+
+async def open_conversation(client: AsyncWebClient, user_ids: Sequence[str]) -> str:
+    """The id of the direct or group conversation with these people (Slack reuses it)."""
+    response = await client.conversations_open(users=",".join(user_ids))
+    return str(response["channel"]["id"])
+
+
+async def unfurl(
+    client: AsyncWebClient, channel: str, ts: str, unfurls: dict[str, dict[str, Any]]
+) -> None:
+    await client.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
