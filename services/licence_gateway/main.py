@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from licence_gateway.api.icms import icms_router, pingdom_router
+from licence_gateway.hawk import warn_if_disabled
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
 from service_kit.app import build_app
 
 
 def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def on_start(app: FastAPI) -> AsyncIterator[None]:
+        warn_if_disabled(settings)  # after logging is configured, once per server process
+        yield
+
     return build_app(
         title="Licence gateway",
         description=(
@@ -18,5 +29,6 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
         ),
         settings=settings,
         application_name="licence_gateway",
-        routers=[],
+        routers=[icms_router(), pingdom_router()],
+        extra_lifespan=on_start,
     )

@@ -7,11 +7,26 @@ digits and scale (`26710.0` stays `26710.0`, `1.50` stays `1.50`), and SQLAlchem
 
 from __future__ import annotations
 
+import enum
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, String, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licence_gateway.store.base import Base
@@ -37,9 +52,59 @@ class LicencePayload(Base):
     action: Mapped[str] = mapped_column(String(7))
     reference: Mapped[str] = mapped_column(String(35))
     licence_type: Mapped[str] = mapped_column(String(10))
-    data: Mapped[dict[str, object]] = mapped_column(JSONB)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     is_processed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     skip_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class Ingest(enum.Enum):
+    STORED = "stored"
+    ALREADY_STORED = "already stored"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class NewPayload:
+    icms_id: uuid.UUID
+    action: str
+    reference: str
+    licence_type: str
+    data: dict[str, Any]
+
+
+async def store_payload(session: AsyncSession, payload: NewPayload) -> Ingest:
+    """Insert the payload unless its (icms_id, action) is already stored; the caller commits.
+
+    A repeat is harmless when its licence is identical (ICMS retrying after a lost answer), and a
+    conflict when it differs: the stored one may already be on its way to CHIEF.
+    """
+    inserted = await session.scalar(
+        insert(LicencePayload)
+        .values(
+            icms_id=payload.icms_id,
+            action=payload.action,
+            reference=payload.reference,
+            licence_type=payload.licence_type,
+            data=payload.data,
+        )
+        .on_conflict_do_nothing(index_elements=["icms_id", "action"])
+        .returning(LicencePayload.id)
+    )
+    if inserted is not None:
+        return Ingest.STORED
+    stored = await session.scalar(
+        select(LicencePayload.data).where(
+            LicencePayload.icms_id == payload.icms_id, LicencePayload.action == payload.action
+        )
+    )
+    return Ingest.ALREADY_STORED if _same_json(stored, payload.data) else Ingest.CONFLICT
+
+
+def _same_json(a: object, b: object) -> bool:
+    # Key order does not matter, number form does: 1 and 1.0 print differently in the file.
+    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        b, option=orjson.OPT_SORT_KEYS
+    )

@@ -1,0 +1,285 @@
+"""The routes ICMS calls, with the original service's paths and answer shapes (not problem+json).
+
+Licence bodies are parsed by hand, after Hawk has checked the raw bytes (see `hawk.HawkRoute`).
+Answers are rendered like the original's (Python `json.dumps`, default separators).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from licence_gateway.api.icms_schemas import (
+    LICENCE_EXAMPLES,
+    Detail,
+    LicenceEnvelope,
+    ValidationErrors,
+)
+from licence_gateway.domain.licence_validation import validate_licence
+from licence_gateway.hawk import HawkRoute
+from licence_gateway.settings import LicenceGatewaySettings
+from licence_gateway.store import health
+from licence_gateway.store.payloads import Ingest, NewPayload, store_payload
+from service_kit.db import SessionDep
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class BadBody(Exception):
+    """The body is not one this route can take; `body` is the 400 answer's JSON."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.body = body
+
+
+def _json(body: object, status: int) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def _licence_errors(errors: dict[str, Any]) -> dict[str, Any]:
+    return {"errors": [{"licence": errors}]}
+
+
+def _parse(raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadBody({"detail": f"JSON parse error - {exc}"}) from None
+
+
+def _licence_of(raw: bytes) -> dict[str, Any]:
+    body = _parse(raw)
+    if not isinstance(body, dict) or "licence" not in body:
+        raise BadBody({"errors": [{"licence": "This field is required."}]})
+    licence = body["licence"]
+    if not isinstance(licence, dict):
+        kind = type(licence).__name__
+        raise BadBody(
+            _licence_errors({"non_field_errors": [f"Expected an object, but got {kind}."]})
+        )
+    # PostgreSQL cannot store U+0000 in JSONB; no field of a licence may hold it anyway.
+    if b"\\u0000" in raw:
+        raise BadBody(
+            _licence_errors({"non_field_errors": ["Text must not contain the NUL character."]})
+        )
+    return licence
+
+
+def _new_payload(licence: dict[str, Any]) -> NewPayload:
+    """The row for a licence that passed validation.
+
+    Validation has checked these keys; the guard only keeps a hole in it from becoming a 500.
+    """
+    try:
+        payload = NewPayload(
+            icms_id=uuid.UUID(str(licence["id"])),
+            action=str(licence["action"]),
+            reference=str(licence["reference"]),
+            licence_type=str(licence["type"]),
+            data=licence,
+        )
+    except (KeyError, ValueError) as exc:
+        raise BadBody(_licence_errors({"non_field_errors": [f"Unusable licence: {exc}"]})) from None
+    if len(payload.action) > 7 or len(payload.reference) > 35 or len(payload.licence_type) > 10:
+        raise BadBody(_licence_errors({"non_field_errors": ["Unusable licence: field too long"]}))
+    return payload
+
+
+async def update_licence(request: Request, session: SessionDep) -> Response:
+    """Store one licence instruction for the next licenceData file to CHIEF.
+
+    The licence is kept exactly as received and echoed back. Posting the same `id` and `action`
+    again with an identical licence answers 201 and stores nothing; with a different licence, 409.
+    """
+    try:
+        licence = _licence_of(await request.body())
+    except BadBody as exc:
+        return _json(exc.body, 400)
+    errors = validate_licence(licence)
+    if errors:
+        return _json(_licence_errors(errors), 400)
+    try:
+        payload = _new_payload(licence)
+    except BadBody as exc:
+        return _json(exc.body, 400)
+    outcome = await store_payload(session, payload)
+    if outcome is Ingest.CONFLICT:
+        await session.rollback()
+        message = (
+            f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
+            " received with different content; send a new id for a new instruction."
+        )
+        return _json(_licence_errors({"id": [message]}), 409)
+    await session.commit()
+    return _json({"licence": licence}, 201)
+
+
+async def check_connection(request: Request) -> Response:
+    """ICMS's connectivity test: `{"foo": "bar"}` answers `{"bar": "foo"}`."""
+    try:
+        data = _parse(await request.body())
+    except BadBody as exc:
+        return _json(exc.body, 400)
+    if data != {"foo": "bar"}:
+        return _json({"errors": f"Invalid request data: {data!r}"}, 400)
+    return _json({"bar": "foo"}, 200)
+
+
+def icms_router() -> APIRouter:
+    """The Hawk-protected routes ICMS posts to."""
+    router = APIRouter(tags=["icms"], route_class=HawkRoute)
+    # The envelope is registered in components by response_model; the body shares it.
+    body_schema = {"$ref": "#/components/schemas/LicenceEnvelope"}
+    router.add_api_route(
+        "/mail/update-licence/",
+        update_licence,
+        methods=["POST"],
+        status_code=201,
+        summary="Receive a licence instruction from ICMS (Hawk)",
+        response_model=LicenceEnvelope,
+        responses={
+            400: {"model": ValidationErrors | Detail, "description": "Not JSON, or not valid"},
+            401: {"model": Detail, "description": "Hawk failed (WWW-Authenticate: Hawk)"},
+            409: {"model": ValidationErrors, "description": "Same id and action, other licence"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": body_schema, "examples": LICENCE_EXAMPLES}
+                },
+            }
+        },
+    )
+    router.add_api_route(
+        "/mail/check-icms-hmrc-connection/",
+        check_connection,
+        methods=["POST"],
+        summary="Connectivity test for ICMS (Hawk)",
+        responses={
+            200: {"content": {"application/json": {"example": {"bar": "foo"}}}},
+            400: {"description": 'Any body but {"foo": "bar"}'},
+            401: {"model": Detail, "description": "Hawk failed (WWW-Authenticate: Hawk)"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"example": {"foo": "bar"}}},
+            }
+        },
+    )
+    return router
+
+
+# --- Pingdom health checks ------------------------------------------------------------------
+
+PINGDOM_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    "<pingdom_http_custom_check>\n"
+    "    <status>{status}</status>\n"
+    "    <response_time>{seconds:.3f}</response_time>\n"
+    "</pingdom_http_custom_check>\n"
+)
+
+Check = Callable[[], Awaitable[bool]]
+
+
+async def _passes(check: Check) -> bool:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure of a check is a red check, never a 500
+        logger.warning("health check error", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return False
+
+
+async def _database_checks(
+    session: AsyncSession, settings: LicenceGatewaySettings, with_backlog: bool
+) -> dict[str, bool]:
+    async def database() -> bool:
+        await health.database_answers(session)
+        return True
+
+    results = {"check_database": await _passes(database)}
+    if not with_backlog:
+        return results
+    if not results["check_database"]:
+        # Not measurable without the database; do not wait for it twice more.
+        return results | {"check_unprocessed_payloads": False, "check_pending_mail": False}
+    now = datetime.now(UTC)
+    payload_cutoff = now - timedelta(seconds=settings.health_payload_max_age_seconds)
+    reply_cutoff = now - timedelta(seconds=settings.health_reply_max_wait_seconds)
+
+    async def payloads() -> bool:
+        return not await health.payload_waiting_since(session, payload_cutoff)
+
+    async def mails() -> bool:
+        return not await health.mail_awaiting_reply_since(session, reply_cutoff)
+
+    results["check_unprocessed_payloads"] = await _passes(payloads)
+    results["check_pending_mail"] = await _passes(mails)
+    return results
+
+
+async def _redis_check(redis: Redis) -> dict[str, bool]:
+    async def write() -> bool:
+        # A real round trip to the Redis every replica shares (the original wrote to a
+        # per-process memory cache and so never noticed Redis was down).
+        return bool(await redis.set("licence_gateway:healthcheck", b"1", ex=1))
+
+    return {"check_redis": await _passes(write)}
+
+
+async def _pingdom(request: Request, session: SessionDep, with_backlog: bool) -> Response:
+    started = time.perf_counter()
+    settings: LicenceGatewaySettings = request.app.state.settings
+    database, redis = await asyncio.gather(
+        _database_checks(session, settings, with_backlog), _redis_check(request.app.state.redis)
+    )
+    results = {**database, **redis}
+    failed = [name for name, ok in results.items() if not ok]
+    text = PINGDOM_XML.format(
+        status="FALSE" if failed else "OK", seconds=time.perf_counter() - started
+    )
+    text += "".join(f"<!--The following check failed: {name}-->\n" for name in failed)
+    return Response(text, status_code=503 if failed else 200, media_type="text/xml")
+
+
+def pingdom_router() -> APIRouter:
+    """Pingdom's custom-check XML: 200 OK or 503 FALSE naming each failed check."""
+    router = APIRouter(tags=["health"])
+    xml = {"content": {"text/xml": {"example": PINGDOM_XML.format(status="OK", seconds=0.012)}}}
+
+    @router.get(
+        "/healthcheck/",
+        summary="Full check: database, Redis, payload backlog, mails awaiting a reply",
+        response_class=Response,
+        responses={200: xml, 503: {"description": "FALSE, one comment per failed check"}},
+    )
+    async def healthcheck(request: Request, session: SessionDep) -> Response:
+        return await _pingdom(request, session, with_backlog=True)
+
+    @router.get(
+        "/pingdom/ping.xml",
+        summary="Database and Redis",
+        response_class=Response,
+        responses={200: xml, 503: {"description": "FALSE, one comment per failed check"}},
+    )
+    async def ping(request: Request, session: SessionDep) -> Response:
+        return await _pingdom(request, session, with_backlog=False)
+
+    return router
