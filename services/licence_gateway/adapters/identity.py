@@ -106,12 +106,30 @@ class MsalTokenProvider:
                     client_credential=self._client_secret,
                     authority=self._authority,
                     token_cache=msal.TokenCache(),
-                    verify=self._verify,
-                    timeout=self._timeout,
+                    http_client=_HttpSession(self._verify, self._timeout),
                     # Instance discovery asks Microsoft about the host; only theirs is known there.
                     instance_discovery=None if self._known_host else False,
                 )
             return self._app
+
+
+class _HttpSession(requests.Session):
+    """msal's HTTP client with our CA and timeout. A plain Session would let REQUESTS_CA_BUNDLE
+    in the environment override the CA we set (a long-standing requests quirk)."""
+
+    def __init__(self, verify: str | bool, timeout: float) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
+
+    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+        settings["verify"] = self.verify
+        return settings
 
 
 def token_provider_from_settings(settings: LicenceGatewaySettings) -> MsalTokenProvider:

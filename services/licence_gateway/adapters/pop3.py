@@ -118,7 +118,9 @@ class Pop3Mailbox:
                     messages.append(MailboxMessage(uid=uid, size=size, raw=None))
                     continue
                 _response, lines, _octets = pop.retr(number)
-                messages.append(MailboxMessage(uid=uid, size=size, raw=b"\r\n".join(lines)))
+                messages.append(
+                    MailboxMessage(uid=uid, size=size, raw=b"\r\n".join(lines) + b"\r\n")
+                )
             return messages
 
         return await self._session(fetch)
@@ -193,7 +195,7 @@ class Pop3Mailbox:
             # poplib has no AUTH; _shortcmd accepts the bare "+" continuation (reference §7).
             pop._shortcmd("AUTH XOAUTH2")
             answer = pop._shortcmd(xoauth2_string(config.username, token))
-            if answer.startswith(b"+"):  # an error challenge: an empty line fetches the -ERR
+            if not answer.startswith(b"+OK"):  # an error challenge; an empty line gets the -ERR
                 pop._shortcmd("")
         except poplib.error_proto as exc:
             if b"[SYS/TEMP]" in _response_of(exc) or b"[IN-USE]" in _response_of(exc):
