@@ -9,6 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
+from tests.licence_gateway.mail_flow_support import (  # noqa: F401 (fixtures of the mail-flow tests)
+    chief_smtp,
+    icms_stand_in,
+    mail_flow,
+    mail_flow_settings,
+    mail_flow_tables,
+    mf_certificate,
+)
 from tests.support.apps import app_client
 
 
