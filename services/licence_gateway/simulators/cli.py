@@ -29,6 +29,7 @@ def simulate() -> None:
 @click.option("--reply-sender", default="chief@hmrc.simulator.local", show_default=True)
 @click.option("--xoauth2-token", help="accept this static bearer token (XOAUTH2)")
 @click.option("--introspection-url", help="validate XOAUTH2 tokens at this endpoint")
+@click.option("--introspection-ca", help="CA file (PEM) for an https introspection endpoint")
 @click.option("--mailbox-dir", type=click.Path(path_type=Path), help="persist mail (else memory)")
 @click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), help="enables STARTTLS")
 @click.option("--tls-key", type=click.Path(exists=True, path_type=Path))
@@ -46,7 +47,9 @@ def hmrc(**options: Any) -> None:
     configure_logging("INFO")
     token_check = None
     if options["introspection_url"]:
-        token_check = introspection_token_check(options["introspection_url"])
+        token_check = introspection_token_check(
+            options["introspection_url"], options["introspection_ca"]
+        )
     elif options["xoauth2_token"]:
         token_check = static_token_check(options["xoauth2_token"])
     config = simulator.HmrcConfig(

@@ -130,14 +130,18 @@ def static_token_check(expected: str) -> TokenCheck:
     return check
 
 
-def introspection_token_check(url: str, timeout: float = 5) -> TokenCheck:
+def introspection_token_check(
+    url: str, ca_file: str | None = None, timeout: float = 5
+) -> TokenCheck:
     """Ask a token introspection endpoint, as Dovecot's oauth2 passdb does in `auth` mode:
     GET with the bearer token; the answer must say `active` and name the same user."""
     import httpx
 
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+
     async def check(user: str, token: str) -> bool:
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
+            async with httpx.AsyncClient(timeout=timeout, verify=verify) as client:
                 response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
             claims = response.json() if response.status_code == 200 else {}
         except (httpx.HTTPError, ValueError) as exc:
