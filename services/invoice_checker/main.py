@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from invoice_checker.api import auth, comments, fixed_rows, invoice_detail, tags
+from invoice_checker.api.flex import router as flex_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from service_kit.app import build_app
 
@@ -18,5 +20,12 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
         ),
         settings=settings,
         application_name="invoice_checker",
-        routers=[],
+        routers=[
+            auth.router,
+            invoice_detail.router,
+            comments.router,
+            fixed_rows.router,
+            tags.router,
+            flex_router,
+        ],
     )

@@ -1,0 +1,227 @@
+"""Fixed invoice rows: per project (on every open invoice) and per invoice (one month only).
+
+An invoiced (Preview/Sent) invoice bills the copies frozen when it got there; its rows cannot
+change until it goes back to Created/Approved (409).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
+from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices
+from invoice_checker.store import checking
+from invoice_checker.store.directory import Project
+from invoice_checker.store.workflow import InvoiceFixedRow, ProjectFixedRow
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["fixed rows"])
+
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+CONFLICTS = {
+    409: {"description": "The invoice is invoiced (rows frozen), or the description is taken"}
+}
+
+
+class FixedRowIn(BaseModel):
+    description: Description = Field(examples=["Monthly maintenance"])
+    price: float = Field(ge=-1e9, le=1e9, description="Negative for a discount", examples=[500])
+    currency: Currency = Field(default="EUR", examples=["EUR"])
+
+
+class FixedRowOut(BaseModel):
+    id: int
+    description: str
+    price: float
+    currency: str
+    frozen: bool = Field(default=False, description="A copy of a project row made at invoicing")
+
+
+def _frozen() -> Problem:
+    return Problem(
+        409,
+        "The invoice is in Preview or Sent: its fixed rows are frozen. "
+        "Post a comment without the invoice number to reopen it.",
+        type_="urn:problem:frozen",
+    )
+
+
+def _taken(description: str) -> Problem:
+    return Problem(
+        409, f"A fixed row {description!r} exists already.", type_="urn:problem:duplicate"
+    )
+
+
+async def _project_or_404(session: SessionDep, project_guid: uuid.UUID) -> Project:
+    project = await session.get(Project, project_guid)
+    if project is None:
+        raise Problem(404, f"No project {project_guid}.", type_="urn:problem:not-found")
+    return project
+
+
+# Project rows ---------------------------------------------------------------------------------
+
+
+@router.get("/projects/{project_guid}/fixed-rows", summary="A project's fixed rows")
+async def list_project_rows(
+    project_guid: uuid.UUID, session: SessionDep, _: CanViewInvoices
+) -> list[FixedRowOut]:
+    await _project_or_404(session, project_guid)
+    rows = await checking.project_fixed_rows(session, project_guid)
+    return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post(
+    "/projects/{project_guid}/fixed-rows",
+    summary="Add a fixed row to every open invoice of a project",
+    status_code=201,
+    responses=CONFLICTS,
+)
+async def add_project_row(
+    project_guid: uuid.UUID, body: FixedRowIn, session: SessionDep, principal: CanEditFixedRows
+) -> FixedRowOut:
+    await _project_or_404(session, project_guid)
+    row = ProjectFixedRow(project_guid=project_guid, **body.model_dump())
+    try:
+        await checking.add_fixed_row(session, row, actor=principal.email)
+    except checking.DuplicateRow:
+        raise _taken(body.description) from None
+    await session.commit()
+    return FixedRowOut.model_validate(row, from_attributes=True)
+
+
+async def _project_row_or_404(
+    session: SessionDep, project_guid: uuid.UUID, row_id: int
+) -> ProjectFixedRow:
+    row = await session.get(ProjectFixedRow, row_id)
+    if row is None or row.project_guid != project_guid:
+        raise Problem(404, f"No fixed row {row_id} on that project.", type_="urn:problem:not-found")
+    return row
+
+
+@router.put(
+    "/projects/{project_guid}/fixed-rows/{row_id}",
+    summary="Change a project's fixed row (invoiced invoices keep their frozen copy)",
+    responses=CONFLICTS,
+)
+async def update_project_row(
+    project_guid: uuid.UUID,
+    row_id: int,
+    body: FixedRowIn,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+) -> FixedRowOut:
+    row = await _project_row_or_404(session, project_guid, row_id)
+    try:
+        await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
+    except checking.DuplicateRow:
+        raise _taken(body.description) from None
+    await session.commit()
+    return FixedRowOut.model_validate(row, from_attributes=True)
+
+
+@router.delete(
+    "/projects/{project_guid}/fixed-rows/{row_id}",
+    summary="Delete a project's fixed row",
+    status_code=204,
+)
+async def delete_project_row(
+    project_guid: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
+) -> Response:
+    row = await _project_row_or_404(session, project_guid, row_id)
+    await checking.delete_fixed_row(session, row, actor=principal.email)
+    await session.commit()
+    return Response(status_code=204)
+
+
+# Invoice rows ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/invoices/{invoice_id}/fixed-rows",
+    summary="An invoice's own fixed rows (hand-added and frozen copies)",
+    responses=NOT_FOUND,
+)
+async def list_invoice_rows(
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+) -> list[FixedRowOut]:
+    invoice = await invoice_or_404(session, invoice_id)
+    rows = await checking.invoice_fixed_rows(session, invoice.id)
+    return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post(
+    "/invoices/{invoice_id}/fixed-rows",
+    summary="Add a fixed row to one invoice",
+    status_code=201,
+    responses={**NOT_FOUND, **CONFLICTS},
+)
+async def add_invoice_row(
+    invoice_id: uuid.UUID, body: FixedRowIn, session: SessionDep, principal: CanEditFixedRows
+) -> FixedRowOut:
+    invoice = await invoice_or_404(session, invoice_id)
+    row = InvoiceFixedRow(invoice_id=invoice.id, frozen=False, **body.model_dump())
+    try:
+        await checking.add_fixed_row(session, row, actor=principal.email)
+    except checking.FrozenRows:
+        raise _frozen() from None
+    except checking.DuplicateRow:
+        raise _taken(body.description) from None
+    await session.commit()
+    return FixedRowOut.model_validate(row, from_attributes=True)
+
+
+async def _invoice_row_or_404(
+    session: SessionDep, invoice_id: uuid.UUID, row_id: int
+) -> InvoiceFixedRow:
+    row = await session.get(InvoiceFixedRow, row_id)
+    if row is None or row.invoice_id != invoice_id:
+        raise Problem(404, f"No fixed row {row_id} on that invoice.", type_="urn:problem:not-found")
+    return row
+
+
+@router.put(
+    "/invoices/{invoice_id}/fixed-rows/{row_id}",
+    summary="Change one invoice's fixed row",
+    responses={**NOT_FOUND, **CONFLICTS},
+)
+async def update_invoice_row(
+    invoice_id: uuid.UUID,
+    row_id: int,
+    body: FixedRowIn,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+) -> FixedRowOut:
+    row = await _invoice_row_or_404(session, invoice_id, row_id)
+    try:
+        await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
+    except checking.FrozenRows:
+        raise _frozen() from None
+    except checking.DuplicateRow:
+        raise _taken(body.description) from None
+    await session.commit()
+    return FixedRowOut.model_validate(row, from_attributes=True)
+
+
+@router.delete(
+    "/invoices/{invoice_id}/fixed-rows/{row_id}",
+    summary="Delete one invoice's fixed row",
+    status_code=204,
+    responses={**NOT_FOUND, **CONFLICTS},
+)
+async def delete_invoice_row(
+    invoice_id: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
+) -> Response:
+    row = await _invoice_row_or_404(session, invoice_id, row_id)
+    try:
+        await checking.delete_fixed_row(session, row, actor=principal.email)
+    except checking.FrozenRows:
+        raise _frozen() from None
+    await session.commit()
+    return Response(status_code=204)
