@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 
@@ -33,3 +35,50 @@ def oidc(host: str, port: int, client_id: str, client_secret: str, default_email
         client_secret=client_secret,
         default_email=default_email,
     )
+
+
+@simulate.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8092, show_default=True, type=int)
+@click.option("--token", default="", help="required `auth` header value (empty: no check)")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--users", "user_count", default=50, show_default=True, type=int)
+@click.option("--projects", "project_count", default=20, show_default=True, type=int)
+@click.option("--days", default=60, show_default=True, type=int, help="days with entries")
+@click.option("--entries-per-day", default=100, show_default=True, type=int)
+@click.option(
+    "--start",
+    default="2018-01-01",
+    show_default=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="first day with entries",
+)
+def tenkfeet(
+    host: str,
+    port: int,
+    token: str,
+    seed: int,
+    user_count: int,
+    project_count: int,
+    days: int,
+    entries_per_day: int,
+    start: datetime,
+) -> None:
+    """10000ft API: users, projects and phases, leave types, holidays, time entries."""
+    import uvicorn
+
+    from invoice_checker.simulators.tenkfeet import TenkfeetWorld, create_app
+
+    world = TenkfeetWorld(
+        seed=seed,
+        user_count=user_count,
+        project_count=project_count,
+        days=days,
+        entries_per_day=entries_per_day,
+        start=start.date(),
+        token=token,
+    )
+    click.echo(
+        f"10000ft stand-in on http://{host}:{port} ({world.entry_count()} entries)", err=True
+    )
+    uvicorn.run(create_app(world), host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,213 @@
+"""The 10000ft (Resource Management by Smartsheet) API client: httpx, async.
+
+- The token goes in the `auth` header (the docs' recommendation) and never in URLs or logs.
+- Collections are `{"data": [...], "paging": {"next": ...}}`; `next` is a path relative to the
+  host URL, followed until null.
+- 429 waits until `X-RateLimit-Reset` (epoch seconds); 5xx, timeouts, dropped connections and
+  undecodable bodies are retried with exponential backoff; other 4xx fail at once.
+
+Errors (all `TenkfeetError`):
+    TenkfeetError
+     ├── TenkfeetUnavailable   retries exhausted (rate limit, 5xx, timeouts, bad bodies)
+     └── TenkfeetRejected      a 4xx other than 429 (bad token, unknown path)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, Self
+
+import httpx
+import orjson
+
+logger = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+Sleep = Callable[[float], Awaitable[None]]
+
+API = "/api/v1"
+PAGE_SIZE = 1000  # the documented maximum for users; used for every collection but hours
+TIME_ENTRY_PAGE_SIZE = 10000
+MAX_BACKOFF_SECONDS = 30.0
+MAX_RATE_LIMIT_WAIT_SECONDS = 120.0
+
+
+class TenkfeetError(Exception):
+    """Any failure talking to 10000ft; the message is one readable line."""
+
+
+class TenkfeetUnavailable(TenkfeetError):
+    pass
+
+
+class TenkfeetRejected(TenkfeetError):
+    def __init__(self, status: int, path: str, message: str) -> None:
+        super().__init__(f"10000ft answered {status} for {path}: {message}")
+        self.status = status
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait = wait
+
+
+def _rate_limit_wait(response: httpx.Response, now: float) -> float | None:
+    reset = response.headers.get("X-RateLimit-Reset")
+    try:
+        return min(max(float(reset) - now, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS) if reset else None
+    except ValueError:
+        return None
+
+
+def _decode(response: httpx.Response, path: str) -> Record:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise _Retryable(f"undecodable JSON from {path}") from None
+    if not isinstance(body, dict):
+        raise _Retryable(f"unexpected JSON from {path}: not an object")
+    return body
+
+
+class TenkfeetClient:
+    """Use as `async with TenkfeetClient(url, token) as client: ...`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        backoff_seconds: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        max_connections: int = 16,
+    ) -> None:
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"auth": token, "accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport -------------------------------------------------------------------------
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Record:
+        """GET one page and decode it, retrying what is worth retrying."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._get_once(path, params)
+            except _Retryable as exc:
+                if attempt == self.max_retries:
+                    raise TenkfeetUnavailable(
+                        f"10000ft unavailable after {attempt + 1} attempts: {exc}"
+                    ) from None
+                wait = exc.wait if exc.wait is not None else self._backoff(attempt)
+                logger.warning(
+                    "10000ft request retried",
+                    extra={"path": path, "reason": str(exc), "wait_s": round(wait, 2)},
+                )
+                await self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
+        return base * (0.5 + random.random() / 2)  # jitter spreads retries of parallel fetches
+
+    async def _get_once(self, path: str, params: dict[str, Any] | None) -> Record:
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TimeoutException:
+            raise _Retryable(f"timeout on {path}") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection error on {path}: {exc!r}") from None
+        status = response.status_code
+        if status == 429:
+            raise _Retryable(f"rate limited on {path}", _rate_limit_wait(response, time.time()))
+        if status >= 500:
+            raise _Retryable(f"{status} on {path}")
+        if status >= 400:
+            raise TenkfeetRejected(status, path, _error_message(response))
+        return _decode(response, path)
+
+    async def fetch_all(self, path: str, params: dict[str, Any] | None = None) -> list[Record]:
+        """Every item of a collection, following `paging.next` until it is null."""
+        items: list[Record] = []
+        next_path: str | None = path
+        page_params = params
+        while next_path:
+            page = await self.get(next_path, page_params)
+            data = page.get("data")
+            if isinstance(data, list):
+                items.extend(item for item in data if isinstance(item, dict))
+            paging = page.get("paging")
+            next_path = paging.get("next") if isinstance(paging, dict) else None
+            page_params = None  # `next` carries its own query string
+        return items
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    async def users(self) -> list[Record]:
+        return await self.fetch_all(
+            f"{API}/users", {"per_page": PAGE_SIZE, "with_archived": "true"}
+        )
+
+    async def projects_with_phases(self) -> list[Record]:
+        """Parent projects and phases (a phase has a parent_id), archived included, with tags."""
+        return await self.fetch_all(
+            f"{API}/projects",
+            {
+                "per_page": PAGE_SIZE,
+                "with_archived": "true",
+                "with_phases": "true",
+                "fields": "tags",
+            },
+        )
+
+    async def leave_types(self) -> list[Record]:
+        return await self.fetch_all(f"{API}/leave_types", {"per_page": PAGE_SIZE})
+
+    async def holidays(self) -> list[Record]:
+        return await self.fetch_all(f"{API}/holidays", {"per_page": PAGE_SIZE})
+
+    async def time_entries(self, start: date, end: date) -> list[Record]:
+        """Time entries of start..end (inclusive), with their approvals."""
+        return await self.fetch_all(
+            f"{API}/time_entries",
+            {
+                "fields": "approvals",
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "per_page": TIME_ENTRY_PAGE_SIZE,
+            },
+        )
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])[:200]
+    return response.reason_phrase
