@@ -16,11 +16,17 @@ from sqlalchemy import (
     Integer,
     Numeric,
     func,
+    select,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invoice_checker.domain.flex import UNSUBMITTED, Contract, Correction, FlexInputs
+from invoice_checker.domain.flex import HourEntry as FlexHourEntry
 from invoice_checker.store.base import Base
+from invoice_checker.store.directory import PublicHoliday, TenkfeetUser
+from invoice_checker.store.hours import HourEntry
 
 
 class WorkContract(Base):
@@ -63,3 +69,96 @@ class FlexTimeCorrection(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+async def load_flex_inputs(
+    session: AsyncSession,
+    user: TenkfeetUser,
+    *,
+    today: date,
+    flex_last_day: date | None = None,
+    ignore_events: bool = False,
+) -> FlexInputs:
+    """Everything the flex calculation reads about one person, from the database."""
+    contracts = await session.execute(
+        select(WorkContract).where(WorkContract.user_guid == user.guid)
+    )
+    corrections = await session.execute(
+        select(FlexTimeCorrection).where(FlexTimeCorrection.user_guid == user.guid)
+    )
+    holidays = await session.execute(
+        select(PublicHoliday.date, PublicHoliday.name).where(PublicHoliday.date <= today)
+    )
+    entries = await session.execute(
+        select(
+            HourEntry.date,
+            HourEntry.incurred_hours,
+            HourEntry.project,
+            HourEntry.leave_type,
+            HourEntry.phase_name,
+            HourEntry.status,
+        ).where(HourEntry.user_guid == user.guid, HourEntry.status != UNSUBMITTED)
+    )
+    return FlexInputs(
+        contracts=[to_contract(c) for c in contracts.scalars()],
+        corrections=[
+            Correction(
+                date=c.date,
+                adjust_by=None if c.adjust_by is None else float(c.adjust_by),
+                set_to=None if c.set_to is None else float(c.set_to),
+            )
+            for c in corrections.scalars()
+        ],
+        holidays={row.date: row.name for row in holidays},
+        entries=[FlexHourEntry(*row) for row in entries],
+        today=today,
+        flex_last_day=flex_last_day,
+        ignore_events=ignore_events,
+        person=user.full_name,
+    )
+
+
+def to_contract(row: WorkContract) -> Contract:
+    return Contract(
+        start_date=row.start_date,
+        end_date=row.end_date,
+        flex_enabled=row.flex_enabled,
+        worktime_percent=row.worktime_percent,
+    )
+
+
+async def overlapping_contract(
+    session: AsyncSession,
+    user_guid: uuid.UUID,
+    start: date,
+    end: date,
+    *,
+    other_than: int | None = None,
+) -> WorkContract | None:
+    """A contract of the person that shares a day with [start, end], if any."""
+    statement = select(WorkContract).where(
+        WorkContract.user_guid == user_guid,
+        WorkContract.start_date <= end,
+        WorkContract.end_date >= start,
+    )
+    if other_than is not None:
+        statement = statement.where(WorkContract.id != other_than)
+    return (await session.execute(statement.limit(1))).scalar_one_or_none()
+
+
+async def contracts_of(session: AsyncSession, user_guid: uuid.UUID) -> list[WorkContract]:
+    rows = await session.execute(
+        select(WorkContract)
+        .where(WorkContract.user_guid == user_guid)
+        .order_by(WorkContract.start_date)
+    )
+    return list(rows.scalars())
+
+
+async def corrections_of(session: AsyncSession, user_guid: uuid.UUID) -> list[FlexTimeCorrection]:
+    rows = await session.execute(
+        select(FlexTimeCorrection)
+        .where(FlexTimeCorrection.user_guid == user_guid)
+        .order_by(FlexTimeCorrection.date, FlexTimeCorrection.id)
+    )
+    return list(rows.scalars())
