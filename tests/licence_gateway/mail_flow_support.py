@@ -26,13 +26,20 @@ import pytest_asyncio
 from aiohttp import web
 from arq.connections import ArqRedis
 from pydantic import SecretStr
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from licence_gateway.domain.mail_state import MailStatus
+from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.store.mail import LicenceDataBatch, Mail, MailEvent
+from licence_gateway.store.mail import (
+    BatchPayload,
+    LicenceDataBatch,
+    Mail,
+    MailEvent,
+    create_mail,
+    move_mail,
+)
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import create_sessionmaker
 from tests.support.infra import free_port
@@ -290,3 +297,58 @@ async def mail_flow(
             exits=exits,
             clock=Clock(),
         )
+
+
+async def add_answered_batch(
+    engine: AsyncEngine, run_number: int, ids_by_reference: dict[str, str], reply: str | None
+) -> int:
+    """A sent batch of payloads (the given references and ICMS ids) whose mail is now
+    `reply_received` with `reply` (or still `reply_pending` if None); returns the mail id."""
+    template = licences("fa_sil_insert")[0]
+    objects = []
+    for reference, icms_id in ids_by_reference.items():
+        licence = with_new_id(template, reference)
+        licence["id"] = icms_id
+        objects.append(licence)
+    payload_ids = await add_payloads(engine, objects)
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        mail = await create_mail(session, ExtractType.LICENCE_DATA, MailStatus.PENDING, "test")
+        batch = LicenceDataBatch(
+            run_number=run_number, file_name=f"run {run_number}", file_text="", mail_id=mail.id
+        )
+        session.add(batch)
+        await session.flush()
+        session.add_all(
+            BatchPayload(batch_id=batch.id, payload_id=payload_id, position=position)
+            for position, payload_id in enumerate(payload_ids, start=1)
+        )
+        await session.execute(
+            update(LicencePayload)
+            .where(LicencePayload.id.in_(payload_ids))
+            .values(is_processed=True)
+        )
+        await move_mail(session, mail, MailStatus.REPLY_PENDING, "sent (test)")
+        if reply is not None:
+            await move_mail(
+                session,
+                mail,
+                MailStatus.REPLY_RECEIVED,
+                "reply (test)",
+                response_data=reply,
+                response_filename=f"CHIEF_licenceReply_{run_number}_202209231140",
+            )
+        await session.commit()
+        return mail.id
+
+
+async def add_usage_mail(engine: AsyncEngine, usage_text: str) -> int:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        mail = await create_mail(
+            session,
+            ExtractType.USAGE_DATA,
+            MailStatus.REPLY_RECEIVED,
+            "usage (test)",
+            response_data=usage_text,
+        )
+        await session.commit()
+        return mail.id

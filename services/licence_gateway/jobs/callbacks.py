@@ -140,7 +140,7 @@ async def _carried_payloads(
         .where(LicenceDataBatch.mail_id == mail_id)
         .order_by(BatchPayload.position)
     )
-    return [(link, payload) for link, payload in rows.tuples()]
+    return [(link, payload) for link, payload in rows]
 
 
 def _known_references_only(
