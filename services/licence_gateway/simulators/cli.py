@@ -72,3 +72,73 @@ def hmrc(**options: Any) -> None:
         status_file=options["status_file"],
     )
     asyncio.run(simulator.serve(config, token_check, options["usage_every"]))
+
+
+@simulate.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8008, show_default=True, help="callbacks come in here")
+@click.option("--gateway-url", default="http://127.0.0.1:8000/", show_default=True)
+@click.option("--count", default=50, show_default=True, help="licences to send at start")
+@click.option("--seed", default=0, show_default=True, help="same seed, same licences")
+@click.option("--hawk-id", default="icms-api", show_default=True, help="id ICMS signs with")
+@click.option("--hawk-key", envvar="ICMS_SIMULATOR_HAWK_KEY", required=True, help="shared key")
+@click.option("--callback-hawk-id", help="id the gateway signs callbacks with (default: same)")
+@click.option("--callback-hawk-key", help="key for callbacks (default: the same key)")
+@click.option("--patience", default=60.0, show_default=True, help="seconds to wait for gateway")
+def icms(**options: Any) -> None:
+    """ICMS: send licences to the gateway, receive and show their outcomes."""
+    from licence_gateway.simulators.icms import IcmsSimulator, create_app
+    from licence_gateway.simulators.serving import serve
+    from service_kit.logging import configure_logging
+
+    configure_logging("INFO")
+    simulator = IcmsSimulator(
+        gateway_url=options["gateway_url"].rstrip("/") + "/",
+        hawk_id=options["hawk_id"],
+        hawk_key=options["hawk_key"],
+        seed=options["seed"],
+        callback_hawk_id=options["callback_hawk_id"],
+        callback_hawk_key=options["callback_hawk_key"],
+    )
+    app = create_app(simulator, send_on_start=options["count"], patience=options["patience"])
+    click.echo(f"ICMS simulator: status at http://{options['host']}:{options['port']}/")
+    serve(app, options["host"], options["port"])
+
+
+@simulate.command("microsoft-identity")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True)
+@click.option("--tenant-id", default="simulated-tenant", show_default=True)
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    default=["licence-gateway:simulator:icms-mailbox@licence-gateway.local"],
+    show_default=True,
+    help="CLIENT_ID:CLIENT_SECRET:MAILBOX allowed to get tokens (repeatable)",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".local/microsoft-identity"),
+    show_default=True,
+    help="a self-signed certificate is written here; clients trust cert.pem",
+)
+def microsoft_identity(
+    host: str, port: int, tenant_id: str, apps: tuple[str, ...], cert_dir: Path
+) -> None:
+    """Microsoft identity: client-credentials tokens (https), introspection for mail servers."""
+    from licence_gateway.simulators.microsoft_identity import IdentityDirectory, create_app
+    from licence_gateway.simulators.serving import serve
+    from licence_gateway.simulators.tls import write_self_signed_certificate
+
+    directory = IdentityDirectory(tenant_id=tenant_id)
+    for app in apps:
+        client_id, secret, mailbox = app.split(":", 2)
+        directory.register(client_id, secret, mailbox)
+    certificate = write_self_signed_certificate(cert_dir, hosts=(host, "localhost"))
+    click.echo(
+        f"Microsoft identity simulator: authority https://{host}:{port}/{tenant_id},"
+        f" introspection https://{host}:{port}/introspect, CA file {certificate.cert}"
+    )
+    serve(create_app(directory), host, port, certificate)
