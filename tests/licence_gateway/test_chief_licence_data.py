@@ -1,0 +1,277 @@
+"""licenceData: golden files byte for byte, the encoding rules, the self-check and the reader."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from licence_gateway.domain.chief import (
+    ChiefFormatError,
+    LicenceDataInvalid,
+    LicenceNotBuildable,
+    build_licence_data,
+    check_licence_data,
+    licence_data_file_name,
+    read_licence_data,
+    to_ascii,
+    validate_licence_data_file,
+)
+from licence_gateway.domain.licence_validation import validate_licence
+from tests.licence_gateway.strategies import post_bodies
+
+FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
+GOLDEN = sorted(
+    [
+        *(FIXTURES / "icms" / "licence_data_files").glob("*.json"),
+        FIXTURES / "derived" / "licence_data" / "recreate_run_124.json",
+    ]
+)
+WHEN = datetime(2022, 1, 1, 10, 11)
+
+
+def load_vector(path: Path) -> tuple[dict[str, Any], str]:
+    """The vector and its expected file, CRLF turned into LF as the upstream tests read it."""
+    vector = json.loads(path.read_text())
+    expected = (path.parent / vector["expected_output_file"]).read_bytes().decode()
+    return vector, expected.replace("\r\n", "\n")
+
+
+def golden_licence(name: str) -> dict[str, Any]:
+    vector, _ = load_vector(FIXTURES / "icms" / "licence_data_files" / f"{name}.json")
+    return copy.deepcopy(vector["requests"][0]["licence"])
+
+
+def records(text: str) -> list[str]:
+    return text.splitlines()
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_golden_file_is_byte_identical(path: Path) -> None:
+    vector, expected = load_vector(path)
+    built = build_licence_data(
+        [body["licence"] for body in vector["requests"]],
+        run_number=vector["run_number"],
+        created_at=datetime.fromisoformat(vector["created_at_utc"]),
+        source_system=vector["chief_source_system"],
+    )
+    assert built.text.encode() == expected.encode()
+    assert built.name == vector["expected_filename_and_subject"]
+    assert built.attachment == built.text  # all ASCII already
+    assert built.references == tuple(body["licence"]["reference"] for body in vector["requests"])
+
+
+def test_file_name_pads_and_uses_utc() -> None:
+    assert licence_data_file_name("ILBDOTI", 29236, datetime(2022, 9, 23, 11, 40)) == (
+        "CHIEF_LIVE_ILBDOTI_licenceData_29236_202209231140"
+    )
+    assert licence_data_file_name("FOO", 7, datetime(1999, 12, 31, 0, 0, 59)) == (
+        "CHIEF_LIVE_FOO_licenceData_7_199912310000"
+    )
+    # 10:11 in London summer time is 09:11 UTC
+    bst = datetime(2024, 7, 1, 10, 11, tzinfo=timezone(timedelta(hours=1)))
+    assert licence_data_file_name("ILBDOTI", 1, bst).endswith("_202407010911")
+
+
+def test_empty_batch_is_header_and_trailer() -> None:
+    built = build_licence_data([], run_number=3, created_at=WHEN)
+    assert (
+        built.text
+        == "1\\fileHeader\\ILBDOTI\\CHIEF\\licenceData\\202201011011\\3\\N\n2\\fileTrailer\\0\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("quantity", "printed"),
+    [
+        (26710, "26710"),
+        (26710.0, "26710.0"),
+        (1.50, "1.5"),
+        ("0012.50", "0012.50"),
+        (12345678901.123, "12345678901.123"),
+        ("12.500", "12.500"),
+    ],
+)
+def test_quantity_prints_as_the_original(quantity: object, printed: str) -> None:
+    licence = golden_licence("sanction_insert")
+    licence["goods"][0]["quantity"] = quantity
+    assert validate_licence(licence) == {}
+    line = records(build_licence_data([licence], run_number=1, created_at=WHEN).text)[5]
+    assert line.split("\\")[12] == printed
+
+
+def test_restrictions_line_breaks_become_bars_and_only_empty_text_drops_the_record() -> None:
+    licence = golden_licence("fa_oil_insert") | {"restrictions": " line a\r\nline b\n\nline c \n"}
+    assert "5\\restrictions\\line a|line b||line c" in records(
+        build_licence_data([licence], run_number=1, created_at=WHEN).text
+    )
+    blank = build_licence_data([licence | {"restrictions": "  "}], run_number=1, created_at=WHEN)
+    assert "5\\restrictions\\" in records(blank.text)
+    empty = build_licence_data([licence | {"restrictions": ""}], run_number=1, created_at=WHEN)
+    assert not any("restrictions" in r for r in records(empty.text))
+    assert "6\\end\\licence\\5" in records(empty.text)
+
+
+def test_country_group_wins_over_code() -> None:
+    licence = golden_licence("fa_oil_insert") | {"country_code": "US"}
+    assert "4\\country\\\\G001\\O" in records(
+        build_licence_data([licence], run_number=1, created_at=WHEN).text
+    )
+
+
+def test_sanctions_lines_are_emitted_once() -> None:
+    """The original's shared-iterator chain must not add OIL-style lines after SAN ones."""
+    text = build_licence_data(
+        [golden_licence("sanction_insert")], run_number=1, created_at=WHEN
+    ).text
+    assert [r.split("\\")[1] for r in records(text)].count("line") == 3
+
+
+def test_firearms_lines_are_open_whatever_the_payload_says() -> None:
+    licence = golden_licence("fa_oil_insert")
+    licence["goods"][0] |= {"controlled_by": "Q", "quantity": 5, "unit": 30}
+    line = records(build_licence_data([licence], run_number=1, created_at=WHEN).text)[5]
+    assert line.endswith("\\O\\\\\\\\\\\\\\\\\\\\")
+
+
+def test_organisation_dates_are_printed_without_hyphens() -> None:
+    licence = golden_licence("fa_oil_insert")
+    licence["organisation"] |= {"start_date": "2022-01-02", "end_date": None}
+    trader = records(build_licence_data([licence], run_number=1, created_at=WHEN).text)[2]
+    assert trader.split("\\")[4:6] == ["20220102", ""]
+
+
+def test_ascii_attachment_is_transliterated_as_the_original() -> None:
+    licence = golden_licence("fa_oil_insert")
+    licence["organisation"]["name"] = "Société “Générale” 北亰"
+    built = build_licence_data([licence], run_number=1, created_at=WHEN)
+    assert "Société “Générale” 北亰" in built.text
+    assert '\\Societe "Generale" Bei Jing \\' in built.attachment
+    assert built.attachment.isascii()
+    assert to_ascii("30 𝗄𝗆/𝗁 北亰") == "30 km/h Bei Jing "
+    assert to_ascii("smile \U0001f600") == "smile ?"  # no transliteration known
+
+
+def test_source_system_equal_to_destination_is_refused() -> None:
+    with pytest.raises(LicenceDataInvalid) as refused:
+        build_licence_data([], run_number=1, created_at=WHEN, source_system="CHIEF")
+    assert [p.message for p in refused.value.problems] == ["Source and destination are the same"]
+
+
+def test_a_payload_that_bypassed_validation_is_named_not_crashed_on() -> None:
+    nuclear = golden_licence("nuclear_material_insert")
+    del nuclear["goods"][0]["description"]
+    with pytest.raises(LicenceNotBuildable) as refused:
+        build_licence_data(
+            [golden_licence("fa_oil_insert"), nuclear], run_number=1, created_at=WHEN
+        )
+    assert (refused.value.index, refused.value.reference) == (1, "IMA/2025/00001")
+
+
+def test_a_file_broken_by_a_stored_backslash_never_leaves() -> None:
+    licence = golden_licence("fa_oil_insert")
+    licence["organisation"]["name"] = "A\\B"
+    with pytest.raises(LicenceDataInvalid) as refused:
+        build_licence_data([licence], run_number=1, created_at=WHEN)
+    assert refused.value.problems[0].record_type == "trader"
+    assert refused.value.problems[0].line == 3
+
+
+# --- the self-check (spec 3.6) -----------------------------------------------------------------
+
+
+def test_validator_counts_errors_per_record() -> None:
+    header = "1\\fileHeader\\ILBDOTI\\ILBDOTI\\licenceData\\202201011011\\1\\N"
+    trader = "3\\trader\\\\GB123\\\\\\" + "n" * 81 + "\\" + "a" * 36 + "\\\\\\\\\\BFPO 123"
+    line = "4\\line\\1\\\\\\\\\\desc\\T" + "\\" * 10
+    problems = validate_licence_data_file("\n".join([header, trader, line, "5\\nonsense\\x"]))
+    assert [(p.line, p.record_type) for p in problems] == [
+        (1, "fileHeader"),
+        (2, "trader"),
+        (2, "trader"),
+        (2, "trader"),
+        (3, "line"),
+        (4, "nonsense"),
+    ]
+    assert problems[-1].message == "Invalid record type nonsense"
+
+
+def test_validator_checks_field_counts_and_trader_dates() -> None:
+    problems = validate_licence_data_file(
+        "1\\fileHeader\\A\\B\\licenceData\\1\\1\\N\n"
+        "2\\licence\\R\\update\\L\\FOO\\I\\20220101\n"
+        "3\\licence\\R\\update\\L\\FOO\\I\\20220101\\\n"
+        "4\\trader\\\\GB1\\20220102\\20220101\\n\\\\\\\\\\\\\n"
+    )
+    assert [p.message for p in problems] == [
+        "licence doesn't contain all necessary values",
+        "Invalid action update for the data identifier licenceData",
+        "Invalid licence type FOO in the record",
+        "Invalid start and end dates for the licence",
+    ]
+
+
+def test_check_reports_problems_only_in_the_ascii_attachment() -> None:
+    text = "1\\fileHeader\\SRC\\CHIEF\\licenceData\\202201011011\\1\\N\n2\\restrictions\\a＼b\n"
+    assert validate_licence_data_file(text) == []
+    [problem] = check_licence_data(text)
+    assert problem.line == 2 and "ASCII attachment" in problem.message
+
+
+# --- the reader (used by the HMRC simulator) ---------------------------------------------------
+
+
+def test_reader_returns_run_number_and_transactions() -> None:
+    _, expected = load_vector(FIXTURES / "icms" / "licence_data_files" / "fa_dfl_insert.json")
+    summary = read_licence_data(expected.replace("\n", "\r\n"))
+    assert summary.run_number == "1"
+    assert summary.source_system == "ILBDOTI"
+    assert summary.created_at == "202201011011"
+    assert [(t.reference, t.action, t.licence_type) for t in summary.transactions] == [
+        ("IMA/2022/00002", "insert", "SIL"),
+        ("IMA/2022/00003", "insert", "SIL"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("2\\licence\\R\\insert\\L\\SIL\\I\\1\\2\n", None),
+        ("1\\fileHeader\\A\\B\\licenceData\\1\\1\\N\n2\\licence\\R\n", 2),
+        ("1\\fileHeader\\A\\B\\licenceData\\1\\1\\N\n\n3\\bogus\n", 3),
+        ("1\\fileHeader\\A\\B\\licenceReply\\1\\1\\N\n", 1),
+    ],
+)
+def test_reader_refuses_malformed_files(text: str, line: int | None) -> None:
+    with pytest.raises(ChiefFormatError) as refused:
+        read_licence_data(text)
+    assert refused.value.line == line
+
+
+# --- property: what validation accepts always builds a file the self-check passes ---------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(post_bodies())
+def test_any_accepted_batch_builds_a_valid_file(bodies: list[dict[str, Any]]) -> None:
+    licences = [body["licence"] for body in bodies]
+    assert all(validate_licence(licence) == {} for licence in licences)
+    built = build_licence_data(
+        licences, run_number=42, created_at=datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
+    )
+    assert validate_licence_data_file(built.text) == []
+    assert validate_licence_data_file(built.attachment) == []
+    assert built.attachment.isascii()
+    summary = read_licence_data(built.attachment)
+    assert summary.run_number == "42"
+    assert [(t.reference, t.action) for t in summary.transactions] == [
+        (licence["reference"], licence["action"]) for licence in licences
+    ]
+    lines = built.text.splitlines()
+    assert lines[-1] == f"{len(lines)}\\fileTrailer\\{len(licences)}"
+    assert [int(r.split("\\")[0]) for r in lines] == list(range(1, len(lines) + 1))
