@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import uvicorn
 from joserfc import jwt
@@ -101,7 +101,8 @@ class OidcStandIn:
         return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
 
     async def token(self, request: Request) -> Response:
-        form = await request.form()
+        # Token requests are application/x-www-form-urlencoded (RFC 6749 4.1.3).
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         grant = self.grants.pop(str(form.get("code", "")), None)
         if grant is None or form.get("grant_type") != "authorization_code":
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
