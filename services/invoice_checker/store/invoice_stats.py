@@ -46,18 +46,21 @@ _FIXED_ROWS = """
 # period starts on the invoice's first day, judged in Helsinki time like the original, and ends by
 # the day after the month's last (absorbing the UTC shift of "23:59:59"). An account with no such
 # row shows 0 USD.
-_AWS_ROWS = """
+AWS_ROW_MATCH = """
+    r.linked_account_id = a.linked_account_id
+    AND r.record_type = 'AccountTotal'
+    AND CAST(r.billing_period_start AT TIME ZONE 'Europe/Helsinki' AS date) = {month}
+    AND CAST(r.billing_period_end AT TIME ZONE 'Europe/Helsinki' AS date)
+        <= CAST({month} + interval '1 month' AS date)
+"""
+
+_AWS_ROWS = f"""
     SELECT DISTINCT ON (i.id, a.linked_account_id)
         i.id AS invoice_id, coalesce(r.currency, 'USD') AS currency,
         coalesce(r.total_cost, 0) AS price
     FROM invoice_checker.invoices i
     JOIN invoice_checker.project_amazon_accounts a ON a.project_guid = i.project_guid
-    LEFT JOIN invoice_checker.amazon_invoice_rows r
-        ON r.linked_account_id = a.linked_account_id
-        AND r.record_type = 'AccountTotal'
-        AND CAST(r.billing_period_start AT TIME ZONE 'Europe/Helsinki' AS date) = i.date
-        AND CAST(r.billing_period_end AT TIME ZONE 'Europe/Helsinki' AS date)
-            <= CAST(i.date + interval '1 month' AS date)
+    LEFT JOIN invoice_checker.amazon_invoice_rows r ON {AWS_ROW_MATCH.format(month="i.date")}
     WHERE i.id IN (SELECT id FROM targets)
     ORDER BY i.id, a.linked_account_id, r.record_id
 """
