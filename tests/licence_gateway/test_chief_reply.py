@@ -1,0 +1,277 @@
+"""licenceReply: the reply vectors, classification, leniency, ICMS callback bodies, fake replies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from licence_gateway.domain.chief import (
+    ChiefFormatError,
+    FakeReply,
+    FileError,
+    ReplyError,
+    ReplyOutcome,
+    UnknownReference,
+    callback_json,
+    fake_licence_reply,
+    licence_reply_file_name,
+    parse_licence_reply,
+    render_licence_reply,
+    reply_callback_body,
+    reply_summary,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
+TO_ICMS = sorted((FIXTURES / "derived" / "licence_reply_to_icms").glob("*.json"))
+DERIVED = FIXTURES / "derived" / "licence_reply"
+FAKE = FIXTURES / "derived" / "fake_licence_reply"
+
+
+def fixture_text(relative: str) -> str:
+    return (FIXTURES / relative).read_bytes().decode()
+
+
+@pytest.mark.parametrize("path", TO_ICMS, ids=lambda p: p.stem)
+def test_callback_body_matches_the_original_exactly(path: Path) -> None:
+    vector = json.loads(path.read_text())
+    reply = parse_licence_reply(fixture_text(vector["reply_file"]))
+    assert reply.run_number == str(vector["licence_data_run_number"])
+    body = reply_callback_body(reply, vector["payload_reference_to_icms_id"])
+    assert body == vector["expected_post_json"]
+    assert callback_json(body) == vector["expected_post_body_text"]
+    processed = {
+        "reply_processed": ReplyOutcome.VALID,
+        "reply_partially_processed": ReplyOutcome.PARTIALLY_VALID,
+    }
+    assert reply.outcome is processed[vector["expected_mail_status_after"]]
+
+
+def test_accepted_and_rejected_example_in_detail() -> None:
+    reply = parse_licence_reply(fixture_text("icms/licence_reply/accepted_and_rejected_example"))
+    assert reply.accepted == ("ABC12345", "ABC12346", "ABC12348")
+    [rejected] = reply.rejected
+    assert rejected.reference == "ABC12347"
+    assert rejected.errors == (
+        ReplyError("1234", "Invalid thingy"),
+        ReplyError("76543", "Invalid commodity “1234A6” in line 23"),
+    )
+    assert reply.header is not None and reply.header.created_at == "202209231140"
+
+
+def test_trailing_padding_and_crlf_are_stripped() -> None:
+    padded = fixture_text("icms/licence_reply/accepted_with_trailing_spaces_example")
+    assert len(padded.splitlines()[0]) > 180
+    reply = parse_licence_reply(padded.replace("\n", "\r\n"))
+    assert reply.accepted == ("IMA/2024/00558",)
+    assert reply.run_number == "30383"
+    assert reply.outcome is ReplyOutcome.VALID
+
+
+def test_derived_file_errors_are_invalid() -> None:
+    readme = json.loads((DERIVED / "README.json").read_text())
+    only = parse_licence_reply((DERIVED / "file_error_only").read_text())
+    assert only.outcome is ReplyOutcome.INVALID
+    [expected] = readme["file_error_only"]["parsed_file_errors"]
+    assert only.file_errors == (
+        FileError(expected["code"], expected["text"], expected["position"]),
+    )
+    mismatch = parse_licence_reply((DERIVED / "file_error_and_trailer_mismatch").read_text())
+    assert mismatch.outcome is ReplyOutcome.INVALID
+
+
+@pytest.mark.parametrize(
+    "name", ["error_out_of_sequence", "end_out_of_sequence", "unknown_record_type"]
+)
+def test_derived_malformed_replies_name_the_line(name: str) -> None:
+    expected = json.loads((DERIVED / "README.json").read_text())[name]["parse_error"]
+    with pytest.raises(ChiefFormatError) as refused:
+        parse_licence_reply((DERIVED / name).read_text())
+    assert refused.value.message == expected
+    assert refused.value.line == 2
+
+
+def test_empty_reply_contains_no_data() -> None:
+    for text in ("", "\n\n", "   \r\n  \n"):
+        reply = parse_licence_reply(text)
+        assert reply.outcome is ReplyOutcome.NO_DATA
+        assert reply.run_number == ""
+
+
+HEADER = "1\\fileHeader\\CHIEF\\ILBDOTI\\licenceReply\\202209231140\\29236"
+
+
+def reply(*records: str) -> str:
+    return "\n".join([HEADER, *records])
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        (reply("2\\accepted\\A", "3\\fileTrailer\\1\\0\\0"), ReplyOutcome.VALID),
+        (reply("2\\accepted\\A", "3\\fileTrailer\\2\\0\\0"), ReplyOutcome.UNKNOWN),
+        (reply("2\\accepted\\A"), ReplyOutcome.UNKNOWN),  # no trailer, no file error
+        (reply("2\\accepted\\A", "3\\fileTrailer\\1\\0\\1"), ReplyOutcome.UNKNOWN),
+        (reply("2\\fileError\\9\\crash"), ReplyOutcome.INVALID),
+        (reply("2\\accepted\\A", "3\\fileError\\9\\crash"), ReplyOutcome.PARTIALLY_VALID),
+        (reply("2\\fileTrailer\\0\\0\\0"), ReplyOutcome.VALID),  # valid is decided first
+        (reply("2\\accepted\\A", "3\\fileTrailer\\x\\0\\0"), ReplyOutcome.UNKNOWN),  # was a crash
+        (reply("2\\accepted\\A", "3\\fileTrailer\\01\\0\\0"), ReplyOutcome.VALID),
+    ],
+)
+def test_outcome_is_decided_in_the_original_order(text: str, outcome: ReplyOutcome) -> None:
+    assert parse_licence_reply(text).outcome is outcome
+
+
+def test_leniency_rules() -> None:
+    parsed = parse_licence_reply(
+        reply(
+            "2\\rejected\\NEVER-CLOSED",
+            "3\\error\\1\\lost",
+            "",
+            "   ",
+            "4\\accepted\\TWICE",
+            "5\\accepted\\TWICE",
+            "6\\rejected\\B",
+            "7\\error\\2\\bad",
+            "8\\end\\rejected\\99",  # the count is not checked
+            "9\\rejected\\DANGLING",
+            "10\\fileTrailer\\2\\1\\0",
+        )
+    )
+    assert parsed.accepted == ("TWICE", "TWICE")
+    assert [r.reference for r in parsed.rejected] == ["B"]  # unclosed blocks are dropped
+    assert parsed.outcome is ReplyOutcome.VALID
+
+
+@pytest.mark.parametrize(
+    ("records", "line"),
+    [
+        (["2\\accepted\\A\\extra"], 2),
+        (["2\\accepted\\"], None),  # an empty reference is still one field: allowed
+        (["2\\fileHeader\\CHIEF\\ILBDOTI\\licenceReply\\1\\2\\"], 2),
+        (["2\\fileTrailer\\1\\0"], 2),
+        (["2\\fileError\\1"], 2),
+        (["garbage"], 2),
+        (["", "3\\end\\rejected\\2"], 3),
+    ],
+)
+def test_wrong_field_counts_are_malformed(records: list[str], line: int | None) -> None:
+    text = reply(*records)
+    if line is None:
+        assert parse_licence_reply(text).accepted == ("",)
+        return
+    with pytest.raises(ChiefFormatError) as refused:
+        parse_licence_reply(text)
+    assert refused.value.line == line
+    assert f"on line {line}" in refused.value.message
+
+
+def test_summary_is_the_cli_document() -> None:
+    parsed = parse_licence_reply(fixture_text("icms/licence_reply/partially_valid_example"))
+    assert reply_summary(parsed) == {
+        "run_number": "29236",
+        "outcome": "partially_valid",
+        "accepted": ["ABC12345", "ABC12346"],
+        "rejected": [],
+        "file_errors": [{"error_code": "9", "error_msg": "CHIEF server application error"}],
+    }
+
+
+def test_callback_refuses_a_reference_outside_the_run() -> None:
+    parsed = parse_licence_reply(reply("2\\accepted\\STRANGER", "3\\fileTrailer\\1\\0\\0"))
+    with pytest.raises(UnknownReference):
+        reply_callback_body(parsed, {"OTHER": "id"})
+
+
+# --- writers: the fake reply and the HMRC simulator ---------------------------------------------
+
+FAKE_REFERENCES = ["ABC12345", "ABC12346", "ABC12348", "ABC12347"]
+FAKE_TIME = datetime(2022, 11, 10, 14, 10)
+
+
+@pytest.mark.parametrize("outcome", list(FakeReply), ids=str)
+def test_fake_reply_matches_the_original(outcome: FakeReply) -> None:
+    readme = json.loads((FAKE / "README.json").read_text())
+    expected = (FAKE / readme["outputs"][outcome.value]).read_bytes().decode()
+    text = fake_licence_reply(
+        outcome, run_number=29236, references=FAKE_REFERENCES, created_at=FAKE_TIME
+    )
+    assert text == expected
+    assert licence_reply_file_name(29236, FAKE_TIME) == readme["expected_response_filename"]
+    expected_outcome = {"accept": "valid", "reject": "valid", "file_error": "invalid"}[
+        outcome.value
+    ]
+    assert parse_licence_reply(text).outcome.value == expected_outcome
+
+
+_FIELD = st.text(
+    st.characters(exclude_characters="\\\n", exclude_categories=["Zs", "Cc"]),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200)
+@given(
+    accepted=st.lists(_FIELD, max_size=5),
+    rejected=st.lists(
+        st.tuples(_FIELD, st.lists(st.tuples(_FIELD, _FIELD), min_size=1, max_size=3)), max_size=4
+    ),
+    file_errors=st.lists(st.tuples(_FIELD, _FIELD, st.none() | _FIELD), max_size=2),
+)
+def test_rendered_replies_parse_back(
+    accepted: list[str],
+    rejected: list[tuple[str, list[tuple[str, str]]]],
+    file_errors: list[tuple[str, str, str | None]],
+) -> None:
+    text = render_licence_reply(
+        run_number=7,
+        created_at=FAKE_TIME,
+        accepted=accepted,
+        rejected=[(ref, [ReplyError(*e) for e in errors]) for ref, errors in rejected],
+        file_errors=[FileError(*e) for e in file_errors],
+    )
+    parsed = parse_licence_reply(text)
+    assert parsed.accepted == tuple(accepted)
+    assert [
+        (r.reference, [(e.code, e.text) for e in r.errors]) for r in parsed.rejected
+    ] == rejected
+    assert [(e.code, e.text, e.position) for e in parsed.file_errors] == file_errors
+    if not file_errors:
+        assert parsed.outcome is (ReplyOutcome.VALID)
+
+
+# --- robustness: arbitrary text gives a result or the typed error, nothing else -----------------
+
+_RECORD_TYPES = [
+    "fileHeader",
+    "accepted",
+    "rejected",
+    "error",
+    "end",
+    "fileError",
+    "fileTrailer",
+    "x",
+]
+_LINES = st.builds(
+    lambda number, kind, fields: "\\".join([number, kind, *fields]),
+    st.sampled_from(["1", "2", "x", ""]),
+    st.sampled_from(_RECORD_TYPES),
+    st.lists(st.text(max_size=4), max_size=6),
+)
+
+
+@settings(max_examples=400)
+@given(st.one_of(st.text(), st.lists(st.one_of(_LINES, st.text()), max_size=12).map("\n".join)))
+def test_parser_raises_only_the_typed_error(text: str) -> None:
+    try:
+        parsed = parse_licence_reply(text)
+    except ChiefFormatError as exc:
+        assert exc.line is not None and f"on line {exc.line}" in exc.message
+        return
+    json.dumps(reply_summary(parsed))  # the outcome is always decidable
