@@ -128,7 +128,7 @@ async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) 
         if envelope.sender != expected or kind is None:
             report.left += 1
             reason = "not from HMRC" if envelope.sender != expected else "not a reply"
-            await _log_once(flow, envelope.message_id, reason, envelope.sender, envelope.subject)
+            await _log_once(flow, message.uid, reason, envelope.sender, envelope.subject)
             return False
         row = await _store(session, message, envelope, kind)
         await session.commit()
@@ -152,14 +152,15 @@ async def _already_stored(session: AsyncSession, condition: Any) -> bool:
     return await session.scalar(select(ReceivedEmail.id).where(condition).limit(1)) is not None
 
 
-async def _log_once(flow: MailFlow, key: str, reason: str, sender: str, subject: str) -> None:
+async def _log_once(flow: MailFlow, uid: str, reason: str, sender: str, subject: str) -> None:
+    """Warn about a message left in the box on the first pass that sees it, not on every pass."""
     first_time = await flow.redis.set(
-        f"licence_gateway:inbox:left:{key}", "1", nx=True, ex=IGNORED_MEMORY_SECONDS
+        f"licence_gateway:inbox:left:{uid}", "1", nx=True, ex=IGNORED_MEMORY_SECONDS
     )
     if first_time:
         logger.warning(
             f"e-mail left in the mailbox: {reason}",
-            extra={"sender": sender, "subject": subject, "message_id": key},
+            extra={"sender": sender, "subject": subject, "uidl": uid},
         )
 
 
