@@ -37,9 +37,9 @@ def _refuse(**error: object) -> NoReturn:
 
 def _out(text: str) -> None:
     """Exactly `text`, UTF-8, whatever the locale."""
-    stream = click.get_binary_stream("stdout")
-    stream.write(text.encode())
-    stream.flush()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode())
+    sys.stdout.buffer.flush()
 
 
 def _read_text(path: str) -> str:
