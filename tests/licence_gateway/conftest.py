@@ -9,6 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
+from tests.licence_gateway.mail_fixtures import (  # noqa: F401 (real mail servers, identity)
+    dovecot,
+    hmrc_mailbox,
+    identity_service,
+    local_certificate,
+    msal_tokens,
+)
 from tests.licence_gateway.mail_flow_support import (  # noqa: F401 (fixtures of the mail-flow tests)
     chief_smtp,
     icms_stand_in,

@@ -134,6 +134,7 @@ class LocalSmtpServer:
         users: dict[str, str] | None = None,
         tokens: set[str] | None = None,
         token_is_valid: Callable[[str, str], bool] | None = None,
+        exclude_mechanisms: tuple[str, ...] = (),
     ) -> None:
         accepted = tokens or set()
         self.handler = _Handler(
@@ -154,6 +155,7 @@ class LocalSmtpServer:
             port=self.port,
             server_hostname="127.0.0.1",
             authenticator=self.handler.authenticate,
+            auth_exclude_mechanism=exclude_mechanisms,
             **tls,
         )
 

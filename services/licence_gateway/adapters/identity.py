@@ -7,6 +7,7 @@ import threading
 from typing import Any, Protocol
 
 import msal
+import msal.exceptions
 import requests
 
 from licence_gateway.settings import LicenceGatewaySettings, require
@@ -94,6 +95,10 @@ class MsalTokenProvider:
             )
         except requests.RequestException as exc:
             raise IdentityUnavailableError(f"identity platform unreachable: {exc}") from exc
+        except msal.exceptions.MsalServiceError as exc:  # a 5xx answer msal could not read
+            raise IdentityUnavailableError(
+                f"identity platform failed: {exc}", error="server_error"
+            ) from exc
         except ValueError as exc:  # msal's "unable to get authority configuration"
             raise IdentityUnavailableError(f"identity platform misbehaved: {exc}") from exc
         return result

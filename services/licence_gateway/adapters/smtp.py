@@ -21,9 +21,9 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 
 import aiosmtplib
-from unidecode import unidecode_expect_ascii
 
 from licence_gateway.adapters.identity import IdentityError, TokenProvider
+from licence_gateway.domain.chief.syntax import to_ascii
 from licence_gateway.settings import LicenceGatewaySettings, require
 
 logger = logging.getLogger(__name__)
@@ -94,14 +94,6 @@ def new_message_id(domain: str = "licence-gateway") -> str:
     return make_msgid(domain=domain)
 
 
-def ascii_text(text: str) -> str:
-    """The text as CHIEF can take it: transliterated to ASCII, `?` where nothing fits (§5.3)."""
-    converted = unidecode_expect_ascii(text, errors="replace", replace_str="?")
-    if converted != text:
-        logger.info("attachment transliterated to ASCII", extra={"before": text[:200]})
-    return converted
-
-
 def standard_message(
     *,
     sender: str,
@@ -121,7 +113,7 @@ def standard_message(
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message.add_attachment(
-        ascii_text(text).encode("ascii"),
+        to_ascii(text).encode("ascii"),
         maintype="application",
         subtype="octet-stream",
         filename=file_name,
@@ -149,7 +141,7 @@ def legacy_message(
     message.attach(MIMEText("\n\n", "plain", "iso-8859-1"))
     attachment = MIMEBase("application", "octet-stream")
     attachment["Content-Transfer-Encoding"] = "base64"
-    attachment.set_payload(ascii_text(text))
+    attachment.set_payload(to_ascii(text))
     attachment.add_header("Content-Disposition", "attachment", filename=file_name)
     attachment["Content-Transfer-Encoding"] = "7bit"
     attachment["name"] = subject

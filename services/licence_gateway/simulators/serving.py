@@ -20,7 +20,14 @@ def _config(
     if certificate is not None:
         tls = {"ssl_certfile": str(certificate.cert), "ssl_keyfile": str(certificate.key)}
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, **tls, **extra
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        **tls,
+        **extra,
     )
 
 
