@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from licence_gateway.cli_chief import chief
+from licence_gateway.cli_ops import add_ops_commands
 from licence_gateway.jobs.worker import build_worker_settings
 from licence_gateway.settings import get_settings
 from licence_gateway.simulators.cli import simulate
@@ -25,5 +26,6 @@ def main() -> None:
 
 
 add_standard_commands(main, SPEC)
+add_ops_commands(main)
 main.add_command(simulate)
 main.add_command(chief)
