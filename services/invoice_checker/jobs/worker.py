@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq import cron, func
+
+from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
+from service_kit.db import create_engine, create_sessionmaker
 from service_kit.queue import worker_settings
 
 QUEUE_NAME = "invoice_checker:queue"
@@ -16,4 +20,23 @@ async def ping(ctx: dict[str, Any]) -> str:
 
 
 def build_worker_settings(settings: InvoiceCheckerSettings) -> dict[str, Any]:
-    return worker_settings(queue_name=QUEUE_NAME, redis_url=settings.redis_url, functions=[ping])
+    async def startup(ctx: dict[str, Any]) -> None:
+        # What every job reads from ctx: settings, and sessions on the worker's own engine.
+        ctx["settings"] = settings
+        ctx["engine"] = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, application_name="ic-worker"
+        )
+        ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    return worker_settings(
+        queue_name=QUEUE_NAME,
+        redis_url=settings.redis_url,
+        functions=[ping, func(run_sync, timeout=SYNC_JOB_TIMEOUT_SECONDS, keep_result=60)],
+        cron_jobs=[cron(sweep_sync_runs, second=15, run_at_startup=True)],
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )

@@ -1,0 +1,172 @@
+"""The update queue (spec 4.6-4.8) on arq: a sync requested through the API (or the schedule) is
+a `sync_runs` row committed first, then a `run_sync` job whose id is the run's, so a lost or
+repeated enqueue is harmless; the sweeper re-enqueues runs left queued.
+
+The original's pub/sub dropped requests with no listener, ran every request in every worker and
+left a lone queued row pending forever (15.11); here a queued run is always picked up, and
+concurrent hour syncs are safe because each day is written under its own lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
+from invoice_checker.domain.date_ranges import InvalidRange
+from invoice_checker.jobs import sync
+from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.store import sync_runs
+from invoice_checker.store.syncs import Event, SyncRun
+from service_kit.queue import JobRequest, commit_then_enqueue, enqueue
+
+logger = logging.getLogger(__name__)
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+Progress = Callable[[int, int], Awaitable[None]]
+
+RUN_SYNC_JOB = "run_sync"
+SYNC_JOB_TIMEOUT_SECONDS = 3 * 3600
+STALE_QUEUED_AFTER = timedelta(minutes=2)
+ABANDONED_RUNNING_AFTER = timedelta(seconds=SYNC_JOB_TIMEOUT_SECONDS * 2)
+EXPECTED_FAILURES = (TenkfeetError, InvalidRange)
+
+
+def tenkfeet_client(settings: InvoiceCheckerSettings) -> TenkfeetClient:
+    return TenkfeetClient(
+        settings.tenkfeet_api_url,
+        settings.tenkfeet_api_token.get_secret_value(),
+        timeout=settings.tenkfeet_timeout_seconds,
+        max_retries=settings.tenkfeet_max_retries,
+    )
+
+
+def sync_job(run_id: int) -> JobRequest:
+    return JobRequest(RUN_SYNC_JOB, (run_id,), job_id=f"sync-run:{run_id}")
+
+
+async def queue_sync(
+    session: AsyncSession,
+    redis: ArqRedis,
+    *,
+    kind: str,
+    start: date | None = None,
+    end: date | None = None,
+    force: bool = False,
+    requested_by: str = "system",
+) -> SyncRun:
+    """Request a sync: commit the run, then enqueue its job (identical waiting runs collapse)."""
+    run, created = await sync_runs.request_run(
+        session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
+    )
+    await commit_then_enqueue(session, redis, *([sync_job(run.id)] if created else []))
+    return run
+
+
+async def perform(
+    sessionmaker: Sessionmaker,
+    client: TenkfeetClient,
+    run: SyncRun,
+    *,
+    concurrency: int = 6,
+    progress: Progress | None = None,
+) -> sync.SyncSummary:
+    """Do the work a run asks for, reporting progress into the run and to `progress`."""
+
+    async def report(done: int, total: int) -> None:
+        async with sessionmaker() as session, session.begin():
+            await sync_runs.record_progress(session, run.id, done, total)
+        if progress is not None:
+            await progress(done, total)
+
+    if run.kind == "hours":
+        assert run.start_date is not None and run.end_date is not None
+        return await sync.sync_hours(
+            sessionmaker,
+            client,
+            run.start_date,
+            run.end_date,
+            force=run.force,
+            automatic_split=True,
+            concurrency=concurrency,
+            progress=report,
+        )
+    syncs = {
+        "users": sync.sync_users,
+        "projects": sync.sync_projects,
+        "leave-types": sync.sync_leave_types,
+        "holidays": sync.sync_holidays,
+    }
+    return await syncs[run.kind](sessionmaker, client)
+
+
+async def execute(
+    sessionmaker: Sessionmaker,
+    client: TenkfeetClient,
+    run: SyncRun,
+    *,
+    concurrency: int = 6,
+    progress: Progress | None = None,
+) -> sync.SyncSummary:
+    """Perform a claimed run and record how it ended; failures are stored, then re-raised."""
+    try:
+        summary = await perform(
+            sessionmaker, client, run, concurrency=concurrency, progress=progress
+        )
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, EXPECTED_FAILURES) else f"{type(exc).__name__}: {exc}"
+        async with sessionmaker() as session, session.begin():
+            await sync_runs.finish_run(session, run.id, error=message[:2000])
+            session.add(Event(event_type=f"sync_{run.kind}", succeeded=False, message=message))
+        raise
+    async with sessionmaker() as session, session.begin():
+        await sync_runs.finish_run(
+            session,
+            run.id,
+            added=summary.added,
+            updated=summary.updated,
+            deleted=summary.deleted,
+            unchanged=summary.unchanged,
+            skipped=summary.skipped,
+        )
+    return summary
+
+
+# --- arq functions ------------------------------------------------------------------------------
+
+
+async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
+    """arq job: claim the run (a duplicate job finds it taken and stops) and perform it."""
+    sessionmaker: Sessionmaker = ctx["sessionmaker"]
+    settings: InvoiceCheckerSettings = ctx["settings"]
+    async with sessionmaker() as session, session.begin():
+        run = await sync_runs.claim_run(session, run_id)
+    if run is None:
+        return "not queued"
+    async with tenkfeet_client(settings) as client:
+        try:
+            summary = await execute(
+                sessionmaker, client, run, concurrency=settings.tenkfeet_concurrency
+            )
+        except EXPECTED_FAILURES as exc:
+            logger.warning("sync run failed", extra={"run": run_id, "error": str(exc)})
+            return f"failed: {exc}"
+    return summary.line(run.kind)
+
+
+async def sweep_sync_runs(ctx: dict[str, Any]) -> int:
+    """arq cron: re-enqueue runs whose job was lost; fail runs whose worker died."""
+    sessionmaker: Sessionmaker = ctx["sessionmaker"]
+    redis: ArqRedis = ctx["redis"]
+    async with sessionmaker() as session, session.begin():
+        await sync_runs.fail_abandoned_runs(session, ABANDONED_RUNNING_AFTER)
+        stale = await sync_runs.stale_queued_runs(session, STALE_QUEUED_AFTER)
+    for run_id in stale:
+        # A fresh job id: the lost job's id may still hold a stored result in Redis.
+        await enqueue(redis, JobRequest(RUN_SYNC_JOB, (run_id,), job_id=f"sync-run:{run_id}:sweep"))
+    return len(stale)
