@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from invoice_checker.api import auth, comments, fixed_rows, invoice_detail, tags
+from invoice_checker.api import (
+    auth,
+    comments,
+    directory,
+    exports,
+    fixed_rows,
+    invoice_detail,
+    reports,
+    tags,
+)
 from invoice_checker.api.flex import router as flex_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from service_kit.app import build_app
@@ -26,6 +35,9 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             comments.router,
             fixed_rows.router,
             tags.router,
+            exports.router,
+            directory.router,
+            reports.router,
             flex_router,
         ],
     )
