@@ -36,12 +36,16 @@ from licence_gateway.domain.chief import (
     parse_usage_data,
 )
 from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
+from licence_gateway.simulators.microsoft_identity import IdentityDirectory
+from licence_gateway.simulators.microsoft_identity import create_app as create_identity_app
 from licence_gateway.simulators.pop3_server import (
     FolderMailbox,
     MemoryMailbox,
     Pop3Server,
+    introspection_token_check,
     static_token_check,
 )
+from licence_gateway.simulators.serving import BackgroundServer
 
 USER, PASSWORD, TOKEN = "icms-mailbox@example.com", "mailbox-secret", "token-123"
 
@@ -186,6 +190,28 @@ async def test_xoauth2_both_forms_and_bad_tokens(pop3: Pop3Server) -> None:
         await in_thread(xoauth2, pop3.port, "wrong-token")
     with pytest.raises(poplib.error_proto, match="Authentication failure"):
         await in_thread(login_with, pop3.port, USER, "wrong-password")
+
+
+async def test_xoauth2_tokens_checked_by_the_identity_simulator() -> None:
+    """Long (~1.8 KB) tokens from the Microsoft identity stand-in, checked by introspection."""
+    directory = IdentityDirectory(tenant_id="tenant")
+    app = directory.register("client", "secret", USER)
+    token = directory.issue(app, "https://outlook.office.com/.default")
+    stranger = directory.issue(directory.register("other", "s", "other@x"), "scope")
+    with BackgroundServer(create_identity_app(directory)) as identity:
+        check = introspection_token_check(f"{identity.url}introspect")
+        server = Pop3Server(MemoryMailbox(), passwords={}, token_check=check)
+        await server.start()
+        try:
+            box = Pop3Mailbox(
+                Pop3Config("127.0.0.1", server.port, "none", "xoauth2", USER, "", 5),
+                StaticTokenProvider(token),
+            )
+            assert await box.count() == 0
+            with pytest.raises(poplib.error_proto, match="Authentication failure"):
+                await in_thread(xoauth2, server.port, stranger)  # valid, for another mailbox
+        finally:
+            await server.stop()
 
 
 def login_with(port: int, user: str, password: str) -> None:
