@@ -42,11 +42,16 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import create_sessionmaker
+from tests.support.dovecot import DovecotServer
 from tests.support.infra import free_port
 from tests.support.smtp_server import LocalSmtpServer
 from tests.support.tls import LocalCertificate, make_local_certificate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail_flow"
+EMAILS = Path(__file__).parent / "fixtures" / "email"
+MAILBOX_USER = "hmrc-replies"
+MAILBOX_PASSWORD = "pop-secret"
+HMRC = "chief@hmrc_test_email.com"  # the sender of the fixture e-mails
 SMTP_USER = "gateway@dit.test"
 SMTP_PASSWORD = "smtp-secret"
 CHIEF_ADDRESS = "chief@hmrc.test"
@@ -233,6 +238,24 @@ async def icms_stand_in() -> AsyncIterator[IcmsStandIn]:
 @pytest.fixture(scope="session")
 def mf_certificate(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificate:
     return make_local_certificate(tmp_path_factory.mktemp("mail-flow-tls"))
+
+
+@pytest.fixture(scope="session")
+def hmrc_dovecot(mf_certificate: LocalCertificate) -> Iterator[DovecotServer]:
+    """Dovecot POP3 holding the HMRC mailbox. XOAUTH2 is the POP3 adapter's own test; the
+    mail-flow tests log in with USER/PASS."""
+    with DovecotServer(
+        mf_certificate, introspection_url="https://127.0.0.1:9/unused", password=MAILBOX_PASSWORD
+    ) as server:
+        yield server
+
+
+def email(name: str, **replace: str) -> bytes:
+    """A fixture e-mail, with some text replaced (e.g. the sender)."""
+    raw = (EMAILS / name).read_bytes()
+    for old, new in replace.items():
+        raw = raw.replace(old.encode(), new.encode())
+    return raw
 
 
 @pytest.fixture

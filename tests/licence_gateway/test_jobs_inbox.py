@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -16,40 +15,29 @@ from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
 from licence_gateway.store.mail import ReceivedEmail
-from tests.licence_gateway.mail_flow_support import add_answered_batch, history, mails, set_status
+from tests.licence_gateway.mail_flow_support import (
+    EMAILS,
+    HMRC,
+    MAILBOX_PASSWORD,
+    MAILBOX_USER,
+    add_answered_batch,
+    email,
+    history,
+    mails,
+    set_status,
+)
 from tests.support.dovecot import DovecotServer
 from tests.support.faulty_proxy import FaultyProxy
-from tests.support.tls import LocalCertificate
 
-EMAILS = Path(__file__).parent / "fixtures" / "email"
-MAILBOX_USER = "hmrc-replies"
-MAILBOX_PASSWORD = "pop-secret"
-HMRC = "chief@hmrc_test_email.com"
 REPLY_29236 = "CHIEF_licenceReply_29236_202209231140.eml"
 REFERENCES = {"IMA/2022/00003": "00000000-0000-4000-8000-000000000001"}
 
 
-def email(name: str, **replace: str) -> bytes:
-    raw = (EMAILS / name).read_bytes()
-    for old, new in replace.items():
-        raw = raw.replace(old.encode(), new.encode())
-    return raw
-
-
-@pytest.fixture(scope="module")
-def dovecot(mf_certificate: LocalCertificate) -> Iterator[DovecotServer]:
-    # XOAUTH2 is the POP3 adapter's own test; here the mailbox takes USER/PASS.
-    with DovecotServer(
-        mf_certificate, introspection_url="https://127.0.0.1:9/unused", password=MAILBOX_PASSWORD
-    ) as server:
-        yield server
-
-
 @pytest.fixture
-def mailbox(dovecot: DovecotServer) -> Iterator[DovecotServer]:
-    dovecot.clear(MAILBOX_USER)
-    yield dovecot
-    dovecot.clear(MAILBOX_USER)
+def mailbox(hmrc_dovecot: DovecotServer) -> Iterator[DovecotServer]:
+    hmrc_dovecot.clear(MAILBOX_USER)
+    yield hmrc_dovecot
+    hmrc_dovecot.clear(MAILBOX_USER)
 
 
 @pytest.fixture
