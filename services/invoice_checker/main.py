@@ -15,6 +15,8 @@ from invoice_checker.api import (
     tags,
 )
 from invoice_checker.api.flex import router as flex_router
+from invoice_checker.api.slack import links_router as slack_links_router
+from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from service_kit.app import build_app
 
@@ -39,5 +41,7 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             directory.router,
             reports.router,
             flex_router,
+            slack_router,
+            slack_links_router,
         ],
     )

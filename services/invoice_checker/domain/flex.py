@@ -419,3 +419,44 @@ def _optional_float(value: Any) -> float | None:
 
 def month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+# Contract checks look at hour entries from this date on (the flex era of the original).
+CONTRACT_CHECKS_FROM = date(2017, 10, 1)
+
+
+def contract_problems(
+    who: str,
+    contracts: Sequence[Contract],
+    corrections: Sequence[Correction],
+    entry_dates: Iterable[date],
+) -> list[str]:
+    """What keeps one person's flex saldo from being computed, in words for the admins.
+
+    Everything is judged against the person's own contracts (the original checked entry dates
+    against anybody's contracts and crashed for people without a `set_to`, 15.13).
+    """
+    problems: list[str] = []
+    dates = sorted({d for d in entry_dates if d >= CONTRACT_CHECKS_FROM})
+    if not contracts:
+        if corrections:
+            problems.append(f"Flex corrections for {who}, who has no contracts")
+        if dates:
+            problems.append(f"No contract for {who} ({dates[0].isoformat()})")
+        return problems
+    starts = [c.date for c in corrections if c.set_to is not None]
+    counted_from = max(starts) if starts else date.min
+    for correction in corrections:
+        outside = not any(c.covers(correction.date) for c in contracts)
+        if correction.adjust_by and correction.date >= counted_from and outside:
+            problems.append(
+                f"Flex correction of {correction.adjust_by:+.2f}h on "
+                f"{correction.date.isoformat()} for {who} is outside every contract"
+            )
+    uncovered = [d for d in dates if not any(c.covers(d) for c in contracts)]
+    if uncovered:
+        problems.append(
+            f"Hour entries of {who} on {len(uncovered)} days outside their contracts "
+            f"(first {uncovered[0].isoformat()})"
+        )
+    return problems

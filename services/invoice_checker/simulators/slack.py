@@ -59,6 +59,7 @@ class SlackSimulator:
         self.calls: list[SlackCall] = []
         self._ts = 1_500_000_000
         self._runner: web.AppRunner | None = None
+        self.base_url = ""  # set by start()
 
     def sent(self, method: str) -> list[dict[str, Any]]:
         """The arguments of every recorded call of one method, oldest first."""
@@ -78,7 +79,8 @@ class SlackSimulator:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound = self._runner.addresses[0][1]
-        return f"http://{host}:{bound}/api/"
+        self.base_url = f"http://{host}:{bound}/api/"
+        return self.base_url
 
     async def stop(self) -> None:
         if self._runner is not None:

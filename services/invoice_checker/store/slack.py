@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    UniqueConstraint,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invoice_checker.domain.invoice_state import InvoiceState
+from invoice_checker.domain.slack_messages import (
+    InvoiceCard,
+    ProjectCard,
+    UnapprovedProject,
+    UnsubmittedEntry,
+)
 from invoice_checker.store.base import Base
+from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
+from invoice_checker.store.hours import HourEntry
+from invoice_checker.store.invoices import Invoice
+
+UNSUBMITTED_STATUS = "Unsubmitted"
+PENDING_APPROVAL = "Pending Approval"
 
 # Notification kinds; each is sent at most once per period (see SlackNotificationBundle).
 UNSUBMITTED = "unsubmitted"
@@ -38,3 +69,265 @@ class SlackNotificationBundle(Base):
     period: Mapped[str] = mapped_column(String(40))  # e.g. "2018-02-05..2018-04-01" or "2018-03"
     messages: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+async def link_slack_ids(session: AsyncSession, members: Sequence[Mapping[str, Any]]) -> int:
+    """Set each person's Slack id from the member with the same e-mail (any case)."""
+    ids = {
+        str(profile["email"]).lower(): str(member["id"])
+        for member in members
+        if not member.get("deleted")
+        and isinstance(profile := member.get("profile"), Mapping)
+        and profile.get("email")
+    }
+    if not ids:
+        return 0
+    emails = list(ids)
+    result = await session.execute(
+        update(TenkfeetUser)
+        .where(func.lower(TenkfeetUser.email).in_(emails))
+        .values(slack_id=case(ids, value=func.lower(TenkfeetUser.email)))
+        .where(
+            TenkfeetUser.slack_id.is_distinct_from(case(ids, value=func.lower(TenkfeetUser.email)))
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def upsert_channels(session: AsyncSession, channels: Sequence[Mapping[str, Any]]) -> int:
+    values = [
+        {
+            "channel_id": str(c["id"]),
+            "name": str(c.get("name") or ""),
+            "archived": bool(c.get("is_archived")),
+        }
+        for c in channels
+        if c.get("id")
+    ]
+    if not values:
+        return 0
+    statement = insert(SlackChannel).values(values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SlackChannel.channel_id],
+            set_={"name": statement.excluded.name, "archived": statement.excluded.archived},
+        )
+    )
+    return len(values)
+
+
+async def claim_bundle(session: AsyncSession, kind: str, period: str) -> bool:
+    """True for the first batch of this kind and period. A concurrent second claim waits for the
+    first transaction and then gets False, so a batch is sent once even with two workers."""
+    result = await session.execute(
+        insert(SlackNotificationBundle)
+        .values(notification_type=kind, period=period)
+        .on_conflict_do_nothing(
+            index_elements=[
+                SlackNotificationBundle.notification_type,
+                SlackNotificationBundle.period,
+            ]
+        )
+        .returning(SlackNotificationBundle.id)
+    )
+    return result.first() is not None
+
+
+async def record_bundle_size(session: AsyncSession, kind: str, period: str, messages: int) -> None:
+    await session.execute(
+        update(SlackNotificationBundle)
+        .where(
+            SlackNotificationBundle.notification_type == kind,
+            SlackNotificationBundle.period == period,
+        )
+        .values(messages=messages)
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    guid: uuid.UUID
+    name: str
+    email: str
+    slack_id: str | None
+
+
+async def unsubmitted_by_person(
+    session: AsyncSession, first: date, last: date
+) -> list[tuple[Person, list[UnsubmittedEntry]]]:
+    """People with unsubmitted entries in [first, last]; entries of archived projects left out
+    of the listing but the person is still reminded if any remain."""
+    rows = await session.execute(
+        select(
+            TenkfeetUser.guid,
+            TenkfeetUser.first_name,
+            TenkfeetUser.last_name,
+            TenkfeetUser.email,
+            TenkfeetUser.slack_id,
+            HourEntry.date,
+            Project.guid.label("project_guid"),
+            HourEntry.client,
+            HourEntry.project,
+            HourEntry.category,
+            HourEntry.phase_name,
+            HourEntry.incurred_hours,
+            HourEntry.notes,
+        )
+        .join(HourEntry, HourEntry.user_guid == TenkfeetUser.guid)
+        .join(Invoice, Invoice.id == HourEntry.invoice_id)
+        .join(Project, Project.guid == Invoice.project_guid)
+        .where(
+            HourEntry.status == UNSUBMITTED_STATUS,
+            HourEntry.date.between(first, last),
+            HourEntry.incurred_hours > 0,
+            Project.archived.is_(False),
+        )
+        .order_by(TenkfeetUser.email, HourEntry.date, HourEntry.id)
+    )
+    people: dict[uuid.UUID, tuple[Person, list[UnsubmittedEntry]]] = {}
+    for row in rows:
+        if row.guid not in people:
+            name = f"{row.first_name} {row.last_name}"
+            people[row.guid] = (Person(row.guid, name, row.email, row.slack_id), [])
+        people[row.guid][1].append(
+            UnsubmittedEntry(
+                date=row.date,
+                project_guid=str(row.project_guid),
+                client=row.client,
+                project=row.project,
+                category=row.category,
+                phase=row.phase_name,
+                hours=row.incurred_hours,
+                notes=row.notes or "",
+            )
+        )
+    return list(people.values())
+
+
+async def unapproved_projects(
+    session: AsyncSession, first: date, last: date
+) -> list[tuple[UnapprovedProject, list[str]]]:
+    """Projects with entries waiting for approval in [first, last] (status Pending Approval:
+    the original asked the never-false `approved` flag, so it never sent anything, 15.1), each
+    with the Slack ids of its leads."""
+    totals = await session.execute(
+        select(
+            Project.guid,
+            Project.project_id,
+            Project.name,
+            Client.name.label("client"),
+            func.count(HourEntry.id).label("entries"),
+            func.sum(HourEntry.incurred_hours).label("hours"),
+            func.sum(HourEntry.incurred_money).label("money"),
+        )
+        .join(Invoice, Invoice.id == HourEntry.invoice_id)
+        .join(Project, Project.guid == Invoice.project_guid)
+        .join(Client, Client.id == Project.client_id)
+        .where(HourEntry.status == PENDING_APPROVAL, HourEntry.date.between(first, last))
+        .group_by(Project.guid, Client.name)
+        .order_by(Client.name, Project.name)
+    )
+    projects = [
+        UnapprovedProject(
+            project_guid=str(row.guid),
+            project_id=row.project_id,
+            client=row.client,
+            name=row.name,
+            entries=row.entries,
+            hours=float(row.hours or 0),
+            money=float(row.money or 0),
+        )
+        for row in totals
+    ]
+    leads = await session.execute(
+        select(ProjectAdmin.project_guid, TenkfeetUser.slack_id)
+        .join(TenkfeetUser, TenkfeetUser.guid == ProjectAdmin.user_guid)
+        .where(
+            ProjectAdmin.project_guid.in_([uuid.UUID(p.project_guid) for p in projects]),
+            TenkfeetUser.slack_id.is_not(None),
+        )
+        .order_by(TenkfeetUser.slack_id)
+    )
+    slack_ids: dict[str, list[str]] = {}
+    for row in leads:
+        slack_ids.setdefault(str(row.project_guid), []).append(row.slack_id)
+    return [(project, slack_ids.get(project.project_guid, [])) for project in projects]
+
+
+async def person_by_slack_id(session: AsyncSession, slack_id: str) -> TenkfeetUser | None:
+    result = await session.execute(
+        select(TenkfeetUser).where(TenkfeetUser.slack_id == slack_id).limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def _leads(session: AsyncSession, project_guid: uuid.UUID) -> list[str]:
+    rows = await session.execute(
+        select(TenkfeetUser.first_name, TenkfeetUser.last_name)
+        .join(ProjectAdmin, ProjectAdmin.user_guid == TenkfeetUser.guid)
+        .where(ProjectAdmin.project_guid == project_guid)
+        .order_by(TenkfeetUser.first_name, TenkfeetUser.last_name)
+    )
+    return [f"{first} {last}" for first, last in rows]
+
+
+def _card(invoice: Invoice, client: str, project: str, leads: Sequence[str]) -> InvoiceCard:
+    return InvoiceCard(
+        invoice_id=str(invoice.id),
+        client=client,
+        project=project,
+        month=invoice.date,
+        state_label=InvoiceState(invoice.invoice_state).label,
+        leads=leads,
+        incurred_hours=invoice.incurred_hours,
+        incurred_money=invoice.incurred_money,
+        incorrect_entries=invoice.incorrect_entries_count,
+    )
+
+
+async def _project_and_client(
+    session: AsyncSession, project_guid: uuid.UUID
+) -> tuple[Project, str] | None:
+    row = (
+        await session.execute(
+            select(Project, Client.name)
+            .join(Client, Client.id == Project.client_id)
+            .where(Project.guid == project_guid)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def invoice_card(session: AsyncSession, invoice_id: uuid.UUID) -> InvoiceCard | None:
+    invoice = await session.get(Invoice, invoice_id)
+    found = None if invoice is None else await _project_and_client(session, invoice.project_guid)
+    if invoice is None or found is None:
+        return None
+    project, client = found
+    return _card(invoice, client, project.name, await _leads(session, project.guid))
+
+
+async def project_card(session: AsyncSession, project_guid: uuid.UUID) -> ProjectCard | None:
+    found = await _project_and_client(session, project_guid)
+    if found is None:
+        return None
+    project, client = found
+    leads = await _leads(session, project_guid)
+    invoices = await session.execute(
+        select(Invoice)
+        .where(
+            Invoice.project_guid == project_guid,
+            (Invoice.incurred_hours > 0) | (Invoice.incurred_money != 0),
+        )
+        .order_by(Invoice.date.desc())
+    )
+    return ProjectCard(
+        client=client,
+        name=project.name,
+        description=project.description or "",
+        starts_at=project.starts_at,
+        ends_at=project.ends_at,
+        state=project.project_state or "",
+        invoices=[_card(i, client, project.name, leads) for i in invoices.scalars()],
+    )

@@ -1,0 +1,332 @@
+"""The Slack messages the invoice checker sends and answers with, as pure functions.
+
+Shapes follow the original (legacy attachments with fields and buttons); links are absolute,
+built on the service's public URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from invoice_checker.domain.flex import FLEX_MAX_MINUS, FLEX_MAX_PLUS, FlexResult
+
+AUTHOR = "Solinor Finance"
+TENKFEET_APP = "https://app.10000ft.com"
+
+
+def signed_hours(value: float) -> str:
+    """`+3.50h` / `-13.50h`: a change or saldo, sign always shown."""
+    return f"{value:+.2f}h"
+
+
+def hours(value: float) -> str:
+    return f"{value:.2f}h"
+
+
+def euros(value: float) -> str:
+    return f"{value:.2f}€"
+
+
+def ephemeral(text: str, attachments: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """A reply only the person who typed the command sees."""
+    body: dict[str, Any] = {"response_type": "ephemeral", "text": text}
+    if attachments:
+        body["attachments"] = list(attachments)
+    return body
+
+
+@dataclass(frozen=True)
+class FlexSummary:
+    """What Slack shows of a flex result: the saldo with KIKY, its KIKY part, last change."""
+
+    user_guid: str
+    name: str
+    saldo: float
+    kiky_saldo: float
+    change_from_last_month: float | None
+
+
+def flex_headline(summary: FlexSummary) -> str:
+    return f"Flex saldo for {summary.name} is {signed_hours(summary.saldo)}"
+
+
+def flex_attachment(summary: FlexSummary, public_url: str) -> dict[str, Any]:
+    change = summary.change_from_last_month
+    return {
+        "fallback": flex_headline(summary),
+        "fields": [
+            {"short": True, "title": "Flex", "value": signed_hours(summary.saldo)},
+            {"short": True, "title": "KIKY deduction", "value": signed_hours(summary.kiky_saldo)},
+            {
+                "short": True,
+                "title": "Change from last month",
+                "value": "--" if change is None else signed_hours(change),
+            },
+        ],
+        "actions": [
+            {
+                "type": "button",
+                "style": "primary",
+                "text": "View details",
+                "url": f"{public_url}/users/{summary.user_guid}/flexhours",
+            },
+            {"type": "button", "text": "10000ft", "url": TENKFEET_APP},
+        ],
+    }
+
+
+def flex_notice_text(saldo: float, kiky_saldo: float, last_month_diff: float | None) -> str:
+    """The monthly flex notice, or "" when there is nothing worth a message.
+
+    Without a comparison month (the saldo was set inside last month) the change rules are
+    skipped instead of crashing the whole run (the original's KeyError, 15.12).
+    """
+    band = f"The agreed flex saldo band is {FLEX_MAX_MINUS:.0f}...{FLEX_MAX_PLUS:.0f} hours."
+    if saldo > FLEX_MAX_PLUS:
+        return (
+            f"Your flex saldo is over {FLEX_MAX_PLUS:.0f} hours. {band} Please plan some days "
+            "off, or talk to your supervisor about converting saldo to salary."
+        )
+    if saldo < FLEX_MAX_MINUS:
+        text = (
+            f"Your flex saldo is under {FLEX_MAX_MINUS:.0f} hours. {band} Please plan to work "
+            "more, or talk to your supervisor about a one-off pay cut."
+        )
+        if kiky_saldo < 0:
+            text += (
+                f"\n\nYour KIKY hours are {hours(kiky_saldo)} below the yearly 24 hours. "
+                "Work-related learning counts as KIKY hours: consider doing some."
+            )
+        return text
+    if last_month_diff is not None and last_month_diff > 10:
+        return (
+            f"Your flex saldo grew by {hours(last_month_diff)} last month. This is for your "
+            "information only; no action is needed."
+        )
+    if last_month_diff is not None and last_month_diff < -10:
+        return (
+            f"Your flex saldo changed by {hours(last_month_diff)} last month. Did you mark all "
+            "your hours in 10000ft?"
+        )
+    return ""
+
+
+def flex_notice_attachment(
+    text: str, saldo: float, kiky_saldo: float, last_month_diff: float | None, public_url: str
+) -> dict[str, Any]:
+    return {
+        "author_name": AUTHOR,
+        "title": "Flex saldo report",
+        "title_link": f"{public_url}/you/flexhours",
+        "fallback": text,
+        "text": text,
+        "fields": [
+            {"title": "Flex saldo at the end of last month", "value": hours(saldo), "short": True},
+            {
+                "title": "Change from the month before",
+                "value": "--" if last_month_diff is None else signed_hours(last_month_diff),
+                "short": True,
+            },
+            {"title": "KIKY deduction", "value": hours(kiky_saldo), "short": True},
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class UnsubmittedEntry:
+    date: date
+    project_guid: str
+    client: str
+    project: str
+    category: str
+    phase: str
+    hours: float
+    notes: str
+
+
+def unsubmitted_attachment(
+    user_guid: str, entries: Sequence[UnsubmittedEntry], today: date, public_url: str
+) -> dict[str, Any]:
+    lines = [
+        f"- {e.date.isoformat()} - <{public_url}/projects/{e.project_guid}|{e.client} - "
+        f"{e.project}> - {e.category} - {e.phase} - {e.hours}h - {e.notes}"
+        for e in entries
+    ]
+    total = sum(e.hours for e in entries)
+    return {
+        "author_name": AUTHOR,
+        "title": "Unsubmitted hours in 10000ft",
+        "fallback": (
+            f"You have unsubmitted hours: {public_url}/users/{user_guid}/"
+            f"{today.year}/{today.month:02d}"
+        ),
+        "text": "\n".join(lines),
+        "fields": [
+            {"title": "Unsubmitted markings", "value": str(len(entries)), "short": True},
+            {"title": "Unsubmitted hours", "value": hours(total), "short": True},
+        ],
+        "actions": [
+            {
+                "type": "button",
+                "style": "primary",
+                "text": "Submit your hours",
+                "url": f"{public_url}/you/hours/unsubmitted",
+            },
+            {"type": "button", "text": "Edit in 10000ft", "url": TENKFEET_APP},
+        ],
+        "footer": "This notification is sent weekly if you have unsubmitted hours.",
+    }
+
+
+@dataclass(frozen=True)
+class UnapprovedProject:
+    project_guid: str
+    project_id: int | None
+    client: str
+    name: str
+    entries: int
+    hours: float
+    money: float
+
+
+def unapproved_attachment(project: UnapprovedProject, public_url: str) -> dict[str, Any]:
+    title = f"Unapproved project hours: {project.client} - {project.name}"
+    return {
+        "author_name": AUTHOR,
+        "title": title,
+        "fallback": title,
+        "fields": [
+            {"title": "Value", "value": euros(project.money), "short": True},
+            {"title": "Number of entries", "value": str(project.entries), "short": True},
+            {"title": "Amount of hours", "value": hours(project.hours), "short": True},
+        ],
+        "actions": [
+            {
+                "type": "button",
+                "text": "See project in 10000ft",
+                "url": f"{TENKFEET_APP}/viewproject?id={project.project_id}",
+            },
+            {
+                "type": "button",
+                "text": "Details in Solinor Finance",
+                "url": f"{public_url}/projects/{project.project_guid}",
+            },
+        ],
+    }
+
+
+def flex_summary(user_guid: str, name: str, result: FlexResult) -> FlexSummary:
+    """Change from last month = the saldo minus the previous month row's (KIKY mixed in, as in
+    the original); None when the calculation covers a single month."""
+    change = (
+        result.cumulative_saldo - result.months[-2].cumulative_saldo
+        if len(result.months) > 1
+        else None
+    )
+    return FlexSummary(
+        user_guid=user_guid,
+        name=name,
+        saldo=round(result.cumulative_saldo, 6),
+        kiky_saldo=round(result.kiky.saldo, 6),
+        change_from_last_month=None if change is None else round(change, 6),
+    )
+
+
+# Unfurls of links to our own pages (Events API `link_shared`).
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+USER_FLEX_PATH = re.compile(rf"^/users/(?P<guid>{_UUID})/flexhours")
+INVOICE_PATH = re.compile(rf"^/invoices/(?P<id>{_UUID})$")
+PROJECT_PATH = re.compile(rf"^/projects/(?P<guid>{_UUID})$")
+# A project unfurl lists at most this many invoices, newest first.
+PROJECT_UNFURL_INVOICES = 13
+
+
+def not_found_unfurl(what: str) -> dict[str, Any]:
+    return {"text": f"404 - {what}"}
+
+
+def flex_unfurl(summary: FlexSummary, public_url: str) -> dict[str, Any]:
+    return {
+        **flex_attachment(summary, public_url),
+        "text": flex_headline(summary),
+        "is_app_unfurl": True,
+    }
+
+
+@dataclass(frozen=True)
+class InvoiceCard:
+    invoice_id: str
+    client: str
+    project: str
+    month: date
+    state_label: str
+    leads: Sequence[str]
+    incurred_hours: float
+    incurred_money: float
+    incorrect_entries: int
+
+
+def invoice_unfurl(card: InvoiceCard, url: str) -> dict[str, Any]:
+    return {
+        "title": f"Solinor Invoice - {card.client} - {card.project} - {card.month:%Y-%m}",
+        "title_link": url,
+        "fields": [
+            {"title": "Invoice state", "value": card.state_label, "short": True},
+            {"title": "Tags", "value": ", ".join(card.leads) or "-", "short": True},
+            {"title": "Incurred hours", "value": hours(card.incurred_hours), "short": True},
+            {"title": "Incurred billing", "value": euros(card.incurred_money), "short": True},
+            {"title": "Incorrect hour entries", "value": card.incorrect_entries, "short": True},
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ProjectCard:
+    client: str
+    name: str
+    description: str
+    starts_at: date | None
+    ends_at: date | None
+    state: str
+    invoices: Sequence[InvoiceCard]  # non-empty invoices, newest first
+
+
+def project_unfurl(card: ProjectCard, url: str, public_url: str) -> dict[str, Any]:
+    lines = [
+        f"- <{public_url}/invoices/{i.invoice_id}|{i.month:%Y-%m} - {hours(i.incurred_hours)}"
+        f" - {euros(i.incurred_money)} - {i.state_label}>"
+        for i in card.invoices[:PROJECT_UNFURL_INVOICES]
+    ]
+    if len(card.invoices) > PROJECT_UNFURL_INVOICES:
+        lines.append("...")
+    listing = "\n".join(lines) if lines else "No invoices."
+    return {
+        "title": f"Solinor project - {card.client} {card.name}",
+        "title_link": url,
+        "text": f"{card.description}\n\n{listing}" if card.description else listing,
+        "mrkdwn_in": ["text"],
+        "fields": [
+            # A project without dates shows "-" (the original crashed formatting None).
+            {"title": "Start date", "value": _day(card.starts_at), "short": True},
+            {"title": "End date", "value": _day(card.ends_at), "short": True},
+            {
+                "title": "Incurred hours",
+                "value": hours(sum(i.incurred_hours for i in card.invoices)),
+                "short": True,
+            },
+            {
+                "title": "Incurred billing",
+                "value": euros(sum(i.incurred_money for i in card.invoices)),
+                "short": True,
+            },
+            {"title": "Project state", "value": card.state or "-", "short": True},
+        ],
+    }
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
