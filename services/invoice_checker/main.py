@@ -10,8 +10,11 @@ from invoice_checker.api import (
     directory,
     exports,
     fixed_rows,
+    hour_entries,
     invoice_detail,
+    invoices,
     reports,
+    syncs,
     tags,
 )
 from invoice_checker.api.flex import router as flex_router
@@ -33,7 +36,10 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
         application_name="invoice_checker",
         routers=[
             auth.router,
+            invoices.router,
             invoice_detail.router,
+            hour_entries.router,
+            syncs.router,
             comments.router,
             fixed_rows.router,
             tags.router,

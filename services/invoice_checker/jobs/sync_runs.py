@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
 from invoice_checker.domain.date_ranges import InvalidRange
 from invoice_checker.jobs import sync
+from invoice_checker.jobs.queue import job
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store import sync_runs
 from invoice_checker.store.syncs import Event, SyncRun
@@ -46,8 +47,8 @@ def tenkfeet_client(settings: InvoiceCheckerSettings) -> TenkfeetClient:
     )
 
 
-def sync_job(run_id: int) -> JobRequest:
-    return JobRequest(RUN_SYNC_JOB, (run_id,), job_id=f"sync-run:{run_id}")
+def sync_job(run_id: int, attempt: str = "") -> JobRequest:
+    return job(RUN_SYNC_JOB, run_id, job_id=f"sync-run:{run_id}{attempt}")
 
 
 async def queue_sync(
@@ -168,5 +169,5 @@ async def sweep_sync_runs(ctx: dict[str, Any]) -> int:
         stale = await sync_runs.stale_queued_runs(session, STALE_QUEUED_AFTER)
     for run_id in stale:
         # A fresh job id: the lost job's id may still hold a stored result in Redis.
-        await enqueue(redis, JobRequest(RUN_SYNC_JOB, (run_id,), job_id=f"sync-run:{run_id}:sweep"))
+        await enqueue(redis, sync_job(run_id, ":sweep"))
     return len(stale)

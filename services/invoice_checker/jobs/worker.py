@@ -6,12 +6,13 @@ from typing import Any
 
 from arq import cron, func
 
+from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.queue import worker_settings
 
-QUEUE_NAME = "invoice_checker:queue"
+__all__ = ["QUEUE_NAME", "build_worker_settings"]
 
 
 async def ping(ctx: dict[str, Any]) -> str:

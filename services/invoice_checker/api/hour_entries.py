@@ -1,0 +1,156 @@
+"""Hour entries as synced from 10000ft, leave entries included, filtered and paged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+
+from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.store.directory import Client, Project
+from invoice_checker.store.hours import HourEntry
+from invoice_checker.store.invoices import Invoice
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
+
+
+class UserRef(BaseModel):
+    upstream_id: int = Field(description="10000ft user id")
+    email: str | None
+    name: str | None
+
+
+class ProjectRef(BaseModel):
+    upstream_id: int | None = Field(description="10000ft project id; null for leave")
+    guid: uuid.UUID
+    name: str
+    client: str
+
+
+class HourFlagsOut(BaseModel):
+    is_billable: bool
+    has_notes: bool
+    has_phase: bool
+    is_approved: bool
+    has_proper_price: bool
+    has_category: bool
+    is_overtime: bool
+
+
+class HourEntryOut(BaseModel):
+    id: int
+    upstream_id: int = Field(description="10000ft time entry id")
+    date: date
+    hours: float
+    user: UserRef
+    project: ProjectRef
+    phase_name: str
+    status: str = Field(description="Unsubmitted, Pending Approval or Approved")
+    billable: bool = Field(description="billable by its project and phase (counts in invoices)")
+    leave_type: str = Field(description="'[project]' for project work, else the leave type")
+    category: str
+    notes: str | None
+    bill_rate: float
+    money: float
+    approved_at: date | None
+    invoice_id: uuid.UUID
+    flags: HourFlagsOut
+
+
+def _item(row: Any) -> HourEntryOut:
+    entry: HourEntry = row[0]
+    return HourEntryOut(
+        id=entry.id,
+        upstream_id=entry.upstream_id,
+        date=entry.date,
+        hours=entry.incurred_hours,
+        user=UserRef(upstream_id=entry.user_id, email=entry.user_email, name=entry.user_name),
+        project=ProjectRef(upstream_id=row[1], guid=row[2], name=row[3], client=row[4]),
+        phase_name=entry.phase_name,
+        status=entry.status,
+        billable=entry.calculated_is_billable,
+        leave_type=entry.leave_type,
+        category=entry.category,
+        notes=entry.notes,
+        bill_rate=entry.bill_rate,
+        money=entry.incurred_money,
+        approved_at=entry.approved_at,
+        invoice_id=entry.invoice_id,
+        flags=HourFlagsOut(
+            is_billable=entry.calculated_is_billable,
+            has_notes=entry.calculated_has_notes,
+            has_phase=entry.calculated_has_phase,
+            is_approved=entry.calculated_is_approved,
+            has_proper_price=entry.calculated_has_proper_price,
+            has_category=entry.calculated_has_category,
+            is_overtime=entry.calculated_is_overtime,
+        ),
+    )
+
+
+def _filtered(
+    statement: Select[Any],
+    start: date | None,
+    end: date | None,
+    user: str | None,
+    project: str | None,
+) -> Select[Any]:
+    if start is not None:
+        statement = statement.where(HourEntry.date >= start)
+    if end is not None:
+        statement = statement.where(HourEntry.date <= end)
+    if user is not None:
+        statement = statement.where(
+            HourEntry.user_id == int(user)
+            if user.isdigit()
+            else func.lower(HourEntry.user_email) == user.lower()
+        )
+    if project is not None:
+        statement = statement.where(_project_condition(project))
+    return statement
+
+
+def _project_condition(project: str) -> Any:
+    if project.isdigit():
+        return Project.project_id == int(project)
+    try:
+        return Project.guid == uuid.UUID(project)
+    except ValueError:
+        raise Problem(
+            422,
+            "project must be a 10000ft project id or a project guid.",
+            type_="urn:problem:validation",
+        ) from None
+
+
+@router.get("", response_model=Page[HourEntryOut])
+async def list_hour_entries(
+    session: SessionDep,
+    page: PageDep,
+    start: Annotated[date | None, Query(description="first day, YYYY-MM-DD")] = None,
+    end: Annotated[date | None, Query(description="last day, YYYY-MM-DD (included)")] = None,
+    user: Annotated[
+        str | None, Query(description="10000ft user id or e-mail", max_length=255)
+    ] = None,
+    project: Annotated[
+        str | None, Query(description="10000ft project id or project guid", max_length=64)
+    ] = None,
+) -> Page[HourEntryOut]:
+    """Ordered by date, then user, then 10000ft id."""
+    if start is not None and end is not None and end < start:
+        raise Problem(422, "end is before start.", type_="urn:problem:validation")
+    statement = (
+        select(HourEntry, Project.project_id, Project.guid, Project.name, Client.name)
+        .join(Invoice, Invoice.id == HourEntry.invoice_id)
+        .join(Project, Project.guid == Invoice.project_guid)
+        .join(Client, Client.id == Project.client_id)
+        .order_by(HourEntry.date, HourEntry.user_id, HourEntry.upstream_id)
+    )
+    statement = _filtered(statement, start, end, user, project)
+    return await paginate(session, statement, page, _item)

@@ -1,0 +1,101 @@
+"""The invoice list: one invoice per parent project per month, with its stats."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.store.directory import Client, Project
+from invoice_checker.store.invoices import Invoice
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
+
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class InvoiceProject(BaseModel):
+    upstream_id: int | None = Field(description="10000ft project id; null for the leave project")
+    guid: uuid.UUID
+    name: str
+    client: str
+
+
+class InvoiceListItem(BaseModel):
+    id: uuid.UUID
+    month: str = Field(description="YYYY-MM")
+    project: InvoiceProject
+    state: str = Field(description="C created, A approved, P preview, S sent")
+    incurred_hours: float
+    incurred_billable_hours: float
+    incurred_money: float
+    billable_percentage: float = Field(description="0..1")
+    bill_rate_avg: float
+    total_entries: int
+    incorrect_entries_count: int
+    billable_incorrect_price_count: int
+    non_billable_hours_count: int
+    non_phase_specific_count: int
+    not_approved_hours_count: int
+    no_category_count: int
+    empty_descriptions_count: int
+    is_approved: bool
+    has_comments: bool
+
+
+def _item(row: Any) -> InvoiceListItem:
+    invoice: Invoice = row[0]
+    return InvoiceListItem(
+        id=invoice.id,
+        month=invoice.date.strftime("%Y-%m"),
+        project=InvoiceProject(upstream_id=row[1], guid=row[2], name=row[3], client=row[4]),
+        state=invoice.invoice_state,
+        incurred_hours=invoice.incurred_hours,
+        incurred_billable_hours=invoice.incurred_billable_hours,
+        incurred_money=invoice.incurred_money,
+        billable_percentage=invoice.billable_percentage,
+        bill_rate_avg=invoice.bill_rate_avg,
+        total_entries=invoice.total_entries,
+        incorrect_entries_count=invoice.incorrect_entries_count,
+        billable_incorrect_price_count=invoice.billable_incorrect_price_count,
+        non_billable_hours_count=invoice.non_billable_hours_count,
+        non_phase_specific_count=invoice.non_phase_specific_count,
+        not_approved_hours_count=invoice.not_approved_hours_count,
+        no_category_count=invoice.no_category_count,
+        empty_descriptions_count=invoice.empty_descriptions_count,
+        is_approved=invoice.is_approved,
+        has_comments=invoice.has_comments,
+    )
+
+
+def parse_month(value: str) -> date:
+    match = MONTH.match(value)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise Problem(422, "month must be YYYY-MM.", type_="urn:problem:validation")
+    return date(int(match[1]), int(match[2]), 1)
+
+
+@router.get("", response_model=Page[InvoiceListItem])
+async def list_invoices(
+    session: SessionDep,
+    page: PageDep,
+    month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
+) -> Page[InvoiceListItem]:
+    """Newest month first, then by client and project name."""
+    statement = (
+        select(Invoice, Project.project_id, Project.guid, Project.name, Client.name)
+        .join(Project, Project.guid == Invoice.project_guid)
+        .join(Client, Client.id == Project.client_id)
+        .order_by(Invoice.date.desc(), Client.name, Project.name, Invoice.id)
+    )
+    if month is not None:
+        statement = statement.where(Invoice.date == parse_month(month))
+    return await paginate(session, statement, page, _item)

@@ -1,0 +1,123 @@
+"""Sync runs: request one (queued on arq, answered 202), follow it, list them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal, Self
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.domain.date_ranges import InvalidRange, check_range
+from invoice_checker.jobs.sync_runs import queue_sync
+from invoice_checker.store.syncs import SyncRun
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
+
+SyncKind = Literal["users", "projects", "leave-types", "holidays", "hours"]
+# Defaults of the original's queue_update: the last 60 days and the next 2.
+DEFAULT_DAYS_BACK = 60
+DEFAULT_DAYS_AHEAD = 2
+
+
+class SyncRequest(BaseModel):
+    kind: SyncKind
+    start: date | None = Field(default=None, description="hours only; default today - 60 days")
+    end: date | None = Field(default=None, description="hours only, included; default today + 2")
+    force: bool = Field(default=False, description="hours only: ignore day checksums")
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.kind != "hours":
+            if self.start or self.end or self.force:
+                raise ValueError("start, end and force apply to kind 'hours' only")
+            return self
+        today = date.today()
+        self.start = self.start or today - timedelta(days=DEFAULT_DAYS_BACK)
+        self.end = self.end or today + timedelta(days=DEFAULT_DAYS_AHEAD)
+        try:
+            check_range(self.start, self.end)
+        except InvalidRange as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class SyncRunOut(BaseModel):
+    id: int
+    kind: SyncKind
+    start: date | None
+    end: date | None
+    force: bool
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float = Field(description="0..1: days done of the range (hours), 1 when done")
+    days_done: int
+    days_total: int
+    added: int
+    updated: int
+    deleted: int
+    unchanged: int = Field(description="unchanged days (hours) or records")
+    skipped: int = Field(description="records 10000ft sent that could not be read")
+    error: str | None
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: SyncRun) -> SyncRunOut:
+        return cls(
+            id=run.id,
+            kind=run.kind,  # type: ignore[arg-type]
+            start=run.start_date,
+            end=run.end_date,
+            force=run.force,
+            status=run.status,  # type: ignore[arg-type]
+            progress=run.progress,
+            days_done=run.days_done,
+            days_total=run.days_total,
+            added=run.added,
+            updated=run.updated,
+            deleted=run.deleted,
+            unchanged=run.unchanged_days,
+            skipped=run.skipped_entries,
+            error=run.error,
+            requested_by=run.requested_by,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+        )
+
+
+@router.post("", status_code=202, response_model=SyncRunOut)
+async def request_sync(body: SyncRequest, request: Request, session: SessionDep) -> SyncRunOut:
+    """Queue a sync. An identical request still waiting is answered with that run."""
+    run = await queue_sync(
+        session,
+        request.app.state.redis,
+        kind=body.kind,
+        start=body.start,
+        end=body.end,
+        force=body.force,
+        requested_by="api",
+    )
+    await session.refresh(run)
+    return SyncRunOut.of(run)
+
+
+@router.get("/{run_id}", response_model=SyncRunOut, responses={404: {"description": "No such run"}})
+async def get_sync(run_id: int, session: SessionDep) -> SyncRunOut:
+    run = await session.get(SyncRun, run_id)
+    if run is None:
+        raise Problem(404, f"No sync run {run_id}.", type_="urn:problem:not-found")
+    return SyncRunOut.of(run)
+
+
+@router.get("", response_model=Page[SyncRunOut])
+async def list_syncs(session: SessionDep, page: PageDep) -> Page[SyncRunOut]:
+    """Newest first."""
+    statement = select(SyncRun).order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
+    return await paginate(session, statement, page, lambda row: SyncRunOut.of(row[0]))
