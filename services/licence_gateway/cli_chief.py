@@ -112,13 +112,19 @@ def _accepted_licences(bodies: list[Any]) -> list[Mapping[str, Any]]:
         if problems := validate_licence(licence):
             _refuse(error="invalid licence", index=index, errors={"licence": problems})
         key = (uuid.UUID(licence["id"]), licence["action"])
-        if key in stored and stored[key] != licence:
+        if key in stored and not _same_json(stored[key], licence):
             _refuse(
                 error=f"licence {key[0]} was already received for {key[1]} with other content",
                 index=index,
             )
         stored.setdefault(key, licence)  # an identical repeat is stored once, as by the API
     return list(stored.values())
+
+
+def _same_json(a: object, b: object) -> bool:
+    # As the API compares a repeat: key order does not matter, number form does (1 vs 1.0 print
+    # differently in the file).
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 @chief.command("parse-reply")

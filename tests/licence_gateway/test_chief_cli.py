@@ -133,6 +133,10 @@ def test_build_stores_an_identical_repeat_once_and_refuses_a_conflicting_one(
     changed = json.loads(json.dumps(bodies))
     changed[0]["licence"]["restrictions"] = "other"
     assert refusal(build(tmp_path, bodies + changed))["index"] == 1
+    floats = golden_bodies("sanction_insert")
+    as_float = json.loads(json.dumps(floats))
+    as_float[0]["licence"]["goods"][0]["quantity"] = 26710.0  # prints differently from 26710
+    assert refusal(build(tmp_path, floats + as_float))["index"] == 1
 
 
 def test_build_refuses_a_file_the_validator_fails(tmp_path: Path) -> None:

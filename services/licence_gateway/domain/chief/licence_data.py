@@ -145,26 +145,17 @@ def _licence_records(licence: Mapping[str, Any], records: list[str]) -> None:
     records.append(f"end\\licence\\{len(records) - first + 1}")
 
 
+_ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
+
+
 def _trader(organisation: Mapping[str, Any], records: list[str]) -> None:
     address = organisation["address"]
-    records.append(
-        FIELD_SEP.join(
-            (
-                "trader",
-                "",  # TURN: ICMS traders are identified by EORI only
-                _text(organisation.get("eori_number")),
-                _date(organisation, "start_date"),
-                _date(organisation, "end_date"),
-                _text(organisation.get("name")),
-                _text(address.get("line_1")),
-                _text(address.get("line_2")),
-                _text(address.get("line_3")),
-                _text(address.get("line_4")),
-                _text(address.get("line_5")),
-                _text(address.get("postcode")),
-            )
-        )
-    )
+    # TURN stays empty: ICMS traders are identified by EORI only
+    fields = ["trader", "", _text(organisation.get("eori_number"))]
+    fields += (_date(organisation, "start_date"), _date(organisation, "end_date"))
+    fields.append(_text(organisation.get("name")))
+    fields += ["" if value is None else str(value) for value in map(address.get, _ADDRESS_KEYS)]
+    records.append(FIELD_SEP.join(fields))
 
 
 def _goods(

@@ -121,21 +121,22 @@ def parse_licence_reply(text: str) -> LicenceReply:
     file_errors: list[FileError] = []
     open_reference: str | None = None  # the rejected block being read
     open_errors: list[ReplyError] = []
+    accept = accepted.append
     for number, raw in enumerate(text.split(LINE_SEP), start=1):
         line = raw.rstrip()
         if not line:
             continue
-        _, *fields = line.split(FIELD_SEP)
-        if not fields:
-            raise _malformed("no record type", number)
-        record_type = fields[0]
-        if record_type == "accepted" and len(fields) == 2:  # the common case, checked first
-            accepted.append(fields[1])
+        fields = line.split(FIELD_SEP)  # sequence number, record type, data...
+        if len(fields) == 3 and fields[1] == "accepted":  # most records: checked first, cheaply
+            accept(fields[2])
             continue
+        if len(fields) < 2:
+            raise _malformed("no record type", number)
+        record_type = fields[1]
         limits = _FIELD_COUNTS.get(record_type)
         if limits is None:
             raise _malformed("Unknown field_type", number)
-        data = fields[1:]
+        data = fields[2:]
         if not limits[0] <= len(data) <= limits[1]:
             raise _malformed(f"{record_type} record has {len(data)} fields", number)
         if record_type == "rejected":

@@ -6,8 +6,9 @@ Rules and field counts are the original's. Problems carry the physical line they
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP
 
@@ -29,6 +30,7 @@ _SPACE_BEFORE_INWARD = re.compile(rf" *({_INWARD})$")
 _DIGITS = re.compile("[0-9]+")
 
 
+@lru_cache(maxsize=4096)  # a batch repeats the same few traders' postcodes
 def is_uk_postcode(value: str) -> bool:
     """The original's UK check: upper-cased, trimmed, one space put before the inward code."""
     normalised = _SPACE_BEFORE_INWARD.sub(r" \1", value.upper().strip())
@@ -58,10 +60,11 @@ class _State:
     data_id: str = ""  # from the fileHeader: licence actions are checked only in licenceData
 
 
-_Check = Callable[[list[str], _State], list[str]]
+_Check = Callable[[list[str], _State], Sequence[str]]
+_FINE: Sequence[str] = ()  # what a record without problems returns: no allocation on the fast path
 
 
-def _file_header(tokens: list[str], state: _State) -> list[str]:
+def _file_header(tokens: list[str], state: _State) -> Sequence[str]:
     state.data_id = tokens[4]
     errors = []
     if tokens[0] != "1":
@@ -75,7 +78,11 @@ def _file_header(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _licence(tokens: list[str], state: _State) -> list[str]:
+def _licence(tokens: list[str], state: _State) -> Sequence[str]:
+    if tokens[5] in CHIEF_LICENCE_TYPES and (
+        tokens[3] in LICENCE_DATA_ACTIONS or state.data_id != "licenceData"
+    ):
+        return _FINE
     errors = []
     if state.data_id == "licenceData" and tokens[3] not in LICENCE_DATA_ACTIONS:
         errors.append(f"Invalid action {tokens[3]} for the data identifier {state.data_id}")
@@ -84,8 +91,16 @@ def _licence(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _trader(tokens: list[str], state: _State) -> list[str]:
+def _trader(tokens: list[str], state: _State) -> Sequence[str]:
     _, _, turn, trader_id, start, end, name, *address, postcode = tokens
+    if (
+        (turn or trader_id)
+        and not (start and end)
+        and len(name) <= NAME_MAX
+        and max(map(len, address)) <= ADDRESS_LINE_MAX
+        and (not postcode or is_uk_postcode(postcode))
+    ):
+        return _FINE
     errors = []
     if not turn and not trader_id:
         errors.append("RPA Trader Id must not be empty when TURN is empty")
@@ -106,7 +121,7 @@ def _trader(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _country(tokens: list[str], state: _State) -> list[str]:
+def _country(tokens: list[str], state: _State) -> Sequence[str]:
     errors = []
     if tokens[2] and tokens[3]:
         errors.append("Both country code and group cannot be valid in the same record")
@@ -115,7 +130,7 @@ def _country(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _foreign_trader(tokens: list[str], state: _State) -> list[str]:
+def _foreign_trader(tokens: list[str], state: _State) -> Sequence[str]:
     errors = []
     if len(tokens[2]) > NAME_MAX:
         errors.append(f"Foreign trader name cannot exceed {NAME_MAX} chars")
@@ -131,7 +146,9 @@ def _foreign_trader(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _line(tokens: list[str], state: _State) -> list[str]:
+def _line(tokens: list[str], state: _State) -> Sequence[str]:
+    if (tokens[7] or tokens[3]) and tokens[8] in CONTROLLED_BY:
+        return _FINE
     errors = []
     if not tokens[7] and not tokens[3]:
         errors.append("Product description or commodity code must be set")
@@ -140,8 +157,8 @@ def _line(tokens: list[str], state: _State) -> list[str]:
     return errors
 
 
-def _no_rules(tokens: list[str], state: _State) -> list[str]:
-    return []
+def _no_rules(tokens: list[str], state: _State) -> Sequence[str]:
+    return _FINE
 
 
 # record type -> (exact field count, content rules)
@@ -176,5 +193,6 @@ def validate_licence_data_file(text: str) -> list[FileProblem]:
             message = f"{record_type} doesn't contain all necessary values"
             problems.append(FileProblem(number, record_type, message))
             continue
-        problems.extend(FileProblem(number, record_type, m) for m in check(tokens, state))
+        if messages := check(tokens, state):
+            problems.extend(FileProblem(number, record_type, m) for m in messages)
     return problems
