@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from licence_gateway.api.admin import admin_router
 from licence_gateway.api.icms import icms_router, pingdom_router
 from licence_gateway.hawk import warn_if_disabled
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
@@ -29,6 +30,6 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
         ),
         settings=settings,
         application_name="licence_gateway",
-        routers=[icms_router(), pingdom_router()],
+        routers=[icms_router(), pingdom_router(), admin_router()],
         extra_lifespan=on_start,
     )
