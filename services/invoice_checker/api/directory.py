@@ -1,0 +1,227 @@
+"""Projects, clients and people, with their invoice sums (spec 7.6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from invoice_checker.api.permissions import CanViewDirectory, CanViewReports
+from invoice_checker.domain.reports import billing_ratio, ratio
+from invoice_checker.store import reports
+from invoice_checker.store.invoice_stats import month_end
+from service_kit.db import SessionDep
+from service_kit.errors import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["directory"])
+
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])]
+
+
+class InvoiceRow(BaseModel):
+    id: uuid.UUID
+    month: str
+    state: str
+    project: str
+    incurred_hours: float
+    incurred_money: float
+    incorrect_entries_count: int
+
+
+class Member(BaseModel):
+    email: str | None
+    name: str | None
+    hours: float
+
+
+class ProjectOut(BaseModel):
+    guid: uuid.UUID
+    upstream_id: int | None
+    name: str
+    client: str
+    client_id: int
+    state: str | None
+    archived: bool
+    starts_at: date | None
+    ends_at: date | None
+    leads: list[str] = Field(description="E-mails of the project leads (10000ft tags)")
+    incurred_hours: float
+    incurred_money: float
+
+
+class ProjectDetail(ProjectOut):
+    invoices: list[InvoiceRow]
+    members: list[Member]
+
+
+class ClientOut(BaseModel):
+    id: int
+    name: str
+    incurred_hours: float
+    incurred_money: float
+    invoices: int
+
+
+class ClientDetail(ClientOut):
+    projects: list[ProjectOut]
+    invoice_list: list[InvoiceRow]
+    members: list[Member]
+
+
+class PersonMonth(BaseModel):
+    guid: uuid.UUID
+    email: str
+    name: str | None
+    billable_hours: float
+    non_billable_hours: float
+    billable_money: float
+    non_billable_money: float
+    invoicing_ratio: float | None = Field(description="Billable % of hours")
+    bill_rate_avg: float | None = Field(description="Billable money per hour, all hours")
+    bill_rate_avg_billable: float | None = Field(description="Billable money per billable hour")
+    issues: int = Field(description="Entries missing notes, phase or category")
+
+
+class PersonDetail(PersonMonth):
+    archived: bool
+    months_with_entries: list[str]
+    billing_ratio_30d: float | None
+    billing_ratio_90d: float | None
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{month}-01")
+    return first, month_end(first)
+
+
+def _person(row: dict[str, object]) -> dict[str, object]:
+    billable_h = float(row["billable_hours"])  # type: ignore[arg-type]
+    non_billable_h = float(row["non_billable_hours"])  # type: ignore[arg-type]
+    money = float(row["billable_money"])  # type: ignore[arg-type]
+    return {
+        **row,
+        "invoicing_ratio": billing_ratio(billable_h, non_billable_h),
+        "bill_rate_avg": ratio(money, billable_h + non_billable_h),
+        "bill_rate_avg_billable": ratio(money, billable_h),
+    }
+
+
+@router.get("/projects", summary="Projects with their invoiced hours and money")
+async def list_projects(
+    session: SessionDep,
+    _: CanViewDirectory,
+    q: Annotated[str | None, Query(max_length=100, description="Name or client contains")] = None,
+    client_id: int | None = None,
+    show_only: Annotated[
+        Literal["no_lead", "running"] | None,
+        Query(description="`no_lead`: without leads; `running`: started and not ended"),
+    ] = None,
+) -> list[ProjectOut]:
+    rows = await reports.projects_with_sums(
+        session,
+        q=q,
+        client_id=client_id,
+        no_lead=show_only == "no_lead",
+        running_on=date.today() if show_only == "running" else None,
+    )
+    return [ProjectOut.model_validate(dict(r)) for r in rows]
+
+
+@router.get(
+    "/projects/{project_guid}",
+    summary="A project, its monthly invoices and members",
+    responses={404: {"description": "No such project"}},
+)
+async def get_project(
+    project_guid: uuid.UUID, session: SessionDep, _: CanViewDirectory
+) -> ProjectDetail:
+    rows = await reports.projects_with_sums(session, guid=project_guid)
+    if not rows:
+        raise Problem(404, f"No project {project_guid}.", type_="urn:problem:not-found")
+    return ProjectDetail(
+        **dict(rows[0]),
+        invoices=[
+            InvoiceRow.model_validate(dict(r))
+            for r in await reports.invoices_of(session, project_guid=project_guid)
+        ],
+        members=[
+            Member.model_validate(dict(r))
+            for r in await reports.members_of(session, project_guid=project_guid)
+        ],
+    )
+
+
+@router.get("/clients", summary="Clients with invoiced hours, by money")
+async def list_clients(session: SessionDep, _: CanViewDirectory) -> list[ClientOut]:
+    return [ClientOut.model_validate(dict(r)) for r in await reports.clients_with_sums(session)]
+
+
+@router.get(
+    "/clients/{client_id}",
+    summary="A client, its projects, invoices and members",
+    responses={404: {"description": "No such client"}},
+)
+async def get_client(client_id: int, session: SessionDep, _: CanViewDirectory) -> ClientDetail:
+    rows = await reports.clients_with_sums(session, client_id)
+    if not rows:
+        raise Problem(404, f"No client {client_id}.", type_="urn:problem:not-found")
+    projects = await reports.projects_with_sums(session, client_id=client_id)
+    return ClientDetail(
+        **dict(rows[0]),
+        projects=[ProjectOut.model_validate(dict(r)) for r in projects],
+        invoice_list=[
+            InvoiceRow.model_validate(dict(r))
+            for r in await reports.invoices_of(session, client_id=client_id)
+        ],
+        members=[
+            Member.model_validate(dict(r))
+            for r in await reports.members_of(session, client_id=client_id)
+        ],
+    )
+
+
+@router.get("/users", summary="People and their month of project work")
+async def list_people(session: SessionDep, _: CanViewReports, month: Month) -> list[PersonMonth]:
+    first, last = _month_bounds(month)
+    rows = await reports.people_of_month(session, first=first, last=last)
+    return [PersonMonth.model_validate(_person(dict(r))) for r in rows]
+
+
+@router.get(
+    "/users/{user_guid}",
+    summary="A person: a month of work, months with entries, billing ratio",
+    responses={404: {"description": "No such person"}},
+)
+async def get_person(
+    user_guid: uuid.UUID,
+    session: SessionDep,
+    _: CanViewReports,
+    month: Annotated[str | None, Month] = None,
+) -> PersonDetail:
+    today = date.today()
+    first, last = _month_bounds(month or today.strftime("%Y-%m"))
+    rows = await reports.people_of_month(session, first=first, last=last, guid=user_guid)
+    if not rows:
+        raise Problem(404, f"No person {user_guid}.", type_="urn:problem:not-found")
+    person = _person(dict(rows[0]))
+    ratios = {}
+    for days in (30, 90):
+        sums = await reports.billable_hours_by_person(
+            session,
+            start=date.fromordinal(today.toordinal() - days),
+            end=today,
+            include_leaves=True,  # as the original's person page
+        )
+        mine = next((s for s in sums if s["email"] == person["email"]), None)
+        ratios[days] = (
+            billing_ratio(mine["billable_hours"], mine["non_billable_hours"]) if mine else None
+        )
+    return PersonDetail(
+        **person,
+        months_with_entries=await reports.months_with_entries(session, user_guid),
+        billing_ratio_30d=ratios[30],
+        billing_ratio_90d=ratios[90],
+    )
