@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from licence_gateway.domain.chief import (
     ChiefFormatError,
@@ -275,3 +276,13 @@ def test_any_accepted_batch_builds_a_valid_file(bodies: list[dict[str, Any]]) ->
     lines = built.text.splitlines()
     assert lines[-1] == f"{len(lines)}\\fileTrailer\\{len(licences)}"
     assert [int(r.split("\\")[0]) for r in lines] == list(range(1, len(lines) + 1))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(max_size=30), max_size=10).map("\n".join) | st.text())
+def test_self_check_and_reader_never_crash(text: str) -> None:
+    assert all(p.message for p in validate_licence_data_file(text))
+    try:
+        read_licence_data(text)
+    except ChiefFormatError as exc:
+        assert exc.message

@@ -317,3 +317,37 @@ def _string_paths(node: Any) -> Any:
     elif isinstance(node, list):
         for item in node:
             yield from _string_paths(item)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_licences(), st.data())
+def test_any_json_anywhere_gives_field_errors_or_a_buildable_licence(
+    licence: dict[str, Any], data: st.DataObject
+) -> None:
+    """Bad input is answered with messages, never an exception; what passes always builds."""
+    container, key = data.draw(st.sampled_from(list(_value_paths(licence))))
+    container[key] = data.draw(_JSON)
+    errors = validate_licence(licence)
+    assert all(isinstance(m, str) for messages in errors.values() for m in messages)
+    if not errors:
+        build_licence_data([licence], run_number=1, created_at=_NOW)
+
+
+def _value_paths(node: Any) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield node, key
+            yield from _value_paths(value)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield node, index
+            yield from _value_paths(item)
