@@ -14,6 +14,7 @@ from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.jobs.sync_runs import RUN_SYNC_JOB
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
+from tests.invoice_checker.auth_helpers import bearer
 from tests.invoice_checker.sync_support import (
     clean_sessionmaker,
     end_to_end_vector,
@@ -38,7 +39,11 @@ async def synced(engine: AsyncEngine) -> Any:
 
 @pytest.fixture
 async def api(ic_settings: InvoiceCheckerSettings, synced: async_sessionmaker[AsyncSession]) -> Any:
+    async with synced() as session:  # every route needs a signed-in caller (G's permissions)
+        headers = await bearer(session, "sync-tests-admin@example.com", "admin")
+        await session.commit()
     async with app_client(create_app(ic_settings)) as client:
+        client.headers.update(headers)
         yield client
 
 

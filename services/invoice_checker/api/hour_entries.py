@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.api.permissions import CanSeeHoursOverview
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
@@ -133,6 +134,7 @@ def _project_condition(project: str) -> Any:
 async def list_hour_entries(
     session: SessionDep,
     page: PageDep,
+    _: CanSeeHoursOverview,
     start: Annotated[date | None, Query(description="first day, YYYY-MM-DD")] = None,
     end: Annotated[date | None, Query(description="last day, YYYY-MM-DD (included)")] = None,
     user: Annotated[

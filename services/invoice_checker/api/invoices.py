@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
 
@@ -83,19 +86,60 @@ def parse_month(value: str) -> date:
     return date(int(match[1]), int(match[2]), 1)
 
 
+# `sort` values: a column, descending with a leading "-"; ties go by client and project name.
+SORTS = {
+    "month": Invoice.date,
+    "client": Client.name,
+    "project": Project.name,
+    "hours": Invoice.incurred_hours,
+    "money": Invoice.incurred_money,
+    "problems": Invoice.incorrect_entries_count,
+}
+Sort = Literal[tuple(f"{sign}{name}" for name in SORTS for sign in ("", "-"))]  # type: ignore[valid-type]
+
+
 @router.get("", response_model=Page[InvoiceListItem])
 async def list_invoices(
     session: SessionDep,
     page: PageDep,
+    _: CanViewInvoices,
     month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
+    project: Annotated[uuid.UUID | None, Query(description="Project guid")] = None,
+    client: Annotated[int | None, Query(description="Client id")] = None,
+    state: Annotated[
+        list[InvoiceState] | None, Query(description="C, A, P or S; repeat for several")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=50, description="Only invoices with it")] = None,
+    has_problems: Annotated[
+        bool | None, Query(description="true: some incorrect entries; false: none")
+    ] = None,
+    sort: Annotated[Sort, Query(description="Column, '-' for descending")] = "-month",
 ) -> Page[InvoiceListItem]:
-    """Newest month first, then by client and project name."""
+    """Newest month first, then by client and project name (or as `sort` says)."""
+    column = SORTS[sort.lstrip("-")]
     statement = (
         select(Invoice, Project.project_id, Project.guid, Project.name, Client.name)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
-        .order_by(Invoice.date.desc(), Client.name, Project.name, Invoice.id)
+        .order_by(
+            column.desc() if sort.startswith("-") else column.asc(),
+            Client.name,
+            Project.name,
+            Invoice.id,
+        )
     )
     if month is not None:
         statement = statement.where(Invoice.date == parse_month(month))
+    if project is not None:
+        statement = statement.where(Invoice.project_guid == project)
+    if client is not None:
+        statement = statement.where(Project.client_id == client)
+    if state:
+        statement = statement.where(Invoice.invoice_state.in_([s.value for s in state]))
+    if tag is not None:
+        tagged = select(InvoiceTag.invoice_id).where(InvoiceTag.tag == tag)
+        statement = statement.where(Invoice.id.in_(tagged))
+    if has_problems is not None:
+        problems = Invoice.incorrect_entries_count > 0
+        statement = statement.where(problems if has_problems else ~problems)
     return await paginate(session, statement, page, _item)

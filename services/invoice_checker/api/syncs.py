@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.api.permissions import CanRunSync, CanViewInvoices
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store.syncs import SyncRun
@@ -93,7 +94,9 @@ class SyncRunOut(BaseModel):
 
 
 @router.post("", status_code=202, response_model=SyncRunOut)
-async def request_sync(body: SyncRequest, request: Request, session: SessionDep) -> SyncRunOut:
+async def request_sync(
+    body: SyncRequest, request: Request, session: SessionDep, principal: CanRunSync
+) -> SyncRunOut:
     """Queue a sync. An identical request still waiting is answered with that run."""
     run = await queue_sync(
         session,
@@ -102,14 +105,14 @@ async def request_sync(body: SyncRequest, request: Request, session: SessionDep)
         start=body.start,
         end=body.end,
         force=body.force,
-        requested_by="api",
+        requested_by=principal.email,
     )
     await session.refresh(run)
     return SyncRunOut.of(run)
 
 
 @router.get("/{run_id}", response_model=SyncRunOut, responses={404: {"description": "No such run"}})
-async def get_sync(run_id: int, session: SessionDep) -> SyncRunOut:
+async def get_sync(run_id: int, session: SessionDep, _: CanViewInvoices) -> SyncRunOut:
     run = await session.get(SyncRun, run_id)
     if run is None:
         raise Problem(404, f"No sync run {run_id}.", type_="urn:problem:not-found")
@@ -117,7 +120,7 @@ async def get_sync(run_id: int, session: SessionDep) -> SyncRunOut:
 
 
 @router.get("", response_model=Page[SyncRunOut])
-async def list_syncs(session: SessionDep, page: PageDep) -> Page[SyncRunOut]:
+async def list_syncs(session: SessionDep, page: PageDep, _: CanViewInvoices) -> Page[SyncRunOut]:
     """Newest first."""
     statement = select(SyncRun).order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
     return await paginate(session, statement, page, lambda row: SyncRunOut.of(row[0]))
