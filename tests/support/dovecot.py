@@ -105,6 +105,12 @@ userdb {{
   driver = static
   args = uid={owner.uid} gid={owner.gid} home={root}/mail/%u
 }}
+# No growing delay after failed logins: tests fail logins on purpose, all from 127.0.0.1.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service pop3-login {{
   inet_listener pop3 {{
     address = 127.0.0.1
@@ -151,17 +157,19 @@ service pop3-login {{
     def maildir(self, user: str) -> Path:
         return self.root / "mail" / user / "Maildir"
 
+    def create_mailbox(self, user: str) -> Path:
+        """An empty Maildir for the user, owned by the mail user (Dovecot may not create it)."""
+        maildir = self.maildir(user)
+        folders = (maildir.parent, maildir, *(maildir / name for name in ("tmp", "new", "cur")))
+        (self.root / "mail").mkdir(exist_ok=True)
+        for folder in folders:
+            folder.mkdir(exist_ok=True)
+            os.chown(folder, self.owner.uid, self.owner.gid)
+        return maildir
+
     def deliver(self, user: str, raw: bytes) -> str:
         """Drop a message into the user's Maildir, as a delivery agent would; return its name."""
-        maildir = self.maildir(user)
-        for folder in (maildir, maildir / "tmp", maildir / "new", maildir / "cur"):
-            folder.mkdir(parents=True, exist_ok=True)
-        for folder in (
-            maildir.parent,
-            maildir,
-            *(maildir / name for name in ("tmp", "new", "cur")),
-        ):
-            os.chown(folder, self.owner.uid, self.owner.gid)
+        maildir = self.create_mailbox(user)
         name = f"{time.time_ns()}.{uuid.uuid4().hex}.test"
         staged = maildir / "tmp" / name
         staged.write_bytes(raw)
@@ -180,7 +188,9 @@ service pop3-login {{
         )
 
     def clear(self, user: str) -> None:
+        """Empty the user's mailbox."""
         shutil.rmtree(self.root / "mail" / user, ignore_errors=True)
+        self.create_mailbox(user)
 
     def __enter__(self) -> DovecotServer:
         return self.start()

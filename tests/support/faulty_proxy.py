@@ -34,6 +34,8 @@ class FaultyProxy:
 
     def stop(self) -> None:
         self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self._listener.close()
         for thread in self._threads:
             thread.join(timeout=5)
