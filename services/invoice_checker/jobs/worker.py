@@ -6,7 +6,9 @@ from typing import Any
 
 from arq import cron, func
 
+from invoice_checker.jobs.aws import import_aws_billing
 from invoice_checker.jobs.queue import QUEUE_NAME
+from invoice_checker.jobs.schedules import cron_jobs, schedule_timezone
 from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
 from service_kit.db import create_engine, create_sessionmaker
@@ -36,8 +38,16 @@ def build_worker_settings(settings: InvoiceCheckerSettings) -> dict[str, Any]:
     return worker_settings(
         queue_name=QUEUE_NAME,
         redis_url=settings.redis_url,
-        functions=[ping, func(run_sync, timeout=SYNC_JOB_TIMEOUT_SECONDS, keep_result=60)],
-        cron_jobs=[cron(sweep_sync_runs, second=15, run_at_startup=True)],
+        functions=[
+            ping,
+            func(run_sync, timeout=SYNC_JOB_TIMEOUT_SECONDS, keep_result=60),
+            func(import_aws_billing, timeout=1800, max_tries=1),
+        ],
+        cron_jobs=[
+            cron(sweep_sync_runs, second=15, run_at_startup=True),
+            *cron_jobs(settings),
+        ],
+        timezone=schedule_timezone(settings),
         on_startup=startup,
         on_shutdown=shutdown,
     )
