@@ -6,6 +6,7 @@ Pure: bytes in, a ParsedEmail or an EmailParseError with a clear reason out.
 from __future__ import annotations
 
 import email.policy
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -14,6 +15,7 @@ from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
 
 MAX_EMAIL_BYTES = 10 * 1024 * 1024
+_FOLDING = re.compile(r"[ \t\r\n]+")  # what header folding leaves; other spaces are content
 
 
 class EmailParseError(ValueError):
@@ -51,7 +53,7 @@ def parse_hmrc_email(raw: bytes, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedE
         raise EmailParseError("e-mail is empty")
     message = BytesParser(policy=email.policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
-    subject = " ".join(_header(message, "Subject").split())
+    subject = _FOLDING.sub(" ", _header(message, "Subject")).strip()
     attachments = [part for part in message.walk() if _is_attachment(part)]
     if len(attachments) != 1:
         raise EmailParseError(
