@@ -82,3 +82,25 @@ def tenkfeet(
         f"10000ft stand-in on http://{host}:{port} ({world.entry_count()} entries)", err=True
     )
     uvicorn.run(create_app(world), host=host, port=port, log_level="warning", access_log=False)
+
+
+@simulate.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8093, show_default=True, type=int)
+@click.option(
+    "--member", "members", multiple=True, help="e-mail of a workspace member (repeatable)"
+)
+@click.option("--channel", "channels", multiple=True, help="channel name (repeatable)")
+@click.option("--token", "tokens", multiple=True, help="accepted token (repeatable; none: any)")
+def slack(
+    host: str,
+    port: int,
+    members: tuple[str, ...],
+    channels: tuple[str, ...],
+    tokens: tuple[str, ...],
+) -> None:
+    """Slack Web API: users.list, conversations.*, chat.postMessage, chat.unfurl; records calls
+    (GET /_sim/calls)."""
+    from invoice_checker.simulators import slack as simulator
+
+    simulator.run(host, port, members, channels, tokens)
