@@ -19,8 +19,9 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 import orjson
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]
+Page = TypeVar("Page")
 
 API = "/api/v1"
 PAGE_SIZE = 1000  # the documented maximum for users; used for every collection but hours
@@ -65,14 +67,51 @@ def _rate_limit_wait(response: httpx.Response, now: float) -> float | None:
         return None
 
 
-def _decode(response: httpx.Response, path: str) -> Record:
+def _decode(body: bytes, path: str) -> Record:
     try:
-        body = orjson.loads(response.content)
+        decoded = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise _Retryable(f"undecodable JSON from {path}") from None
-    if not isinstance(body, dict):
+    if not isinstance(decoded, dict):
         raise _Retryable(f"unexpected JSON from {path}: not an object")
-    return body
+    return decoded
+
+
+def _next_path(page: Record) -> str | None:
+    paging = page.get("paging")
+    next_path = paging.get("next") if isinstance(paging, dict) else None
+    return next_path if isinstance(next_path, str) and next_path else None
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    body: bytes
+    next_path: str | None
+
+
+def _raw_page(body: bytes, path: str) -> RawPage:
+    """Find `paging.next` without decoding the items: when `paging` is the envelope's last
+    member (as 10000ft sends it), only that tail is parsed; otherwise the whole body is."""
+    marker = body.rfind(b'"paging":')
+    tail = body[marker + len(b'"paging":') :].rstrip() if marker >= 0 else b""
+    if tail.endswith(b"}"):
+        try:
+            paging = orjson.loads(tail[:-1])
+        except orjson.JSONDecodeError:
+            paging = None
+        if isinstance(paging, dict) and "next" in paging:
+            return RawPage(body, _next_path({"paging": paging}))
+    return RawPage(body, _next_path(_decode(body, path)))
+
+
+def decode_items(body: bytes) -> list[Record]:
+    """The `data` items of a page fetched raw (its tail was checked, the rest may not be)."""
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TenkfeetUnavailable(f"undecodable JSON from 10000ft: {exc}") from None
+    data = decoded.get("data") if isinstance(decoded, dict) else None
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
 class TenkfeetClient:
@@ -114,9 +153,18 @@ class TenkfeetClient:
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Record:
         """GET one page and decode it, retrying what is worth retrying."""
+        return await self._request(path, params, _decode)
+
+    async def get_raw(self, path: str, params: dict[str, Any] | None = None) -> RawPage:
+        """GET one page without decoding its items: the body as sent, and `paging.next`."""
+        return await self._request(path, params, _raw_page)
+
+    async def _request(
+        self, path: str, params: dict[str, Any] | None, read: Callable[[bytes, str], Page]
+    ) -> Page:
         for attempt in range(self.max_retries + 1):
             try:
-                return await self._get_once(path, params)
+                return read(await self._get_once(path, params), path)
             except _Retryable as exc:
                 if attempt == self.max_retries:
                     raise TenkfeetUnavailable(
@@ -134,7 +182,7 @@ class TenkfeetClient:
         base = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
         return base * (0.5 + random.random() / 2)  # jitter spreads retries of parallel fetches
 
-    async def _get_once(self, path: str, params: dict[str, Any] | None) -> Record:
+    async def _get_once(self, path: str, params: dict[str, Any] | None) -> bytes:
         try:
             response = await self._http.get(path, params=params)
         except httpx.TimeoutException:
@@ -148,7 +196,7 @@ class TenkfeetClient:
             raise _Retryable(f"{status} on {path}")
         if status >= 400:
             raise TenkfeetRejected(status, path, _error_message(response))
-        return _decode(response, path)
+        return response.content
 
     async def fetch_all(self, path: str, params: dict[str, Any] | None = None) -> list[Record]:
         """Every item of a collection, following `paging.next` until it is null."""
@@ -160,10 +208,20 @@ class TenkfeetClient:
             data = page.get("data")
             if isinstance(data, list):
                 items.extend(item for item in data if isinstance(item, dict))
-            paging = page.get("paging")
-            next_path = paging.get("next") if isinstance(paging, dict) else None
+            next_path = _next_path(page)
             page_params = None  # `next` carries its own query string
         return items
+
+    async def fetch_all_raw(self, path: str, params: dict[str, Any] | None = None) -> list[bytes]:
+        """The bodies of every page of a collection, undecoded (see `decode_items`)."""
+        bodies: list[bytes] = []
+        next_path: str | None = path
+        page_params = params
+        while next_path:
+            page = await self.get_raw(next_path, page_params)
+            bodies.append(page.body)
+            next_path, page_params = page.next_path, None
+        return bodies
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -192,15 +250,21 @@ class TenkfeetClient:
 
     async def time_entries(self, start: date, end: date) -> list[Record]:
         """Time entries of start..end (inclusive), with their approvals."""
-        return await self.fetch_all(
-            f"{API}/time_entries",
-            {
-                "fields": "approvals",
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "per_page": TIME_ENTRY_PAGE_SIZE,
-            },
-        )
+        return await self.fetch_all(f"{API}/time_entries", _time_entry_params(start, end))
+
+    async def time_entry_pages(self, start: date, end: date) -> list[bytes]:
+        """The same, as undecoded page bodies: a sync checksums them and decodes only the
+        days that changed."""
+        return await self.fetch_all_raw(f"{API}/time_entries", _time_entry_params(start, end))
+
+
+def _time_entry_params(start: date, end: date) -> dict[str, Any]:
+    return {
+        "fields": "approvals",
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "per_page": TIME_ENTRY_PAGE_SIZE,
+    }
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-import orjson
-
 from invoice_checker.domain.hour_flags import (
     LEAVE_PROJECT_NAME,
     NO_PHASE,
@@ -451,7 +449,12 @@ def hour_row(entry: Record, context: MappingContext) -> HourRow:
     )
 
 
-def day_digest(entries: Sequence[Record]) -> str:
-    """SHA-256 over one day's entries as 10000ft sent them (approvals included), in API order.
-    Any change upstream, even an approval, changes it; equal digests mean nothing changed."""
-    return hashlib.sha256(orjson.dumps(entries)).hexdigest()
+def day_digest(pages: Sequence[bytes]) -> str:
+    """SHA-256 over the pages of one day's time entries exactly as 10000ft sent them (approvals
+    included). Any change upstream, even an approval, changes it; equal digests mean nothing
+    changed, so an unchanged day is skipped without even decoding it."""
+    digest = hashlib.sha256()
+    for page in pages:
+        digest.update(len(page).to_bytes(8, "big"))
+        digest.update(page)
+    return digest.hexdigest()

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoice_checker.adapters.tenkfeet import Record, TenkfeetClient
+from invoice_checker.adapters.tenkfeet import Record, TenkfeetClient, decode_items
 from invoice_checker.domain import tenkfeet_mapping as mapping
 from invoice_checker.domain.date_ranges import check_range, days_in, months_in, split_range
 from invoice_checker.store import directory_sync as directory
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 Sessionmaker = async_sessionmaker[AsyncSession]
 Progress = Callable[[int, int], Awaitable[None]]
 
-BATCH_ROWS = 25_000  # entries per write transaction
+BATCH_BYTES = 12_000_000  # raw page bytes per write transaction (about 20,000 entries)
 BATCH_MAX_DAYS = 31
 DEADLOCK_RETRIES = 3
 
@@ -183,13 +183,32 @@ async def sync_holidays(sessionmaker: Sessionmaker, client: TenkfeetClient) -> S
 
 @dataclass
 class _Batch:
-    days: list[date] = field(default_factory=list)
-    entries: dict[date, list[Record]] = field(default_factory=dict)
+    """Consecutive days fetched as raw pages; decoded and mapped only where they changed."""
+
+    pages: dict[date, list[bytes]] = field(default_factory=dict)
     size: int = 0
+
+    @property
+    def days(self) -> list[date]:
+        return list(self.pages)
+
+
+@dataclass
+class _Prepared:
+    days: list[date]  # the days that looked changed before locking
+    digests: dict[date, str]
+    rows: list[mapping.HourRow]
+    skipped_ids: list[int]
+    incomplete_days: set[date]
 
 
 class HourSync:
-    """One hour sync run over an inclusive date range."""
+    """One hour sync run over an inclusive date range.
+
+    Days are fetched `concurrency` at a time as raw pages. A batch of days is then prepared
+    (days whose checksum matches the stored one are skipped undecoded; the rest are decoded and
+    mapped) while the previous batch is being written, so Python and PostgreSQL work at once.
+    """
 
     def __init__(
         self,
@@ -210,18 +229,26 @@ class HourSync:
         self._context: mapping.MappingContext | None = None
         self._users_refreshed = False
         self._projects_refreshed = False
+        self._days_done = 0
+        self._days_total = 0
 
     async def run(self, start: date, end: date, *, automatic_split: bool = False) -> SyncSummary:
         check_range(start, end, automatic_split=automatic_split)
         await self._load_context(refetch_leave_types=True)
-        total = (end - start).days + 1
-        done = 0
-        for chunk_start, chunk_end in split_range(start, end):
-            async for batch in self._batches(chunk_start, chunk_end):
-                await self._write_batch(batch)
-                done += len(batch.days)
-                if self.progress is not None:
-                    await self.progress(done, total)
+        self._days_total = (end - start).days + 1
+        writing: asyncio.Task[None] | None = None
+        try:
+            for chunk_start, chunk_end in split_range(start, end):
+                async for batch in self._batches(chunk_start, chunk_end):
+                    prepared = await self._prepare(batch)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(self._write(batch.days, prepared))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
         if self.force or self.summary.added or self.summary.updated or self.summary.deleted:
             async with self.sessionmaker() as session, session.begin():
                 self.summary.refreshed_invoices = await refresh_invoice_stats(
@@ -235,12 +262,13 @@ class HourSync:
     # hour sync (spec 4.3); projects missing locally are synced from them first.
     async def _load_context(self, *, refetch_leave_types: bool) -> None:
         records = await self.client.projects_with_phases()
-        if refetch_leave_types or self._context is None:
+        leave_types: list[dict[str, Any]] = []
+        if refetch_leave_types:
             leave_types, _ = _valid_rows(
                 await self.client.leave_types(), mapping.leave_type_row, "leave type"
             )
         async with self.sessionmaker() as session, session.begin():
-            if refetch_leave_types or self._context is None:
+            if refetch_leave_types:
                 await directory.upsert_leave_types(session, leave_types)
             leave_project = await directory.ensure_leave_project(session)
             await _write_projects(session, records, only_missing=True)
@@ -248,9 +276,7 @@ class HourSync:
                 users=await directory.local_users(session),
                 project_guids=await directory.project_guids(session),
                 leave_project_guid=leave_project,
-                assignables=mapping.assignables(
-                    record for record in records if _has_int_id(record)
-                ),
+                assignables=mapping.assignables(records),
                 leave_types=await directory.leave_type_names(session),
             )
 
@@ -260,22 +286,15 @@ class HourSync:
         assert self._context is not None
         async with self.sessionmaker() as session:
             users = await directory.local_users(session)
-        self._context = mapping.MappingContext(
-            users=users,
-            project_guids=self._context.project_guids,
-            leave_project_guid=self._context.leave_project_guid,
-            assignables=self._context.assignables,
-            leave_types=self._context.leave_types,
-        )
+        self._context = replace(self._context, users=users)
 
-    async def _fetch_days(self, start: date, end: date) -> AsyncIterator[tuple[date, list[Record]]]:
-        """Each day's entries with hours, in date order, fetched `concurrency` days ahead."""
+    async def _fetch_days(self, start: date, end: date) -> AsyncIterator[tuple[date, list[bytes]]]:
+        """Each day's raw pages, in date order, fetched `concurrency` days ahead."""
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def fetch(day: date) -> list[Record]:
+        async def fetch(day: date) -> list[bytes]:
             async with gate:
-                entries = await self.client.time_entries(day, day)
-            return [entry for entry in entries if mapping.counts_as_hours(entry)]
+                return await self.client.time_entry_pages(day, day)
 
         days = list(days_in(start, end))
         window = self.concurrency * 2
@@ -291,34 +310,51 @@ class HourSync:
 
     async def _batches(self, start: date, end: date) -> AsyncIterator[_Batch]:
         batch = _Batch()
-        async for day, entries in self._fetch_days(start, end):
-            batch.days.append(day)
-            batch.entries[day] = entries
-            batch.size += len(entries)
-            if batch.size >= BATCH_ROWS or len(batch.days) >= BATCH_MAX_DAYS:
+        async for day, pages in self._fetch_days(start, end):
+            batch.pages[day] = pages
+            batch.size += sum(len(page) for page in pages)
+            if batch.size >= BATCH_BYTES or len(batch.pages) >= BATCH_MAX_DAYS:
                 yield batch
                 batch = _Batch()
-        if batch.days:
+        if batch.pages:
             yield batch
 
-    async def _write_batch(self, batch: _Batch) -> None:
-        digests = {day: mapping.day_digest(batch.entries[day]) for day in batch.days}
-        await self._sync_missing_references(batch)
-        for attempt in range(DEADLOCK_RETRIES):
-            try:
-                async with self.sessionmaker() as session, session.begin():
-                    await self._write_batch_once(session, batch, digests)
-                return
-            except DBAPIError as exc:
-                if attempt + 1 == DEADLOCK_RETRIES or not _is_deadlock(exc):
-                    raise
-                logger.warning("hour sync batch retried after a deadlock")
+    async def _prepare(self, batch: _Batch) -> _Prepared:
+        """Find the days that look changed (no lock yet: a cheap read), decode and map them."""
+        digests = {day: mapping.day_digest(pages) for day, pages in batch.pages.items()}
+        async with self.sessionmaker() as session:
+            stored = await hour_sync.stored_digests(session, batch.days)
+        candidates = [day for day in batch.days if self.force or stored.get(day) != digests[day]]
+        entries = {
+            day: [
+                entry
+                for page in batch.pages[day]
+                for entry in decode_items(page)
+                if mapping.counts_as_hours(entry)
+            ]
+            for day in candidates
+        }
+        await self._sync_missing_references([e for day in candidates for e in entries[day]])
+        assert self._context is not None
+        prepared = _Prepared(candidates, digests, [], [], set())
+        for day in candidates:
+            for entry in entries[day]:
+                try:
+                    prepared.rows.append(mapping.hour_row(entry, self._context))
+                except mapping.InvalidRecord as exc:
+                    prepared.incomplete_days.add(day)
+                    self.summary.skipped += 1
+                    if isinstance(entry.get("id"), int):
+                        prepared.skipped_ids.append(entry["id"])
+                    logger.warning(
+                        "10000ft time entry skipped", extra={"id": entry.get("id"), "why": str(exc)}
+                    )
+        return prepared
 
-    async def _sync_missing_references(self, batch: _Batch) -> None:
+    async def _sync_missing_references(self, entries: list[Record]) -> None:
         """Sync users and projects that entries name but we do not have yet, once per run."""
         context = self._context
         assert context is not None
-        entries = [entry for day in batch.days for entry in batch.entries[day]]
         if not self._users_refreshed and any(
             entry.get("user_id") not in context.users for entry in entries
         ):
@@ -331,37 +367,48 @@ class HourSync:
             self._projects_refreshed = True
             await self._load_context(refetch_leave_types=False)
 
-    async def _write_batch_once(
-        self, session: AsyncSession, batch: _Batch, digests: dict[date, str]
-    ) -> None:
-        await hour_sync.lock_days(session, batch.days)
-        stored = await hour_sync.stored_digests(session, batch.days)
-        changed = [day for day in batch.days if self.force or stored.get(day) != digests[day]]
-        rows: list[mapping.HourRow] = []
-        keep_ids: list[int] = []
-        to_store = {}
-        assert self._context is not None
-        for day in changed:
-            complete = True
-            for entry in batch.entries[day]:
-                try:
-                    rows.append(mapping.hour_row(entry, self._context))
-                except mapping.InvalidRecord as exc:
-                    complete = False
-                    self.summary.skipped += 1
-                    if isinstance(entry.get("id"), int):
-                        keep_ids.append(entry["id"])
-                    logger.warning(
-                        "10000ft time entry skipped", extra={"id": entry.get("id"), "why": str(exc)}
-                    )
-            to_store[day] = digests[day] if complete else mapping.RETRY_DIGEST
-        if changed:
-            result = await hour_sync.write_days(
-                session, days=changed, rows=rows, digests=to_store, keep_ids=keep_ids, now=self.now
-            )
-            self.summary.add(result)
-        self.summary.changed_days += len(changed)
-        self.summary.unchanged += len(batch.days) - len(changed)
+    async def _write(self, days: list[date], prepared: _Prepared) -> None:
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await self._write_once(session, prepared)
+                break
+            except DBAPIError as exc:
+                if attempt + 1 == DEADLOCK_RETRIES or not _is_deadlock(exc):
+                    raise
+                logger.warning("hour sync batch retried after a deadlock")
+        self.summary.changed_days += len(prepared.days)
+        self.summary.unchanged += len(days) - len(prepared.days)
+        self._days_done += len(days)
+        if self.progress is not None:
+            await self.progress(self._days_done, self._days_total)
+
+    async def _write_once(self, session: AsyncSession, prepared: _Prepared) -> None:
+        """Under the day locks: days another sync has meanwhile written the same way are left
+        alone; the others are replaced by the fetched state."""
+        if not prepared.days:
+            return
+        await hour_sync.lock_days(session, prepared.days)
+        stored = await hour_sync.stored_digests(session, prepared.days)
+        days = {
+            day for day in prepared.days if self.force or stored.get(day) != prepared.digests[day]
+        }
+        if not days:
+            return
+        rows = [row for row in prepared.rows if row.date in days]
+        digests = {
+            day: mapping.RETRY_DIGEST if day in prepared.incomplete_days else prepared.digests[day]
+            for day in sorted(days)
+        }
+        result = await hour_sync.write_days(
+            session,
+            days=sorted(days),
+            rows=rows,
+            digests=digests,
+            keep_ids=prepared.skipped_ids,
+            now=self.now,
+        )
+        self.summary.add(result)
 
 
 def _has_int_id(record: Record) -> bool:
