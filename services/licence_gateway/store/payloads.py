@@ -22,10 +22,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
-    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,32 +74,40 @@ class NewPayload:
     data: dict[str, Any]
 
 
+# The ingest hot path, straight on asyncpg: one statement, no ORM round trip through greenlets.
+_INSERT = """
+    INSERT INTO licence_gateway.licence_payloads (icms_id, action, reference, licence_type, data)
+    VALUES ($1, $2, $3, $4, $5::jsonb)
+    ON CONFLICT (icms_id, action) DO NOTHING
+    RETURNING id
+"""
+_STORED_DATA = """
+    SELECT data::text FROM licence_gateway.licence_payloads WHERE icms_id = $1 AND action = $2
+"""
+
+
 async def store_payload(session: AsyncSession, payload: NewPayload) -> Ingest:
     """Insert the payload unless its (icms_id, action) is already stored; the caller commits.
 
     A repeat is harmless when its licence is identical (ICMS retrying after a lost answer), and a
     conflict when it differs: the stored one may already be on its way to CHIEF.
+
+    The statement runs on the session's own connection. SQLAlchemy's asyncpg adapter sends BEGIN
+    only before its own first statement, so on a fresh session this INSERT commits by itself in
+    one round trip (durable: synchronous_commit), and inside a caller's transaction it joins it.
     """
-    inserted = await session.scalar(
-        insert(LicencePayload)
-        .values(
-            icms_id=payload.icms_id,
-            action=payload.action,
-            reference=payload.reference,
-            licence_type=payload.licence_type,
-            data=payload.data,
-        )
-        .on_conflict_do_nothing(index_elements=["icms_id", "action"])
-        .returning(LicencePayload.id)
-    )
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    data = orjson.dumps(payload.data).decode()
+    key = (payload.icms_id, payload.action)
+    inserted = await driver.fetchval(_INSERT, *key, payload.reference, payload.licence_type, data)
     if inserted is not None:
         return Ingest.STORED
-    stored = await session.scalar(
-        select(LicencePayload.data).where(
-            LicencePayload.icms_id == payload.icms_id, LicencePayload.action == payload.action
-        )
+    stored = await driver.fetchval(_STORED_DATA, *key)
+    return (
+        Ingest.ALREADY_STORED if _same_json(orjson.loads(stored), payload.data) else Ingest.CONFLICT
     )
-    return Ingest.ALREADY_STORED if _same_json(stored, payload.data) else Ingest.CONFLICT
 
 
 def _same_json(a: object, b: object) -> bool:

@@ -1,0 +1,156 @@
+"""Hawk-signed POST /mail/update-licence/ from 8 concurrent clients against a real server.
+
+`licence-gateway serve --workers N` runs on its own database (bench_ingest, synchronous_commit on)
+and Redis db; every request is Hawk-checked, nonce-checked in Redis, validated and committed
+before its 201. Requests are signed with mohawk before the timed phase (signing is ICMS's cost).
+The load generator is a plain asyncio HTTP/1.1 client, one keep-alive connection per client,
+so it takes as little as possible of the two cores it shares with the server and PostgreSQL.
+
+Prints `bench ingest_hawk: N requests/s` and `bench ingest_hawk_p99: N ms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import mohawk
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from service_kit.migrations import upgrade
+from tests.conftest import recreate_database
+from tests.support.infra import free_port, redis_server_url
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "licence_gateway" / "fixtures" / "ingest" / "fa_sil_insert.json"
+DATABASE = "bench_ingest"
+REDIS_DB = "13"
+HAWK_KEY = "bench-hawk-key"
+CLIENTS = 8
+REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_INGEST_REQUESTS", "1500"))
+WARMUP_PER_CLIENT = 100
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "2"))
+PATH = "/mail/update-licence/"
+
+
+def signed_requests(port: int, count: int) -> list[bytes]:
+    """Raw HTTP/1.1 requests, each a distinct licence id, each signed as ICMS signs."""
+    template = json.loads(GOLDEN.read_text())["requests"][0]
+    url = f"http://127.0.0.1:{port}{PATH}"
+    credentials = {"id": "icms-api", "key": HAWK_KEY, "algorithm": "sha256"}
+    raw: list[bytes] = []
+    for _ in range(count):
+        template["licence"]["id"] = str(uuid.uuid4())
+        body = json.dumps(template, separators=(",", ":")).encode()
+        sender = mohawk.Sender(
+            credentials, url, "POST", content=body, content_type="application/json"
+        )
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Hawk-Authentication: {sender.request_header}\r\n\r\n"
+        )
+        raw.append(head.encode() + body)
+    return raw
+
+
+async def client(port: int, requests: list[bytes], latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for request in requests:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head[9:12]
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if status != b"201" or b"server-authorization" not in head.lower():
+                raise RuntimeError(f"unexpected answer: {head[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def load(port: int, per_client: list[list[bytes]]) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(client(port, requests, latencies) for requests in per_client))
+    return time.perf_counter() - started, latencies
+
+
+@contextmanager
+def server(database_url: str, redis_url: str, port: int) -> Iterator[None]:
+    env = os.environ | {
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+        "LICENCE_GATEWAY_ICMS_HAWK_KEY": HAWK_KEY,
+        "LICENCE_GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve"]
+    command += ["--port", str(port), "--workers", str(WORKERS)]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def prepare_database() -> str:
+    url = await recreate_database(DATABASE)
+    await asyncio.to_thread(upgrade, "licence_gateway", url)
+    return url
+
+
+async def stored_count(url: str) -> tuple[int, str]:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            text("SELECT count(*) FROM licence_gateway.licence_payloads")
+        )
+        durability = await connection.scalar(text("SHOW synchronous_commit"))
+    await engine.dispose()
+    return int(count or 0), str(durability)
+
+
+def main() -> None:
+    database_url = asyncio.run(prepare_database())
+    redis_url = f"{redis_server_url().rstrip('/')}/{REDIS_DB}"
+    port = free_port()
+    warmup = signed_requests(port, CLIENTS * WARMUP_PER_CLIENT)
+    timed = signed_requests(port, CLIENTS * REQUESTS_PER_CLIENT)
+    with server(database_url, redis_url, port):
+        asyncio.run(load(port, [warmup[i::CLIENTS] for i in range(CLIENTS)]))
+        elapsed, latencies = asyncio.run(load(port, [timed[i::CLIENTS] for i in range(CLIENTS)]))
+    count, durability = asyncio.run(stored_count(database_url))
+    if count != len(warmup) + len(timed) or durability != "on":
+        raise RuntimeError(f"stored {count} payloads, synchronous_commit={durability}")
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    print(f"# {len(timed)} requests, {CLIENTS} clients, {WORKERS} server workers", file=sys.stderr)
+    print(f"bench ingest_hawk: {len(timed) / elapsed:.0f} requests/s")
+    print(f"bench ingest_hawk_p99: {p99:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
