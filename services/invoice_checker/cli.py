@@ -6,6 +6,7 @@ import click
 
 from invoice_checker.cli_admin import create_token
 from invoice_checker.cli_flex import flex
+from invoice_checker.cli_jobs import jobs
 from invoice_checker.cli_sync import sync
 from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import get_settings
@@ -28,6 +29,7 @@ def main() -> None:
 
 add_standard_commands(main, SPEC)
 main.add_command(flex)
+main.add_command(jobs)
 main.add_command(create_token)
 main.add_command(simulate)
 main.add_command(sync)

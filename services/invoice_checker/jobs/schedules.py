@@ -74,20 +74,20 @@ async def scheduled_refresh_stats(ctx: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class ScheduledJob:
     setting: str  # the InvoiceCheckerSettings field holding its cron string
-    run: Callable[[dict[str, Any]], Awaitable[Any]]
+    run: Callable[..., Awaitable[Any]]  # run(ctx, **options)
     timeout_seconds: int = 600
 
     @property
     def name(self) -> str:
         return self.setting.removeprefix("schedule_")
 
-    def reported(self) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+    def reported(self) -> Callable[..., Awaitable[Any]]:
         """The job, writing a failed event when it fails (the original logged successes only)
         and a plain "not configured" event instead of a crash for Slack or AWS left unset."""
 
-        async def run(ctx: dict[str, Any]) -> Any:
+        async def run(ctx: dict[str, Any], **options: Any) -> Any:
             try:
-                return await self.run(ctx)
+                return await self.run(ctx, **options)
             except NOT_CONFIGURED as exc:
                 await self._failed(ctx, str(exc))
                 return str(exc)
