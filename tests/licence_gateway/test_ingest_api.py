@@ -23,6 +23,7 @@ from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.payloads import LicencePayload
 from tests.licence_gateway.icms_client import IcmsClient, icms_client, with_hawk_key
+from tests.support.infra import free_port
 
 UPDATE = "/mail/update-licence/"
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -255,6 +256,17 @@ async def test_a_201_means_committed(
                 )
             )
             await cleanup.commit()
+
+
+async def test_database_down_answers_503_signed_not_500(
+    hawk_settings: LicenceGatewaySettings, redis: ArqRedis
+) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
+    async with icms_client(hawk_settings.model_copy(update={"database_url": url}), None) as client:
+        signed = await client.post(UPDATE, sil_body())
+    assert signed.response.status_code == 503
+    assert "unavailable" in signed.response.json()["detail"]
+    signed.accept()
 
 
 @pytest.mark.parametrize("name", list(LICENCE_EXAMPLES))

@@ -31,7 +31,12 @@ from licence_gateway.domain.licence_validation import validate_licence
 from licence_gateway.hawk import HawkRoute
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store import health
-from licence_gateway.store.payloads import Ingest, NewPayload, store_payload
+from licence_gateway.store.payloads import (
+    DATABASE_UNREACHABLE,
+    Ingest,
+    NewPayload,
+    store_payload,
+)
 from service_kit.db import SessionDep
 
 logger = logging.getLogger(__name__)
@@ -117,15 +122,20 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
         payload = _new_payload(licence)
     except BadBody as exc:
         return _json(exc.body, 400)
-    outcome = await store_payload(session, payload)
-    if outcome is Ingest.CONFLICT:
-        await session.rollback()
-        message = (
-            f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
-            " received with different content; send a new id for a new instruction."
-        )
-        return _json(_licence_errors({"id": [message]}), 409)
-    await session.commit()
+    try:
+        outcome = await store_payload(session, payload)
+        if outcome is Ingest.CONFLICT:
+            await session.rollback()
+            message = (
+                f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
+                " received with different content; send a new id for a new instruction."
+            )
+            return _json(_licence_errors({"id": [message]}), 409)
+        await session.commit()
+    except DATABASE_UNREACHABLE as exc:
+        # ICMS retries; the repeat is harmless (idempotent) if the row did get committed.
+        logger.error("licence not stored: database unreachable", extra={"error": repr(exc)})
+        return _json({"detail": "The licence store is unavailable; try again later."}, 503)
     return _json({"licence": licence}, 201)
 
 

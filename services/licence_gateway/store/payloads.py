@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
+import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -57,6 +59,16 @@ class LicencePayload(Base):
     )
     is_processed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     skip_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+# What reaching PostgreSQL fails with (refused, dropped, timed out), as opposed to a bad statement.
+DATABASE_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.InterfaceError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.OperationalError,
+)
 
 
 class Ingest(enum.Enum):
