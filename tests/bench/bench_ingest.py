@@ -33,7 +33,9 @@ from tests.conftest import recreate_database
 from tests.support.infra import free_port, redis_server_url
 
 ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = ROOT / "tests" / "licence_gateway" / "fixtures" / "ingest" / "fa_sil_insert.json"
+GOLDEN = (
+    ROOT / "tests/licence_gateway/fixtures/icms-hmrc/icms/licence_data_files/fa_sil_insert.json"
+)
 DATABASE = "bench_ingest"
 REDIS_DB = "13"
 HAWK_KEY = "bench-hawk-key"

@@ -26,8 +26,13 @@ from tests.licence_gateway.icms_client import IcmsClient, icms_client, with_hawk
 from tests.support.infra import free_port
 
 UPDATE = "/mail/update-licence/"
-FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
-GOLDEN = sorted(FIXTURES.glob("*.json"))
+# The golden request vectors, shared with the CHIEF codec tests.
+FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
+GOLDEN_DIR = FIXTURES / "icms" / "licence_data_files"
+GOLDEN = [
+    *sorted(GOLDEN_DIR.glob("*.json")),
+    FIXTURES / "derived/licence_data/recreate_run_124.json",
+]
 
 
 def golden_bodies(path: Path) -> list[dict[str, Any]]:
@@ -36,7 +41,7 @@ def golden_bodies(path: Path) -> list[dict[str, Any]]:
 
 
 def sil_body(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(golden_bodies(FIXTURES / "fa_sil_insert.json")[0])
+    body = copy.deepcopy(golden_bodies(GOLDEN_DIR / "fa_sil_insert.json")[0])
     body["licence"].update(changes)
     return body
 
@@ -134,7 +139,7 @@ async def test_same_id_and_action_with_another_licence_is_a_409(
 async def test_same_id_with_another_action_is_stored_too(
     icms: IcmsClient, db_session: AsyncSession
 ) -> None:
-    cancel = golden_bodies(FIXTURES / "fa_sil_cancel.json")[0]
+    cancel = golden_bodies(GOLDEN_DIR / "fa_sil_cancel.json")[0]
     insert = sil_body(id=cancel["licence"]["id"])
     assert (await icms.post(UPDATE, insert)).response.status_code == 201
     assert (await icms.post(UPDATE, cancel)).response.status_code == 201
