@@ -304,3 +304,16 @@ def test_settings_make_the_config(lg_settings: LicenceGatewaySettings) -> None:
         USER,
     )
     assert smtp.password == PASSWORD
+
+
+async def test_stored_bytes_go_out_unchanged_on_every_delivery(
+    starttls_server: LocalSmtpServer, local_certificate: LocalCertificate
+) -> None:
+    sender = SmtpSender(config(starttls_server, local_certificate))
+    data = sender.render_licence_data(FILE_NAME, FILE_TEXT, new_message_id())
+    for _ in range(2):
+        await sender.deliver(data)
+
+    first, second = (message.data for message in starttls_server.messages)
+    assert first == second == data.replace(b"\n", b"\r\n")
+    assert starttls_server.messages[0].recipients == [CHIEF]

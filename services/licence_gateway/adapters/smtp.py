@@ -160,20 +160,34 @@ class SmtpSender:
 
     async def send_licence_data(self, *, file_name: str, text: str, message_id: str) -> None:
         """Send a licenceData file to HMRC: subject and attachment name are the file name."""
-        await self.send_file(
+        await self.deliver(self.render_licence_data(file_name, text, message_id))
+
+    def render_licence_data(
+        self, file_name: str, text: str, message_id: str, date: datetime | None = None
+    ) -> bytes:
+        """The licenceData e-mail as it goes out. Store these bytes to re-send them unchanged."""
+        return self.render(
             recipient=self.config.to_address,
             subject=file_name,
             file_name=file_name,
             text=text,
             message_id=message_id,
+            date=date,
         )
 
-    async def send_file(
-        self, *, recipient: str, subject: str, file_name: str, text: str, message_id: str
-    ) -> None:
-        """Send one text file as an attachment; raise SmtpTransientError or SmtpPermanentError."""
+    def render(
+        self,
+        *,
+        recipient: str,
+        subject: str,
+        file_name: str,
+        text: str,
+        message_id: str,
+        date: datetime | None = None,
+    ) -> bytes:
+        """One text file as an e-mail attachment, in the configured layout."""
         config = self.config
-        if config.legacy_layout:
+        if config.legacy_layout:  # the original's layout has no Date or Message-ID
             message: Message = legacy_message(
                 sender=config.from_address,
                 recipient=recipient,
@@ -189,12 +203,29 @@ class SmtpSender:
                 file_name=file_name,
                 text=text,
                 message_id=message_id,
-                date=datetime.now(UTC),
+                date=date or datetime.now(UTC),
             )
-        await self._deliver(message.as_bytes(), recipient)
+        return message.as_bytes()
+
+    async def send_file(
+        self, *, recipient: str, subject: str, file_name: str, text: str, message_id: str
+    ) -> None:
+        """Send one text file as an attachment; raise SmtpTransientError or SmtpPermanentError."""
+        message = self.render(
+            recipient=recipient,
+            subject=subject,
+            file_name=file_name,
+            text=text,
+            message_id=message_id,
+        )
+        await self.deliver(message, recipient)
+
+    async def deliver(self, data: bytes, recipient: str | None = None) -> None:
+        """Hand a rendered e-mail to the server (to HMRC unless `recipient` says otherwise)."""
+        await self._deliver(data, recipient or self.config.to_address)
         logger.info(
             "e-mail accepted by the SMTP server",
-            extra={"subject": subject, "recipient": recipient, "message_id": message_id},
+            extra={"recipient": recipient or self.config.to_address, "bytes": len(data)},
         )
 
     async def _deliver(self, data: bytes, recipient: str) -> None:
