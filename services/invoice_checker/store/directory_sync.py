@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,15 @@ from invoice_checker.store.hours import HourEntry
 
 logger = logging.getLogger(__name__)
 
+# Directory writes read, compare, then write; two syncs doing that at once (two workers, two
+# CLI runs) would both insert the same new rows. One transaction-scoped lock serialises them;
+# they are small, so the wait is short.
+DIRECTORY_LOCK_KEY = 0x10F7_D1
+
+
+async def lock_directory(session: AsyncSession) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIRECTORY_LOCK_KEY})
+
 
 @dataclass
 class UpsertCounts:
@@ -49,6 +58,7 @@ async def upsert_users(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     """Upsert users by guid, comparing every synced field (the original compared only
     updated_at, so a local difference was never repaired without --force, 15.17). A user whose
     e-mail or 10000ft id another user already has is skipped and logged."""
+    await lock_directory(session)
     counts = UpsertCounts()
     existing = {user.guid: user for user in (await session.scalars(select(TenkfeetUser))).all()}
     owner_of_email = {user.email: user.guid for user in existing.values()}
@@ -137,6 +147,7 @@ async def client_ids(session: AsyncSession, names: Iterable[str]) -> dict[str, i
 async def ensure_leave_project(session: AsyncSession) -> uuid.UUID:
     """The project leave entries are invoiced under; created on first need (the original
     crashed when nobody had created it by hand)."""
+    await lock_directory(session)
     client_id = (await client_ids(session, [NO_CLIENT]))[NO_CLIENT]
     await session.execute(
         insert(Project)
@@ -165,6 +176,7 @@ async def upsert_projects(
     """Upsert parent projects by guid and set each one's admins to the union of the non-archived
     users its tags name (the original kept only the last tag's users and left untagged projects'
     admins stale, 15.7)."""
+    await lock_directory(session)
     counts = UpsertCounts()
     clients = await client_ids(session, (row["client"] for row in rows))
     wanted = [row["guid"] for row in rows]
@@ -243,6 +255,7 @@ async def _set_project_admins(
 
 async def upsert_phases(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
     """Upsert phases under their (already synced) parents; phases of unknown parents wait."""
+    await lock_directory(session)
     parents = await project_guids(session)
     values = [
         {
@@ -283,6 +296,7 @@ async def upsert_phases(session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 async def upsert_leave_types(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 ) -> UpsertCounts:
+    await lock_directory(session)
     counts = UpsertCounts()
     existing = {row.id: row for row in (await session.scalars(select(LeaveType))).all()}
     for row in rows:
@@ -308,6 +322,7 @@ async def replace_holidays(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 ) -> UpsertCounts:
     """Holidays keyed by date (spec 5.1): add new, update changed, delete those 10000ft dropped."""
+    await lock_directory(session)
     counts = UpsertCounts()
     existing = {row.date: row for row in (await session.scalars(select(PublicHoliday))).all()}
     seen = set()
