@@ -238,3 +238,45 @@ async def test_tags_label_invoices(ic_client: httpx.AsyncClient, db_session: Asy
     ).json()
     assert (await ic_client.delete(f"{url}/disputed", headers=lead)).status_code == 204
     assert (await ic_client.delete(f"{url}/disputed", headers=lead)).status_code == 404
+
+
+async def test_invoice_list_filters_and_sorts(
+    ic_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    month = date(2031, 1, 1)  # a month no other test uses
+    alpha = await make_project(db_session, name="Alpha", client=f"Zed {uuid.uuid4().hex[:6]}")
+    beta = await make_project(db_session, name="Beta", client=f"Ann {uuid.uuid4().hex[:6]}")
+    clean = await make_invoice(db_session, alpha, month)
+    messy = await make_invoice(db_session, beta, month)
+    await add_entries(db_session, clean, {"hours": 1})
+    await add_entries(db_session, messy, {"hours": 5, "phase_name": "[Non Phase Specific]"})
+    from invoice_checker.store.invoice_stats import refresh_invoice_stats
+
+    await refresh_invoice_stats(db_session, invoice_ids=[clean.id, messy.id])
+    finance = bearer(await make_token(db_session, "finance"))
+    await ic_client.put(f"/api/v1/invoices/{messy.id}/tags/disputed", headers=finance)
+    await ic_client.post(
+        f"/api/v1/invoices/{clean.id}/comments", json={"checked": True}, headers=finance
+    )
+
+    async def ids(**params: object) -> list[str]:
+        response = await ic_client.get(
+            "/api/v1/invoices", params={"month": "2031-01", **params}, headers=finance
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == len(response.json()["items"])
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids() == [str(messy.id), str(clean.id)]  # by client name: Ann, Zed
+    assert await ids(sort="-hours") == [str(messy.id), str(clean.id)]
+    assert await ids(sort="hours") == [str(clean.id), str(messy.id)]
+    assert await ids(has_problems="true") == [str(messy.id)]
+    assert await ids(has_problems="false") == [str(clean.id)]
+    assert await ids(state="A") == [str(clean.id)]
+    assert await ids(state=["C", "A"]) == [str(messy.id), str(clean.id)]
+    assert await ids(tag="disputed") == [str(messy.id)]
+    assert await ids(client=alpha.client_id) == [str(clean.id)]
+    assert await ids(project=str(beta.guid)) == [str(messy.id)]
+    bad = await ic_client.get("/api/v1/invoices", params={"sort": "nonsense"}, headers=finance)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices
@@ -116,11 +116,28 @@ async def list_invoices(
     sort: Annotated[Sort, Query(description="Column, '-' for descending")] = "-month",
 ) -> Page[InvoiceListItem]:
     """Newest month first, then by client and project name (or as `sort` says)."""
+    filters = []
+    if month is not None:
+        filters.append(Invoice.date == parse_month(month))
+    if project is not None:
+        filters.append(Invoice.project_guid == project)
+    if client is not None:
+        filters.append(
+            Invoice.project_guid.in_(select(Project.guid).where(Project.client_id == client))
+        )
+    if state:
+        filters.append(Invoice.invoice_state.in_([s.value for s in state]))
+    if tag is not None:
+        filters.append(Invoice.id.in_(select(InvoiceTag.invoice_id).where(InvoiceTag.tag == tag)))
+    if has_problems is not None:
+        problems = Invoice.incorrect_entries_count > 0
+        filters.append(problems if has_problems else ~problems)
     column = SORTS[sort.lstrip("-")]
     statement = (
         select(Invoice, Project.project_id, Project.guid, Project.name, Client.name)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
+        .where(*filters)
         .order_by(
             column.desc() if sort.startswith("-") else column.asc(),
             Client.name,
@@ -128,18 +145,6 @@ async def list_invoices(
             Invoice.id,
         )
     )
-    if month is not None:
-        statement = statement.where(Invoice.date == parse_month(month))
-    if project is not None:
-        statement = statement.where(Invoice.project_guid == project)
-    if client is not None:
-        statement = statement.where(Project.client_id == client)
-    if state:
-        statement = statement.where(Invoice.invoice_state.in_([s.value for s in state]))
-    if tag is not None:
-        tagged = select(InvoiceTag.invoice_id).where(InvoiceTag.tag == tag)
-        statement = statement.where(Invoice.id.in_(tagged))
-    if has_problems is not None:
-        problems = Invoice.incorrect_entries_count > 0
-        statement = statement.where(problems if has_problems else ~problems)
-    return await paginate(session, statement, page, _item)
+    # Every invoice has exactly one project and client, so the count needs no joins.
+    count = select(func.count()).select_from(Invoice).where(*filters)
+    return await paginate(session, statement, page, _item, count=count)
