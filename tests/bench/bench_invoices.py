@@ -93,7 +93,8 @@ async def load(url: str, invoices: int, per_invoice: int) -> None:
                 billable = not phase.startswith("Non-billable")
                 yield (
                     n + 1, MONTH + timedelta(days=n % 28), invoice_ids[invoice], now, n % 300,
-                    f"user{n % 300}@example.com", f"User {n % 300}", f"Client {invoice % CLIENTS:04d}",
+                    f"user{n % 300}@example.com", f"User {n % 300}",
+                    f"Client {invoice % CLIENTS:04d}",
                     f"Project {invoice:05d}", hours, hours * rate, rate,
                     "Development" if n % 11 else "No category", "work" if n % 13 else "",
                     "Confirmed", "[none]", "[none]", "[project]", phase, True, True,
