@@ -10,6 +10,7 @@ from invoice_checker.api import (
     directory,
     exports,
     fixed_rows,
+    guide,
     hour_entries,
     invoice_detail,
     invoices,
@@ -28,10 +29,8 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     return build_app(
         title="Invoice checker",
-        description=(
-            "Monthly per-project invoices over hour entries synced from 10000ft, checked and "
-            "approved by team leads and finance."
-        ),
+        description=guide.DESCRIPTION,
+        openapi_tags=guide.OPENAPI_TAGS,
         settings=settings,
         application_name="invoice_checker",
         routers=[
