@@ -155,6 +155,9 @@ async def test_reports_and_directory_over_stored_hours(
     clients = await ic_client.get(
         "/api/v1/reports/clients", params={"today": TODAY.isoformat()}, headers=lead
     )
+    # The original rendered a 400 response object as page context for a bad field (7.4).
+    bad_field = await ic_client.get("/api/v1/reports/clients", params={"field": "x"}, headers=lead)
+    assert bad_field.status_code == 422
     acme = next(c for c in clients.json() if c["client"] == project.client.name)
     acme_october = next(m for m in acme["months"] if m["month"] == "2026-10")
     assert (acme_october["active_days"], acme_october["hours_sum"]) == (2, 45)
