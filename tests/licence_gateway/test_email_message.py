@@ -120,6 +120,14 @@ def test_a_missing_file_name_falls_back_to_the_subject() -> None:
     assert parsed.date is None and parsed.message_id is None
 
 
+def test_a_header_the_stdlib_parser_chokes_on_is_read_raw() -> None:
+    # Found by hypothesis: "<(" makes email's Message-ID parser raise IndexError.
+    raw = fixture("CHIEF_licenceReply_29236_202209231140.eml").replace(b"<CAB2", b"<(CAB2", 1)
+    parsed = parse_hmrc_email(raw)
+    assert parsed.message_id is not None and parsed.message_id.startswith("<(CAB2+i39")
+    assert parsed.subject == "CHIEF_licenceReply_29236_202209231140"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=3000))
 def test_arbitrary_bytes_parse_or_fail_clearly(raw: bytes) -> None:

@@ -76,8 +76,9 @@ def _header(message: EmailMessage, name: str) -> str:
         value = message.get(name)
         return "" if value is None else str(value)
     except (ValueError, IndexError, TypeError, AttributeError):
-        raw = message.get_all(name, failobj=[])
-        return str(raw[0]) if raw else ""
+        # The stdlib's structured parser gave up: the raw text, unfolded, is still useful.
+        raw = (value for key, value in message.raw_items() if key.lower() == name.lower())
+        return _FOLDING.sub(" ", next(raw, "")).strip()
 
 
 def _first_address(message: EmailMessage) -> str:
