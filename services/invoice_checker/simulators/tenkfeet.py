@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 import uuid
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -77,7 +78,7 @@ class TenkfeetWorld:
     entries: dict[date, list[Record]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     requests: int = 0
-    _encoded: dict[date, list[bytes]] = field(default_factory=dict, repr=False)
+    _encoded: dict[date, _EncodedDay] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not (self.users or self.projects or self.leave_types):
@@ -151,12 +152,12 @@ class TenkfeetWorld:
             self.entries[day] = self._generate_day(day)
         return self.entries[day]
 
-    def _day_encoded(self, day: date) -> list[bytes]:
-        """Each entry of the day as JSON, cached: serving a day twice costs a join."""
+    def _day_encoded(self, day: date) -> _EncodedDay:
+        """The day's entries as JSON, cached: serving a day again costs a slice and a join."""
         cached = self._encoded.get(day)
         if cached is None:
             generated = day not in self.entries
-            cached = [orjson.dumps(entry) for entry in self.day_entries(day)]
+            cached = _EncodedDay.of(self.day_entries(day))
             if generated:
                 del self.entries[day]  # keep only the bytes of untouched generated days
             self._encoded[day] = cached
@@ -205,18 +206,49 @@ class TenkfeetWorld:
     def time_entries_slice(
         self, start: date, end: date, offset: int, limit: int
     ) -> tuple[list[bytes], int]:
-        """Encoded entries [offset, offset+limit) of start..end in date order, and the total."""
-        chunk: list[bytes] = []
-        total = 0
+        """JSON pieces holding entries [offset, offset+limit) of start..end in date order (join
+        them with commas), and the total number of entries."""
+        pieces: list[bytes] = []
+        taken = total = 0
         day = start
         while day <= end:
             encoded = self._day_encoded(day)
-            if len(chunk) < limit and offset < total + len(encoded):
+            count = len(encoded)
+            if taken < limit and offset < total + count:
                 first = max(offset - total, 0)
-                chunk.extend(encoded[first : first + limit - len(chunk)])
-            total += len(encoded)
+                last = min(first + limit - taken, count)
+                pieces.append(encoded.entries(first, last))
+                taken += last - first
+            total += count
             day += timedelta(days=1)
-        return chunk, total
+        return pieces, total
+
+
+@dataclass(frozen=True)
+class _EncodedDay:
+    """One day's entries JSON-encoded into one buffer (comma-separated), with each entry's start.
+    One object per day instead of one per entry keeps a million entries compact in memory."""
+
+    data: bytes
+    starts: array[int]
+
+    @classmethod
+    def of(cls, entries: list[Record]) -> _EncodedDay:
+        encoded = [orjson.dumps(entry) for entry in entries]
+        starts = array("q")
+        position = 0
+        for item in encoded:
+            starts.append(position)
+            position += len(item) + 1
+        starts.append(position)  # where an entry after the last one would start
+        return cls(b",".join(encoded), starts)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def entries(self, first: int, last: int) -> bytes:
+        """Entries first..last-1 as comma-separated JSON."""
+        return self.data[self.starts[first] : self.starts[last] - 1]
 
 
 def _user(number: int, first: str, last: str, guid: uuid.UUID) -> Record:
@@ -419,11 +451,10 @@ def create_app(world: TenkfeetWorld) -> Starlette:
         except (KeyError, ValueError):
             return _json({"message": "from and to (YYYY-MM-DD) are required"}, 400)
         page, per_page = _page_params(request)
-        chunk, total = world.time_entries_slice(start, end, (page - 1) * per_page, per_page)
-        if "approvals" in fields(request):
-            data = b"[" + b",".join(chunk) + b"]"
-        else:
-            plain = [orjson.loads(item) for item in chunk]
+        pieces, total = world.time_entries_slice(start, end, (page - 1) * per_page, per_page)
+        data = b"[" + b",".join(piece for piece in pieces if piece) + b"]"
+        if "approvals" not in fields(request):
+            plain = orjson.loads(data)
             for entry in plain:
                 entry.pop("approvals", None)
             data = orjson.dumps(plain)
