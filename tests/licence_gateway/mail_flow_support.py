@@ -292,16 +292,18 @@ def mail_flow_settings(
     )
 
 
+async def empty_gateway_tables(engine: AsyncEngine) -> None:
+    """Empty every gateway table and restart the ids (tests name mails 1, 2, ...)."""
+    tables = ", ".join(f"licence_gateway.{name.strip()}" for name in TABLES.split(","))
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
 @pytest_asyncio.fixture
 async def mail_flow_tables(engine: AsyncEngine) -> AsyncIterator[None]:
+    await empty_gateway_tables(engine)  # whatever an earlier test committed
     yield
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                f"TRUNCATE {', '.join('licence_gateway.' + t.strip() for t in TABLES.split(','))}"
-                " RESTART IDENTITY CASCADE"
-            )
-        )
+    await empty_gateway_tables(engine)
 
 
 @pytest_asyncio.fixture
@@ -323,13 +325,17 @@ async def mail_flow(
 
 
 async def add_answered_batch(
-    engine: AsyncEngine, run_number: int, ids_by_reference: dict[str, str], reply: str | None
+    engine: AsyncEngine,
+    run_number: int,
+    ids_by_reference: dict[str, str] | list[tuple[str, str]],
+    reply: str | None,
 ) -> int:
-    """A sent batch of payloads (the given references and ICMS ids) whose mail is now
+    """A sent batch of payloads (the given references and ICMS ids, in order) whose mail is now
     `reply_received` with `reply` (or still `reply_pending` if None); returns the mail id."""
     template = licences("fa_sil_insert")[0]
+    pairs = ids_by_reference.items() if isinstance(ids_by_reference, dict) else ids_by_reference
     objects = []
-    for reference, icms_id in ids_by_reference.items():
+    for reference, icms_id in pairs:
         licence = with_new_id(template, reference)
         licence["id"] = icms_id
         objects.append(licence)

@@ -78,6 +78,34 @@ async def test_each_payload_keeps_what_chief_said_about_it(
     ]
 
 
+async def test_a_reference_twice_in_one_batch_reports_each_payload(
+    mail_flow: MailFlow, icms_stand_in: IcmsStandIn
+) -> None:
+    """The original mapped a reference to its last payload only (section 14.15)."""
+    reply = (
+        "1\\fileHeader\\CHIEF\\ILBDOTI\\licenceReply\\202401010000\\7\n"
+        "2\\accepted\\IMA/2024/00001\n"
+        "3\\rejected\\IMA/2024/00001\n"
+        "4\\error\\1\\Cancel refused\n"
+        "5\\end\\rejected\\3\n"
+        "6\\fileTrailer\\1\\1\\0\n"
+    )
+    await add_answered_batch(
+        mail_flow.engine, 7, [("IMA/2024/00001", _id(1)), ("IMA/2024/00001", _id(2))], reply
+    )
+
+    await run_callbacks(mail_flow)
+
+    [(_path, body)] = icms_stand_in.received
+    assert json.loads(body) == {
+        "run_number": "7",
+        "accepted": [{"id": _id(1)}],
+        "rejected": [
+            {"id": _id(2), "errors": [{"error_code": "1", "error_msg": "Cancel refused"}]}
+        ],
+    }
+
+
 async def test_icms_failing_then_recovering_gets_the_same_body_and_the_state_waits(
     mail_flow: MailFlow, icms_stand_in: IcmsStandIn
 ) -> None:

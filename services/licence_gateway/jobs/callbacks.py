@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,11 +115,8 @@ async def _prepare_reply(session: AsyncSession, mail: Mail) -> bool:
         )
         return False
     carried = await _carried_payloads(session, mail.id)
-    # The original let a later payload with the same reference win (section 14.15); kept.
-    icms_ids = {payload.reference: str(payload.icms_id) for _link, payload in carried}
-    reply = _known_references_only(reply, icms_ids, mail.id)
-    _record_outcomes(reply, carried)
-    body = reply_callback_body(reply, icms_ids)
+    reply, ids = match_transactions(reply, carried, mail.id)
+    body = reply_callback_body(reply, ids)
     session.add(
         IcmsCallback(
             mail_id=mail.id,
@@ -143,37 +141,51 @@ async def _carried_payloads(
     return [(link, payload) for link, payload in rows]
 
 
-def _known_references_only(
-    reply: LicenceReply, icms_ids: dict[str, str], mail_id: int
-) -> LicenceReply:
-    """Drop (and log) references that were not in the run: ICMS cannot be told about them, and
-    they must not stop it hearing about the others, as they did in the original."""
-    unknown = [ref for ref in reply.accepted if ref not in icms_ids] + [
-        r.reference for r in reply.rejected if r.reference not in icms_ids
-    ]
-    if not unknown:
-        return reply
-    logger.error(
-        "licenceReply names transactions that were not in the run",
-        extra={"mail_id": mail_id, "references": unknown},
-    )
-    return dataclasses.replace(
-        reply,
-        accepted=tuple(ref for ref in reply.accepted if ref in icms_ids),
-        rejected=tuple(r for r in reply.rejected if r.reference in icms_ids),
-    )
+def match_transactions(
+    reply: LicenceReply, carried: list[tuple[BatchPayload, LicencePayload]], mail_id: int
+) -> tuple[LicenceReply, dict[str, str]]:
+    """Pair each transaction CHIEF reports with the payload it is about; record its outcome.
 
+    CHIEF names a transaction by our reference, which one batch may hold twice (an insert and its
+    cancel). The original mapped a reference to its last payload, so the first never heard back
+    (section 14.15); here the n-th report of a reference goes to its n-th payload in file order.
+    Returns the reply keyed by payload instead of by reference, and each key's ICMS id.
+    """
+    waiting: dict[str, deque[tuple[BatchPayload, LicencePayload]]] = defaultdict(deque)
+    for pair in carried:
+        waiting[pair[1].reference].append(pair)
+    last: dict[str, tuple[BatchPayload, LicencePayload]] = {}
+    ids: dict[str, str] = {}
+    unknown: list[str] = []
 
-def _record_outcomes(
-    reply: LicenceReply, carried: list[tuple[BatchPayload, LicencePayload]]
-) -> None:
-    links = {payload.reference: link for link, payload in carried}
-    for reference in reply.accepted:
-        links[reference].outcome, links[reference].errors = "accepted", None
-    for rejected in reply.rejected:
-        link = links[rejected.reference]
-        link.outcome = "rejected"
-        link.errors = [{"error_code": e.code, "error_msg": e.text} for e in rejected.errors]
+    def key_of(reference: str, outcome: str, errors: list[dict[str, str]] | None) -> str | None:
+        if waiting[reference]:
+            last[reference] = waiting[reference].popleft()
+        elif reference not in last:  # not in the run: ICMS cannot be told about it
+            unknown.append(reference)
+            return None
+        link, payload = last[reference]  # reported more often than sent: as the original
+        link.outcome, link.errors = outcome, errors
+        key = f"payload {payload.id}"
+        ids[key] = str(payload.icms_id)
+        return key
+
+    accepted = [key_of(reference, "accepted", None) for reference in reply.accepted]
+    rejected = []
+    for transaction in reply.rejected:
+        errors = [{"error_code": e.code, "error_msg": e.text} for e in transaction.errors]
+        key = key_of(transaction.reference, "rejected", errors)
+        if key is not None:
+            rejected.append(dataclasses.replace(transaction, reference=key))
+    if unknown:
+        logger.error(
+            "licenceReply names transactions that were not in the run",
+            extra={"mail_id": mail_id, "references": unknown},
+        )
+    keyed = dataclasses.replace(
+        reply, accepted=tuple(key for key in accepted if key), rejected=tuple(rejected)
+    )
+    return keyed, ids
 
 
 async def _prepare_usage(session: AsyncSession, mail: Mail) -> bool:
