@@ -1,30 +1,48 @@
 """The local stack behind `make run` (and `make demo`): both APIs, both workers, the simulators.
 
 With no database or Redis URL in the environment it starts an embedded PostgreSQL and Redis
-with their data under .local/, migrates both services, prints the docs URLs and stops
-everything cleanly on Ctrl-C.
+with their data under .local/, migrates both services, starts the HMRC and ICMS simulators with
+the gateway configured against them, prints the docs URLs and stops everything cleanly on Ctrl-C.
+
+`demo` does the same, then drives the whole licence flow and prints one summary line per part.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / ".local"
 BIN = Path(sys.executable).parent
 GATEWAY_PORT = int(os.environ.get("STACK_GATEWAY_PORT", "8000"))
 CHECKER_PORT = int(os.environ.get("STACK_CHECKER_PORT", "8001"))
+ICMS_PORT = int(os.environ.get("STACK_ICMS_PORT", "8008"))
+HMRC_SMTP_PORT = int(os.environ.get("STACK_HMRC_SMTP_PORT", "2525"))
+HMRC_POP3_PORT = int(os.environ.get("STACK_HMRC_POP3_PORT", "1110"))
+
+# The simulated parties and the gateway must agree on these; they guard nothing real.
+SIMULATOR_HAWK_KEY = "local-simulator-hawk-key-not-a-secret"
+SIMULATOR_PASSWORD = "simulator"  # noqa: S105 - the local simulators' fixed login
+GATEWAY_MAILBOX = "licence-gateway@licence-gateway.local"
+ICMS_MAILBOX = "icms-mailbox@licence-gateway.local"
+CHIEF_MAILBOX = "chief@hmrc.simulator.local"
 
 
 @dataclass
@@ -73,8 +91,65 @@ def service_env(backends: Backends, extra: dict[str, str] | None = None) -> dict
         LICENCE_GATEWAY_REDIS_URL=backends.redis_url,
         INVOICE_CHECKER_REDIS_URL=backends.redis_url,
     )
+    env.update(gateway_against_simulators())
     env.update(extra or {})
     return env
+
+
+def gateway_against_simulators() -> dict[str, str]:
+    """The licence gateway's settings pointing at the HMRC and ICMS simulators."""
+    prefix = "LICENCE_GATEWAY_"
+    settings = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(HMRC_SMTP_PORT),
+        "SMTP_SECURITY": "none",
+        "SMTP_AUTH": "password",
+        "SMTP_USERNAME": GATEWAY_MAILBOX,
+        "SMTP_PASSWORD": SIMULATOR_PASSWORD,
+        "SMTP_TO_ADDRESS": CHIEF_MAILBOX,
+        "POP3_HOST": "127.0.0.1",
+        "POP3_PORT": str(HMRC_POP3_PORT),
+        "POP3_SECURITY": "none",
+        "POP3_AUTH": "password",
+        "POP3_USERNAME": ICMS_MAILBOX,
+        "POP3_PASSWORD": SIMULATOR_PASSWORD,
+        "HMRC_SENDER_ADDRESS": CHIEF_MAILBOX,
+        "ICMS_API_URL": f"http://127.0.0.1:{ICMS_PORT}/",
+        "ICMS_HAWK_KEY": SIMULATOR_HAWK_KEY,
+    }
+    return {prefix + name: value for name, value in settings.items()}
+
+
+def hmrc_simulator_argv(state_dir: Path, *extra: str) -> list[str]:
+    return [
+        *("licence-gateway", "simulate", "hmrc"),
+        *("--smtp-port", str(HMRC_SMTP_PORT), "--pop3-port", str(HMRC_POP3_PORT)),
+        *("--smtp-username", GATEWAY_MAILBOX, "--smtp-password", SIMULATOR_PASSWORD),
+        *("--mailbox-user", ICMS_MAILBOX, "--mailbox-password", SIMULATOR_PASSWORD),
+        *("--reply-sender", CHIEF_MAILBOX, "--mailbox-dir", str(state_dir / "hmrc-mailbox")),
+        *("--status-file", str(state_dir / "hmrc-status.json")),
+        *extra,
+    ]
+
+
+def icms_simulator_argv(*extra: str) -> list[str]:
+    return [
+        *("licence-gateway", "simulate", "icms", "--port", str(ICMS_PORT)),
+        *("--gateway-url", f"http://127.0.0.1:{GATEWAY_PORT}/"),
+        *("--hawk-key", SIMULATOR_HAWK_KEY, "--count", "0"),
+        *extra,
+    ]
+
+
+def wait_tcp(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
 def wait_http(url: str, timeout: float = 60) -> None:
@@ -92,15 +167,24 @@ def wait_http(url: str, timeout: float = 60) -> None:
 class Stack:
     """Child processes started in order and stopped in reverse, whatever happens."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], state_dir: Path, log_dir: Path | None = None) -> None:
         self.env = env
+        self.state_dir = state_dir  # the simulators' mailbox and status files
+        self.log_dir = log_dir  # None: children write to this terminal
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.started_at = time.monotonic()
 
     def run_once(self, *argv: str) -> None:
         subprocess.run([str(BIN / argv[0]), *argv[1:]], env=self.env, check=True)
 
     def start(self, name: str, *argv: str) -> None:
-        process = subprocess.Popen([str(BIN / argv[0]), *argv[1:]], env=self.env)
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{name.replace(' ', '-')}.log").open("wb")
+        process = subprocess.Popen(
+            [str(BIN / argv[0]), *argv[1:]], env=self.env, stdout=output, stderr=output
+        )
         self.processes.append((name, process))
 
     def check_alive(self) -> None:
@@ -122,18 +206,30 @@ class Stack:
 
 
 @contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(
+    extra_env: dict[str, str] | None = None,
+    hmrc_options: tuple[str, ...] = (),
+    state_dir: Path = LOCAL,
+    log_dir: Path | None = None,
+    fresh_state: bool = False,
+) -> Iterator[Stack]:
     backends = resolve_backends()
-    stack = Stack(service_env(backends, extra_env))
+    extra = {**(demo_backends_env(backends) if fresh_state else {}), **(extra_env or {})}
+    stack = Stack(service_env(backends, extra), state_dir, log_dir)
     try:
         stack.run_once("licence-gateway", "migrate")
         stack.run_once("invoice-checker", "migrate")
+        stack.start("hmrc simulator", *hmrc_simulator_argv(state_dir, *hmrc_options))
         stack.start("licence gateway API", "licence-gateway", "serve", "--port", str(GATEWAY_PORT))
         stack.start("licence gateway worker", "licence-gateway", "worker")
         stack.start("invoice checker API", "invoice-checker", "serve", "--port", str(CHECKER_PORT))
         stack.start("invoice checker worker", "invoice-checker", "worker")
+        wait_tcp(HMRC_POP3_PORT)
         wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
         wait_http(f"http://127.0.0.1:{CHECKER_PORT}/healthz")
+        # Idle until asked to send: `make run` leaves ICMS quiet, `make demo` asks for licences.
+        stack.start("icms simulator", *icms_simulator_argv())
+        wait_http(f"http://127.0.0.1:{ICMS_PORT}/status.json")
         yield stack
     finally:
         stack.stop()
@@ -144,6 +240,11 @@ def run(seconds: float | None) -> int:
     with running_stack() as stack:
         print(f"licence gateway docs: http://127.0.0.1:{GATEWAY_PORT}/docs", flush=True)
         print(f"invoice checker docs: http://127.0.0.1:{CHECKER_PORT}/docs", flush=True)
+        print(f"ICMS simulator status: http://127.0.0.1:{ICMS_PORT}/", flush=True)
+        print(
+            f"HMRC simulator: SMTP 127.0.0.1:{HMRC_SMTP_PORT}, POP3 127.0.0.1:{HMRC_POP3_PORT}",
+            flush=True,
+        )
         say("running; press Ctrl-C to stop")
         deadline = None if seconds is None else time.monotonic() + seconds
         try:
@@ -155,15 +256,202 @@ def run(seconds: float | None) -> int:
     return 0
 
 
+def wait_until_interrupted(stack: Stack) -> None:
+    say("running; press Ctrl-C to stop")
+    try:
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("stopping")
+
+
+# -- make demo ---------------------------------------------------------------------------------
+
+# The gateway's mail-flow jobs run on minute crons; the demo runs them back to back instead,
+# by enqueueing the worker's own cron functions (arq names them `cron:<function>`).
+DEMO_JOBS = ("cron:send_licence_data", "cron:process_mailbox", "cron:send_to_icms")
+DEMO_JOB_EVERY = 0.2  # seconds between looks at the queue
+DEMO_REDIS_DB = "9"  # flushed at the start of each demo
+DEMO_DATABASE = "licence_invoice_demo"  # dropped and created at the start of each demo
+
+
+@dataclass
+class LicenceTotals:
+    sent: int
+    final: int
+    accepted: int
+    rejected: int
+
+
+def http_json(url: str, method: str = "GET", timeout: float = 10) -> Any:
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - local URL
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local URL
+        return json.load(response)
+
+
+def icms_totals() -> LicenceTotals:
+    totals = http_json(f"http://127.0.0.1:{ICMS_PORT}/status.json")["totals"]
+    return LicenceTotals(totals["sent"], totals["final"], totals["accepted"], totals["rejected"])
+
+
+def hmrc_runs(stack: Stack) -> int:
+    status = json.loads((stack.state_dir / "hmrc-status.json").read_text())
+    runs: int = status["files"]
+    return runs
+
+
+def licence_demo(stack: Stack, args: argparse.Namespace) -> bool:
+    """ICMS sends licences; wait until ICMS has every outcome."""
+    say(f"ICMS simulator sends {args.licences} licences to the gateway")
+    # Answers once every licence is posted (and the gateway has stored it).
+    http_json(f"http://127.0.0.1:{ICMS_PORT}/send?count={args.licences}", "POST", args.timeout)
+    deadline = time.monotonic() + args.timeout
+    totals = icms_totals()
+    while totals.final < args.licences and time.monotonic() < deadline:
+        stack.check_alive()
+        time.sleep(0.25)
+        totals = icms_totals()
+    elapsed = time.monotonic() - stack.started_at
+    runs = hmrc_runs(stack)
+    print(
+        f"\nLicence flow: ICMS -> gateway API -> licenceData e-mail to HMRC ({runs} runs)"
+        f" -> licenceReply by POP3 -> callbacks to ICMS\n"
+        f"  {totals.sent} licences sent, {totals.final} with a final outcome at ICMS"
+        f" ({totals.accepted} accepted, {totals.rejected} rejected)"
+        f" {elapsed:.1f} s after the stack started\n"
+        f"  ICMS simulator status page: http://127.0.0.1:{ICMS_PORT}/",
+        flush=True,
+    )
+    print(
+        f"demo licences: sent={totals.sent} final={totals.final} accepted={totals.accepted}"
+        f" rejected={totals.rejected} runs={runs} elapsed={elapsed:.1f}",
+        flush=True,
+    )
+    if totals.final < args.licences:
+        say(f"only {totals.final} of {args.licences} licences final after {args.timeout:.0f} s")
+        return False
+    return True
+
+
+# Each part drives one service through the running stack and says whether it succeeded.
+DEMO_PARTS: list[Callable[[Stack, argparse.Namespace], bool]] = [licence_demo]
+
+
+class JobTicker(threading.Thread):
+    """Enqueues the demo jobs again whenever the gateway's queue has drained."""
+
+    def __init__(self, redis_url: str) -> None:
+        super().__init__(name="demo-job-ticker", daemon=True)
+        self.redis_url = redis_url
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._tick())
+
+    async def _tick(self) -> None:
+        from licence_gateway.jobs.worker import QUEUE_NAME
+        from service_kit.queue import create_redis
+
+        redis = create_redis(self.redis_url)
+        try:
+            while not self.stopping.is_set():
+                # arq keeps a job in the queue's sorted set until it has finished
+                if await redis.zcard(QUEUE_NAME) == 0:
+                    for name in DEMO_JOBS:
+                        await redis.enqueue_job(name, _queue_name=QUEUE_NAME)
+                await asyncio.sleep(DEMO_JOB_EVERY)
+        finally:
+            await redis.aclose()
+
+
+def demo_backends_env(backends: Backends) -> dict[str, str]:
+    """A fresh database and Redis index, so nothing from an earlier run (a mail still awaiting
+    a reply that will never come) can hold the demo up."""
+    import asyncpg
+
+    server_url = backends.gateway_database_url
+
+    async def recreate() -> None:
+        dsn = with_database(server_url, "postgres").replace("postgresql+asyncpg", "postgresql")
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    database_url = with_database(server_url, DEMO_DATABASE)
+    redis_url = demo_redis_url(backends.redis_url)
+
+    async def flush() -> None:
+        from service_kit.queue import create_redis
+
+        redis = create_redis(redis_url)
+        await redis.flushdb()
+        await redis.aclose()
+
+    asyncio.run(flush())
+    return {
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "INVOICE_CHECKER_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+        "INVOICE_CHECKER_REDIS_URL": redis_url,
+    }
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def demo_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={DEMO_REDIS_DB}"))
+    return urlunsplit(parts._replace(path=f"/{DEMO_REDIS_DB}"))
+
+
+def demo(args: argparse.Namespace) -> int:
+    state_dir = LOCAL / "demo"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    hmrc_options = ("--seed", str(args.seed), "--accept-ratio", str(args.accept_ratio))
+    with running_stack(
+        hmrc_options=(*hmrc_options, "--reply-delay", "0.5"),
+        state_dir=state_dir,
+        log_dir=state_dir / "logs",
+        fresh_state=True,
+    ) as stack:
+        say(f"stack up in {time.monotonic() - stack.started_at:.1f} s; logs in .local/demo/logs")
+        ticker = JobTicker(stack.env["LICENCE_GATEWAY_REDIS_URL"])
+        ticker.start()
+        try:
+            results = [part(stack, args) for part in DEMO_PARTS]
+        finally:
+            ticker.stopping.set()
+            ticker.join(timeout=5)
+        if args.keep_running:
+            wait_until_interrupted(stack)
+    return 0 if all(results) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the whole local stack until Ctrl-C")
     run_parser.add_argument("--seconds", type=float, help="stop by itself after this long")
+    demo_parser = sub.add_parser("demo", help="start the stack and run the licence flow through it")
+    demo_parser.add_argument("--licences", type=int, default=50, help="how many ICMS sends")
+    demo_parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for all")
+    demo_parser.add_argument("--seed", type=int, default=2026, help="licences and HMRC outcomes")
+    demo_parser.add_argument("--accept-ratio", type=float, default=0.8, help="HMRC accepts")
+    demo_parser.add_argument("--keep-running", action="store_true", help="leave the stack up")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if args.command == "run":
         return run(args.seconds)
+    if args.command == "demo":
+        return demo(args)
     return 2
 
 

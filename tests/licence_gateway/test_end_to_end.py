@@ -1,0 +1,238 @@
+"""The whole licence flow on real PostgreSQL and Redis, every outside party a local stand-in:
+
+ICMS simulator -> gateway API (Hawk) -> batching job -> SMTP -> HMRC simulator -> POP3 ->
+inbox job -> callbacks job (Hawk) -> ICMS simulator, which records every outcome.
+
+The gateway API and the ICMS simulator are served by uvicorn in threads; the HMRC simulator runs
+on the test's loop; the jobs are the worker's own passes, run back to back instead of on cron.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from licence_gateway.jobs.batching import run_batching
+from licence_gateway.jobs.callbacks import run_callbacks
+from licence_gateway.jobs.context import open_mail_flow
+from licence_gateway.jobs.inbox import run_inbox
+from licence_gateway.main import create_app
+from licence_gateway.settings import LicenceGatewaySettings
+from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
+from licence_gateway.simulators.icms import IcmsSimulator
+from licence_gateway.simulators.icms import create_app as create_icms_app
+from licence_gateway.simulators.serving import BackgroundServer
+from licence_gateway.store.mail import Mail
+from service_kit.migrations import upgrade
+from tests.conftest import recreate_database
+from tests.support.infra import database_name_for_tests
+
+HAWK_KEY = "end-to-end-hawk-key"
+GATEWAY, ICMS_MAILBOX, CHIEF = "gateway@lg.test", "icms-mailbox@lg.test", "chief@hmrc.test"
+PASSWORD = "e2e-password"
+
+
+@pytest_asyncio.fixture
+async def database_url() -> str:
+    """A database of its own, migrated: the API, the jobs and the operator command each commit."""
+    url = await recreate_database(f"{database_name_for_tests()}_e2e")
+    await asyncio.to_thread(upgrade, "licence_gateway", url)
+    return url
+
+
+@pytest_asyncio.fixture
+async def hmrc() -> AsyncIterator[HmrcSimulator]:
+    simulator = HmrcSimulator(
+        HmrcConfig(
+            smtp_username=GATEWAY,
+            smtp_password=PASSWORD,
+            mailbox_user=ICMS_MAILBOX,
+            mailbox_password=PASSWORD,
+            reply_sender=CHIEF,
+            reply_delay=0.2,
+            mix=OutcomeMix(seed=11, accept_ratio=0.7),
+        )
+    )
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def icms() -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
+    simulator = IcmsSimulator(gateway_url="http://unset/", hawk_id="icms-api", hawk_key=HAWK_KEY)
+    with BackgroundServer(create_icms_app(simulator, patience=10)) as server:
+        yield simulator, server
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    redis_url: str,
+    hmrc: HmrcSimulator,
+    icms: tuple[IcmsSimulator, BackgroundServer],
+) -> LicenceGatewaySettings:
+    """The gateway configured against the simulators, as `make run` configures it."""
+    return LicenceGatewaySettings(
+        **{
+            name.removeprefix("LICENCE_GATEWAY_").lower(): value
+            for name, value in gateway_env(database_url, redis_url, hmrc, icms[1]).items()
+        }
+    )
+
+
+def gateway_env(
+    database_url: str, redis_url: str, hmrc: HmrcSimulator, icms: BackgroundServer
+) -> dict[str, str]:
+    values = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "environment": "test",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": str(hmrc.smtp_port),
+        "smtp_security": "none",
+        "smtp_username": GATEWAY,
+        "smtp_password": PASSWORD,
+        "smtp_to_address": CHIEF,
+        "pop3_host": "127.0.0.1",
+        "pop3_port": str(hmrc.pop3.port),
+        "pop3_security": "none",
+        "pop3_auth": "password",
+        "pop3_username": ICMS_MAILBOX,
+        "pop3_password": PASSWORD,
+        "hmrc_sender_address": CHIEF,
+        "icms_api_url": icms.url,
+        "icms_hawk_key": HAWK_KEY,
+    }
+    return {f"LICENCE_GATEWAY_{name.upper()}": value for name, value in values.items()}
+
+
+@pytest.fixture
+def gateway(
+    settings: LicenceGatewaySettings, icms: tuple[IcmsSimulator, BackgroundServer]
+) -> Iterator[BackgroundServer]:
+    with BackgroundServer(create_app(settings)) as server:
+        icms[0].gateway_url = server.url
+        yield server
+
+
+async def icms_sends(icms: BackgroundServer, count: int) -> None:
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(f"{icms.url}send", params={"count": count})
+    response.raise_for_status()
+
+
+async def run_jobs_until(
+    settings: LicenceGatewaySettings,
+    done: Callable[[], bool],
+    timeout: float = 20,
+    why: Callable[[], str] = str,
+    give_up: bool = False,
+) -> list[str]:
+    """The worker's batching, mailbox and callback passes, in turn, until `done()`; after
+    `timeout` seconds fail, or with `give_up` just stop."""
+    log: list[str] = []
+    deadline = time.monotonic() + timeout
+    async with open_mail_flow(settings) as flow:
+        while not done():
+            if give_up and time.monotonic() > deadline:
+                break
+            assert time.monotonic() < deadline, f"flow stuck: {why()}; jobs said {log[-3:]}"
+            log.append(await run_batching(flow))
+            log.append(str(await run_inbox(flow)))
+            log.append(str(await run_callbacks(flow)))
+            await asyncio.sleep(0.05)
+    return log
+
+
+def totals(icms: IcmsSimulator) -> dict[str, int]:
+    return icms.status()["totals"]
+
+
+async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
+    settings: LicenceGatewaySettings,
+    gateway: BackgroundServer,
+    hmrc: HmrcSimulator,
+    icms: tuple[IcmsSimulator, BackgroundServer],
+) -> None:
+    simulator, server = icms
+    await icms_sends(server, 40)
+    licences = simulator.status()["licences"].values()
+    assert {item["type"] for item in licences} == {"OIL", "DFL", "SIL", "SAN", "NUCLEAR"}
+    assert {item["action"] for item in licences} == {"insert", "replace", "cancel"}
+    assert totals(simulator)["sent"] == 40  # every POST answered 201 with a good signature
+
+    await run_jobs_until(
+        settings,
+        lambda: totals(simulator)["final"] == 40,
+        why=lambda: f"ICMS totals {totals(simulator)}, HMRC totals {hmrc.totals}",
+    )
+
+    result = totals(simulator)
+    assert result["accepted"] == hmrc.totals.accepted > 0
+    assert result["rejected"] == hmrc.totals.rejected > 0
+    assert result["conflicts"] == result["unknown_outcomes"] == 0
+    rejected = [item for item in licences if item["outcome"] == "rejected"]
+    assert all(item["errors"][0]["error_code"].isdigit() for item in rejected)
+
+
+async def test_a_file_error_is_recovered_with_recreate_and_send(
+    settings: LicenceGatewaySettings,
+    gateway: BackgroundServer,
+    hmrc: HmrcSimulator,
+    icms: tuple[IcmsSimulator, BackgroundServer],
+    database_url: str,
+    redis_url: str,
+) -> None:
+    simulator, server = icms
+    hmrc.config = dataclasses.replace(hmrc.config, mix=OutcomeMix(file_error_ratio=1.0))
+    await icms_sends(server, 4)  # four distinct references
+    await run_jobs_until(
+        settings, lambda: hmrc.totals.files == 1, why=lambda: str(simulator.status())
+    )
+    # The reply is read, but with file errors only ICMS is told nothing and the mail waits.
+    log = await run_jobs_until(settings, lambda: False, timeout=1.5, give_up=True)
+    assert "stored 1" in " ".join(log)
+    async with open_mail_flow(settings) as flow, flow.sessions() as session:
+        (mail,) = (await session.scalars(select(Mail))).all()
+    assert mail.status == "reply_received"
+    assert totals(simulator)["final"] == 0
+
+    hmrc.config = dataclasses.replace(hmrc.config, mix=OutcomeMix(accept_ratio=1.0))
+    env = gateway_env(database_url, redis_url, hmrc, server)
+    output = await operator_command(env, "recreate-and-send")
+    assert "recreated" in output and "run 2" in output, output
+
+    await run_jobs_until(
+        settings,
+        lambda: totals(simulator)["final"] == 4,
+        why=lambda: f"ICMS {simulator.status()}, HMRC {hmrc.totals}, recreate said {output}",
+    )
+    assert totals(simulator)["accepted"] == 4
+    assert {item["run_number"] for item in simulator.status()["licences"].values()} == {"2"}
+    assert (hmrc.totals.files, hmrc.totals.file_errors) == (2, 1)
+
+
+async def operator_command(env: dict[str, str], *args: str) -> str:
+    """`licence-gateway ...` as an operator runs it. Asynchronously: the HMRC simulator it talks
+    to runs on this test's loop."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "licence-gateway"),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, output.decode()
+    return output.decode()
