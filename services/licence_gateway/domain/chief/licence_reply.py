@@ -114,6 +114,7 @@ _FIELD_COUNTS = {
 
 
 def parse_licence_reply(text: str) -> LicenceReply:
+    """Every record of a reply, in file order; `ChiefFormatError` names a malformed line."""
     header: ReplyHeader | None = None
     trailer: ReplyTrailer | None = None
     accepted: list[str] = []
