@@ -25,6 +25,39 @@ def is_phase_billable(phase_name: str | None, project_name: str | None) -> bool:
     return not (phase_name or "").lower().startswith(NON_BILLABLE_PHASE_PREFIXES)
 
 
+class PhaseFlags(NamedTuple):
+    """The flags that depend only on where the hours were booked (computed once per phase)."""
+
+    is_billable: bool
+    has_phase: bool
+    is_overtime: bool
+
+
+class EntryFlags(NamedTuple):
+    """The flags that depend on the entry itself."""
+
+    has_notes: bool
+    has_proper_price: bool
+    has_category: bool
+
+
+def phase_flags(phase_name: str, project_name: str) -> PhaseFlags:
+    """`project_name` is the name of the project of the invoice the entry is attached to."""
+    return PhaseFlags(
+        is_billable=is_phase_billable(phase_name, project_name),
+        has_phase=phase_name != NO_PHASE,
+        is_overtime="overtime" in phase_name.lower(),
+    )
+
+
+def entry_flags(notes: str | None, category: str, bill_rate: float) -> EntryFlags:
+    return EntryFlags(
+        has_notes=bool(notes),  # whitespace-only notes count as present
+        has_proper_price=PROPER_PRICE_LOW < bill_rate < PROPER_PRICE_HIGH,
+        has_category=category not in NO_CATEGORY_VALUES,
+    )
+
+
 class HourFlags(NamedTuple):
     is_billable: bool
     has_notes: bool
@@ -44,13 +77,15 @@ def hour_flags(
     bill_rate: float,
     approved: bool,
 ) -> HourFlags:
-    """`project_name` is the name of the project of the invoice the entry is attached to."""
+    """Every calculated flag of one entry (spec 1.5.1)."""
+    phase = phase_flags(phase_name, project_name)
+    entry = entry_flags(notes, category, bill_rate)
     return HourFlags(
-        is_billable=is_phase_billable(phase_name, project_name),
-        has_notes=bool(notes),  # whitespace-only notes count as present
-        has_phase=phase_name != NO_PHASE,
+        is_billable=phase.is_billable,
+        has_notes=entry.has_notes,
+        has_phase=phase.has_phase,
         is_approved=approved,
-        has_proper_price=PROPER_PRICE_LOW < bill_rate < PROPER_PRICE_HIGH,
-        has_category=category not in NO_CATEGORY_VALUES,
-        is_overtime="overtime" in phase_name.lower(),
+        has_proper_price=entry.has_proper_price,
+        has_category=entry.has_category,
+        is_overtime=phase.is_overtime,
     )

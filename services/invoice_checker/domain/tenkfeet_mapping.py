@@ -18,8 +18,10 @@ from typing import Any, NamedTuple
 from invoice_checker.domain.hour_flags import (
     LEAVE_PROJECT_NAME,
     NO_PHASE,
-    hour_flags,
+    PhaseFlags,
+    entry_flags,
     is_phase_billable,
+    phase_flags,
 )
 
 Record = Mapping[str, Any]
@@ -53,6 +55,8 @@ def _flag(record: Record, key: str, default: bool = False) -> bool:
 def _number(record: Record, key: str) -> float:
     """A float from int, float or numeric text; null counts as 0 (as the original did)."""
     value = record.get(key)
+    if type(value) is float or type(value) is int:
+        return float(value)
     if value is None:
         return 0.0
     if isinstance(value, bool):
@@ -69,7 +73,7 @@ def _optional_number(record: Record, key: str) -> float | None:
 
 def _integer(record: Record, key: str) -> int:
     value = record.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:  # the common case first; bool is a subclass of int, not this
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
@@ -236,6 +240,19 @@ class Assignable:
     project_name: str
     client: str
     phase_name: str  # NO_PHASE when booked on the project itself
+    flags: PhaseFlags  # computed once here rather than once per entry
+    legacy_billable: bool
+
+    @classmethod
+    def of(cls, project_id: int, project_name: str, client: str, phase_name: str) -> Assignable:
+        return cls(
+            project_id,
+            project_name,
+            client,
+            phase_name,
+            phase_flags(phase_name, project_name),
+            is_phase_billable("", project_name),  # the legacy column: project name alone
+        )
 
 
 def assignables(records: Iterable[Record]) -> dict[int, Assignable]:
@@ -256,11 +273,11 @@ def _assignable(record: Record, by_id: Mapping[int, Record]) -> Assignable:
     phase = is_phase(record)
     parent = by_id.get(_integer(record, "parent_id")) if phase else None
     project = parent if parent is not None else record
-    return Assignable(
-        project_id=_integer(project, "id"),
-        project_name=_text(project, "name") or "",
-        client=client_name(project),
-        phase_name=(_text(record, "phase_name") or NO_PHASE) if phase else NO_PHASE,
+    return Assignable.of(
+        _integer(project, "id"),
+        _text(project, "name") or "",
+        client_name(project),
+        (_text(record, "phase_name") or NO_PHASE) if phase else NO_PHASE,
     )
 
 
@@ -357,11 +374,16 @@ class MissingProject(InvalidRecord):
     """The entry's project is not known locally nor among the assignables."""
 
 
+# Where every leave entry is booked: the leave project, no client, no phase.
+LEAVE = Assignable.of(0, LEAVE_PROJECT_NAME, NO_CLIENT, NO_PHASE)
+
+
 def hour_row(entry: Record, context: MappingContext) -> HourRow:
     """Map one 10000ft time entry to an hour entry row (spec 4.4, quirks kept).
 
     A missing local user gives a row without user (the caller syncs users first); a project we
-    cannot place raises `MissingProject`.
+    cannot place raises `MissingProject`. Runs a million times per big sync, so it avoids
+    repeated work: flags that depend on the phase are computed once per phase.
     """
     day = entry_date(entry)
     if not 2000 < day.year < 2050:
@@ -371,23 +393,16 @@ def hour_row(entry: Record, context: MappingContext) -> HourRow:
     if hours < 0 or bill_rate < 0:
         raise InvalidRecord("hours and bill_rate must not be negative")
     assignable_id = _optional_integer(entry, "assignable_id")
-    is_project_time = entry.get("assignable_type", "Project") == "Project"
-    if is_project_time:
+    if entry.get("assignable_type", "Project") == "Project":
         assignable = context.assignables.get(assignable_id) if assignable_id is not None else None
         if assignable is None:
             raise MissingProject(f"assignable {assignable_id} is not a known project or phase")
         project_guid = context.project_guids.get(assignable.project_id)
         if project_guid is None:
             raise MissingProject(f"project {assignable.project_id} is not synced")
-        project, client, phase_name = (
-            assignable.project_name,
-            assignable.client,
-            assignable.phase_name,
-        )
         leave_type = PROJECT_ENTRY
     else:
-        project_guid = context.leave_project_guid
-        project, client, phase_name = LEAVE_PROJECT_NAME, NO_CLIENT, NO_PHASE
+        assignable, project_guid = LEAVE, context.leave_project_guid
         leave_type = context.leave_types.get(assignable_id or 0, UNKNOWN_LEAVE_TYPE)
         bill_rate = 0.0  # leaves are never money
     approvals = _collection(entry, "approvals")
@@ -396,56 +411,50 @@ def hour_row(entry: Record, context: MappingContext) -> HourRow:
     user = context.users.get(user_id)
     category = _text(entry, "task") or NO_VALUE
     notes = _text(entry, "notes")
+    phase = assignable.flags
+    own = entry_flags(notes, category, bill_rate)
+    approved_at = _moment(approval, "approved_at") if approval else None
     # The original compared the approval dict with None, so `approved` is always True (15.1).
     approved = True
-    flags = hour_flags(
-        phase_name=phase_name,
-        project_name=project,
-        notes=notes,
-        category=category,
-        bill_rate=bill_rate,
-        approved=approved,
-    )
-    approved_at = _moment(approval, "approved_at") if approval else None
     return HourRow(
-        upstream_id=_integer(entry, "id"),
-        date=day,
-        project_guid=project_guid,
-        invoice_month=day.replace(day=1),
-        user_guid=user.guid if user else None,
-        user_id=user_id,
-        user_email=user.email if user else None,
-        user_name=user.display_name if user else None,
-        client=client[:200],
-        project=project[:200],
-        incurred_hours=hours,
-        incurred_money=bill_rate * hours,
-        bill_rate=bill_rate,
-        category=category[:100],
-        notes=notes[:1000] if notes is not None else None,
-        entry_type="Suggestion" if _flag(entry, "is_suggestion") else "Confirmed",
-        discipline=((user.discipline if user else None) or NO_VALUE)[:100],
-        role=((user.role if user else None) or NO_VALUE)[:100],
-        leave_type=leave_type[:100],
-        phase_name=phase_name[:100],
-        billable=is_phase_billable("", project),  # legacy column: project name only
-        approved=approved,
-        status=entry_status(approval),
-        assignable_id=assignable_id,
-        approved_at=approved_at.date() if approved_at else None,
-        approved_by=_as_id_text(approval.get("approved_by")) if approval else None,
-        submitted_by=_as_id_text(approval.get("submitted_by")) if approval else None,
-        upstream_approvable_id=_optional_integer(approval, "id") if approval else None,
-        upstream_approvable_updated_at=_moment(approval, "updated_at") if approval else None,
-        created_at=_moment(entry, "created_at"),
-        updated_at=_moment(entry, "updated_at"),
-        calculated_is_billable=flags.is_billable,
-        calculated_has_notes=flags.has_notes,
-        calculated_has_phase=flags.has_phase,
-        calculated_is_approved=flags.is_approved,
-        calculated_has_proper_price=flags.has_proper_price,
-        calculated_has_category=flags.has_category,
-        calculated_is_overtime=flags.is_overtime,
+        _integer(entry, "id"),
+        day,
+        project_guid,
+        day.replace(day=1),
+        user.guid if user else None,
+        user_id,
+        user.email if user else None,
+        user.display_name if user else None,
+        assignable.client[:200],
+        assignable.project_name[:200],
+        hours,
+        bill_rate * hours,
+        bill_rate,
+        category[:100],
+        notes[:1000] if notes is not None else None,
+        "Suggestion" if _flag(entry, "is_suggestion") else "Confirmed",
+        ((user.discipline if user else None) or NO_VALUE)[:100],
+        ((user.role if user else None) or NO_VALUE)[:100],
+        leave_type[:100],
+        assignable.phase_name[:100],
+        assignable.legacy_billable,
+        approved,
+        entry_status(approval),
+        assignable_id,
+        approved_at.date() if approved_at else None,
+        _as_id_text(approval.get("approved_by")) if approval else None,
+        _as_id_text(approval.get("submitted_by")) if approval else None,
+        _optional_integer(approval, "id") if approval else None,
+        _moment(approval, "updated_at") if approval else None,
+        _moment(entry, "created_at"),
+        _moment(entry, "updated_at"),
+        phase.is_billable,
+        own.has_notes,
+        phase.has_phase,
+        approved,
+        own.has_proper_price,
+        own.has_category,
+        phase.is_overtime,
     )
 
 
