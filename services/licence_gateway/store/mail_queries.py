@@ -29,7 +29,9 @@ class Page(Generic[T]):
     total: int
 
 
-async def _page(session: AsyncSession, query: Select, page: int, size: int) -> Page[Any]:
+async def _page(
+    session: AsyncSession, query: Select[*tuple[Any, ...]], page: int, size: int
+) -> Page[Any]:
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = await session.execute(query.limit(size).offset((page - 1) * size))
     return Page(items=list(rows.all()), total=total or 0)
