@@ -221,13 +221,14 @@ def request_url(request: Request) -> str:
     return f"{scope['scheme']}://{host}{target.decode('latin-1')}"
 
 
-def _unauthorized(detail: str = "Failed HAWK authentication") -> Response:
-    return Response(
-        orjson.dumps({"detail": detail}),
-        status_code=401,
-        media_type="application/json",
-        headers={"WWW-Authenticate": "Hawk"},
-    )
+def _answer(status: int, detail: str, headers: dict[str, str]) -> Response:
+    # Compact JSON, as DRF rendered the original's authentication failures.
+    body = orjson.dumps({"detail": detail})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _unauthorized() -> Response:
+    return _answer(401, "Failed HAWK authentication", {"WWW-Authenticate": "Hawk"})
 
 
 def _signed(response: Response, request: HawkRequest) -> Response:
@@ -236,6 +237,41 @@ def _signed(response: Response, request: HawkRequest) -> Response:
         request, bytes(response.body), content_type
     )
     return response
+
+
+async def _authenticate(
+    request: Request, settings: LicenceGatewaySettings
+) -> HawkRequest | Response:
+    """The verified request, or the answer refusing it (signed when its MAC was good)."""
+    header = next((request.headers[n] for n in REQUEST_HEADERS if n in request.headers), "")
+    credentials = Credentials(
+        settings.icms_hawk_id, settings.icms_hawk_key.get_secret_value().encode()
+    )
+    try:
+        verified = verify_request(
+            header,
+            credentials=credentials,
+            method=request.method,
+            url=request_url(request),
+            body=await request.body(),
+            content_type=request.headers.get("content-type", ""),
+        )
+    except HawkError as exc:
+        logger.info("Hawk refused", extra={"reason": str(exc), "path": request.url.path})
+        return _unauthorized()
+    try:
+        first_use = await first_use_of_nonce(request.app.state.redis, verified)
+    except (RedisError, OSError) as exc:
+        # Without the nonce store a replay cannot be told apart: refuse, ICMS will retry.
+        logger.error("Hawk nonce store unreachable", extra={"error": str(exc)})
+        unavailable = _answer(
+            503, "Replay protection unavailable; try again later", {"Retry-After": "5"}
+        )
+        return _signed(unavailable, verified)
+    if not first_use:
+        logger.info("Hawk refused", extra={"reason": "replayed nonce", "path": request.url.path})
+        return _signed(_unauthorized(), verified)
+    return verified
 
 
 class HawkRoute(APIRoute):
@@ -252,39 +288,9 @@ class HawkRoute(APIRoute):
             settings: LicenceGatewaySettings = request.app.state.settings
             if settings.hawk_disabled:
                 return await endpoint(request)
-            header = next(
-                (request.headers[name] for name in REQUEST_HEADERS if name in request.headers), ""
-            )
-            body = await request.body()
-            credentials = Credentials(
-                settings.icms_hawk_id, settings.icms_hawk_key.get_secret_value().encode()
-            )
-            try:
-                verified = verify_request(
-                    header,
-                    credentials=credentials,
-                    method=request.method,
-                    url=request_url(request),
-                    body=body,
-                    content_type=request.headers.get("content-type", ""),
-                )
-            except HawkError as exc:
-                logger.info("Hawk refused", extra={"reason": str(exc), "path": request.url.path})
-                return _unauthorized()
-            try:
-                first_use = await first_use_of_nonce(request.app.state.redis, verified)
-            except (RedisError, OSError) as exc:
-                logger.error("Hawk nonce store unreachable", extra={"error": str(exc)})
-                unavailable = Response(
-                    orjson.dumps({"detail": "Replay protection unavailable; try again later"}),
-                    status_code=503,
-                    media_type="application/json",
-                    headers={"Retry-After": "5"},
-                )
-                return _signed(unavailable, verified)
-            if not first_use:
-                logger.info("Hawk refused", extra={"reason": "replayed nonce"})
-                return _signed(_unauthorized(), verified)
+            verified = await _authenticate(request, settings)
+            if isinstance(verified, Response):
+                return verified
             return _signed(await endpoint(request), verified)
 
         return handler

@@ -91,8 +91,22 @@ async def load(port: int, per_client: list[list[bytes]]) -> tuple[float, list[fl
     return time.perf_counter() - started, latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (the uvicorn workers), Linux only."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 @contextmanager
-def server(database_url: str, redis_url: str, port: int) -> Iterator[None]:
+def server(database_url: str, redis_url: str, port: int) -> Iterator[int]:
     env = os.environ | {
         "LICENCE_GATEWAY_DATABASE_URL": database_url,
         "LICENCE_GATEWAY_REDIS_URL": redis_url,
@@ -113,7 +127,7 @@ def server(database_url: str, redis_url: str, port: int) -> Iterator[None]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -142,9 +156,11 @@ def main() -> None:
     port = free_port()
     warmup = signed_requests(port, CLIENTS * WARMUP_PER_CLIENT)
     timed = signed_requests(port, CLIENTS * REQUESTS_PER_CLIENT)
-    with server(database_url, redis_url, port):
+    with server(database_url, redis_url, port) as pid:
         asyncio.run(load(port, [warmup[i::CLIENTS] for i in range(CLIENTS)]))
+        cpu_before = cpu_seconds(pid)
         elapsed, latencies = asyncio.run(load(port, [timed[i::CLIENTS] for i in range(CLIENTS)]))
+        server_cpu = (cpu_seconds(pid) - cpu_before) / len(timed)
     count, durability = asyncio.run(stored_count(database_url))
     if count != len(warmup) + len(timed) or durability != "on":
         raise RuntimeError(f"stored {count} payloads, synchronous_commit={durability}")
@@ -152,6 +168,9 @@ def main() -> None:
     print(f"# {len(timed)} requests, {CLIENTS} clients, {WORKERS} server workers", file=sys.stderr)
     print(f"bench ingest_hawk: {len(timed) / elapsed:.0f} requests/s")
     print(f"bench ingest_hawk_p99: {p99:.1f} ms")
+    # CPU per request is what the machine's other load does not change much: the throughput
+    # ceiling is about (cores - PostgreSQL - generator) / this.
+    print(f"bench ingest_hawk_server_cpu: {server_cpu * 1e6:.0f} us/request")
 
 
 if __name__ == "__main__":
