@@ -128,7 +128,11 @@ def _text(part: EmailMessage) -> str:
         raise EmailParseError(f"attachment cannot be decoded: {exc}") from exc
     if not isinstance(data, bytes):
         raise EmailParseError("attachment has no content")
-    charsets = [part.get_content_charset(), "utf-8"]
+    try:
+        declared = part.get_content_charset()
+    except (ValueError, IndexError, TypeError, AttributeError):
+        declared = None
+    charsets = [declared, "utf-8"]
     for charset in charsets:
         if not charset:
             continue
