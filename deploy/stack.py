@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import shutil
@@ -167,15 +168,21 @@ def wait_http(url: str, timeout: float = 60) -> None:
 class Stack:
     """Child processes started in order and stopped in reverse, whatever happens."""
 
-    def __init__(self, env: dict[str, str], state_dir: Path, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], state_dir: Path, log_dir: Path | None, started_at: float
+    ) -> None:
         self.env = env
         self.state_dir = state_dir  # the simulators' mailbox and status files
         self.log_dir = log_dir  # None: children write to this terminal
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.started_at = time.monotonic()
+        self.started_at = started_at  # before the databases: what "the stack starting" means
 
-    def run_once(self, *argv: str) -> None:
-        subprocess.run([str(BIN / argv[0]), *argv[1:]], env=self.env, check=True)
+    def run_all(self, *commands: tuple[str, ...]) -> None:
+        """Run one-shot commands side by side; fail if any fails."""
+        running = [subprocess.Popen([str(BIN / c[0]), *c[1:]], env=self.env) for c in commands]
+        for command, process in zip(commands, running, strict=True):
+            if process.wait() != 0:
+                raise RuntimeError(f"{' '.join(command)} exited with code {process.returncode}")
 
     def start(self, name: str, *argv: str) -> None:
         output = None
@@ -213,12 +220,12 @@ def running_stack(
     log_dir: Path | None = None,
     fresh_state: bool = False,
 ) -> Iterator[Stack]:
+    started_at = time.monotonic()
     backends = resolve_backends()
     extra = {**(demo_backends_env(backends) if fresh_state else {}), **(extra_env or {})}
-    stack = Stack(service_env(backends, extra), state_dir, log_dir)
+    stack = Stack(service_env(backends, extra), state_dir, log_dir, started_at)
     try:
-        stack.run_once("licence-gateway", "migrate")
-        stack.run_once("invoice-checker", "migrate")
+        stack.run_all(("licence-gateway", "migrate"), ("invoice-checker", "migrate"))
         stack.start("hmrc simulator", *hmrc_simulator_argv(state_dir, *hmrc_options))
         stack.start("licence gateway API", "licence-gateway", "serve", "--port", str(GATEWAY_PORT))
         stack.start("licence gateway worker", "licence-gateway", "worker")
@@ -276,60 +283,66 @@ DEMO_REDIS_DB = "9"  # flushed at the start of each demo
 DEMO_DATABASE = "licence_invoice_demo"  # dropped and created at the start of each demo
 
 
-@dataclass
-class LicenceTotals:
-    sent: int
-    final: int
-    accepted: int
-    rejected: int
-
-
 def http_json(url: str, method: str = "GET", timeout: float = 10) -> Any:
     request = urllib.request.Request(url, method=method)  # noqa: S310 - local URL
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local URL
         return json.load(response)
 
 
-def icms_totals() -> LicenceTotals:
-    totals = http_json(f"http://127.0.0.1:{ICMS_PORT}/status.json")["totals"]
-    return LicenceTotals(totals["sent"], totals["final"], totals["accepted"], totals["rejected"])
+def icms_status() -> dict[str, Any]:
+    status: dict[str, Any] = http_json(f"http://127.0.0.1:{ICMS_PORT}/status.json")
+    return status
 
 
-def hmrc_runs(stack: Stack) -> int:
-    status = json.loads((stack.state_dir / "hmrc-status.json").read_text())
-    runs: int = status["files"]
-    return runs
+def hmrc_status(stack: Stack) -> dict[str, int]:
+    status: dict[str, int] = json.loads((stack.state_dir / "hmrc-status.json").read_text())
+    return status
+
+
+def tally(licences: list[dict[str, Any]], key: str) -> str:
+    counts = collections.Counter(licence[key] for licence in licences)
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
 
 
 def licence_demo(stack: Stack, args: argparse.Namespace) -> bool:
-    """ICMS sends licences; wait until ICMS has every outcome."""
-    say(f"ICMS simulator sends {args.licences} licences to the gateway")
+    """ICMS sends licences; wait until ICMS has recorded every outcome."""
+    say(f"the ICMS simulator sends {args.licences} licences to the gateway")
+    flow_started = time.monotonic()
     # Answers once every licence is posted (and the gateway has stored it).
     http_json(f"http://127.0.0.1:{ICMS_PORT}/send?count={args.licences}", "POST", args.timeout)
-    deadline = time.monotonic() + args.timeout
-    totals = icms_totals()
-    while totals.final < args.licences and time.monotonic() < deadline:
+    deadline = flow_started + args.timeout
+    status = icms_status()
+    while status["totals"]["final"] < args.licences and time.monotonic() < deadline:
         stack.check_alive()
-        time.sleep(0.25)
-        totals = icms_totals()
-    elapsed = time.monotonic() - stack.started_at
-    runs = hmrc_runs(stack)
+        time.sleep(0.2)
+        status = icms_status()
+    now = time.monotonic()
+    elapsed = now - stack.started_at
+    totals, hmrc = status["totals"], hmrc_status(stack)
+    licences = list(status["licences"].values())
+    lines = [
+        "",
+        "Licence flow: ICMS -> gateway API -> licenceData e-mail -> HMRC CHIEF -> POP3 -> ICMS",
+        f"  ICMS sent      {totals['sent']} licences ({tally(licences, 'type')};"
+        f" {tally(licences, 'action')})",
+        f"  HMRC answered  {hmrc['files']} licenceData run(s): {hmrc['accepted']} accepted,"
+        f" {hmrc['rejected']} rejected, {hmrc['file_errors']} file error(s)",
+        f"  ICMS recorded  {totals['final']} final outcomes: {totals['accepted']} accepted,"
+        f" {totals['rejected']} rejected, {totals['conflicts']} conflicting",
+        f"  took           {now - flow_started:.1f} s for the flow,"
+        f" {elapsed:.1f} s since the stack started",
+        f"  explore        http://127.0.0.1:{ICMS_PORT}/ (ICMS simulator),"
+        f" http://127.0.0.1:{GATEWAY_PORT}/docs (gateway)",
+    ]
+    print("\n".join(lines), flush=True)
     print(
-        f"\nLicence flow: ICMS -> gateway API -> licenceData e-mail to HMRC ({runs} runs)"
-        f" -> licenceReply by POP3 -> callbacks to ICMS\n"
-        f"  {totals.sent} licences sent, {totals.final} with a final outcome at ICMS"
-        f" ({totals.accepted} accepted, {totals.rejected} rejected)"
-        f" {elapsed:.1f} s after the stack started\n"
-        f"  ICMS simulator status page: http://127.0.0.1:{ICMS_PORT}/",
+        f"demo licences: sent={totals['sent']} final={totals['final']}"
+        f" accepted={totals['accepted']} rejected={totals['rejected']} runs={hmrc['files']}"
+        f" elapsed={elapsed:.1f}",
         flush=True,
     )
-    print(
-        f"demo licences: sent={totals.sent} final={totals.final} accepted={totals.accepted}"
-        f" rejected={totals.rejected} runs={runs} elapsed={elapsed:.1f}",
-        flush=True,
-    )
-    if totals.final < args.licences:
-        say(f"only {totals.final} of {args.licences} licences final after {args.timeout:.0f} s")
+    if totals["final"] < args.licences:
+        say(f"only {totals['final']} of {args.licences} licences final after {args.timeout:.0f} s")
         return False
     return True
 
