@@ -15,19 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from arq import Retry
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from licence_gateway.adapters.smtp import (
-    SmtpError,
-    legacy_message,
-    new_message_id,
-    standard_message,
-)
+from licence_gateway.adapters.smtp import SmtpError, new_message_id
 from licence_gateway.domain.chief.licence_data import LicenceDataFile, build_licence_data
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
@@ -176,7 +170,8 @@ async def commit_batch(
         MailStatus.PENDING,
         f"{reason}, run {run_number}",
         message_id=message_id,
-        message_bytes=render_message(flow, built, message_id, now),
+        # Rendered once and stored, so that every re-send repeats these very bytes.
+        message_bytes=flow.smtp.render_licence_data(built.name, built.text, message_id, now),
     )
     batch = LicenceDataBatch(
         run_number=run_number, file_name=built.name, file_text=built.text, mail_id=mail.id
@@ -200,29 +195,6 @@ async def commit_batch(
         extra={"mail_id": mail.id, "run_number": run_number, "licences": len(payloads)},
     )
     return mail
-
-
-def render_message(flow: MailFlow, built: LicenceDataFile, message_id: str, now: datetime) -> bytes:
-    """The e-mail exactly as it will go out, rendered once so that every re-send is identical."""
-    config = flow.smtp.config
-    if config.legacy_layout:
-        message = legacy_message(
-            sender=config.from_address,
-            recipient=config.to_address,
-            subject=built.name,
-            file_name=built.name,
-            text=built.text,
-        )
-        return message.as_bytes()
-    return standard_message(
-        sender=config.from_address,
-        recipient=config.to_address,
-        subject=built.name,
-        file_name=built.name,
-        text=built.text,
-        message_id=message_id,
-        date=now,
-    ).as_bytes()
 
 
 async def send_pending_mail(session: AsyncSession, flow: MailFlow, mail: Mail) -> None:
@@ -257,9 +229,8 @@ async def mark_sent(session: AsyncSession, flow: MailFlow, mail: Mail, reason: s
 
 
 async def deliver_stored(flow: MailFlow, message: bytes) -> None:
-    # The adapter's own send renders a fresh message (a new Date header); a re-send must repeat
-    # the stored bytes, so they go straight to its transport.
-    await flow.smtp._deliver(message, flow.smtp.config.to_address)
+    """Hand stored bytes to the SMTP server, unchanged (the one place a licenceData mail leaves)."""
+    await flow.smtp.deliver(message)
 
 
 def retry_delay(job_try: int) -> int:
