@@ -117,6 +117,10 @@ def gateway_against_simulators() -> dict[str, str]:
         "HMRC_SENDER_ADDRESS": CHIEF_MAILBOX,
         "ICMS_API_URL": f"http://127.0.0.1:{ICMS_PORT}/",
         "ICMS_HAWK_KEY": SIMULATOR_HAWK_KEY,
+        # A local stack answers within a minute, not the production 10/5/5 minutes.
+        "BATCH_EVERY_MINUTES": "1",
+        "INBOX_EVERY_MINUTES": "1",
+        "CALLBACKS_EVERY_MINUTES": "1",
     }
     return {prefix + name: value for name, value in settings.items()}
 
@@ -244,10 +248,14 @@ def running_stack(
 
 
 def run(seconds: float | None) -> int:
-    with running_stack() as stack:
+    with running_stack(hmrc_options=("--usage-every", "600")) as stack:
         print(f"licence gateway docs: http://127.0.0.1:{GATEWAY_PORT}/docs", flush=True)
         print(f"invoice checker docs: http://127.0.0.1:{CHECKER_PORT}/docs", flush=True)
-        print(f"ICMS simulator status: http://127.0.0.1:{ICMS_PORT}/", flush=True)
+        print(
+            f"ICMS simulator status: http://127.0.0.1:{ICMS_PORT}/ (send licences:"
+            f" curl -X POST 'http://127.0.0.1:{ICMS_PORT}/send?count=5')",
+            flush=True,
+        )
         print(
             f"HMRC simulator: SMTP 127.0.0.1:{HMRC_SMTP_PORT}, POP3 127.0.0.1:{HMRC_POP3_PORT}",
             flush=True,
