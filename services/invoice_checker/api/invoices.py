@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices
@@ -138,6 +139,7 @@ async def list_invoices(
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
         .where(*filters)
+        .options(lazyload(Invoice.project))  # the row carries the project columns already
         .order_by(
             column.desc() if sort.startswith("-") else column.asc(),
             Client.name,
