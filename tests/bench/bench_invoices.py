@@ -3,10 +3,12 @@
 bench month_refresh          seconds to refresh the stats of every invoice of the month
 bench invoices_api_p99       p99 latency (ms) of an authenticated GET /api/v1/invoices?month=...
                              (first page of 50) at a constant 300 requests/s for 30 s, open loop,
-                             against a real uvicorn process; latency counts from the intended
-                             send time, so a stalled server cannot hide its queue
+                             against a real uvicorn server (2 worker processes, one per core);
+                             latency counts from the intended send time, so a stalled server
+                             cannot hide its queue
 
-`python -m tests.bench.bench_invoices [--invoices N] [--entries-per-invoice M] [--seconds S]`;
+`python -m tests.bench.bench_invoices [--invoices N] [--entries-per-invoice M] [--seconds S]
+[--workers W]`;
 uses its own database (bench_invoices). Exits 0 even when a target is missed.
 """
 
@@ -145,7 +147,7 @@ async def make_token(url: str) -> str:
         await engine.dispose()
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "INVOICE_CHECKER_DATABASE_URL": url,
@@ -155,6 +157,7 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "invoice_checker.main:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--workers", str(workers),
     ]  # fmt: skip
     return subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parents[2])
 
@@ -201,7 +204,7 @@ async def open_loop_p99(base: str, token: str, rate: int, seconds: float) -> tup
     return latencies[int(len(latencies) * 0.99) - 1] * 1000, failures
 
 
-async def main(invoices: int, per_invoice: int, seconds: float) -> None:
+async def main(invoices: int, per_invoice: int, seconds: float, workers: int) -> None:
     url = await recreate_database(DATABASE)
     await asyncio.to_thread(upgrade, "invoice_checker", url)
     started = time.perf_counter()
@@ -215,7 +218,7 @@ async def main(invoices: int, per_invoice: int, seconds: float) -> None:
 
     token = await make_token(url)
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(url, port, workers)
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_ready(base, {})
@@ -233,5 +236,13 @@ if __name__ == "__main__":
     parser.add_argument("--invoices", type=int, default=10_000)
     parser.add_argument("--entries-per-invoice", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.invoices, arguments.entries_per_invoice, arguments.seconds))
+    asyncio.run(
+        main(
+            arguments.invoices,
+            arguments.entries_per_invoice,
+            arguments.seconds,
+            arguments.workers,
+        )
+    )
