@@ -60,7 +60,7 @@ class _Retryable(Exception):
 
 
 def _rate_limit_wait(response: httpx.Response, now: float) -> float | None:
-    reset = response.headers.get("X-RateLimit-Reset")
+    reset: str | None = response.headers.get("X-RateLimit-Reset")
     try:
         return min(max(float(reset) - now, 0.0), MAX_RATE_LIMIT_WAIT_SECONDS) if reset else None
     except ValueError:
@@ -179,7 +179,7 @@ class TenkfeetClient:
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int) -> float:
-        base = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
+        base = min(self.backoff_seconds * 2.0**attempt, MAX_BACKOFF_SECONDS)
         return base * (0.5 + random.random() / 2)  # jitter spreads retries of parallel fetches
 
     async def _get_once(self, path: str, params: dict[str, Any] | None) -> bytes:

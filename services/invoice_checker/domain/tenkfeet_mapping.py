@@ -25,6 +25,7 @@ from invoice_checker.domain.hour_flags import (
 )
 
 Record = Mapping[str, Any]
+Day = date  # for classes with a field named `date`
 
 NO_CLIENT = "[none]"  # one spelling for "no client" everywhere (the original also used "none")
 NO_VALUE = "[none]"
@@ -296,9 +297,9 @@ class HourRow(NamedTuple):
     """One hour entry ready to be written; field names are the staging table's columns."""
 
     upstream_id: int
-    date: date
+    date: Day
     project_guid: uuid.UUID
-    invoice_month: date
+    invoice_month: Day
     user_guid: uuid.UUID | None
     user_id: int
     user_email: str | None
@@ -319,7 +320,7 @@ class HourRow(NamedTuple):
     approved: bool
     status: str
     assignable_id: int | None
-    approved_at: date | None
+    approved_at: Day | None
     approved_by: str | None
     submitted_by: str | None
     upstream_approvable_id: int | None

@@ -34,6 +34,14 @@ Progress = Callable[[int, int], Awaitable[None]]
 BATCH_BYTES = 12_000_000  # raw page bytes per write transaction (about 20,000 entries)
 BATCH_MAX_DAYS = 31
 DEADLOCK_RETRIES = 3
+# The audit event each kind of sync writes (the original's names), on success and failure.
+EVENT_TYPES = {
+    "users": "sync_10000ft_users",
+    "projects": "sync_10000ft_projects",
+    "leave-types": "sync_10000ft_leave_types",
+    "holidays": "sync_public_holidays",
+    "hours": "sync_10000ft_report_hours",
+}
 
 
 @dataclass
@@ -114,7 +122,7 @@ async def sync_users(sessionmaker: Sessionmaker, client: TenkfeetClient) -> Sync
             unchanged=counts.unchanged,
             skipped=skipped + counts.skipped,
         )
-        await _record_event(session, "sync_10000ft_users", summary)
+        await _record_event(session, EVENT_TYPES["users"], summary)
     return summary
 
 
@@ -148,7 +156,7 @@ async def sync_projects(sessionmaker: Sessionmaker, client: TenkfeetClient) -> S
     records = await client.projects_with_phases()
     async with sessionmaker() as session, session.begin():
         summary = await _write_projects(session, records, only_missing=False)
-        await _record_event(session, "sync_10000ft_projects", summary)
+        await _record_event(session, EVENT_TYPES["projects"], summary)
     return summary
 
 
@@ -159,7 +167,7 @@ async def sync_leave_types(sessionmaker: Sessionmaker, client: TenkfeetClient) -
         summary = SyncSummary(
             added=counts.added, updated=counts.updated, unchanged=counts.unchanged, skipped=skipped
         )
-        await _record_event(session, "sync_10000ft_leave_types", summary)
+        await _record_event(session, EVENT_TYPES["leave-types"], summary)
     return summary
 
 
@@ -174,7 +182,7 @@ async def sync_holidays(sessionmaker: Sessionmaker, client: TenkfeetClient) -> S
             unchanged=counts.unchanged,
             skipped=skipped,
         )
-        await _record_event(session, "sync_public_holidays", summary)
+        await _record_event(session, EVENT_TYPES["holidays"], summary)
     return summary
 
 
@@ -255,7 +263,7 @@ class HourSync:
                     session, months=months_in(start, end)
                 )
         async with self.sessionmaker() as session, session.begin():
-            await _record_event(session, "sync_10000ft_report_hours", self.summary)
+            await _record_event(session, EVENT_TYPES["hours"], self.summary)
         return self.summary
 
     # Context: who and what entries refer to. Assignables and leave types are fetched by every

@@ -123,7 +123,9 @@ async def execute(
         message = str(exc) if isinstance(exc, EXPECTED_FAILURES) else f"{type(exc).__name__}: {exc}"
         async with sessionmaker() as session, session.begin():
             await sync_runs.finish_run(session, run.id, error=message[:2000])
-            session.add(Event(event_type=f"sync_{run.kind}", succeeded=False, message=message))
+            session.add(
+                Event(event_type=sync.EVENT_TYPES[run.kind], succeeded=False, message=message)
+            )
         raise
     async with sessionmaker() as session, session.begin():
         await sync_runs.finish_run(

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from invoice_checker.store.base import Base
 
+Day = date  # `date` is also a column name below
+
 
 class HourEntry(Base):
     """One 10000ft time entry (project work or leave), with the flags the invoice checks read.
@@ -60,7 +62,7 @@ class HourEntry(Base):
     approved: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(30))
     assignable_id: Mapped[int | None] = mapped_column(Integer)
-    approved_at: Mapped[date | None] = mapped_column(Date)
+    approved_at: Mapped[Day | None] = mapped_column(Date)
     approved_by: Mapped[str | None] = mapped_column(String(255))
     submitted_by: Mapped[str | None] = mapped_column(String(255))
     upstream_approvable_id: Mapped[int | None] = mapped_column(BigInteger)
