@@ -7,7 +7,7 @@ change until it goes back to Created/Approved (409).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StringConstraints
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["fixed rows"])
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-CONFLICTS = {
+CONFLICTS: dict[int | str, dict[str, Any]] = {
     409: {"description": "The invoice is invoiced (rows frozen), or the description is taken"}
 }
 

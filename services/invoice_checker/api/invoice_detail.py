@@ -29,7 +29,7 @@ from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 
-NOT_FOUND = {404: {"description": "No invoice with this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No invoice with this id"}}
 ProblemKind = Literal[
     "billable_incorrect_price",
     "non_billable_hours",
