@@ -8,9 +8,10 @@ import asyncio
 import base64
 import email
 import email.policy
+import json
 import poplib
 import ssl
-import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ from licence_gateway.simulators.pop3_server import (
     static_token_check,
 )
 from licence_gateway.simulators.serving import BackgroundServer
+from licence_gateway.simulators.tls import write_self_signed_certificate
+from tests.support.infra import free_port
 
 USER, PASSWORD, TOKEN = "icms-mailbox@example.com", "mailbox-secret", "token-123"
 
@@ -57,18 +60,8 @@ def message(subject: str, body: str = "hello") -> bytes:
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (the address the clients connect to)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    files = write_self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    return files.cert, files.key
 
 
 @pytest_asyncio.fixture
@@ -508,3 +501,55 @@ async def test_usage_data_reports_the_accepted_licences(hmrc: HmrcSimulator) -> 
     assert len(statuses) == len(accepted)
     cancelled = [status for ref, status in statuses if status == "C"]
     assert len(cancelled) == ("IMA/2026/00001" in accepted[-1:])
+
+
+async def test_starttls_on_both_servers_with_the_gateway_clients(
+    tls_files: tuple[Path, Path],
+) -> None:
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    simulator = HmrcSimulator(simulator_config(tls_context=context))
+    await simulator.start()
+    try:
+        with pytest.raises(SmtpPermanentError):  # no login before STARTTLS
+            await send(simulator, licence_file(1, 1), security="none")
+        await send(simulator, licence_file(1, 1), security="starttls", ca_file=str(cert))
+        config = Pop3Config(
+            "127.0.0.1", simulator.pop3.port, "starttls", "password", USER, PASSWORD, 5, str(cert)
+        )
+        assert await Pop3Mailbox(config).count() == 1
+    finally:
+        await simulator.stop()
+
+
+async def test_the_cli_serves_until_terminated(tmp_path: Path) -> None:
+    smtp_port, pop3_port = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "licence-gateway"),
+        *("simulate", "hmrc", "--smtp-port", str(smtp_port), "--pop3-port", str(pop3_port)),
+        *("--smtp-username", GATEWAY, "--smtp-password", PASSWORD, "--reply-delay", "0"),
+        *("--mailbox-user", USER, "--mailbox-password", PASSWORD, "--reply-sender", CHIEF),
+        *("--mailbox-dir", str(tmp_path / "box"), "--status-file", str(tmp_path / "s.json")),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        ready = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert f"smtp 127.0.0.1:{smtp_port} pop3 127.0.0.1:{pop3_port}" in ready.decode()
+        smtp = SmtpConfig(
+            "127.0.0.1", smtp_port, "none", "password", GATEWAY, PASSWORD, GATEWAY, CHIEF, 5
+        )
+        file = licence_file(77, 1, 2, 3)
+        await SmtpSender(smtp).send_licence_data(
+            file_name=file.name, text=file.attachment, message_id=new_message_id()
+        )
+        box = Pop3Config("127.0.0.1", pop3_port, "none", "password", USER, PASSWORD, 5)
+        assert await Pop3Mailbox(box).count() == 1
+        assert len(list((tmp_path / "box").glob("*.eml"))) == 1  # on disk, for a restart
+        status = json.loads((tmp_path / "s.json").read_text())
+        assert status["files"] == 1 and status["accepted"] + status["rejected"] == 3
+    finally:
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), 10) == 0

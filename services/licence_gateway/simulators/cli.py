@@ -14,14 +14,19 @@ def simulate() -> None:
     """Run a local stand-in for one of the gateway's outside parties."""
 
 
+RATIO = click.FloatRange(0, 1)
+
+
 @simulate.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--smtp-port", default=2525, show_default=True, help="licenceData comes in here")
 @click.option("--pop3-port", default=1110, show_default=True, help="replies are read here")
-@click.option("--reply-delay", default=1.0, show_default=True, help="seconds before a reply shows")
+@click.option(
+    "--reply-delay", default=1.0, type=click.FloatRange(0), show_default=True, help="seconds"
+)
 @click.option("--seed", default=0, show_default=True, help="same seed, same outcomes")
-@click.option("--accept-ratio", default=0.8, show_default=True, help="share of accepted licences")
-@click.option("--file-error-ratio", default=0.0, show_default=True, help="share of files refused")
+@click.option("--accept-ratio", default=0.8, type=RATIO, show_default=True, help="per licence")
+@click.option("--file-error-ratio", default=0.0, type=RATIO, show_default=True, help="per file")
 @click.option("--smtp-username", default="licence-gateway", show_default=True, help="'' = no login")
 @click.option("--smtp-password", default="simulator", show_default=True)
 @click.option("--mailbox-user", default="icms-mailbox@licence-gateway.local", show_default=True)
