@@ -1,19 +1,29 @@
-"""`invoice-checker flex ...`: compute a flex saldo from a JSON file, without a database."""
+"""`invoice-checker flex ...`: a saldo from a JSON file (no database), and everyone's saldo."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from datetime import date, datetime
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
 from invoice_checker.domain.flex import (
+    FLEX_MAX_MINUS,
+    FLEX_MAX_PLUS,
     FlexError,
     calculate_flex_saldo,
     parse_inputs,
     result_document,
 )
+from invoice_checker.jobs.flex import SaldoLine, current_saldos
+from invoice_checker.settings import InvoiceCheckerSettings, get_settings
+from service_kit.cli import fail
+from service_kit.db import create_engine, create_sessionmaker
+from service_kit.settings import SettingsError
 
 
 def _fail(message: str) -> NoReturn:
@@ -47,3 +57,45 @@ def calculate(input_file: Any) -> None:
     except FlexError as exc:
         _fail(str(exc))
     click.echo(json.dumps(result_document(result), indent=2))
+
+
+def _colour(saldo: float) -> str | None:
+    if saldo < FLEX_MAX_MINUS:
+        return "red"
+    return "yellow" if saldo > FLEX_MAX_PLUS else None
+
+
+async def _saldos(
+    settings: InvoiceCheckerSettings, flex_end_date: date | None, ignore_events: bool
+) -> list[SaldoLine]:
+    engine = create_engine(settings.database_url, pool_size=2, application_name="flex-cli")
+    try:
+        async with create_sessionmaker(engine)() as session:
+            today = datetime.now(ZoneInfo(settings.schedule_timezone)).date()
+            return await current_saldos(
+                session, today, flex_last_day=flex_end_date, ignore_events=ignore_events
+            )
+    finally:
+        await engine.dispose()
+
+
+@flex.command()
+@click.option(
+    "--flex-end-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Last day computed (default: yesterday)",
+)
+@click.option("--ignore-events", is_flag=True, help="Leave corrections out")
+def report(flex_end_date: datetime | None, ignore_events: bool) -> None:
+    """Print `email - saldo h` for every active person, lowest first (red below -40 h, yellow
+    above 120 h); people whose saldo cannot be computed are listed on stderr."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+    end = flex_end_date.date() if flex_end_date else None
+    for line in asyncio.run(_saldos(settings, end, ignore_events)):
+        if line.saldo is None:
+            click.echo(f"{line.email} - {line.problem}", err=True)
+        else:
+            click.secho(f"{line.email} - {line.saldo:.2f} h", fg=_colour(line.saldo))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -160,3 +161,37 @@ async def flex_notice_job(ctx: dict[str, Any], force: bool = False) -> str:
 async def contract_checks_job(ctx: dict[str, Any]) -> str:
     async with job_session(ctx) as (session, settings):
         return await check_contracts(session, settings, local_today(ctx))
+
+
+@dataclass(frozen=True)
+class SaldoLine:
+    email: str
+    saldo: float | None  # None: not computable, see `problem`
+    problem: str = ""
+
+
+async def current_saldos(
+    session: AsyncSession,
+    today: date,
+    *,
+    flex_last_day: date | None = None,
+    ignore_events: bool = False,
+) -> list[SaldoLine]:
+    """Every active, non-archived person's saldo (with KIKY), lowest first; problems last."""
+    lines: list[SaldoLine] = []
+    users = await session.execute(
+        select(TenkfeetUser).where(TenkfeetUser.archived.is_(False)).order_by(TenkfeetUser.email)
+    )
+    for user in users.scalars():
+        inputs = await load_flex_inputs(
+            session, user, today=today, flex_last_day=flex_last_day, ignore_events=ignore_events
+        )
+        if not is_active(inputs):
+            continue
+        try:
+            result = calculate_flex_saldo(inputs)
+        except FlexError as exc:
+            lines.append(SaldoLine(user.email, None, str(exc)))
+            continue
+        lines.append(SaldoLine(user.email, round(result.cumulative_saldo, 2)))
+    return sorted(lines, key=lambda line: (line.saldo is None, line.saldo or 0.0, line.email))
