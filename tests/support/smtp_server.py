@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -52,9 +52,12 @@ class _Login:
 
 class _LongLinesSMTP(SMTP):
     command_size_limit = LIMIT
-    # The base class's defaultdict reads SMTP.command_size_limit, so it must be replaced too.
-    command_size_limits: ClassVar[dict[str, int]] = collections.defaultdict(lambda: LIMIT)
     line_length_limit = LIMIT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The base class's defaultdict falls back to SMTP.command_size_limit, so replace it too.
+        self.command_size_limits = collections.defaultdict(lambda: LIMIT)
 
 
 class _Controller(Controller):

@@ -21,7 +21,7 @@ import ssl
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from licence_gateway.adapters.identity import IdentityError, TokenProvider
 from licence_gateway.settings import LicenceGatewaySettings, require
@@ -192,11 +192,12 @@ class Pop3Mailbox:
                 pop.user(config.username)
                 pop.pass_(config.password)
                 return
-            # poplib has no AUTH; _shortcmd accepts the bare "+" continuation (reference §7).
-            pop._shortcmd("AUTH XOAUTH2")
-            answer = pop._shortcmd(xoauth2_string(config.username, token))
+            # poplib has no AUTH; its _shortcmd accepts the bare "+" continuation (reference §7).
+            command = cast(Any, pop)._shortcmd
+            command("AUTH XOAUTH2")
+            answer: bytes = command(xoauth2_string(config.username, token))
             if not answer.startswith(b"+OK"):  # an error challenge; an empty line gets the -ERR
-                pop._shortcmd("")
+                command("")
         except poplib.error_proto as exc:
             if b"[SYS/TEMP]" in _response_of(exc) or b"[IN-USE]" in _response_of(exc):
                 raise Pop3TransientError(f"POP3 login failed for now: {_text(exc)}") from exc
