@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from invoice_checker.jobs.aws import import_aws_billing
+from invoice_checker.jobs.runtime import job_session
 from invoice_checker.jobs.schedules import SCHEDULE
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
+from invoice_checker.store.aws import link_users_by_name
 from service_kit.cli import fail
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.logging import configure_logging
@@ -97,3 +99,15 @@ def import_aws(month: datetime) -> None:
     except Exception as exc:
         fail(f"AWS import failed: {exc}", 1)
     _echo(result)
+
+
+async def _link_aws_users(ctx: dict[str, Any]) -> str:
+    async with job_session(ctx) as (session, _):
+        return f"Linked {await link_users_by_name(session)} people to their AWS accounts"
+
+
+@jobs.command("link-aws-users")
+def link_aws_users() -> None:
+    """Link people to the AWS account named exactly like them (when only one is)."""
+    settings = _settings()
+    _echo(asyncio.run(_run_once(settings, _link_aws_users)))

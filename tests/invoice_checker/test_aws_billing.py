@@ -34,11 +34,13 @@ from invoice_checker.store.aws import (
     AmazonInvoiceRow,
     AmazonLinkedAccount,
     ProjectAmazonAccount,
+    UserAmazonAccount,
     invoices_of_month,
+    link_users_by_name,
 )
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.syncs import Event
-from tests.invoice_checker.directory_factories import make_project
+from tests.invoice_checker.directory_factories import make_project, make_user
 from tests.support.infra import free_port
 
 VECTOR = json.loads((Path(__file__).parent / "fixtures" / "aws" / "aws_import.json").read_text())
@@ -276,3 +278,24 @@ async def test_import_without_credentials_says_what_to_set(
 ) -> None:
     with pytest.raises(S3NotConfigured, match="INVOICE_CHECKER_AWS_ACCESS_KEY_ID"):
         await import_billing_month(db_session, ic_settings, FEBRUARY)
+
+
+async def test_people_are_linked_to_the_one_account_named_like_them(
+    db_session: AsyncSession,
+) -> None:
+    alice = await make_user(db_session, "Alice", "Admin")
+    bob = await make_user(db_session, "Bob", "Builder")
+    await make_user(db_session, "Carol", "Nomatch")
+    db_session.add_all(
+        [
+            AmazonLinkedAccount(linked_account_id="1", name="Alice Admin"),
+            AmazonLinkedAccount(linked_account_id="2", name="Bob Builder"),
+            AmazonLinkedAccount(linked_account_id="3", name="Bob Builder"),  # ambiguous: skipped
+        ]
+    )
+    await db_session.flush()
+    assert await link_users_by_name(db_session) == 1
+    assert await link_users_by_name(db_session) == 0  # idempotent
+    links = (await db_session.execute(select(UserAmazonAccount))).scalars().all()
+    assert [(link.user_guid, link.linked_account_id) for link in links] == [(alice.guid, "1")]
+    assert bob.guid not in {link.user_guid for link in links}

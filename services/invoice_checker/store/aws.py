@@ -17,6 +17,7 @@ from sqlalchemy import (
     all_,
     bindparam,
     delete,
+    func,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from invoice_checker.domain.aws_billing import BillingRow
 from invoice_checker.store.base import Base
+from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoices import Invoice
 
 # The billing-row fields stored as they are (the account name goes to the account).
@@ -179,3 +181,26 @@ async def invoices_of_month(session: AsyncSession, month: date) -> list[tuple[uu
         select(Invoice.project_guid, Invoice.date).where(Invoice.date == month)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+async def link_users_by_name(session: AsyncSession) -> int:
+    """Link each person to the AWS account named exactly "{first} {last}", when exactly one
+    account has that name; links already there stay. Returns how many links were added."""
+    unique_names = (
+        select(AmazonLinkedAccount.name)
+        .group_by(AmazonLinkedAccount.name)
+        .having(func.count() == 1)
+        .scalar_subquery()
+    )
+    full_name = TenkfeetUser.first_name + " " + TenkfeetUser.last_name
+    matches = select(TenkfeetUser.guid, AmazonLinkedAccount.linked_account_id).join(
+        AmazonLinkedAccount,
+        (AmazonLinkedAccount.name == full_name) & AmazonLinkedAccount.name.in_(unique_names),
+    )
+    result = await session.execute(
+        insert(UserAmazonAccount)
+        .from_select(["user_guid", "linked_account_id"], matches)
+        .on_conflict_do_nothing()
+        .returning(UserAmazonAccount.user_guid)
+    )
+    return len(result.all())
