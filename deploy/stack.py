@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL = ROOT / ".local"
+LOCAL = Path(os.environ.get("STACK_LOCAL_DIR", ROOT / ".local"))  # embedded servers, demo state
 BIN = Path(sys.executable).parent
 GATEWAY_PORT = int(os.environ.get("STACK_GATEWAY_PORT", "8000"))
 CHECKER_PORT = int(os.environ.get("STACK_CHECKER_PORT", "8001"))
@@ -198,6 +198,9 @@ class Stack:
         )
         self.processes.append((name, process))
 
+    def run_once(self, *argv: str) -> None:
+        self.run_all(argv)
+
     def check_alive(self) -> None:
         for name, process in self.processes:
             if process.poll() is not None:
@@ -287,8 +290,9 @@ def wait_until_interrupted(stack: Stack) -> None:
 # by enqueueing the worker's own cron functions (arq names them `cron:<function>`).
 DEMO_JOBS = ("cron:send_licence_data", "cron:process_mailbox", "cron:send_to_icms")
 DEMO_JOB_EVERY = 0.2  # seconds between looks at the queue
-DEMO_REDIS_DB = "9"  # flushed at the start of each demo
-DEMO_DATABASE = "licence_invoice_demo"  # dropped and created at the start of each demo
+# Dropped and created, flushed, at the start of each demo; the tests set their own.
+DEMO_DATABASE = os.environ.get("STACK_DEMO_DATABASE", "licence_invoice_demo")
+DEMO_REDIS_DB = os.environ.get("STACK_DEMO_REDIS_DB", "9")
 
 
 def http_json(url: str, method: str = "GET", timeout: float = 10) -> Any:

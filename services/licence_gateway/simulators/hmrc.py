@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -68,8 +68,6 @@ REJECTION_REASONS = (
     ("1003", "Simulated rejection: commodity code not valid on the start date"),
 )
 SERVER_ERROR = FileError("9", "CHIEF server application error (simulated)")
-
-Outcome = Literal["accepted", "rejected", "file_error"]
 
 
 @dataclass(frozen=True)
@@ -219,7 +217,7 @@ class HmrcSimulator:
         """Handle one e-mail; the SMTP answer to give. The reply is filed for later delivery."""
         now = time.time() if now is None else now
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        attachments = list(message.iter_attachments())  # type: ignore[attr-defined]
+        attachments = list(message.iter_attachments())
         if len(attachments) != 1:
             return "550 5.6.0 expected exactly one licenceData attachment"
         name = attachments[0].get_filename() or ""
