@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,8 @@ import mohawk
 import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis
+from hypothesis import given
+from hypothesis import strategies as st
 from mohawk.exc import HawkFail
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -280,3 +283,26 @@ def test_verify_request_accepts_mohawk_and_rejects_what_mohawk_rejects() -> None
 def test_malformed_headers_raise_hawk_error(header: str) -> None:
     with pytest.raises(HawkError):
         parse_header(header)
+
+
+@given(st.text(max_size=200))
+def test_parsing_any_header_raises_nothing_but_hawk_error(header: str) -> None:
+    with contextlib.suppress(HawkError):
+        parse_header(header)
+
+
+_HEADER_VALUES = st.text(
+    # Printable ASCII but the quote and backslash, as Hawk header values allow.
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126, exclude_characters='"\\'),
+    max_size=30,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "ts", "nonce", "hash", "ext", "mac", "app", "dlg"]), _HEADER_VALUES
+    )
+)
+def test_parse_header_reads_back_what_was_written(attributes: dict[str, str]) -> None:
+    header = "Hawk " + ", ".join(f'{key}="{value}"' for key, value in attributes.items())
+    assert parse_header(header) == attributes
