@@ -100,16 +100,19 @@ class IcmsSimulator:
     async def send(
         self, http: httpx.AsyncClient, records: list[LicenceRecord], *, patience: float = 60
     ) -> None:
-        """POST each licence in order; retry while the gateway is down, up to `patience` s."""
+        """POST each licence in order; retry while the gateway is down, `patience` s in all."""
+        deadline = time.monotonic() + patience
         for record in records:
-            await self._send_one(http, record, time.monotonic() + patience)
+            await self._send_one(http, record, deadline)
 
     async def _send_one(
         self, http: httpx.AsyncClient, record: LicenceRecord, deadline: float
     ) -> None:
         url = urljoin(self.gateway_url, UPDATE_LICENCE_PATH)
-        # ICMS serialises with pydantic's model_dump_json: compact separators.
-        body = json.dumps({"licence": record.licence}, separators=(",", ":")).encode()
+        # ICMS serialises with pydantic's model_dump_json: compact, UTF-8, nothing escaped.
+        body = json.dumps(
+            {"licence": record.licence}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
         delay = 0.2
         while True:
             sender = mohawk.Sender(
@@ -138,6 +141,7 @@ class IcmsSimulator:
             record.post_error = _response_problem(sender, response)
             if response.status_code >= 500 and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
+                delay = min(delay * 2, 3)
                 continue
             return
 
