@@ -6,6 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from invoice_checker.settings import InvoiceCheckerSettings
@@ -17,19 +21,25 @@ class SlackNotConfigured(RuntimeError):
     """The token a Slack feature needs is not set; the message names the setting."""
 
 
+def _client(settings: InvoiceCheckerSettings, token: str) -> AsyncWebClient:
+    # Slack answers 429 with Retry-After when a batch posts too fast; wait and retry.
+    retries = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(3)]
+    return AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=30, retry_handlers=retries
+    )
+
+
 def bot_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value()
     if not token:
         raise SlackNotConfigured("Slack is not configured: set INVOICE_CHECKER_SLACK_BOT_TOKEN")
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=30)
+    return _client(settings, token)
 
 
 def unfurl_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
     """chat.unfurl takes the workspace token in the original; fall back to the bot's."""
     token = settings.slack_workspace_token.get_secret_value()
-    if not token:
-        return bot_client(settings)
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=30)
+    return _client(settings, token) if token else bot_client(settings)
 
 
 def admin_recipients(settings: InvoiceCheckerSettings) -> list[str]:

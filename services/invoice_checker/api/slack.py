@@ -15,7 +15,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,7 +128,11 @@ async def flex_hours_command(
     },
 )
 async def slack_event(
-    request: Request, body: SignedBody, session: SessionDep, today: Today
+    request: Request,
+    body: SignedBody,
+    session: SessionDep,
+    today: Today,
+    background: BackgroundTasks,
 ) -> Response:
     try:
         payload = json.loads(body)
@@ -144,13 +148,18 @@ async def slack_event(
             400, "The body has neither a challenge nor an event.", type_="urn:problem:slack-request"
         )
     if event.get("type") == "link_shared":
-        await _unfurl_links(_settings(request), session, event, today)
+        settings = _settings(request)
+        unfurls = await _unfurls(settings, session, event, today)
+        channel, ts = event.get("channel"), event.get("message_ts")
+        if unfurls and isinstance(channel, str) and isinstance(ts, str):
+            # Slack wants its answer within 3 s: acknowledge first, call chat.unfurl after.
+            background.add_task(_send_unfurls, settings, channel, ts, unfurls)
     return PlainTextResponse("ok")
 
 
-async def _unfurl_links(
+async def _unfurls(
     settings: InvoiceCheckerSettings, session: AsyncSession, event: dict[str, Any], today: date
-) -> None:
+) -> dict[str, dict[str, Any]]:
     unfurls: dict[str, dict[str, Any]] = {}
     for link in event.get("links") or []:
         url = link.get("url") if isinstance(link, dict) else None
@@ -158,9 +167,12 @@ async def _unfurl_links(
             attachment = await _unfurl_for(session, url, settings.public_url, today)
             if attachment is not None:
                 unfurls[url] = attachment
-    channel, ts = event.get("channel"), event.get("message_ts")
-    if not (unfurls and isinstance(channel, str) and isinstance(ts, str)):
-        return
+    return unfurls
+
+
+async def _send_unfurls(
+    settings: InvoiceCheckerSettings, channel: str, ts: str, unfurls: dict[str, dict[str, Any]]
+) -> None:
     try:
         await unfurl(unfurl_client(settings), channel, ts, unfurls)
     except (SlackApiError, SlackNotConfigured) as exc:
