@@ -102,6 +102,27 @@ async def client(port: int, requests: list[bytes], latencies: list[float]) -> No
         writer.close()
 
 
+def check_answers_as_icms_does(port: int) -> None:
+    """One request the way ICMS sends it, its Server-Authorization checked by mohawk."""
+    body = json.loads(GOLDEN.read_text())["requests"][0]
+    body["licence"]["id"] = str(uuid.uuid4())
+    content = json.dumps(body, separators=(",", ":")).encode()
+    url = f"http://127.0.0.1:{port}{PATH}"
+    credentials = {"id": "icms-api", "key": HAWK_KEY, "algorithm": "sha256"}
+    sender = mohawk.Sender(
+        credentials, url, "POST", content=content, content_type="application/json"
+    )
+    headers = {"Content-Type": "application/json", "Hawk-Authentication": sender.request_header}
+    response = httpx.post(url, content=content, headers=headers)
+    if response.status_code != 201:
+        raise RuntimeError(f"unexpected answer {response.status_code}: {response.text}")
+    sender.accept_response(
+        response.headers["Server-Authorization"],
+        content=response.content,
+        content_type=response.headers["Content-Type"],
+    )
+
+
 async def load(port: int, per_client: list[list[bytes]]) -> tuple[float, list[float]]:
     latencies: list[float] = []
     started = time.perf_counter()
@@ -175,12 +196,13 @@ def main() -> None:
     warmup = signed_requests(port, CLIENTS * WARMUP_PER_CLIENT)
     timed = signed_requests(port, CLIENTS * REQUESTS_PER_CLIENT)
     with server(database_url, redis_url, port) as pid:
+        check_answers_as_icms_does(port)
         asyncio.run(load(port, [warmup[i::CLIENTS] for i in range(CLIENTS)]))
         cpu_before = cpu_seconds(pid)
         elapsed, latencies = asyncio.run(load(port, [timed[i::CLIENTS] for i in range(CLIENTS)]))
         server_cpu = (cpu_seconds(pid) - cpu_before) / len(timed)
     count, durability = asyncio.run(stored_count(database_url))
-    if count != len(warmup) + len(timed) or durability != "on":
+    if count != 1 + len(warmup) + len(timed) or durability != "on":
         raise RuntimeError(f"stored {count} payloads, synchronous_commit={durability}")
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000
     print(f"# {len(timed)} requests, {CLIENTS} clients, {WORKERS} server workers", file=sys.stderr)
