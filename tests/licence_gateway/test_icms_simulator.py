@@ -193,3 +193,22 @@ async def test_send_endpoint_posts_more_licences_and_reports_them() -> None:
     assert refused.status_code == 400
     records = list(simulator.licences.values())
     assert all(r.post_status is None and "ConnectError" in (r.post_error or "") for r in records)
+
+
+def test_simulate_commands_refuse_bad_options_with_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from licence_gateway.simulators.cli import simulate
+
+    monkeypatch.delenv("ICMS_SIMULATOR_HAWK_KEY", raising=False)
+    runner = CliRunner()
+    listing = runner.invoke(simulate, ["--help"])
+    no_key = runner.invoke(simulate, ["icms", "--count", "1"])
+    bad_app = runner.invoke(simulate, ["microsoft-identity", "--app", "only-an-id"])
+
+    assert "icms" in listing.output and "microsoft-identity" in listing.output
+    assert no_key.exit_code == 2 and "--hawk-key" in no_key.output
+    assert bad_app.exit_code == 2
+    assert "'only-an-id' is not CLIENT_ID:SECRET:MAILBOX" in bad_app.output

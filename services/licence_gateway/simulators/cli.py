@@ -139,7 +139,9 @@ def microsoft_identity(
 
     directory = IdentityDirectory(tenant_id=tenant_id)
     for app in apps:
-        client_id, secret, mailbox = app.split(":", 2)
+        client_id, secret, mailbox = [*app.split(":", 2), "", ""][:3]
+        if not (client_id and secret and mailbox):
+            raise click.BadParameter(f"{app!r} is not CLIENT_ID:SECRET:MAILBOX", param_hint="--app")
         directory.register(client_id, secret, mailbox)
     certificate = write_self_signed_certificate(cert_dir, hosts=(host, "localhost"))
     click.echo(
