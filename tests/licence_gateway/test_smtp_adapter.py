@@ -304,6 +304,7 @@ def test_settings_make_the_config(lg_settings: LicenceGatewaySettings) -> None:
         USER,
     )
     assert smtp.password == PASSWORD
+    assert PASSWORD not in repr(smtp)  # configs end up in logs and tracebacks
 
 
 async def test_stored_bytes_go_out_unchanged_on_every_delivery(

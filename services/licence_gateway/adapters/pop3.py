@@ -20,7 +20,7 @@ import poplib
 import ssl
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from licence_gateway.adapters.identity import IdentityError, TokenProvider
@@ -56,7 +56,7 @@ class Pop3Config:
     security: Literal["tls", "starttls", "none"]
     auth: Literal["xoauth2", "password"]
     username: str
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in logs or tracebacks
     timeout_seconds: float = 60
     ca_file: str = ""
 

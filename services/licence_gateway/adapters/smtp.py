@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
@@ -56,7 +56,7 @@ class SmtpConfig:
     security: Literal["starttls", "tls", "none"]
     auth: Literal["password", "xoauth2", "none"]
     username: str
-    password: str
+    password: str = field(repr=False)  # never in logs or tracebacks
     from_address: str
     to_address: str
     timeout_seconds: float = 60
