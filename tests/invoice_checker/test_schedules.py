@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.domain.schedule import ScheduleError, parse_schedule
+from invoice_checker.domain.schedule import Schedule, ScheduleError, parse_schedule
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.schedules import SCHEDULE, ScheduledJob, cron_jobs
 from invoice_checker.jobs.worker import build_worker_settings
@@ -33,15 +33,18 @@ def test_cron_strings() -> None:
     assert parse_schedule("off") is None
     assert parse_schedule("  ") is None
     every = parse_schedule("*/15 * * * *")
-    assert every is not None and every.arq_kwargs() == {"minute": {0, 15, 30, 45}}
+    assert every == Schedule(
+        minute=frozenset({0, 15, 30, 45}), hour=None, day=None, month=None, weekday=None
+    )
     first_wednesday = parse_schedule("0 10 1-7 * 3")
     assert first_wednesday is not None
-    assert first_wednesday.arq_kwargs() == {
-        "minute": {0},
-        "hour": {10},
-        "day": set(range(1, 8)),
-        "weekday": {2},  # Python's Wednesday
-    }
+    assert first_wednesday == Schedule(
+        minute=frozenset({0}),
+        hour=frozenset({10}),
+        day=frozenset(range(1, 8)),
+        month=None,
+        weekday=frozenset({2}),  # Python's Wednesday
+    )
     sundays = parse_schedule("5 4 * 1,7-8 0,7")
     assert sundays is not None and sundays.weekday == {6} and sundays.month == {1, 7, 8}
 

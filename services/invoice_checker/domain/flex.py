@@ -349,7 +349,7 @@ def month_row(month: MonthSummary) -> dict[str, Any]:
 def result_document(result: FlexResult) -> dict[str, Any]:
     """The JSON shape the CLI prints and the API answers: months newest first, log oldest first."""
     kiky = result.kiky
-    return rounded(
+    document: dict[str, Any] = rounded(
         {
             "cumulative_saldo": result.cumulative_saldo,
             "flex_saldo": result.flex_saldo,
@@ -364,6 +364,7 @@ def result_document(result: FlexResult) -> dict[str, Any]:
             "daily_log": result.daily_log,
         }
     )
+    return document
 
 
 def parse_inputs(document: Mapping[str, Any]) -> FlexInputs:

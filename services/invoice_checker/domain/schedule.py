@@ -32,17 +32,6 @@ class Schedule:
     month: frozenset[int] | None
     weekday: frozenset[int] | None  # Python's numbering: Monday = 0
 
-    def arq_kwargs(self) -> dict[str, set[int]]:
-        """Keyword arguments for `arq.cron` (fields left out run at every value)."""
-        fields = {
-            "minute": self.minute,
-            "hour": self.hour,
-            "day": self.day,
-            "month": self.month,
-            "weekday": self.weekday,
-        }
-        return {name: set(values) for name, values in fields.items() if values is not None}
-
 
 def parse_schedule(text: str) -> Schedule | None:
     """The schedule, or None when it is switched off; ScheduleError says what is wrong."""

@@ -109,7 +109,8 @@ async def find_contract_problems(session: AsyncSession, today: date) -> list[str
         .distinct()
     )
     for guid, day in rows:
-        entry_dates[guid].append(day)
+        if guid is not None:
+            entry_dates[guid].append(day)
     problems: list[str] = []
     users = await session.execute(select(TenkfeetUser).order_by(TenkfeetUser.email))
     for user in users.scalars():

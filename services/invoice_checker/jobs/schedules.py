@@ -7,7 +7,7 @@ and a manual one never run twice at once; the other jobs run in the cron job its
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,14 +74,14 @@ async def scheduled_refresh_stats(ctx: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class ScheduledJob:
     setting: str  # the InvoiceCheckerSettings field holding its cron string
-    run: Callable[..., Awaitable[Any]]  # run(ctx, **options)
+    run: Callable[..., Coroutine[Any, Any, Any]]  # run(ctx, **options)
     timeout_seconds: int = 600
 
     @property
     def name(self) -> str:
         return self.setting.removeprefix("schedule_")
 
-    def reported(self) -> Callable[..., Awaitable[Any]]:
+    def reported(self) -> Callable[..., Coroutine[Any, Any, Any]]:
         """The job, writing a failed event when it fails (the original logged successes only)
         and a plain "not configured" event instead of a crash for Slack or AWS left unset."""
 
@@ -130,13 +130,22 @@ def cron_jobs(settings: InvoiceCheckerSettings) -> list[CronJob]:
             cron(
                 job.reported(),
                 name=f"cron:{job.name}",
+                month=_values(schedule.month),
+                day=_values(schedule.day),
+                weekday=_values(schedule.weekday),
+                hour=_values(schedule.hour),
+                minute=_values(schedule.minute),
                 second=0,
                 timeout=job.timeout_seconds,
                 max_tries=1,
-                **schedule.arq_kwargs(),
             )
         )
     return jobs
+
+
+def _values(allowed: frozenset[int] | None) -> set[int] | None:
+    """arq's form of a field: a set of values, or None for any."""
+    return None if allowed is None else set(allowed)
 
 
 def schedule_timezone(settings: InvoiceCheckerSettings) -> ZoneInfo:
