@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from service_kit.migrations import upgrade
 from service_kit.queue import create_redis
-from tests.support.infra import (
-    database_name_for_tests,
-    postgres_server_url,
-    test_redis_url,
-    with_database,
-)
+from tests.support.database import migrated_database, recreate_database
+from tests.support.infra import database_name_for_tests, test_redis_url
 
-SERVICES = ("licence_gateway", "invoice_checker")
-
-
-async def recreate_database(name: str) -> str:
-    """Drop and create a database on the test server; return its asyncpg URL."""
-    admin = create_async_engine(postgres_server_url(), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return with_database(postgres_server_url(), name)
+__all__ = ["recreate_database"]  # benchmarks and harnesses import it from here
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +24,7 @@ def redis_url() -> str:
 @pytest_asyncio.fixture(scope="session")
 async def database_url() -> str:
     """A fresh database migrated to head for both services (alembic, as in production)."""
-    url = await recreate_database(database_name_for_tests())
-    for service in SERVICES:
-        await asyncio.to_thread(upgrade, service, url)
-    return url
+    return await migrated_database(database_name_for_tests())
 
 
 @pytest_asyncio.fixture(scope="session")
