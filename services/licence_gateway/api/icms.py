@@ -77,7 +77,8 @@ def _licence_of(raw: bytes) -> dict[str, Any]:
         raise BadBody(
             _licence_errors({"non_field_errors": [f"Expected an object, but got {kind}."]})
         )
-    # PostgreSQL cannot store U+0000 in JSONB; no field of a licence may hold it anyway.
+    # PostgreSQL cannot store U+0000 in JSONB; no field of a licence may hold it anyway. (This also
+    # refuses a literal backslash followed by "u0000", which validation refuses in any case.)
     if b"\\u0000" in raw:
         raise BadBody(
             _licence_errors({"non_field_errors": ["Text must not contain the NUL character."]})
@@ -100,7 +101,7 @@ def _new_payload(licence: dict[str, Any]) -> NewPayload:
         )
     except (KeyError, ValueError) as exc:
         raise BadBody(_licence_errors({"non_field_errors": [f"Unusable licence: {exc}"]})) from None
-    if len(payload.action) > 7 or len(payload.reference) > 35 or len(payload.licence_type) > 10:
+    if not payload.fits_its_columns():
         raise BadBody(_licence_errors({"non_field_errors": ["Unusable licence: field too long"]}))
     return payload
 
@@ -113,12 +114,9 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
     """
     try:
         licence = _licence_of(await request.body())
-    except BadBody as exc:
-        return _json(exc.body, 400)
-    errors = validate_licence(licence)
-    if errors:
-        return _json(_licence_errors(errors), 400)
-    try:
+        errors = validate_licence(licence)
+        if errors:
+            raise BadBody(_licence_errors(errors))
         payload = _new_payload(licence)
     except BadBody as exc:
         return _json(exc.body, 400)

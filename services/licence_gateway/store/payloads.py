@@ -32,6 +32,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from licence_gateway.store.base import Base
 
+ACTION_LENGTH = 7
+REFERENCE_LENGTH = 35
+TYPE_LENGTH = 10
+
 
 class LicencePayload(Base):
     """One licence instruction accepted from ICMS; the batching job turns it into a CHIEF record."""
@@ -50,9 +54,9 @@ class LicencePayload(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     icms_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    action: Mapped[str] = mapped_column(String(7))
-    reference: Mapped[str] = mapped_column(String(35))
-    licence_type: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
+    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
+    licence_type: Mapped[str] = mapped_column(String(TYPE_LENGTH))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
@@ -84,6 +88,13 @@ class NewPayload:
     reference: str
     licence_type: str
     data: dict[str, Any]
+
+    def fits_its_columns(self) -> bool:
+        return (
+            len(self.action) <= ACTION_LENGTH
+            and len(self.reference) <= REFERENCE_LENGTH
+            and len(self.licence_type) <= TYPE_LENGTH
+        )
 
 
 # The ingest hot path, straight on asyncpg: one statement, no ORM round trip through greenlets.
