@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import collections
 import json
 import os
@@ -35,6 +36,9 @@ BIN = Path(sys.executable).parent
 GATEWAY_PORT = int(os.environ.get("STACK_GATEWAY_PORT", "8000"))
 CHECKER_PORT = int(os.environ.get("STACK_CHECKER_PORT", "8001"))
 ICMS_PORT = int(os.environ.get("STACK_ICMS_PORT", "8008"))
+TENKFEET_PORT = int(os.environ.get("STACK_TENKFEET_PORT", "8092"))
+TENKFEET_TOKEN = "stack-tenkfeet-token"  # noqa: S105 - the local 10000ft simulator's token
+TENKFEET_MONTH = "2018-01"  # the month the 10000ft simulator has hours for
 HMRC_SMTP_PORT = int(os.environ.get("STACK_HMRC_SMTP_PORT", "2525"))
 HMRC_POP3_PORT = int(os.environ.get("STACK_HMRC_POP3_PORT", "1110"))
 
@@ -93,6 +97,10 @@ def service_env(backends: Backends, extra: dict[str, str] | None = None) -> dict
         INVOICE_CHECKER_REDIS_URL=backends.redis_url,
     )
     env.update(gateway_against_simulators())
+    env.update(
+        INVOICE_CHECKER_TENKFEET_API_URL=f"http://127.0.0.1:{TENKFEET_PORT}",
+        INVOICE_CHECKER_TENKFEET_API_TOKEN=TENKFEET_TOKEN,
+    )
     env.update(extra or {})
     return env
 
@@ -146,6 +154,15 @@ def icms_simulator_argv(*extra: str) -> list[str]:
     ]
 
 
+def tenkfeet_simulator_argv() -> list[str]:
+    """10000ft with 50 users, 20 projects and 200 entries a day through TENKFEET_MONTH."""
+    return [
+        *("invoice-checker", "simulate", "tenkfeet", "--port", str(TENKFEET_PORT)),
+        *("--token", TENKFEET_TOKEN, "--start", f"{TENKFEET_MONTH}-01", "--days", "31"),
+        *("--entries-per-day", "200"),
+    ]
+
+
 def wait_tcp(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -181,6 +198,9 @@ class Stack:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.started_at = started_at  # before the databases: what "the stack starting" means
 
+    def run_once(self, *argv: str) -> None:
+        self.run_all(argv)
+
     def run_all(self, *commands: tuple[str, ...]) -> None:
         """Run one-shot commands side by side; fail if any fails."""
         running = [subprocess.Popen([str(BIN / c[0]), *c[1:]], env=self.env) for c in commands]
@@ -197,9 +217,6 @@ class Stack:
             [str(BIN / argv[0]), *argv[1:]], env=self.env, stdout=output, stderr=output
         )
         self.processes.append((name, process))
-
-    def run_once(self, *argv: str) -> None:
-        self.run_all(argv)
 
     def check_alive(self) -> None:
         for name, process in self.processes:
@@ -236,6 +253,7 @@ def running_stack(
         stack.start("hmrc simulator", *hmrc_simulator_argv(state_dir, *hmrc_options))
         stack.start("licence gateway API", "licence-gateway", "serve", "--port", str(GATEWAY_PORT))
         stack.start("licence gateway worker", "licence-gateway", "worker")
+        stack.start("10000ft simulator", *tenkfeet_simulator_argv())
         stack.start("invoice checker API", "invoice-checker", "serve", "--port", str(CHECKER_PORT))
         stack.start("invoice checker worker", "invoice-checker", "worker")
         wait_tcp(HMRC_POP3_PORT)
@@ -254,6 +272,11 @@ def run(seconds: float | None) -> int:
     with running_stack(hmrc_options=("--usage-every", "600")) as stack:
         print(f"licence gateway docs: http://127.0.0.1:{GATEWAY_PORT}/docs", flush=True)
         print(f"invoice checker docs: http://127.0.0.1:{CHECKER_PORT}/docs", flush=True)
+        print(
+            f"10000ft simulator: http://127.0.0.1:{TENKFEET_PORT} (hours of {TENKFEET_MONTH};"
+            " `invoice-checker sync ...` with INVOICE_CHECKER_TENKFEET_API_URL pointing at it)",
+            flush=True,
+        )
         print(
             f"ICMS simulator status: http://127.0.0.1:{ICMS_PORT}/ (send licences:"
             f" curl -X POST 'http://127.0.0.1:{ICMS_PORT}/send?count=5')",
@@ -359,8 +382,33 @@ def licence_demo(stack: Stack, args: argparse.Namespace) -> bool:
     return True
 
 
+def invoice_demo(stack: Stack, args: argparse.Namespace) -> bool:
+    """Sync users, projects and a month of hours from the 10000ft simulator; count invoices."""
+    say(f"the invoice checker syncs {TENKFEET_MONTH} from the 10000ft simulator")
+    wait_http(f"http://127.0.0.1:{TENKFEET_PORT}/_admin/stats")
+    for kind in ("users", "projects", "leave-types", "holidays"):  # users first: admins by name
+        stack.run_all(("invoice-checker", "sync", kind))
+    first = f"{TENKFEET_MONTH}-01"
+    last = f"{TENKFEET_MONTH}-{calendar.monthrange(*map(int, TENKFEET_MONTH.split('-')))[1]}"
+    stack.run_all(("invoice-checker", "sync", "hours", "--start", first, "--end", last))
+    status = subprocess.run(
+        [str(BIN / "invoice-checker"), "sync", "status", "--month", TENKFEET_MONTH],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(f"demo {status.stdout.strip()}", flush=True)
+    return True
+
+
 # Each part drives one service through the running stack and says whether it succeeded.
-DEMO_PARTS: list[Callable[[Stack, argparse.Namespace], bool]] = [licence_demo]
+DEMO_PARTS: list[Callable[[Stack, argparse.Namespace], bool]] = [licence_demo, invoice_demo]
+
+
+def chosen(part: Callable[..., bool], only: str | None) -> bool:
+    """`--only licence` picks `licence_demo`."""
+    return only is None or part.__name__ == f"{only}_demo"
 
 
 class JobTicker(threading.Thread):
@@ -451,7 +499,7 @@ def demo(args: argparse.Namespace) -> int:
         ticker = JobTicker(stack.env["LICENCE_GATEWAY_REDIS_URL"])
         ticker.start()
         try:
-            results = [part(stack, args) for part in DEMO_PARTS]
+            results = [part(stack, args) for part in DEMO_PARTS if chosen(part, args.only)]
         finally:
             ticker.stopping.set()
             ticker.join(timeout=5)
@@ -471,6 +519,7 @@ def main() -> int:
     demo_parser.add_argument("--seed", type=int, default=2026, help="licences and HMRC outcomes")
     demo_parser.add_argument("--accept-ratio", type=float, default=0.8, help="HMRC accepts")
     demo_parser.add_argument("--keep-running", action="store_true", help="leave the stack up")
+    demo_parser.add_argument("--only", help="run one part: licence, invoice")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     if args.command == "run":

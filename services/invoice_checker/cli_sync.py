@@ -16,6 +16,7 @@ from invoice_checker.adapters.tenkfeet import TenkfeetError
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.jobs import sync_runs as runs
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
+from invoice_checker.store.hour_sync import month_counts
 from invoice_checker.store.sync_runs import request_run
 from service_kit.cli import fail
 from service_kit.db import create_engine, create_sessionmaker
@@ -132,3 +133,26 @@ def hours(start: datetime, end: datetime, force: bool, automatic_split: bool) ->
     except InvalidRange as exc:
         fail(str(exc))
     _sync("hours", start.date(), end.date(), force)
+
+
+async def _status(settings: InvoiceCheckerSettings, month: date) -> tuple[int, int]:
+    engine = create_engine(settings.database_url, pool_size=1, application_name="sync-cli")
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await month_counts(session, month)
+    finally:
+        await engine.dispose()
+
+
+@sync.command()
+@click.option(
+    "--month", type=click.DateTime(formats=["%Y-%m"]), required=True, help="YYYY-MM to count"
+)
+def status(month: datetime) -> None:
+    """What the syncs left for a month: `invoices: entries=N invoices=M month=YYYY-MM`."""
+    settings = _settings()
+    try:
+        entries, invoices = asyncio.run(_status(settings, month.date()))
+    except OSError as exc:
+        fail(f"cannot reach PostgreSQL: {exc}", 1)
+    click.echo(f"invoices: entries={entries} invoices={invoices} month={month:%Y-%m}")

@@ -187,3 +187,18 @@ async def write_days(
         {"days": list(digests), "digests": list(digests.values())},
     )
     return BatchResult(added, updated, int(getattr(deleted, "rowcount", 0) or 0))
+
+
+async def month_counts(session: AsyncSession, month: date) -> tuple[int, int]:
+    """(hour entries dated in the month, invoices of the month)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM invoice_checker.hour_entries"
+                " WHERE date >= :month AND date < CAST(:month AS date) + interval '1 month'),"
+                " (SELECT count(*) FROM invoice_checker.invoices WHERE date = :month)"
+            ),
+            {"month": month},
+        )
+    ).one()
+    return int(row[0]), int(row[1])
