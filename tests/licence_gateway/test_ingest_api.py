@@ -231,6 +231,16 @@ async def test_any_licence_gets_201_or_400_never_500(
     signed.accept()
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+async def test_any_body_bytes_get_an_answer_never_500(body: bytes, icms: IcmsClient) -> None:
+    signed = await icms.post(UPDATE, body)
+    assert signed.response.status_code == 400, signed.response.text
+    signed.accept()
+
+
 async def test_check_connection_answers_like_the_original(icms: IcmsClient) -> None:
     ok = await icms.post("/mail/check-icms-hmrc-connection/", {"foo": "bar"})
     assert (ok.response.status_code, ok.response.text) == (200, '{"bar": "foo"}')
