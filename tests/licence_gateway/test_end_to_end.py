@@ -35,7 +35,13 @@ from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail
 from service_kit.migrations import upgrade
 from tests.conftest import recreate_database
-from tests.support.infra import database_name_for_tests
+from tests.support.infra import (
+    ROOT,
+    database_name_for_tests,
+    free_port,
+    postgres_server_url,
+    redis_server_url,
+)
 
 HAWK_KEY = "end-to-end-hawk-key"
 GATEWAY, ICMS_MAILBOX, CHIEF = "gateway@lg.test", "icms-mailbox@lg.test", "chief@hmrc.test"
@@ -236,3 +242,32 @@ async def operator_command(env: dict[str, str], *args: str) -> str:
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, output.decode()
     return output.decode()
+
+
+async def test_make_demo_runs_the_flow_through_the_whole_stack(tmp_path: Path) -> None:
+    """`deploy/stack.py demo` as `make demo` runs it: every process, the simulators, the ticker.
+    On the test servers and free ports, with its state under tmp_path."""
+    names = ("GATEWAY", "CHECKER", "ICMS", "HMRC_SMTP", "HMRC_POP3")
+    env = {f"STACK_{name}_PORT": str(free_port()) for name in names}
+    server = postgres_server_url()
+    env |= {
+        "STACK_LOCAL_DIR": str(tmp_path),
+        "STACK_DEMO_DATABASE": f"{database_name_for_tests()}_demo",
+        "STACK_DEMO_REDIS_DB": os.environ.get("TEST_REDIS_DB", "15"),
+        "LICENCE_GATEWAY_DATABASE_URL": server,
+        "INVOICE_CHECKER_DATABASE_URL": server,
+        "LICENCE_GATEWAY_REDIS_URL": redis_server_url(),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "deploy" / "stack.py"),
+        *("demo", "--only", "licence", "--licences", "12", "--timeout", "60"),
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(process.communicate(), 240))[0].decode()
+    assert process.returncode == 0, output
+    (line,) = [line for line in output.splitlines() if line.startswith("demo licences: ")]
+    assert line.startswith("demo licences: sent=12 final=12 accepted="), line
+    assert (tmp_path / "demo" / "logs" / "hmrc-simulator.log").exists()
