@@ -46,7 +46,7 @@ def upgrade() -> None:
         ["received_at", "id"],
         unique=False,
         schema=SCHEMA,
-        postgresql_where=sa.text("NOT is_processed"),
+        postgresql_where=sa.text("is_processed IS false"),
     )
 
 

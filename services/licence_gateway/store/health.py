@@ -23,8 +23,8 @@ async def payload_waiting_since(session: AsyncSession, cutoff: datetime) -> bool
     The original compared `received_at <= now + interval`, so any queued payload failed it.
     """
     waiting = exists().where(
-        ~LicencePayload.is_processed,
-        ~LicencePayload.skip_process,
+        LicencePayload.is_processed.is_(False),
+        LicencePayload.skip_process.is_(False),
         LicencePayload.received_at < cutoff,
     )
     return bool(await session.scalar(select(waiting)))

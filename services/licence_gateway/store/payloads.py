@@ -43,12 +43,13 @@ class LicencePayload(Base):
     __tablename__ = "licence_payloads"
     __table_args__ = (
         UniqueConstraint("icms_id", "action"),
-        # The batching job's queue: unprocessed payloads in arrival order.
+        # The batching job's queue: unprocessed payloads in arrival order. Query it with
+        # `is_processed IS false` (`.is_(False)`): PostgreSQL does not match `NOT is_processed`.
         Index(
             "ix_licence_payloads_unprocessed",
             "received_at",
             "id",
-            postgresql_where=text("NOT is_processed"),
+            postgresql_where=text("is_processed IS false"),
         ),
     )
 
