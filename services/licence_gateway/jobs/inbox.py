@@ -2,8 +2,8 @@
 
 Each message is handled on its own: stored raw (with its attachment, and the mail moved to
 `reply_received`) in one transaction, and deleted from the box only after that commit. A message
-already stored (same UIDL or Message-ID) is deleted without a second row, so a pass cut short
-anywhere is simply repeated. Mail that is not HMRC's, or not a reply, is left in the box and
+already stored (same Message-ID) is deleted without a second row, so a pass cut short anywhere
+is simply repeated. Mail that is not HMRC's, or not a reply, is left in the box and
 logged once. One odd message never blocks the others (section 14.6).
 """
 
@@ -112,15 +112,12 @@ async def run_inbox(flow: MailFlow) -> InboxReport:
 async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) -> bool:
     """Store one message if it is HMRC's; True when it may now be deleted from the box."""
     async with flow.sessions() as session:
-        if await _already_stored(session, ReceivedEmail.uidl == message.uid):
-            report.duplicates += 1
-            return True
         if message.raw is None:
             report.left += 1
             await _log_once(flow, message.uid, "too large to fetch", message.uid, "")
             return False
         envelope = Envelope.of(message.raw)
-        if await _already_stored(session, ReceivedEmail.message_id == envelope.message_id):
+        if await _already_stored(session, envelope.message_id):
             report.duplicates += 1
             return True
         kind = kind_of(envelope.subject)
@@ -148,8 +145,12 @@ async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) 
     return True
 
 
-async def _already_stored(session: AsyncSession, condition: Any) -> bool:
-    return await session.scalar(select(ReceivedEmail.id).where(condition).limit(1)) is not None
+async def _already_stored(session: AsyncSession, message_id: str) -> bool:
+    # By Message-ID, not UIDL: a server may reuse a UIDL, never the Message-ID of another mail.
+    found = await session.scalar(
+        select(ReceivedEmail.id).where(ReceivedEmail.message_id == message_id)
+    )
+    return found is not None
 
 
 async def _log_once(flow: MailFlow, uid: str, reason: str, sender: str, subject: str) -> None:
