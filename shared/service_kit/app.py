@@ -26,6 +26,44 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "example": "about:blank"},
+        "title": {"type": "string", "example": "Not Found"},
+        "status": {"type": "integer", "example": 404},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {}},
+    },
+    "additionalProperties": True,
+}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI what the handlers do: validation errors and every undocumented status
+    answer problem+json (routes that document their own error shapes keep them)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            validation = responses.get("422")
+            if validation and "HTTPValidationError" in str(validation.get("content")):
+                validation["content"] = _problem_content()
+            default = {"description": "An error, as RFC 9457 problem details"}
+            responses.setdefault("default", {**default, "content": _problem_content()})
+    return schema
+
+
 def build_app(
     *,
     title: str,
@@ -75,6 +113,14 @@ def build_app(
         generate_unique_id_function=_operation_id,
         openapi_tags=openapi_tags,
     )
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     app.add_middleware(

@@ -1,0 +1,1 @@
+"""Reliability and security harnesses for `make reliability`; figures go to docs/reliability.md."""
