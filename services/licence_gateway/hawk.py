@@ -1,9 +1,9 @@
 """Hawk (sha256) as ICMS speaks it: verify its requests, sign our answers, and sign our own calls.
 
 Server side is written out here rather than through mohawk's `Receiver`, which pretty-prints every
-body into a debug message whether or not debug logging is on (about 0.3 ms a request, more than
-the rest of the ingest). It follows the Hawk 1 header scheme exactly; tests check that mohawk's
-`Sender` is accepted and that mohawk's `accept_response` accepts what we sign, both ways.
+body into a debug message whether or not debug logging is on (about 0.3 ms a request). It follows
+the Hawk 1 header scheme exactly; tests check that mohawk's `Sender` is accepted and that mohawk's
+`accept_response` accepts what we sign, both ways.
 Client side (our calls to ICMS) uses mohawk itself.
 
 The URL a request is checked against is rebuilt from what reached us: the scheme of the ASGI
@@ -47,7 +47,7 @@ MAX_HEADER_LENGTH = 4096
 REQUEST_HEADERS = ("hawk-authentication", "authorization")
 
 _ATTRIBUTE = re.compile(r'(\w+)="([^"\\]*)"\s*(?:,\s*|$)')
-_ALLOWED_VALUE = re.compile(r"^[ a-zA-Z0-9_!#$%&'()*+,\-./:;<=>?@\[\]^`{|}~]*$")
+_ALLOWED_VALUE = re.compile(r"[ a-zA-Z0-9_!#$%&'()*+,\-./:;<=>?@\[\]^`{|}~]*")
 _REQUEST_KEYS = frozenset({"id", "ts", "nonce", "hash", "ext", "mac", "app", "dlg"})
 
 
@@ -91,7 +91,7 @@ def parse_header(value: str) -> dict[str, str]:
         if match.start() != position:
             break
         key, text = match.group(1), match.group(2)
-        if key not in _REQUEST_KEYS or key in attributes or not _ALLOWED_VALUE.match(text):
+        if key not in _REQUEST_KEYS or key in attributes or not _ALLOWED_VALUE.fullmatch(text):
             raise HawkError(f"bad header attribute {key!r}")
         attributes[key] = text
         position = match.end()

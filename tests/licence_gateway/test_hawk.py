@@ -277,6 +277,7 @@ def test_verify_request_accepts_mohawk_and_rejects_what_mohawk_rejects() -> None
         'Hawk id="a" junk',
         'Hawk unknown="1"',
         'Hawk id="a\\"b"',
+        'Hawk id="a\n"',
         "Hawk " + "x" * 5000,
     ],
 )
