@@ -111,22 +111,22 @@ async def run_inbox(flow: MailFlow) -> InboxReport:
 
 async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) -> bool:
     """Store one message if it is HMRC's; True when it may now be deleted from the box."""
+    if message.raw is None:
+        report.left += 1
+        await _log_once(flow, message.uid, "too large to fetch", message.uid, "")
+        return False
+    envelope = Envelope.of(message.raw)
+    kind = kind_of(envelope.subject)
+    from_hmrc = envelope.sender == flow.settings.hmrc_sender_address.strip().lower()
+    if not from_hmrc or kind is None:  # only HMRC's replies are ever deleted
+        report.left += 1
+        reason = "not a reply" if from_hmrc else "not from HMRC"
+        await _log_once(flow, message.uid, reason, envelope.sender, envelope.subject)
+        return False
     async with flow.sessions() as session:
-        if message.raw is None:
-            report.left += 1
-            await _log_once(flow, message.uid, "too large to fetch", message.uid, "")
-            return False
-        envelope = Envelope.of(message.raw)
         if await _already_stored(session, envelope.message_id):
             report.duplicates += 1
             return True
-        kind = kind_of(envelope.subject)
-        expected = flow.settings.hmrc_sender_address.strip().lower()
-        if envelope.sender != expected or kind is None:
-            report.left += 1
-            reason = "not from HMRC" if envelope.sender != expected else "not a reply"
-            await _log_once(flow, message.uid, reason, envelope.sender, envelope.subject)
-            return False
         row = await _store(session, message, envelope, kind)
         await session.commit()
     if row.flag:
