@@ -61,7 +61,8 @@ def main() -> None:
         raise RuntimeError("the reply was not parsed completely")
     best = min(timings)
     print(
-        f"# reply_parse: best {best * 1000:.1f} ms of {ROUNDS}, {len(text) / 1e6:.1f} MB",
+        f"# reply_parse: best {best * 1000:.1f} ms of {ROUNDS}"
+        f" ({min(cpu_times) * 1000:.1f} ms CPU), {len(text) / 1e6:.1f} MB",
         file=sys.stderr,
     )
     print(f"bench reply_parse_10k: {(ACCEPTED + REJECTED) / best:.0f} transactions/s", flush=True)
