@@ -243,7 +243,9 @@ async def _deliver(
         callback.last_error = str(exc)
         report.failed.append(f"callback {callback.id}: {exc}")
         report.transient_failure |= exc.transient
-        logger.warning(
+        # A refusal (4xx) will not pass by itself: it needs someone to look, so say it louder.
+        logger.log(
+            logging.WARNING if exc.transient else logging.ERROR,
             "ICMS did not take the callback; the mail stays as it is",
             extra={"callback_id": callback.id, "mail_id": callback.mail_id, "error": str(exc)},
         )
