@@ -3,6 +3,7 @@ entries; who may read and edit; contract and correction CRUD with clear 4xx answ
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -10,14 +11,19 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.api.flex import local_today
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import PublicHoliday, TenkfeetUser
-from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
+from invoice_checker.store.flex import (
+    FlexTimeCorrection,
+    WorkContract,
+    contracts_of,
+    overlapping_contract,
+)
 from invoice_checker.store.history import HistoryRecord
 from tests.invoice_checker.auth_helpers import bearer
 from tests.invoice_checker.directory_factories import (
@@ -268,3 +274,31 @@ async def test_correction_crud_and_validation(
     assert gone.status_code == 204
     missing = await client.delete(f"/api/v1/flex-corrections/{correction['id']}", headers=headers)
     assert missing.status_code == 404
+
+
+async def test_concurrent_overlapping_contracts_cannot_both_be_stored(engine: AsyncEngine) -> None:
+    """Two writers checking for overlap at once take turns on the person's row lock."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as setup:
+        user = await make_user(setup)
+        await setup.commit()
+
+    async def add(start: date, pause: float) -> bool:
+        async with sessions() as session, session.begin():
+            clash = await overlapping_contract(session, user.guid, start, date(2030, 12, 31))
+            if clash is not None:
+                return False
+            session.add(
+                WorkContract(user_guid=user.guid, start_date=start, end_date=date(2030, 12, 31))
+            )
+            await asyncio.sleep(pause)  # hold the lock while the other writer waits
+            return True
+
+    try:
+        results = await asyncio.gather(add(date(2030, 1, 1), 0.2), add(date(2030, 6, 1), 0))
+        assert sorted(results) == [False, True]
+        async with sessions() as check:
+            assert len(await contracts_of(check, user.guid)) == 1
+    finally:
+        async with sessions() as cleanup, cleanup.begin():
+            await cleanup.execute(delete(TenkfeetUser).where(TenkfeetUser.guid == user.guid))

@@ -135,7 +135,13 @@ async def overlapping_contract(
     *,
     other_than: int | None = None,
 ) -> WorkContract | None:
-    """A contract of the person that shares a day with [start, end], if any."""
+    """A contract of the person that shares a day with [start, end], if any.
+
+    Locks the person's row first, so two concurrent writes of their contracts take turns and
+    cannot both pass this check; the lock lasts until the caller's transaction ends."""
+    await session.execute(
+        select(TenkfeetUser.guid).where(TenkfeetUser.guid == user_guid).with_for_update()
+    )
     statement = select(WorkContract).where(
         WorkContract.user_guid == user_guid,
         WorkContract.start_date <= end,
