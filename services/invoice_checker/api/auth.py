@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 
 from invoice_checker.adapters import oidc
-from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal
+from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal, principal_cache
 from invoice_checker.domain.permissions import email_in_domain
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.auth import (
@@ -203,6 +203,7 @@ async def logout(request: Request, session: SessionDep, principal: CurrentPrinci
     if secret := request.cookies.get(SESSION_COOKIE):
         await revoke_secret(session, secret)
         await session.commit()
+        principal_cache(request).clear()
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -243,8 +244,11 @@ async def create_token(
     status_code=204,
     responses={404: {"description": "No such live token of yours"}},
 )
-async def delete_token(token_id: int, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def delete_token(
+    token_id: int, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     if not await revoke_credential(session, credential_id=token_id, user_id=principal.user_id):
         raise Problem(404, "You have no live token with that id.")
     await session.commit()
+    principal_cache(request).clear()
     return Response(status_code=204)

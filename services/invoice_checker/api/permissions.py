@@ -6,6 +6,7 @@ at sign-in. A cookie-authenticated write must come from our own origin (CSRF gua
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from invoice_checker.domain.permissions import Permission, Principal
-from invoice_checker.store.auth import principal_for_secret
+from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
 
@@ -39,6 +40,51 @@ def _unauthenticated(detail: str) -> Problem:
     )
 
 
+class PrincipalCache:
+    """Who a credential belongs to, remembered for a few seconds per process: a busy list
+    route then costs no credential query per request. Revoking in this process clears it; other
+    processes see a revocation within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0, max_size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+    def get(self, kind: str, secret: str) -> Principal | None:
+        found = self._entries.get((kind, secret))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, kind: str, secret: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_size:
+            self._entries.clear()
+        self._entries[(kind, secret)] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def principal_cache(request: Request) -> PrincipalCache:
+    """The app's cache, made on first use (never at import)."""
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is None:
+        cache = request.app.state.principal_cache = PrincipalCache()
+    return cache
+
+
+async def _lookup(
+    request: Request, session: SessionDep, secret: str, kind: CredentialKind
+) -> Principal | None:
+    cache = principal_cache(request)
+    principal = cache.get(kind, secret)
+    if principal is None:
+        principal = await principal_for_secret(session, secret, kind=kind)
+        if principal is not None:
+            cache.put(kind, secret, principal)
+    return principal
+
+
 def _same_origin(request: Request) -> bool:
     # Host, not scheme: behind a TLS-terminating proxy the app itself sees plain http.
     origin = request.headers.get("origin") or request.headers.get("referer")
@@ -54,7 +100,7 @@ async def current_principal(
     if request.headers.get("authorization") and bearer is None:
         raise _unauthenticated("Use `Authorization: Bearer <token>`.")
     if bearer is not None:
-        principal = await principal_for_secret(session, bearer.credentials, kind="api")
+        principal = await _lookup(request, session, bearer.credentials, "api")
     elif cookie:
         if request.method not in SAFE_METHODS and not _same_origin(request):
             raise Problem(
@@ -62,7 +108,7 @@ async def current_principal(
                 "A cookie-authenticated write must come from this site (Origin header).",
                 type_="urn:problem:cross-site",
             )
-        principal = await principal_for_secret(session, cookie, kind="session")
+        principal = await _lookup(request, session, cookie, "session")
     else:
         raise _unauthenticated("Sign in at /api/v1/auth/login or send a bearer token.")
     if principal is None:
