@@ -174,6 +174,21 @@ async def test_people_see_their_own_flex_only(
     assert edit.status_code == 403
 
 
+async def test_flex_last_day_must_be_in_the_past(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    user = await make_user(db_session)
+    Clock.today = date(2018, 3, 1)
+    headers = await bearer(db_session, ADMIN, "admin")
+    url = f"/api/v1/users/{user.guid}/flex"
+    for value in ("2018-03-01", "9999-12-31"):
+        response = await client.get(url, params={"flex_last_day": value}, headers=headers)
+        assert response.status_code == 422
+        assert "before today (2018-03-01)" in response.json()["detail"]
+    bad = await client.get(url, params={"flex_last_day": "yesterday"}, headers=headers)
+    assert bad.status_code == 422
+
+
 async def test_unknown_person_is_404(client: httpx.AsyncClient, db_session: AsyncSession) -> None:
     headers = await bearer(db_session, ADMIN, "admin")
     response = await client.get(

@@ -167,6 +167,13 @@ async def get_flex(
     """
     user = await _person(session, user_guid)
     _may_read(principal, user)
+    if flex_last_day is not None and flex_last_day >= today:
+        raise Problem(
+            422,
+            f"flex_last_day must be before today ({today.isoformat()}): today's hours are "
+            "never final.",
+            type_="urn:problem:validation",
+        )
     inputs = await load_flex_inputs(
         session,
         user,

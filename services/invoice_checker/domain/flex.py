@@ -8,7 +8,6 @@ towards it, "Flex time Leave" deliberately does not, and the final saldo adds
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -416,10 +415,6 @@ def parse_inputs(document: Mapping[str, Any]) -> FlexInputs:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 # Contract checks look at hour entries from this date on (the flex era of the original).
