@@ -6,12 +6,13 @@ import asyncio
 from contextlib import AsyncExitStack
 
 import pytest
+from arq import Retry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs import batching
-from licence_gateway.jobs.batching import BatcherBusy, SendFailed, run_batching
+from licence_gateway.jobs.batching import BatcherBusy, SendFailed, run_batching, send_licence_data
 from licence_gateway.jobs.context import MailFlow
 from service_kit.db import create_sessionmaker
 from tests.licence_gateway.mail_flow_support import (
@@ -247,3 +248,23 @@ async def test_a_batcher_holding_the_lock_keeps_others_out(
         )
     assert chief_smtp.messages == []
     assert await run_batching(mail_flow) == "mail 1 sent"
+
+
+async def test_the_job_retries_a_transient_refusal_and_waits_out_a_permanent_one(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer
+) -> None:
+    await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    context = {"mail_flow": mail_flow, "job_try": 2}
+
+    chief_smtp.fault = SmtpFault.REFUSE_TEMPORARY
+    with pytest.raises(Retry) as retry:
+        await send_licence_data(context)
+    assert retry.value.defer_score == 60_000  # 30 s, then 60 s, ...
+
+    chief_smtp.fault = SmtpFault.REFUSE_PERMANENT  # an operator must look; the next slot tries
+    outcome = await send_licence_data(context)
+    assert outcome.startswith("mail 1 not sent: SMTP server answered 554")
+
+    [mail] = await mails(mail_flow.engine)
+    assert (mail.status, mail.send_attempts) == ("pending", 2)
+    assert await history(mail_flow.engine, mail.id) == [(None, "pending")]
