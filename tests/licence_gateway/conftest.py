@@ -18,12 +18,10 @@ from tests.licence_gateway.mail_fixtures import (  # noqa: F401 (real mail serve
 )
 from tests.licence_gateway.mail_flow_support import (  # noqa: F401 (fixtures of the mail-flow tests)
     chief_smtp,
-    hmrc_dovecot,
     icms_stand_in,
     mail_flow,
     mail_flow_settings,
     mail_flow_tables,
-    mf_certificate,
 )
 from tests.support.apps import app_client
 

@@ -42,15 +42,12 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import create_sessionmaker
-from tests.support.dovecot import DovecotServer
 from tests.support.infra import free_port
 from tests.support.smtp_server import LocalSmtpServer
-from tests.support.tls import LocalCertificate, make_local_certificate
+from tests.support.tls import LocalCertificate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail_flow"
 EMAILS = Path(__file__).parent / "fixtures" / "email"
-MAILBOX_USER = "hmrc-replies"
-MAILBOX_PASSWORD = "pop-secret"
 HMRC = "chief@hmrc_test_email.com"  # the sender of the fixture e-mails
 SMTP_USER = "gateway@dit.test"
 SMTP_PASSWORD = "smtp-secret"
@@ -235,21 +232,6 @@ async def icms_stand_in() -> AsyncIterator[IcmsStandIn]:
 # --- the flow ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def mf_certificate(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificate:
-    return make_local_certificate(tmp_path_factory.mktemp("mail-flow-tls"))
-
-
-@pytest.fixture(scope="session")
-def hmrc_dovecot(mf_certificate: LocalCertificate) -> Iterator[DovecotServer]:
-    """Dovecot POP3 holding the HMRC mailbox. XOAUTH2 is the POP3 adapter's own test; the
-    mail-flow tests log in with USER/PASS."""
-    with DovecotServer(
-        mf_certificate, introspection_url="https://127.0.0.1:9/unused", password=MAILBOX_PASSWORD
-    ) as server:
-        yield server
-
-
 def email(name: str, **replace: str) -> bytes:
     """A fixture e-mail, with some text replaced (e.g. the sender)."""
     raw = (EMAILS / name).read_bytes()
@@ -259,8 +241,8 @@ def email(name: str, **replace: str) -> bytes:
 
 
 @pytest.fixture
-def chief_smtp(mf_certificate: LocalCertificate) -> Iterator[LocalSmtpServer]:
-    with LocalSmtpServer(mf_certificate, users={SMTP_USER: SMTP_PASSWORD}) as server:
+def chief_smtp(local_certificate: LocalCertificate) -> Iterator[LocalSmtpServer]:
+    with LocalSmtpServer(local_certificate, users={SMTP_USER: SMTP_PASSWORD}) as server:
         yield server
 
 
@@ -269,14 +251,14 @@ def mail_flow_settings(
     database_url: str,
     redis_url: str,
     chief_smtp: LocalSmtpServer,
-    mf_certificate: LocalCertificate,
+    local_certificate: LocalCertificate,
     icms_stand_in: IcmsStandIn,
 ) -> LicenceGatewaySettings:
     return LicenceGatewaySettings(
         database_url=database_url,
         redis_url=redis_url,
         environment="test",
-        tls_ca_file=mf_certificate.ca_file,
+        tls_ca_file=local_certificate.ca_file,
         smtp_host="127.0.0.1",
         smtp_port=chief_smtp.port,
         smtp_security="starttls",

@@ -15,11 +15,10 @@ from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
 from licence_gateway.store.mail import ReceivedEmail
+from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
 from tests.licence_gateway.mail_flow_support import (
     EMAILS,
     HMRC,
-    MAILBOX_PASSWORD,
-    MAILBOX_USER,
     add_answered_batch,
     email,
     history,
@@ -34,10 +33,10 @@ REFERENCES = {"IMA/2022/00003": "00000000-0000-4000-8000-000000000001"}
 
 
 @pytest.fixture
-def mailbox(hmrc_dovecot: DovecotServer) -> Iterator[DovecotServer]:
-    hmrc_dovecot.clear(MAILBOX_USER)
-    yield hmrc_dovecot
-    hmrc_dovecot.clear(MAILBOX_USER)
+def mailbox(dovecot: DovecotServer) -> Iterator[DovecotServer]:
+    dovecot.clear(MAILBOX_USER)
+    yield dovecot
+    dovecot.clear(MAILBOX_USER)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def inbox_flow(mail_flow: MailFlow, mailbox: DovecotServer) -> MailFlow:
             "pop3_security": "starttls",
             "pop3_auth": "password",
             "pop3_username": MAILBOX_USER,
-            "pop3_password": SecretStr(MAILBOX_PASSWORD),
+            "pop3_password": SecretStr(POP3_PASSWORD),
             "pop3_timeout_seconds": 5,
             "hmrc_sender_address": HMRC,
         }
@@ -201,10 +200,9 @@ async def test_the_connection_dropping_mid_retr_loses_and_deletes_nothing(
     mailbox.deliver(MAILBOX_USER, email(REPLY_29236))
     direct = inbox_flow.settings
     with FaultyProxy(mailbox.pop3_port, cut_after_command=b"RETR", cut_after_bytes=300) as proxy:
-        inbox_flow.settings = direct.model_copy(
-            update={"pop3_port": proxy.port, "pop3_security": "none"}
+        inbox_flow.reconfigure(
+            direct.model_copy(update={"pop3_port": proxy.port, "pop3_security": "none"})
         )
-        inbox_flow._mailbox = None
         with pytest.raises(Pop3TransientError):
             await run_inbox(inbox_flow)
         assert proxy.cuts == 1
@@ -212,7 +210,7 @@ async def test_the_connection_dropping_mid_retr_loses_and_deletes_nothing(
     assert mailbox.stored(MAILBOX_USER) == 2
     assert await received(inbox_flow) == []
 
-    inbox_flow.settings, inbox_flow._mailbox = direct, None
+    inbox_flow.reconfigure(direct)
     report = await run_inbox(inbox_flow)
     assert report.stored == 2
     assert mailbox.stored(MAILBOX_USER) == 0

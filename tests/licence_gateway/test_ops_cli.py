@@ -19,10 +19,9 @@ from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.mail import Mail, move_mail
+from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
 from tests.licence_gateway.mail_flow_support import (
     HMRC,
-    MAILBOX_PASSWORD,
-    MAILBOX_USER,
     IcmsStandIn,
     add_payloads,
     attachment_text,
@@ -304,29 +303,29 @@ async def test_check_email_sending_fails_clearly(
 
 @pytest.fixture
 def mailbox_settings(
-    mail_flow: MailFlow, hmrc_dovecot: DovecotServer
+    mail_flow: MailFlow, dovecot: DovecotServer
 ) -> Iterator[LicenceGatewaySettings]:
-    hmrc_dovecot.clear(MAILBOX_USER)
+    dovecot.clear(MAILBOX_USER)
     yield mail_flow.settings.model_copy(
         update={
             "pop3_host": "127.0.0.1",
-            "pop3_port": hmrc_dovecot.pop3_port,
+            "pop3_port": dovecot.pop3_port,
             "pop3_security": "starttls",
             "pop3_auth": "password",
             "pop3_username": MAILBOX_USER,
-            "pop3_password": SecretStr(MAILBOX_PASSWORD),
+            "pop3_password": SecretStr(POP3_PASSWORD),
             "hmrc_sender_address": HMRC,
         }
     )
-    hmrc_dovecot.clear(MAILBOX_USER)
+    dovecot.clear(MAILBOX_USER)
 
 
 async def test_check_mailbox_counts_and_shows_messages_without_deleting(
-    mailbox_settings: LicenceGatewaySettings, hmrc_dovecot: DovecotServer
+    mailbox_settings: LicenceGatewaySettings, dovecot: DovecotServer
 ) -> None:
 
-    hmrc_dovecot.deliver(MAILBOX_USER, email(REPLY_29236))
-    hmrc_dovecot.deliver(MAILBOX_USER, email(REPLY_29236, **{HMRC: "x@elsewhere.test"}))
+    dovecot.deliver(MAILBOX_USER, email(REPLY_29236))
+    dovecot.deliver(MAILBOX_USER, email(REPLY_29236, **{HMRC: "x@elsewhere.test"}))
 
     result = await cli(mailbox_settings, "check-mailbox", "--fetch-email")
 
@@ -338,7 +337,7 @@ async def test_check_mailbox_counts_and_shows_messages_without_deleting(
         " (HMRC), attachment: CHIEF_licenceReply_29236_202209231140"
     )
     assert "(NOT HMRC)" in lines[2]
-    assert hmrc_dovecot.stored(MAILBOX_USER) == 2
+    assert dovecot.stored(MAILBOX_USER) == 2
 
     wrong = mailbox_settings.model_copy(update={"pop3_password": SecretStr("wrong")})
     refused = await cli(wrong, "check-mailbox")

@@ -41,6 +41,12 @@ class MailFlow:
     _icms: IcmsClient | None = None
     _tokens: TokenProvider | None = None
 
+    def reconfigure(self, settings: LicenceGatewaySettings) -> None:
+        """Use other settings from now on; clients are made again on next use."""
+        self.settings = settings
+        self._smtp = self._mailbox = self._icms = None
+        self._tokens = None
+
     @property
     def smtp(self) -> SmtpSender:
         if self._smtp is None:
