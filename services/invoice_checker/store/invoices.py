@@ -23,16 +23,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from invoice_checker.store.base import Base
 from invoice_checker.store.directory import Project
 
-# Every stats column that `refresh_invoice_stats` writes, in one place.
-INCORRECT_ENTRY_COUNTS = (
-    "billable_incorrect_price_count",
-    "non_billable_hours_count",
-    "non_phase_specific_count",
-    "not_approved_hours_count",
-    "empty_descriptions_count",
-    "no_category_count",
-)
-
 
 class Invoice(Base):
     """Versioned: state changes and comments go to the history table."""
