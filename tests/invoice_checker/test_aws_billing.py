@@ -13,12 +13,14 @@ from typing import Any
 
 import boto3
 import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from invoice_checker.adapters.s3 import S3NotConfigured
 from invoice_checker.domain.aws_billing import (
@@ -29,6 +31,8 @@ from invoice_checker.domain.aws_billing import (
     parse_billing_csv,
 )
 from invoice_checker.jobs.aws import import_billing_month
+from invoice_checker.jobs.queue import QUEUE_NAME
+from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.aws import (
     AmazonInvoiceRow,
@@ -299,3 +303,39 @@ async def test_people_are_linked_to_the_one_account_named_like_them(
     links = (await db_session.execute(select(UserAmazonAccount))).scalars().all()
     assert [(link.user_guid, link.linked_account_id) for link in links] == [(alice.guid, "1")]
     assert bob.guid not in {link.user_guid for link in links}
+
+
+async def test_the_worker_runs_a_queued_import(
+    aws_settings: InvoiceCheckerSettings, s3_url: str, redis: ArqRedis, engine: AsyncEngine
+) -> None:
+    """End to end through arq: the job is registered on the worker and commits its rows."""
+    july = date(2017, 7, 1)
+    content = VECTOR["inputs"]["csv"].replace("2018/02/", "2017/07/")
+    _upload(s3_url, july, content)
+    job = await redis.enqueue_job("import_aws_billing", 2017, 7, _queue_name=QUEUE_NAME)
+    assert job is not None
+    options = {
+        **build_worker_settings(aws_settings),
+        "burst": True,
+        "poll_delay": 0,
+        "handle_signals": False,
+    }
+    worker = Worker(**options, redis_pool=redis)
+    try:
+        await worker.main()
+        assert worker.jobs_failed == 0
+        assert (await job.result(timeout=1)).startswith("Imported 4 AWS billing rows for 2017-07")
+        async with engine.connect() as connection:
+            stored = await connection.scalar(
+                select(func.count())
+                .select_from(AmazonInvoiceRow)
+                .where(AmazonInvoiceRow.invoice_month == july)
+            )
+        assert stored == 4
+    finally:
+        await worker.close()
+        async with engine.begin() as connection:
+            await connection.execute(
+                delete(AmazonInvoiceRow).where(AmazonInvoiceRow.invoice_month == july)
+            )
+            await connection.execute(delete(Event).where(Event.event_type == "sync_aws_invoice"))
