@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,10 +32,20 @@ from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
 from licence_gateway.simulators.icms import IcmsSimulator
 from licence_gateway.simulators.icms import create_app as create_icms_app
+from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail
 from service_kit.migrations import upgrade
 from tests.conftest import recreate_database
+from tests.licence_gateway.mail_fixtures import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAILBOX_USER,
+    TENANT_ID,
+    IdentityService,
+    identity_service,
+    local_certificate,
+)
 from tests.support.infra import (
     ROOT,
     database_name_for_tests,
@@ -42,10 +53,79 @@ from tests.support.infra import (
     postgres_server_url,
     redis_server_url,
 )
+from tests.support.tls import LocalCertificate
+
+__all__ = ["identity_service", "local_certificate"]  # fixtures used through mail_login
 
 HAWK_KEY = "end-to-end-hawk-key"
 GATEWAY, ICMS_MAILBOX, CHIEF = "gateway@lg.test", "icms-mailbox@lg.test", "chief@hmrc.test"
 PASSWORD = "e2e-password"
+MIX = OutcomeMix(seed=11, accept_ratio=0.7)
+
+
+@dataclass(frozen=True)
+class MailLogin:
+    """How the gateway reaches HMRC's servers: its settings, and the simulator's side."""
+
+    settings: dict[str, str]
+    hmrc: HmrcConfig
+    token_check: TokenCheck | None = None
+
+
+def password_login() -> MailLogin:
+    """Plain connections and passwords, as `make run` configures them."""
+    settings = {
+        "smtp_security": "none",
+        "smtp_username": GATEWAY,
+        "smtp_password": PASSWORD,
+        "pop3_security": "none",
+        "pop3_auth": "password",
+        "pop3_username": ICMS_MAILBOX,
+        "pop3_password": PASSWORD,
+    }
+    hmrc = HmrcConfig(
+        smtp_username=GATEWAY,
+        smtp_password=PASSWORD,
+        mailbox_user=ICMS_MAILBOX,
+        mailbox_password=PASSWORD,
+    )
+    return MailLogin(settings, hmrc)
+
+
+def production_login(identity: IdentityService, certificate: LocalCertificate) -> MailLogin:
+    """As against Microsoft 365: SMTPS and POP3S, XOAUTH2 with tokens from the real msal flow
+    (client credentials) against the identity simulator, checked by the HMRC simulator through
+    the identity simulator's introspection."""
+    settings = {
+        "tls_ca_file": certificate.ca_file,
+        "smtp_security": "tls",
+        "smtp_auth": "xoauth2",
+        "smtp_username": MAILBOX_USER,
+        "pop3_security": "tls",
+        "pop3_auth": "xoauth2",
+        "pop3_username": MAILBOX_USER,
+        "azure_tenant_id": TENANT_ID,
+        "azure_client_id": CLIENT_ID,
+        "azure_client_secret": CLIENT_SECRET,
+        "azure_authority_host": identity.authority_host,
+    }
+    hmrc = HmrcConfig(
+        smtp_username=MAILBOX_USER,
+        mailbox_user=MAILBOX_USER,
+        tls_context=certificate.server_context(),
+        implicit_tls=True,
+    )
+    check = introspection_token_check(identity.introspection_url, certificate.ca_file)
+    return MailLogin(settings, hmrc, check)
+
+
+@pytest.fixture
+def mail_login(request: pytest.FixtureRequest) -> MailLogin:
+    if getattr(request, "param", "password") == "password":
+        return password_login()
+    return production_login(
+        request.getfixturevalue("identity_service"), request.getfixturevalue("local_certificate")
+    )
 
 
 @pytest_asyncio.fixture
@@ -57,18 +137,9 @@ async def database_url() -> str:
 
 
 @pytest_asyncio.fixture
-async def hmrc() -> AsyncIterator[HmrcSimulator]:
-    simulator = HmrcSimulator(
-        HmrcConfig(
-            smtp_username=GATEWAY,
-            smtp_password=PASSWORD,
-            mailbox_user=ICMS_MAILBOX,
-            mailbox_password=PASSWORD,
-            reply_sender=CHIEF,
-            reply_delay=0.2,
-            mix=OutcomeMix(seed=11, accept_ratio=0.7),
-        )
-    )
+async def hmrc(mail_login: MailLogin) -> AsyncIterator[HmrcSimulator]:
+    config = dataclasses.replace(mail_login.hmrc, reply_sender=CHIEF, reply_delay=0.2, mix=MIX)
+    simulator = HmrcSimulator(config, mail_login.token_check)
     await simulator.start()
     yield simulator
     await simulator.stop()
@@ -82,45 +153,35 @@ def icms() -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
 
 
 @pytest.fixture
-def settings(
+def gateway_env(
     database_url: str,
     redis_url: str,
+    mail_login: MailLogin,
     hmrc: HmrcSimulator,
     icms: tuple[IcmsSimulator, BackgroundServer],
-) -> LicenceGatewaySettings:
-    """The gateway configured against the simulators, as `make run` configures it."""
-    return LicenceGatewaySettings(
-        **{
-            name.removeprefix("LICENCE_GATEWAY_").lower(): value
-            for name, value in gateway_env(database_url, redis_url, hmrc, icms[1]).items()
-        }
-    )
-
-
-def gateway_env(
-    database_url: str, redis_url: str, hmrc: HmrcSimulator, icms: BackgroundServer
 ) -> dict[str, str]:
+    """The gateway's environment, configured against the simulators."""
     values = {
         "database_url": database_url,
         "redis_url": redis_url,
         "environment": "test",
         "smtp_host": "127.0.0.1",
         "smtp_port": str(hmrc.smtp_port),
-        "smtp_security": "none",
-        "smtp_username": GATEWAY,
-        "smtp_password": PASSWORD,
         "smtp_to_address": CHIEF,
         "pop3_host": "127.0.0.1",
         "pop3_port": str(hmrc.pop3.port),
-        "pop3_security": "none",
-        "pop3_auth": "password",
-        "pop3_username": ICMS_MAILBOX,
-        "pop3_password": PASSWORD,
         "hmrc_sender_address": CHIEF,
-        "icms_api_url": icms.url,
+        "icms_api_url": icms[1].url,
         "icms_hawk_key": HAWK_KEY,
+        **mail_login.settings,
     }
     return {f"LICENCE_GATEWAY_{name.upper()}": value for name, value in values.items()}
+
+
+@pytest.fixture
+def settings(gateway_env: dict[str, str]) -> LicenceGatewaySettings:
+    fields = {name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()}
+    return LicenceGatewaySettings(**fields)
 
 
 @pytest.fixture
@@ -165,6 +226,7 @@ def totals(icms: IcmsSimulator) -> dict[str, int]:
     return icms.status()["totals"]
 
 
+@pytest.mark.parametrize("mail_login", ["production"], indirect=True)
 async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     settings: LicenceGatewaySettings,
     gateway: BackgroundServer,
@@ -194,11 +256,10 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
 
 async def test_a_file_error_is_recovered_with_recreate_and_send(
     settings: LicenceGatewaySettings,
+    gateway_env: dict[str, str],
     gateway: BackgroundServer,
     hmrc: HmrcSimulator,
     icms: tuple[IcmsSimulator, BackgroundServer],
-    database_url: str,
-    redis_url: str,
 ) -> None:
     simulator, server = icms
     hmrc.config = dataclasses.replace(hmrc.config, mix=OutcomeMix(file_error_ratio=1.0))
@@ -215,8 +276,7 @@ async def test_a_file_error_is_recovered_with_recreate_and_send(
     assert totals(simulator)["final"] == 0
 
     hmrc.config = dataclasses.replace(hmrc.config, mix=OutcomeMix(accept_ratio=1.0))
-    env = gateway_env(database_url, redis_url, hmrc, server)
-    output = await operator_command(env, "recreate-and-send")
+    output = await operator_command(gateway_env, "recreate-and-send")
     assert "recreated" in output and "run 2" in output, output
 
     await run_jobs_until(

@@ -50,7 +50,8 @@ from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.simulators.tls import write_self_signed_certificate
 from tests.support.infra import free_port
 
-USER, PASSWORD, TOKEN = "icms-mailbox@example.com", "mailbox-secret", "token-123"
+USER, PASSWORD = "icms-mailbox@example.com", "mailbox-secret"
+TOKEN = "t" * 1800  # as long as a real Entra token: past aiosmtpd's default line limits
 
 
 def message(subject: str, body: str = "hello") -> bytes:

@@ -36,8 +36,9 @@ RATIO = click.FloatRange(0, 1)
 @click.option("--introspection-url", help="validate XOAUTH2 tokens at this endpoint")
 @click.option("--introspection-ca", help="CA file (PEM) for an https introspection endpoint")
 @click.option("--mailbox-dir", type=click.Path(path_type=Path), help="persist mail (else memory)")
-@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), help="enables STARTTLS")
+@click.option("--tls-cert", type=click.Path(exists=True, path_type=Path), help="enables TLS")
 @click.option("--tls-key", type=click.Path(exists=True, path_type=Path))
+@click.option("--implicit-tls", is_flag=True, help="TLS from the start (SMTPS, POP3S)")
 @click.option("--usage-every", type=float, help="file a usageData e-mail every N seconds")
 @click.option("--status-file", type=click.Path(path_type=Path), help="write totals here as JSON")
 def hmrc(**options: Any) -> None:
@@ -74,6 +75,7 @@ def hmrc(**options: Any) -> None:
         ),
         mailbox_folder=options["mailbox_dir"],
         tls_context=simulator.tls_context(options["tls_cert"], options["tls_key"]),
+        implicit_tls=options["implicit_tls"],
         status_file=options["status_file"],
     )
     asyncio.run(simulator.serve(config, token_check, options["usage_every"]))

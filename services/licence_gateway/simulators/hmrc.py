@@ -112,7 +112,8 @@ class HmrcConfig:
     reply_delay: float = 1.0
     mix: OutcomeMix = field(default_factory=OutcomeMix)
     mailbox_folder: Path | None = None  # None keeps the mailbox in memory
-    tls_context: ssl.SSLContext | None = None  # enables STARTTLS on SMTP and STLS on POP3
+    tls_context: ssl.SSLContext | None = None  # enables STARTTLS on SMTP and STLS on POP3,
+    implicit_tls: bool = False  # or TLS from the first byte (SMTPS, POP3S) on both
     status_file: Path | None = None  # totals as JSON, rewritten after each file
 
 
@@ -152,6 +153,7 @@ class HmrcSimulator:
             passwords={config.mailbox_user: config.mailbox_password},
             token_check=token_check,
             tls_context=config.tls_context,
+            implicit_tls=config.implicit_tls,
             host=config.host,
             port=config.pop3_port,
         )
@@ -169,8 +171,9 @@ class HmrcSimulator:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        implicit = self.config.tls_context if self.config.implicit_tls else None
         self._smtp_server = await loop.create_server(
-            self._smtp_protocol, self.config.host, self.config.smtp_port
+            self._smtp_protocol, self.config.host, self.config.smtp_port, ssl=implicit
         )
         await self.pop3.start()
         logger.info(
@@ -186,10 +189,11 @@ class HmrcSimulator:
             self._smtp_server = None
 
     def _smtp_protocol(self) -> SMTP:
-        tls = self.config.tls_context
+        # With implicit TLS the whole connection is encrypted: nothing for STARTTLS to do.
+        starttls = None if self.config.implicit_tls else self.config.tls_context
         with warnings.catch_warnings():  # a login without TLS is what a local stand-in wants
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-            return self._new_smtp(tls)
+            return self._new_smtp(starttls)
 
     def _new_smtp(self, tls: ssl.SSLContext | None) -> SMTP:
         return LongCommandSMTP(
@@ -342,6 +346,7 @@ class LongCommandSMTP(SMTP):
 
     command_size_limit = 8192
     command_size_limits = collections.defaultdict(lambda: 8192)  # noqa: RUF012 - aiosmtpd's API
+    line_length_limit = 8192  # the reader's buffer, checked before the command limit
 
 
 class SmtpHandler:

@@ -163,13 +163,15 @@ class Pop3Server:
         passwords: Mapping[str, str],
         token_check: TokenCheck | None = None,
         tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.mailbox = mailbox
         self.passwords = dict(passwords)
         self.token_check = token_check
-        self.tls_context = tls_context
+        self.tls_context = tls_context  # offered through STLS, or from the start (POP3S)
+        self.implicit_tls = implicit_tls and tls_context is not None
         self.host = host
         self.port = port
         self.locked = False  # RFC 1939: one session at a time holds the maildrop
@@ -177,7 +179,11 @@ class Pop3Server:
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, limit=MAX_LINE * 2
+            self._serve,
+            self.host,
+            self.port,
+            limit=MAX_LINE * 2,
+            ssl=self.tls_context if self.implicit_tls else None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
@@ -211,7 +217,7 @@ class Pop3Session:
         self.user: str | None = None  # given by USER, awaiting PASS
         self.messages: list[StoredMessage] | None = None  # set once logged in
         self.deleted: set[int] = set()
-        self.tls = False
+        self.tls = server.implicit_tls
         self.done = False
 
     # -- plumbing ---------------------------------------------------------------------------
