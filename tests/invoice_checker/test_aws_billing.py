@@ -338,4 +338,10 @@ async def test_the_worker_runs_a_queued_import(
             await connection.execute(
                 delete(AmazonInvoiceRow).where(AmazonInvoiceRow.invoice_month == july)
             )
+            accounts = [a["linked_account_id"] for a in VECTOR["expected_linked_accounts"]]
+            await connection.execute(
+                delete(AmazonLinkedAccount).where(
+                    AmazonLinkedAccount.linked_account_id.in_(accounts)
+                )
+            )
             await connection.execute(delete(Event).where(Event.event_type == "sync_aws_invoice"))
