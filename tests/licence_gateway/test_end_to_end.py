@@ -10,6 +10,7 @@ on the test's loop; the jobs are the worker's own passes, run back to back inste
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import os
 import sys
@@ -250,8 +251,21 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     assert result["accepted"] == hmrc.totals.accepted > 0
     assert result["rejected"] == hmrc.totals.rejected > 0
     assert result["conflicts"] == result["unknown_outcomes"] == 0
+    licences = simulator.status()["licences"].values()
     rejected = [item for item in licences if item["outcome"] == "rejected"]
+    assert len(rejected) == result["rejected"]
     assert all(item["errors"][0]["error_code"].isdigit() for item in rejected)
+
+    # CHIEF's usage report for the accepted licences reaches ICMS's usage callback too.
+    hmrc.emit_usage_data()
+    await run_jobs_until(settings, lambda: totals(simulator)["usage_entries"] > 0)
+    usage = collections.Counter(entry["licence_status"] for entry in simulator.status()["usage"])
+    accepted = collections.Counter(
+        "C" if item["action"] == "cancel" else "O"
+        for item in licences
+        if item["outcome"] == "accepted"
+    )
+    assert usage == accepted  # open for inserts and replaces, cancelled for cancels
 
 
 async def test_a_file_error_is_recovered_with_recreate_and_send(
