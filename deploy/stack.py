@@ -495,16 +495,16 @@ def demo(args: argparse.Namespace) -> int:
         log_dir=state_dir / "logs",
         fresh_state=True,
     ) as stack:
-        say(f"stack up in {time.monotonic() - stack.started_at:.1f} s; logs in .local/demo/logs")
+        say(f"stack up in {time.monotonic() - stack.started_at:.1f} s; logs in {state_dir}/logs")
         ticker = JobTicker(stack.env["LICENCE_GATEWAY_REDIS_URL"])
         ticker.start()
         try:
             results = [part(stack, args) for part in DEMO_PARTS if chosen(part, args.only)]
+            if args.keep_running:
+                wait_until_interrupted(stack)
         finally:
             ticker.stopping.set()
             ticker.join(timeout=5)
-        if args.keep_running:
-            wait_until_interrupted(stack)
     return 0 if all(results) else 1
 
 
@@ -525,7 +525,14 @@ def main() -> int:
     if args.command == "run":
         return run(args.seconds)
     if args.command == "demo":
-        return demo(args)
+        try:
+            return demo(args)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            say(f"demo failed: {exc}")  # a process died, a port was taken, a call failed
+            return 1
+        except KeyboardInterrupt:
+            say("demo interrupted")
+            return 130
     return 2
 
 
