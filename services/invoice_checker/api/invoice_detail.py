@@ -149,6 +149,8 @@ class InvoiceDetail(BaseModel):
     month: str = Field(examples=["2026-10"])
     state: InvoiceState
     state_label: str = Field(examples=["Approved"])
+    is_approved: bool = Field(description="The latest comment ticked `checked`")
+    has_comments: bool = Field(description="The latest comment has text")
     project: ProjectRef
     tags: list[str]
     incurred_hours: float
@@ -285,6 +287,8 @@ async def get_invoice(
         month=invoice.month,
         state=state,
         state_label=state.label,
+        is_approved=invoice.is_approved,
+        has_comments=invoice.has_comments,
         project=project_ref(invoice),
         tags=tags[invoice.id],
         incurred_hours=invoice.incurred_hours,
