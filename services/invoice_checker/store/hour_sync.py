@@ -3,16 +3,20 @@
 A batch is one transaction: its days are locked (transaction-scoped advisory locks, taken in date
 order so two syncs never deadlock), then the rows of its changed days are COPYed into a staging
 table and merged: invoices created on demand, entries upserted by upstream id, entries missing
-from a fetched day deleted, checksums stored. Readers see each day either as before or as after.
+from a fetched day deleted, checksums stored. Days synced for the first time (no local entry on
+them, none of their entries elsewhere) are COPYed straight into hour_entries instead. Readers
+see each day either as before or as after.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +89,38 @@ INSERT INTO invoice_checker.history (entity_type, entity_id, changes, actor)
 SELECT 'invoices', id::text,
        jsonb_build_object('created', true, 'date', date, 'project_guid', project_guid), 'system'
 FROM created
+"""
+
+# Invoices of (month, project) pairs, created when missing; answers the id of each pair. Pairs
+# another transaction created after this statement began are read by `_invoice_ids` again.
+_ENSURE_INVOICES = """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:months AS date[]), CAST(:projects AS uuid[]))
+        AS wanted (date, project_guid)
+),
+created AS (
+    INSERT INTO invoice_checker.invoices (date, project_guid)
+    SELECT date, project_guid FROM wanted ORDER BY 1, 2
+    ON CONFLICT (date, project_guid) DO NOTHING
+    RETURNING id, date, project_guid
+),
+logged AS (
+    INSERT INTO invoice_checker.history (entity_type, entity_id, changes, actor)
+    SELECT 'invoices', id::text,
+           jsonb_build_object('created', true, 'date', date, 'project_guid', project_guid),
+           'system'
+    FROM created
+)
+SELECT id, date, project_guid FROM created
+UNION ALL
+SELECT i.id, i.date, i.project_guid
+FROM invoice_checker.invoices i JOIN wanted w USING (date, project_guid)
+"""
+
+_ANY_LOCAL = """
+SELECT EXISTS (SELECT FROM invoice_checker.hour_entries WHERE date = ANY(CAST(:days AS date[])))
+    OR EXISTS (SELECT FROM invoice_checker.hour_entries
+               WHERE upstream_id = ANY(CAST(:ids AS bigint[])))
 """
 
 _MERGE_ENTRIES = f"""
@@ -162,6 +198,54 @@ async def _copy_rows(session: AsyncSession, rows: Sequence[HourRow]) -> None:
     )
 
 
+async def _all_new(session: AsyncSession, days: Sequence[date], rows: Sequence[HourRow]) -> bool:
+    """No local entry on these days, and none of these entries anywhere."""
+    ids = [row.upstream_id for row in rows]
+    return not await session.scalar(text(_ANY_LOCAL), {"days": list(days), "ids": ids})
+
+
+async def _invoice_ids(
+    session: AsyncSession, pairs: set[tuple[date, uuid.UUID]]
+) -> dict[tuple[date, uuid.UUID], uuid.UUID]:
+    ordered = sorted(pairs)
+    params = {"months": [m for m, _ in ordered], "projects": [p for _, p in ordered]}
+    found = {
+        (day, project): invoice
+        for invoice, day, project in await session.execute(text(_ENSURE_INVOICES), params)
+    }
+    if len(found) < len(pairs):  # created meanwhile by a concurrent sync: visible now
+        found |= {
+            (day, project): invoice
+            for invoice, day, project in await session.execute(text(_ENSURE_INVOICES), params)
+        }
+    return found
+
+
+async def _copy_new_entries(session: AsyncSession, rows: Sequence[HourRow], now: datetime) -> bool:
+    """The first sync of days: COPY straight into hour_entries (no staging, no upsert). False
+    when a concurrent sync wrote one of these entries meanwhile; nothing is written then."""
+    invoices = await _invoice_ids(session, {(row.invoice_month, row.project_guid) for row in rows})
+    records = [
+        (*row[:2], *row[4:], invoices[(row.invoice_month, row.project_guid)], now) for row in rows
+    ]
+    connection = await session.connection()
+    raw: Any = await connection.get_raw_connection()
+    # A savepoint by hand: the COPY bypasses the session, which would not emit one in time.
+    await session.execute(text("SAVEPOINT first_sync_copy"))
+    try:
+        await raw.driver_connection.copy_records_to_table(
+            "hour_entries",
+            schema_name="invoice_checker",
+            records=records,
+            columns=[*_ENTRY_COLUMNS, "invoice_id", "last_updated_at"],
+        )
+    except UniqueViolationError:
+        await session.execute(text("ROLLBACK TO SAVEPOINT first_sync_copy"))
+        return False
+    await session.execute(text("RELEASE SAVEPOINT first_sync_copy"))
+    return True
+
+
 async def write_days(
     session: AsyncSession,
     *,
@@ -173,6 +257,10 @@ async def write_days(
 ) -> BatchResult:
     """Make `days` locally equal to `rows` (every row dated in `days`); the caller holds the day
     locks and commits."""
+    # A first sync of these days (the common big case) skips the staging table and the upsert.
+    if rows and await _all_new(session, days, rows) and await _copy_new_entries(session, rows, now):
+        await _store_digests(session, digests)
+        return BatchResult(len(rows), 0, 0)
     await _copy_rows(session, rows)
     added = updated = 0
     if rows:
@@ -182,11 +270,14 @@ async def write_days(
     deleted = await session.execute(
         text(_DELETE_MISSING), {"days": list(days), "keep": list(keep_ids)}
     )
-    await session.execute(
-        text(_STORE_CHECKSUMS),
-        {"days": list(digests), "digests": list(digests.values())},
-    )
+    await _store_digests(session, digests)
     return BatchResult(added, updated, int(getattr(deleted, "rowcount", 0) or 0))
+
+
+async def _store_digests(session: AsyncSession, digests: dict[date, str]) -> None:
+    await session.execute(
+        text(_STORE_CHECKSUMS), {"days": list(digests), "digests": list(digests.values())}
+    )
 
 
 async def month_counts(session: AsyncSession, month: date) -> tuple[int, int]:
