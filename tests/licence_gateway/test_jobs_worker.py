@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from arq.worker import Worker
@@ -17,6 +18,7 @@ from tests.licence_gateway.mail_flow_support import (
     fixture_text,
     licences,
     mails,
+    payloads,
 )
 from tests.support.smtp_server import LocalSmtpServer
 
@@ -50,3 +52,19 @@ async def test_a_starting_worker_sends_a_mail_a_dead_worker_left_pending_and_tel
     assert len(chief_smtp.messages) == 1
     assert statuses[usage] == "reply_processed"
     assert [path for path, _body in icms_stand_in.received] == ["/chief/usage-data-callback"]
+
+
+async def test_a_worker_without_smtp_settings_runs_and_says_what_is_missing(
+    mail_flow: MailFlow, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    mail_flow.reconfigure(mail_flow.settings.model_copy(update={"smtp_host": ""}))
+
+    with caplog.at_level(logging.WARNING, logger="licence_gateway.jobs.mail_flow"):
+        await run_worker_once(mail_flow)
+
+    skipped = [r for r in caplog.records if r.getMessage() == "job skipped: not configured"]
+    assert [r.job for r in skipped] == ["send_licence_data"]  # type: ignore[attr-defined]
+    assert "LICENCE_GATEWAY_SMTP_HOST" in skipped[0].why  # type: ignore[attr-defined]
+    assert await mails(mail_flow.engine) == []
+    assert [p.is_processed for p in await payloads(mail_flow.engine)] == [False]

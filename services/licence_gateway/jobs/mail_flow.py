@@ -9,7 +9,9 @@ worker left half-done (a mail committed but not sent, a callback not yet deliver
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -19,9 +21,29 @@ from licence_gateway.jobs.batching import send_licence_data
 from licence_gateway.jobs.callbacks import send_to_icms
 from licence_gateway.jobs.context import open_mail_flow
 from licence_gateway.jobs.inbox import process_mailbox
-from licence_gateway.settings import LicenceGatewaySettings
+from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
 
 logger = logging.getLogger(__name__)
+
+
+Job = Callable[[dict[str, Any]], Awaitable[str]]
+
+
+def tolerating_missing_settings(job: Job) -> Job:
+    """A job whose SMTP, POP3 or ICMS settings are still empty says so and ends quietly: the rest
+    of the worker keeps running, and the next slot tries again."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any]) -> str:
+        try:
+            return await job(ctx)
+        except NotConfiguredError as exc:
+            logger.warning(
+                "job skipped: not configured", extra={"job": job.__name__, "why": str(exc)}
+            )
+            return f"not configured: {exc}"
+
+    return run
 
 
 def every(minutes: int) -> set[int]:
@@ -32,21 +54,21 @@ def every(minutes: int) -> set[int]:
 def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
     return [
         cron(
-            send_licence_data,
+            tolerating_missing_settings(send_licence_data),
             minute=every(settings.batch_every_minutes),
             run_at_startup=True,
             max_tries=5,
             timeout=300,
         ),
         cron(
-            process_mailbox,
+            tolerating_missing_settings(process_mailbox),
             minute=every(settings.inbox_every_minutes),
             second=30,  # out of step with batching, whose lock it does not need
             max_tries=4,
             timeout=240,
         ),
         cron(
-            send_to_icms,
+            tolerating_missing_settings(send_to_icms),
             minute=every(settings.callbacks_every_minutes),
             second=45,
             run_at_startup=True,
