@@ -234,6 +234,25 @@ async def test_commands_out_of_state_are_refused_and_maildrop_is_locked(pop3: Po
     await in_thread(check)
 
 
+async def test_an_overlong_line_ends_that_session_only(pop3: Pop3Server) -> None:
+    pop3.mailbox.add(message("kept"))
+    reader, writer = await asyncio.open_connection("127.0.0.1", pop3.port)
+    await reader.readline()
+    writer.write(b"USER " + b"x" * 40_000 + b"\r\n")
+    await writer.drain()
+    assert await reader.read() == b""  # closed
+    writer.close()
+
+    def count() -> int:
+        client = login(pop3.port)
+        try:
+            return client.stat()[0]
+        finally:
+            client.quit()
+
+    assert await in_thread(count) == 1
+
+
 async def test_messages_arriving_during_a_session_wait_for_the_next(pop3: Pop3Server) -> None:
     def session() -> tuple[int, int]:
         client = login(pop3.port)

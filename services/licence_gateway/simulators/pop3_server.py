@@ -61,7 +61,7 @@ class MemoryMailbox:
 
     def add(self, data: bytes, *, available_at: float | None = None) -> str:
         message = StoredMessage(uuid.uuid4().hex, to_crlf(data))
-        self._messages.append((available_at or time.time(), message))
+        self._messages.append((time.time() if available_at is None else available_at, message))
         self._messages.sort(key=lambda item: item[0])
         return message.uid
 
@@ -82,7 +82,7 @@ class FolderMailbox:
 
     def add(self, data: bytes, *, available_at: float | None = None) -> str:
         uid = uuid.uuid4().hex
-        millis = round((available_at or time.time()) * 1000)
+        millis = round((time.time() if available_at is None else available_at) * 1000)
         final = self.folder / f"{millis:015d}-{uid}.eml"
         partial = self.folder / f".{final.name}.tmp"
         partial.write_bytes(to_crlf(data))
@@ -198,8 +198,8 @@ class Pop3Server:
         session = Pop3Session(self, reader, writer)
         try:
             await session.run()
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, ssl.SSLError):
-            pass  # the client went away: nothing to apply, deletes only happen at QUIT
+        except (ConnectionError, TimeoutError, ssl.SSLError, ValueError):
+            pass  # gone, idle or abusive (a line past the limit): deletes only happen at QUIT
         finally:
             session.release()
             writer.close()
