@@ -39,6 +39,8 @@ ICMS_PORT = int(os.environ.get("STACK_ICMS_PORT", "8008"))
 TENKFEET_PORT = int(os.environ.get("STACK_TENKFEET_PORT", "8092"))
 TENKFEET_TOKEN = "stack-tenkfeet-token"  # noqa: S105 - the local 10000ft simulator's token
 TENKFEET_MONTH = "2018-01"  # the month the 10000ft simulator has hours for
+OIDC_PORT = int(os.environ.get("STACK_OIDC_PORT", "8090"))  # the Google sign-in stand-in
+OIDC_CLIENT = ("invoice-checker", "stack-oidc-secret")  # client id and secret it accepts
 HMRC_SMTP_PORT = int(os.environ.get("STACK_HMRC_SMTP_PORT", "2525"))
 HMRC_POP3_PORT = int(os.environ.get("STACK_HMRC_POP3_PORT", "1110"))
 
@@ -100,6 +102,13 @@ def service_env(backends: Backends, extra: dict[str, str] | None = None) -> dict
     env.update(
         INVOICE_CHECKER_TENKFEET_API_URL=f"http://127.0.0.1:{TENKFEET_PORT}",
         INVOICE_CHECKER_TENKFEET_API_TOKEN=TENKFEET_TOKEN,
+        # Sign-in against the OpenID Connect stand-in, over plain http on localhost.
+        INVOICE_CHECKER_OIDC_ISSUER_URL=f"http://127.0.0.1:{OIDC_PORT}",
+        INVOICE_CHECKER_GOOGLE_CLIENT_ID=OIDC_CLIENT[0],
+        INVOICE_CHECKER_GOOGLE_CLIENT_SECRET=OIDC_CLIENT[1],
+        INVOICE_CHECKER_ALLOWED_DOMAIN="example.com",
+        INVOICE_CHECKER_SESSION_SECRET="stack-session-secret-not-a-secret",  # noqa: S106
+        INVOICE_CHECKER_COOKIE_SECURE="false",
     )
     env.update(extra or {})
     return env
@@ -161,6 +170,28 @@ def tenkfeet_simulator_argv() -> list[str]:
         *("--token", TENKFEET_TOKEN, "--start", f"{TENKFEET_MONTH}-01", "--days", "31"),
         *("--entries-per-day", "200"),
     ]
+
+
+def oidc_simulator_argv() -> list[str]:
+    return [
+        *("invoice-checker", "simulate", "oidc", "--port", str(OIDC_PORT)),
+        *("--client-id", OIDC_CLIENT[0], "--client-secret", OIDC_CLIENT[1]),
+    ]
+
+
+def finance_token(stack: Stack) -> str:
+    """A personal API token of a finance user, for /docs' Authorize button."""
+    created = subprocess.run(
+        [
+            *(str(BIN / "invoice-checker"), "create-token", "--email", "finance@example.com"),
+            *("--group", "finance", "--name", "make run"),
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
 
 
 def wait_tcp(port: int, timeout: float = 30) -> None:
@@ -254,6 +285,7 @@ def running_stack(
         stack.start("licence gateway API", "licence-gateway", "serve", "--port", str(GATEWAY_PORT))
         stack.start("licence gateway worker", "licence-gateway", "worker")
         stack.start("10000ft simulator", *tenkfeet_simulator_argv())
+        stack.start("sign-in stand-in", *oidc_simulator_argv())
         stack.start("invoice checker API", "invoice-checker", "serve", "--port", str(CHECKER_PORT))
         stack.start("invoice checker worker", "invoice-checker", "worker")
         wait_tcp(HMRC_POP3_PORT)
@@ -272,6 +304,11 @@ def run(seconds: float | None) -> int:
     with running_stack(hmrc_options=("--usage-every", "600")) as stack:
         print(f"licence gateway docs: http://127.0.0.1:{GATEWAY_PORT}/docs", flush=True)
         print(f"invoice checker docs: http://127.0.0.1:{CHECKER_PORT}/docs", flush=True)
+        print(
+            f"invoice checker sign-in: http://127.0.0.1:{CHECKER_PORT}/api/v1/auth/login"
+            f" (stand-in Google; finance token for Authorize: {finance_token(stack)})",
+            flush=True,
+        )
         print(
             f"10000ft simulator: http://127.0.0.1:{TENKFEET_PORT} (hours of {TENKFEET_MONTH};"
             " `invoice-checker sync ...` with INVOICE_CHECKER_TENKFEET_API_URL pointing at it)",
