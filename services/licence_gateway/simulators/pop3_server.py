@@ -247,16 +247,18 @@ class Pop3Session:
             if line is None:
                 return
             name, _, arg = line.partition(" ")
-            handler = getattr(self, f"cmd_{name.upper()}", None)
-            allowed = handler is not None and (
-                name.upper() in {"CAPA", "QUIT"}
-                or (self.messages is None) == (name.upper() in AUTHORIZATION_COMMANDS)
-            )
-            if not allowed:
+            command = name.upper()
+            handler = getattr(self, f"cmd_{command}", None)
+            if handler is None or not self.allowed_now(command):
                 await self.send(f"-ERR unknown command or wrong state: {name[:20]}")
                 continue
-            assert handler is not None
             await handler(arg.strip())
+
+    def allowed_now(self, command: str) -> bool:
+        """AUTHORIZATION commands before login, TRANSACTION ones after; CAPA and QUIT always."""
+        if command in {"CAPA", "QUIT"}:
+            return True
+        return (self.messages is None) == (command in AUTHORIZATION_COMMANDS)
 
     # -- AUTHORIZATION state -----------------------------------------------------------------
 
