@@ -134,10 +134,17 @@ async def _write_projects(
     if only_missing:
         known = await directory.project_guids(session)
         rows = [row for row in rows if row["project_id"] not in known]
+    # An empty tag list clears a project's admins; a record without tags says nothing about them.
     tags_by_id = {
-        record["id"]: mapping.tag_names(record) for record in parents if _has_int_id(record)
+        record["id"]: mapping.tag_names(record)
+        for record in parents
+        if _has_int_id(record) and "tags" in record
     }
-    tags = {row["guid"]: tags_by_id.get(row["project_id"], []) for row in rows}
+    tags = {
+        row["guid"]: tags_by_id[row["project_id"]]
+        for row in rows
+        if row["project_id"] in tags_by_id
+    }
     counts = await directory.upsert_projects(session, rows, tags)
     phases, phase_skips = _valid_rows(
         [record for record in records if mapping.is_phase(record)], mapping.phase_row, "phase"
