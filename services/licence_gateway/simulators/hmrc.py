@@ -294,6 +294,7 @@ class HmrcSimulator:
 
     def save_status(self) -> None:
         if self.config.status_file is not None:
+            self.config.status_file.parent.mkdir(parents=True, exist_ok=True)
             partial = self.config.status_file.with_suffix(".tmp")
             partial.write_text(json.dumps(dataclasses.asdict(self.totals)))
             os.replace(partial, self.config.status_file)
