@@ -545,17 +545,13 @@ async def test_starttls_on_both_servers_with_the_gateway_clients(
 
 async def test_the_cli_serves_until_terminated(tmp_path: Path) -> None:
     smtp_port, pop3_port = free_port(), free_port()
+    status_file = tmp_path / "not-made-yet" / "status.json"
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "licence-gateway"),
         *("simulate", "hmrc", "--smtp-port", str(smtp_port), "--pop3-port", str(pop3_port)),
         *("--smtp-username", GATEWAY, "--smtp-password", PASSWORD, "--reply-delay", "0"),
         *("--mailbox-user", USER, "--mailbox-password", PASSWORD, "--reply-sender", CHIEF),
-        *(
-            "--mailbox-dir",
-            str(tmp_path / "box"),
-            "--status-file",
-            str(tmp_path / "new" / "s.json"),
-        ),
+        *("--mailbox-dir", str(tmp_path / "box"), "--status-file", str(status_file)),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -573,7 +569,7 @@ async def test_the_cli_serves_until_terminated(tmp_path: Path) -> None:
         box = Pop3Config("127.0.0.1", pop3_port, "none", "password", USER, PASSWORD, 5)
         assert await Pop3Mailbox(box).count() == 1
         assert len(list((tmp_path / "box").glob("*.eml"))) == 1  # on disk, for a restart
-        status = json.loads((tmp_path / "new" / "s.json").read_text())
+        status = json.loads(status_file.read_text())
         assert status["files"] == 1 and status["accepted"] + status["rejected"] == 3
     finally:
         process.terminate()
