@@ -42,7 +42,6 @@ from licence_gateway.store.mail import (
     LicenceDataBatch,
     Mail,
     move_mail,
-    utcnow,
 )
 from licence_gateway.store.payloads import LicencePayload
 
@@ -250,7 +249,7 @@ async def _deliver(
             extra={"callback_id": callback.id, "mail_id": callback.mail_id, "error": str(exc)},
         )
         return
-    callback.delivered, callback.delivered_at, callback.last_error = True, utcnow(), None
+    callback.delivered, callback.delivered_at, callback.last_error = True, flow.clock(), None
     mail = await session.get(Mail, callback.mail_id, with_for_update=True)
     assert mail is not None
     await move_mail(

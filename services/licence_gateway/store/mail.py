@@ -6,7 +6,7 @@ in the caller's transaction, so the history can never disagree with the status.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,10 +31,6 @@ from licence_gateway.domain.mail_state import ExtractType, MailStatus, transitio
 from licence_gateway.store.base import Base
 
 Timestamp = DateTime(timezone=True)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Mail(Base):
