@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.adapters.icms import IcmsError
@@ -80,6 +81,8 @@ def run(work: Callable[[MailFlow], Awaitable[None]]) -> None:
         fail(str(exc), 2)
     except (Refused, BatcherBusy, SendFailed, SmtpError, Pop3Error, IcmsError) as exc:
         fail(str(exc), 1)
+    except (OSError, DBAPIError) as exc:
+        fail(f"cannot use the database: {exc}".splitlines()[0], 1)
 
 
 def dry_run_option(function: Callable[..., Any]) -> Callable[..., Any]:
