@@ -65,6 +65,9 @@ class InvoiceCheckerSettings(ServiceSettings):
     slack_notifications_admin: str = Field(
         default="", description="Comma-separated Slack ids that get copies and admin alerts"
     )
+    slack_new_project_channels: str = Field(
+        default="", description="Comma-separated channel ids told about new projects"
+    )
 
     # AWS billing CSV in S3.
     aws_access_key_id: str = Field(default="", description="S3 access key (empty: not set up)")
@@ -94,6 +97,7 @@ class InvoiceCheckerSettings(ServiceSettings):
     schedule_unapproved_notice: Cron = Field(default="0 10 * * 2", description="Tuesdays")
     schedule_flex_notice: Cron = Field(default="0 10 1-7 * 3", description="First Wednesday")
     schedule_contract_checks: Cron = Field(default="30 9 * * *", description="Contract checks")
+    schedule_new_project_notice: Cron = Field(default="*/15 * * * *", description="Projects")
     schedule_housekeeping: Cron = Field(default="30 1 * * *", description="Old rows removed")
     retention_days: int = Field(
         default=90, ge=2, le=3650, description="Events and finished sync runs kept this long"

@@ -49,14 +49,15 @@ async def make_project(
     session: AsyncSession, name: str = "Webshop", *, client: Client | None = None, **fields: Any
 ) -> Project:
     client = client or await make_client(session)
-    project = Project(
-        guid=uuid.uuid4(),
-        project_id=next(_ids),
-        name=name,
-        client_id=client.id,
-        project_state="Confirmed",
+    values: dict[str, Any] = {
+        "guid": uuid.uuid4(),
+        "project_id": next(_ids),
+        "name": name,
+        "client_id": client.id,
+        "project_state": "Confirmed",
         **fields,
-    )
+    }
+    project = Project(**values)
     session.add(project)
     await session.flush()
     return project

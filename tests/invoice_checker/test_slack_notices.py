@@ -3,7 +3,7 @@ unapproved notices (the unapproved one works, 15.1), and the monthly flex notice
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -14,6 +14,7 @@ from invoice_checker.adapters.slack import SlackNotConfigured
 from invoice_checker.domain.slack_messages import flex_notice_text
 from invoice_checker.jobs.flex import send_flex_notices
 from invoice_checker.jobs.slack import (
+    announce_new_projects,
     notice_range,
     send_unapproved_notices,
     send_unsubmitted_notices,
@@ -274,3 +275,55 @@ async def test_slack_jobs_without_a_token_say_what_to_set(
         await sync_slack_users(db_session, settings)
     with pytest.raises(SlackNotConfigured):
         await send_unapproved_notices(db_session, settings, FIRST, LAST)
+
+
+async def test_new_projects_are_announced_once_in_the_original_words(
+    db_session: AsyncSession,
+    slack_settings: InvoiceCheckerSettings,
+    slack_standin: SlackSimulator,
+) -> None:
+    settings = slack_settings.model_copy(update={"slack_new_project_channels": "CSETTING"})
+    db_session.add_all(
+        [
+            SlackChannel(channel_id="CFLAG", name="sales", new_project_notification=True),
+            SlackChannel(
+                channel_id="COLD", name="old", new_project_notification=True, archived=True
+            ),
+            SlackChannel(channel_id="CQUIET", name="random"),
+        ]
+    )
+    acme = await make_client(db_session, "ACME Oy")
+    created = datetime(2017, 6, 1, 8, 0, tzinfo=UTC)
+    await make_project(db_session, "Webshop", client=acme, project_id=1000, created_at=created)
+    await make_project(db_session, "Ancient", client=acme, created_at=created - timedelta(days=30))
+    now = created + timedelta(days=2)
+
+    first = await announce_new_projects(db_session, settings, now)
+    second = await announce_new_projects(db_session, settings, now)
+
+    # The message of the sync vector (expected_new_project_slack_messages[0]).
+    text = (
+        "<!channel> Hi! New project was added: <https://app.10000ft.com/viewproject?id=1000|"
+        "ACME Oy - Webshop> (created at 2017-06-01 08:00:00+00:00)"
+    )
+    posts = slack_standin.sent("chat.postMessage")
+    assert [(p["channel"], p["text"]) for p in posts] == [("CFLAG", text), ("CSETTING", text)]
+    assert first == "Sent 2 new-project (1 projects) messages"
+    assert second == "Sent 0 new-project (0 projects) messages"
+
+
+async def test_without_announcement_channels_projects_wait(
+    db_session: AsyncSession,
+    slack_settings: InvoiceCheckerSettings,
+    slack_standin: SlackSimulator,
+) -> None:
+    created = datetime(2017, 6, 1, 8, 0, tzinfo=UTC)
+    await make_project(db_session, "Webshop", created_at=created)
+    now = created + timedelta(days=1)
+    assert await announce_new_projects(db_session, slack_settings, now) == (
+        "No Slack channel takes new-project announcements"
+    )
+    with_channel = slack_settings.model_copy(update={"slack_new_project_channels": "C1"})
+    assert (await announce_new_projects(db_session, with_channel, now)).startswith(
+        "Sent 1 new-project (1 projects)"
+    )

@@ -1,5 +1,6 @@
-"""flex, Slack and AWS: work contracts, flex-time corrections, Slack channels and notification
-batches, AWS linked accounts (linked to projects and people) and billing rows
+"""flex, Slack and AWS: work contracts, flex-time corrections, Slack channels, notification
+batches and project announcements, AWS linked accounts (linked to projects and people) and
+billing rows
 
 Revision ID: ic0004
 Revises: ic0003
@@ -197,6 +198,24 @@ def upgrade() -> None:
         schema="invoice_checker",
     )
     op.create_table(
+        "slack_project_announcements",
+        sa.Column("project_guid", sa.UUID(), nullable=False),
+        sa.Column(
+            "announced_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_guid"],
+            ["invoice_checker.projects.guid"],
+            name=op.f("fk_slack_project_announcements_project_guid_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("project_guid", name=op.f("pk_slack_project_announcements")),
+        schema="invoice_checker",
+    )
+    op.create_table(
         "project_amazon_accounts",
         sa.Column("project_guid", sa.UUID(), nullable=False),
         sa.Column("linked_account_id", sa.String(length=50), nullable=False),
@@ -227,6 +246,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("slack_project_announcements", schema="invoice_checker")
     op.drop_index(
         op.f("ix_invoice_checker_project_amazon_accounts_linked_account_id"),
         table_name="project_amazon_accounts",

@@ -42,9 +42,18 @@ def unfurl_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
     return _client(settings, token) if token else bot_client(settings)
 
 
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def admin_recipients(settings: InvoiceCheckerSettings) -> list[str]:
     """Slack ids (people or channels) that get copies of notices and admin alerts."""
-    return [part.strip() for part in settings.slack_notifications_admin.split(",") if part.strip()]
+    return _ids(settings.slack_notifications_admin)
+
+
+def new_project_recipients(settings: InvoiceCheckerSettings) -> list[str]:
+    """Channels named in the settings for new-project announcements."""
+    return _ids(settings.slack_new_project_channels)
 
 
 async def _paged(client: AsyncWebClient, method: str, key: str, **args: Any) -> list[Any]:

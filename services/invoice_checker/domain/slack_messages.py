@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from invoice_checker.domain.flex import FLEX_MAX_MINUS, FLEX_MAX_PLUS, FlexResult
@@ -233,6 +233,23 @@ def flex_summary(user_guid: str, name: str, result: FlexResult) -> FlexSummary:
         saldo=round(result.cumulative_saldo, 6),
         kiky_saldo=round(result.kiky.saldo, 6),
         change_from_last_month=None if change is None else round(change, 6),
+    )
+
+
+@dataclass(frozen=True)
+class NewProject:
+    project_id: int | None
+    client: str
+    name: str
+    created_at: datetime | None
+
+
+def new_project_text(project: NewProject) -> str:
+    """The channel announcement of a project new in 10000ft (the original's exact words)."""
+    return (
+        f"<!channel> Hi! New project was added: <{TENKFEET_APP}/viewproject?id="
+        f"{project.project_id}|{project.client} - {project.name}> "
+        f"(created at {project.created_at})"
     )
 
 

@@ -22,7 +22,12 @@ from invoice_checker.jobs.aws import import_aws_billing_automatic
 from invoice_checker.jobs.flex import contract_checks_job, flex_notice_job
 from invoice_checker.jobs.housekeeping import housekeeping_job
 from invoice_checker.jobs.runtime import job_session, local_today
-from invoice_checker.jobs.slack import slack_sync_job, unapproved_notice_job, unsubmitted_notice_job
+from invoice_checker.jobs.slack import (
+    new_project_notice_job,
+    slack_sync_job,
+    unapproved_notice_job,
+    unsubmitted_notice_job,
+)
 from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.events import record_event
@@ -114,6 +119,7 @@ SCHEDULE = (
     ScheduledJob("schedule_unsubmitted_notice", unsubmitted_notice_job),
     ScheduledJob("schedule_unapproved_notice", unapproved_notice_job),
     ScheduledJob("schedule_flex_notice", flex_notice_job, 1800),
+    ScheduledJob("schedule_new_project_notice", new_project_notice_job),
     ScheduledJob("schedule_contract_checks", contract_checks_job),
     ScheduledJob("schedule_housekeeping", housekeeping_job),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,10 +16,15 @@ from invoice_checker.adapters.slack import (
     bot_client,
     list_channels,
     list_members,
+    new_project_recipients,
     open_conversation,
     post_message,
 )
-from invoice_checker.domain.slack_messages import unapproved_attachment, unsubmitted_attachment
+from invoice_checker.domain.slack_messages import (
+    new_project_text,
+    unapproved_attachment,
+    unsubmitted_attachment,
+)
 from invoice_checker.jobs.runtime import job_session, local_today
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.events import record_event
@@ -27,7 +32,9 @@ from invoice_checker.store.slack import (
     UNAPPROVED,
     UNSUBMITTED,
     claim_bundle,
+    claim_new_projects,
     link_slack_ids,
+    new_project_channels,
     record_bundle_size,
     unapproved_projects,
     unsubmitted_by_person,
@@ -37,6 +44,8 @@ from invoice_checker.store.slack import (
 logger = logging.getLogger(__name__)
 # How far back the weekly notices look, ending on the previous Sunday.
 NOTICE_DAYS = 60
+# Projects created in 10000ft this recently are announced (older ones were there before us).
+NEW_PROJECT_WINDOW = timedelta(days=7)
 
 
 def notice_range(today: date) -> tuple[date, date]:
@@ -169,6 +178,25 @@ async def send_unapproved_notices(
     return message
 
 
+async def announce_new_projects(
+    session: AsyncSession, settings: InvoiceCheckerSettings, now: datetime
+) -> str:
+    """Tell the new-project channels about projects created in 10000ft lately, each once."""
+    channels = sorted(
+        set(new_project_recipients(settings)) | set(await new_project_channels(session))
+    )
+    if not channels:
+        return "No Slack channel takes new-project announcements"
+    outbox = Outbox(bot_client(settings), settings)
+    projects = await claim_new_projects(session, now - NEW_PROJECT_WINDOW)
+    for project in projects:
+        for channel in channels:
+            await outbox.post(channel, new_project_text(project))
+    message = outbox.summary(f"new-project ({len(projects)} projects)")
+    await record_event(session, "send_new_project_notifications", message)
+    return message
+
+
 async def slack_sync_job(ctx: dict[str, Any]) -> list[str]:
     """Scheduled: Slack users (Slack ids by e-mail), then channels."""
     async with job_session(ctx) as (session, settings):
@@ -185,6 +213,11 @@ async def unsubmitted_notice_job(ctx: dict[str, Any], force: bool = False) -> st
         return await send_unsubmitted_notices(
             session, settings, first, last, today=today, force=force
         )
+
+
+async def new_project_notice_job(ctx: dict[str, Any]) -> str:
+    async with job_session(ctx) as (session, settings):
+        return await announce_new_projects(session, settings, datetime.now(UTC))
 
 
 async def unapproved_notice_job(ctx: dict[str, Any], force: bool = False) -> str:

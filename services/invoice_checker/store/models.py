@@ -23,7 +23,11 @@ from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
 from invoice_checker.store.history import HistoryRecord
 from invoice_checker.store.hours import HourEntry, HourEntryChecksum
 from invoice_checker.store.invoices import Invoice
-from invoice_checker.store.slack import SlackChannel, SlackNotificationBundle
+from invoice_checker.store.slack import (
+    SlackChannel,
+    SlackNotificationBundle,
+    SlackProjectAnnouncement,
+)
 from invoice_checker.store.syncs import Event, SyncRun
 from invoice_checker.store.workflow import (
     InvoiceComment,
@@ -59,6 +63,7 @@ __all__ = [
     "PublicHoliday",
     "SlackChannel",
     "SlackNotificationBundle",
+    "SlackProjectAnnouncement",
     "SyncRun",
     "TenkfeetUser",
     "UserAmazonAccount",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Integer,
     String,
     UniqueConstraint,
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.slack_messages import (
     InvoiceCard,
+    NewProject,
     ProjectCard,
     UnapprovedProject,
     UnsubmittedEntry,
@@ -55,6 +57,19 @@ class SlackChannel(Base):
     archived: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # Set by an admin: the channel gets a message when a new project appears.
     new_project_notification: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class SlackProjectAnnouncement(Base):
+    """A new project already announced on Slack; each is announced once."""
+
+    __tablename__ = "slack_project_announcements"
+
+    project_guid: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.guid", ondelete="CASCADE"), primary_key=True
+    )
+    announced_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class SlackNotificationBundle(Base):
@@ -331,3 +346,41 @@ async def project_card(session: AsyncSession, project_guid: uuid.UUID) -> Projec
         state=project.project_state or "",
         invoices=[_card(i, client, project.name, leads) for i in invoices.scalars()],
     )
+
+
+async def claim_new_projects(session: AsyncSession, since: datetime) -> list[NewProject]:
+    """Projects created in 10000ft since `since` and not announced yet, oldest first, marked
+    announced in the caller's transaction (so a run that fails announces them again)."""
+    rows = (
+        await session.execute(
+            select(Project.guid, Project.project_id, Project.name, Project.created_at, Client.name)
+            .join(Client, Client.id == Project.client_id)
+            .outerjoin(
+                SlackProjectAnnouncement, SlackProjectAnnouncement.project_guid == Project.guid
+            )
+            .where(
+                Project.created_at >= since,
+                Project.is_leave.is_(False),
+                SlackProjectAnnouncement.project_guid.is_(None),
+            )
+            .order_by(Project.created_at, Project.project_id)
+        )
+    ).all()
+    if rows:
+        await session.execute(
+            insert(SlackProjectAnnouncement)
+            .values([{"project_guid": row[0]} for row in rows])
+            .on_conflict_do_nothing()
+        )
+    return [
+        NewProject(project_id=row[1], client=row[4], name=row[2], created_at=row[3]) for row in rows
+    ]
+
+
+async def new_project_channels(session: AsyncSession) -> list[str]:
+    rows = await session.execute(
+        select(SlackChannel.channel_id).where(
+            SlackChannel.new_project_notification.is_(True), SlackChannel.archived.is_(False)
+        )
+    )
+    return list(rows.scalars())
