@@ -78,11 +78,14 @@ async def test_resend_email_repeats_the_same_message(
 ) -> None:
     await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
     await run_batching(mail_flow)
+    [before] = await mails(mail_flow.engine)
 
     dry = await cli(mail_flow.settings, "resend-email", "1", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert dry.stdout.startswith("dry run: would re-send mail 1 (run 1, CHIEF_LIVE_ILBDOTI_")
     assert len(chief_smtp.messages) == 1
+    [untouched] = await mails(mail_flow.engine)  # the original's dry run still moved sent_at
+    assert (untouched.sent_at, untouched.send_attempts) == (before.sent_at, 1)
 
     result = await cli(mail_flow.settings, "resend-email", "1")
 
@@ -199,6 +202,32 @@ async def test_recreate_and_send_through_the_cli(
     again = await cli(mail_flow.settings, "recreate-and-send", "--mail-id", "1")
     assert again.exit_code == 1
     assert "mail 1 is reply_processed" in error_line(again)
+
+
+async def test_a_reply_with_only_file_errors_is_recovered_by_recreating_the_whole_run(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer, icms_stand_in: IcmsStandIn
+) -> None:
+    """The original left such a mail in reply_received for ever, blocking every batch (14.8)."""
+    await add_payloads(mail_flow.engine, licences("fa_dfl_insert"))
+    await run_batching(mail_flow)
+    await reply_received(
+        mail_flow, 1, fixture_text("CHIEF_licenceReply_29236_202211101410_file_error")
+    )
+    assert (await run_callbacks(mail_flow)).needs_operator == [1]
+
+    result = await cli(mail_flow.settings, "recreate-and-send")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "mail 1 (run 1) closed; 2 licence(s) recreated as mail 2, run 2"
+        " (IMA/2022/00002, IMA/2022/00003), sent\n"
+    )
+    first, second = (attachment_text(m.data).splitlines() for m in chief_smtp.messages)
+    assert second[1:] == first[1:]  # the same licences, under a new header
+    assert second[0].split("\\")[6] == "2"  # fileHeader runNum
+    old, new = await mails(mail_flow.engine)
+    assert (old.status, new.status) == ("reply_processed", "reply_pending")
+    assert (await history(mail_flow.engine, 1))[-1] == ("reply_received", "reply_processed")
 
 
 # --- set-skip-flag ---------------------------------------------------------------------------
