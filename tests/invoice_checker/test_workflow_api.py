@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from invoice_checker.store.checking import CommentInput, add_comment, invoice_fixed_rows
+from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.workflow import ProjectFixedRow
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     bearer,
@@ -104,7 +109,13 @@ async def test_the_checking_workflow_vector(
     history = (
         await ic_client.get(f"/api/v1/invoices/{invoice.id}/history", headers=finance)
     ).json()
-    assert {record["entity_type"] for record in history} == {"invoices", "invoice_comments"}
+    assert {record["entity_type"] for record in history} == {
+        "invoices",
+        "invoice_comments",
+        "invoice_fixed_rows",  # the copies frozen at Preview and dropped at the end
+    }
+    frozen = [r["changes"] for r in history if r["entity_type"] == "invoice_fixed_rows"]
+    assert sorted(c.get("frozen", False) for c in frozen) == [False, False, True, True]
     assert all(record["actor"] == "lead@example.com" for record in history)
 
 
@@ -280,3 +291,31 @@ async def test_invoice_list_filters_and_sorts(
     bad = await ic_client.get("/api/v1/invoices", params={"sort": "nonsense"}, headers=finance)
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_two_submissions_at_once_freeze_the_rows_once(engine: AsyncEngine) -> None:
+    """The invoice row is locked while a comment changes its state."""
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessionmaker() as session:
+        project = await make_project(session, name=f"Race {uuid.uuid4().hex[:6]}")
+        invoice = await make_invoice(session, project, date(2026, 6, 1))
+        session.add(ProjectFixedRow(project_guid=project.guid, description="Fee", price=10.0))
+        await session.commit()
+    try:
+
+        async def submit(number: str) -> None:
+            async with sessionmaker() as session:
+                mine = await session.get_one(Invoice, invoice.id)
+                given = CommentInput(checked=True, invoice_number=number)
+                await add_comment(session, mine, given, actor="finance@example.com")
+                await session.commit()
+
+        await asyncio.gather(submit("1"), submit("2"))
+        async with sessionmaker() as session:
+            rows = await invoice_fixed_rows(session, invoice.id)
+            assert [(row.description, row.frozen) for row in rows] == [("Fee", True)]
+    finally:
+        async with sessionmaker() as session:
+            await session.execute(delete(Project).where(Project.guid == project.guid))
+            await session.execute(delete(Client).where(Client.id == project.client_id))
+            await session.commit()

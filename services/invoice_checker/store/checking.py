@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.invoice_state import (
@@ -107,6 +107,8 @@ async def add_comment(
     session: AsyncSession, invoice: Invoice, given: CommentInput, *, actor: str
 ) -> InvoiceComment:
     """Append a checklist submission; the invoice's state follows this comment alone."""
+    # Lock the invoice: two submissions at once must not both freeze (or unfreeze) its rows.
+    await session.refresh(invoice, with_for_update=True)
     number = normalise_invoice_number(given.invoice_number)
     comment = InvoiceComment(
         invoice_id=invoice.id,
@@ -127,13 +129,9 @@ async def add_comment(
     )
     change = fixed_rows_change(old_state, new_state)
     if change == "freeze":
-        await _freeze_fixed_rows(session, invoice)
+        await _freeze_fixed_rows(session, invoice, actor)
     elif change == "unfreeze":
-        await session.execute(
-            delete(InvoiceFixedRow).where(
-                InvoiceFixedRow.invoice_id == invoice.id, InvoiceFixedRow.frozen
-            )
-        )
+        await _drop_frozen_rows(session, invoice, actor)
     invoice_changes = {
         "invoice_state": new_state.value,
         "is_approved": given.checked,
@@ -155,7 +153,7 @@ def _comment_changes(comment: InvoiceComment) -> dict[str, Any]:
     return {name: getattr(comment, name) for name in names}
 
 
-async def _freeze_fixed_rows(session: AsyncSession, invoice: Invoice) -> None:
+async def _freeze_fixed_rows(session: AsyncSession, invoice: Invoice, actor: str) -> None:
     """Copy the project's rows onto the invoice; a row of the invoice's own wins by name."""
     own = set(
         (
@@ -164,17 +162,29 @@ async def _freeze_fixed_rows(session: AsyncSession, invoice: Invoice) -> None:
             )
         ).scalars()
     )
-    for row in await project_fixed_rows(session, invoice.project_guid):
-        if row.description not in own:
-            session.add(
-                InvoiceFixedRow(
-                    invoice_id=invoice.id,
-                    description=row.description,
-                    price=row.price,
-                    currency=row.currency,
-                    frozen=True,
-                )
-            )
+    copies = [
+        InvoiceFixedRow(
+            invoice_id=invoice.id,
+            description=row.description,
+            price=row.price,
+            currency=row.currency,
+            frozen=True,
+        )
+        for row in await project_fixed_rows(session, invoice.project_guid)
+        if row.description not in own
+    ]
+    session.add_all(copies)
+    await session.flush()
+    for copy in copies:
+        await record_history(session, copy, {**_row_changes(copy), "frozen": True}, actor)
+
+
+async def _drop_frozen_rows(session: AsyncSession, invoice: Invoice, actor: str) -> None:
+    """Leaving Preview/Sent: the invoice follows its project's rows again."""
+    frozen = [row for row in await invoice_fixed_rows(session, invoice.id) if row.frozen]
+    for row in frozen:
+        await record_history(session, row, {"deleted": True, **_owner(row)}, actor)
+        await session.delete(row)
     await session.flush()
 
 
@@ -359,7 +369,10 @@ async def _ensure_unique(
 
 
 async def _ensure_editable(session: AsyncSession, invoice_id: uuid.UUID) -> None:
-    invoice = await session.get_one(Invoice, invoice_id)
+    # Locked, so a comment cannot freeze the rows between this check and the edit.
+    invoice = await session.get_one(
+        Invoice, invoice_id, with_for_update=True, populate_existing=True
+    )
     if InvoiceState(invoice.invoice_state).invoiced:
         raise FrozenRows
 
