@@ -234,6 +234,9 @@ def test_our_client_signature_is_accepted_by_mohawk_receiver_and_we_accept_its_a
     answer = b'{"ok": true}'
     header = receiver.respond(content=answer, content_type="application/json")
     verify_response(sender, header, answer, "application/json")
+    # The nonce and ts the gateway appends (for mohawk issue #50) are accepted as well.
+    with_nonce = f'{header}, nonce="{parse_header(sender.request_header)["nonce"]}", ts="1"'
+    verify_response(sender, with_nonce, answer, "application/json")
     with pytest.raises(HawkError):
         verify_response(sender, header, b'{"ok": false}', "application/json")
     with pytest.raises(HawkError):
