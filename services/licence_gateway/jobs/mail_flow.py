@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from arq.cron import CronJob, cron
+from arq.typing import WorkerCoroutine
 
 from licence_gateway.jobs.batching import send_licence_data
 from licence_gateway.jobs.callbacks import send_to_icms
@@ -26,15 +27,12 @@ from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
 logger = logging.getLogger(__name__)
 
 
-Job = Callable[[dict[str, Any]], Awaitable[str]]
-
-
-def tolerating_missing_settings(job: Job) -> Job:
+def tolerating_missing_settings(job: Callable[[dict[str, Any]], Awaitable[str]]) -> WorkerCoroutine:
     """A job whose SMTP, POP3 or ICMS settings are still empty says so and ends quietly: the rest
     of the worker keeps running, and the next slot tries again."""
 
     @functools.wraps(job)
-    async def run(ctx: dict[str, Any]) -> str:
+    async def run(ctx: dict[Any, Any], *_args: Any, **_kwargs: Any) -> str:
         try:
             return await job(ctx)
         except NotConfiguredError as exc:
