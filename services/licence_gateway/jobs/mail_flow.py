@@ -3,8 +3,8 @@
 Every job is safe to run twice (arq may): batching holds an advisory lock and re-sends a
 `pending` mail rather than building another; the mailbox pass skips what it already stored;
 callbacks are locked while in flight and marked delivered in the same commit that moves the mail.
-The batching and callback jobs also run once at worker start, which resumes whatever a dead
-worker left half-done (a mail committed but not sent, a callback not yet delivered).
+Each job also runs once at worker start, which resumes whatever a dead worker left half-done
+(a mail committed but not sent, a reply stored but not deleted, a callback not yet delivered).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             tolerating_missing_settings(process_mailbox),
             minute=every(settings.inbox_every_minutes),
             second=30,  # out of step with batching, whose lock it does not need
+            run_at_startup=True,
             max_tries=4,
             timeout=240,
         ),
