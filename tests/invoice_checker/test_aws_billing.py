@@ -44,6 +44,7 @@ from invoice_checker.store.aws import (
 )
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.syncs import Event
+from invoice_checker.store.workflow import InvoiceCurrencyTotal
 from tests.invoice_checker.directory_factories import make_project, make_user
 from tests.support.infra import free_port
 
@@ -238,6 +239,13 @@ async def test_import_from_s3_twice_gives_the_same_invoices_and_rows(
     assert totals == VECTOR["expected_billing_for_month"]
     invoice = (await db_session.execute(select(Invoice))).scalars().one()
     assert invoice.stats_refreshed_at is not None  # the one stats recomputation ran
+    totals_of_invoice = await db_session.execute(
+        select(InvoiceCurrencyTotal.currency, InvoiceCurrencyTotal.amount).where(
+            InvoiceCurrencyTotal.invoice_id == invoice.id
+        )
+    )
+    # No hours yet (EUR 0); the project account's AccountTotal in its own currency.
+    assert dict(totals_of_invoice.all()) == {"EUR": 0.0, "USD": 8.7087}
     events = (
         (await db_session.execute(select(Event).where(Event.event_type == "sync_aws_invoice")))
         .scalars()
