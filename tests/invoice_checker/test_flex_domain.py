@@ -62,6 +62,11 @@ def test_vector_through_cli(case: FlexCase, tmp_path: Path) -> None:
         ('{"contracts": []}', "missing 'today'"),
         ('{"today": "2018-13-01"}', "invalid input"),
         ('{"today": "2018-03-01", "hour_entries": [{"date": "2018-01-01"}]}', "missing 'hours'"),
+        ('{"today": "2018-03-01", "ignore_events": "false"}', "ignore_events must be true"),
+        (
+            '{"today": "2018-03-01", "hour_entries": [{"date": "2018-01-01", "hours": NaN}]}',
+            "finite",
+        ),
     ],
 )
 def test_cli_rejects_malformed_input(content: str, fragment: str, tmp_path: Path) -> None:

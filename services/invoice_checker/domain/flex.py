@@ -8,6 +8,7 @@ towards it, "Flex time Leave" deliberately does not, and the final saldo adds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -376,7 +377,7 @@ def parse_inputs(document: Mapping[str, Any]) -> FlexInputs:
             Contract(
                 start_date=date.fromisoformat(c["start_date"]),
                 end_date=date.fromisoformat(c["end_date"]),
-                flex_enabled=bool(c.get("flex_enabled", True)),
+                flex_enabled=_boolean(c.get("flex_enabled", True), "flex_enabled"),
                 worktime_percent=int(c.get("worktime_percent", 100)),
             )
             for c in document.get("contracts", [])
@@ -396,7 +397,7 @@ def parse_inputs(document: Mapping[str, Any]) -> FlexInputs:
         entries=[
             HourEntry(
                 date=date.fromisoformat(e["date"]),
-                hours=float(e["hours"]),
+                hours=_number(e["hours"], "hours"),
                 project_name=str(e.get("project_name") or ""),
                 leave_type=str(e.get("leave_type") or PROJECT_LEAVE_TYPE),
                 phase_name=str(e.get("phase_name") or ""),
@@ -408,13 +409,25 @@ def parse_inputs(document: Mapping[str, Any]) -> FlexInputs:
         flex_last_day=(
             date.fromisoformat(document["flex_last_day"]) if document.get("flex_last_day") else None
         ),
-        ignore_events=bool(document.get("ignore_events", False)),
+        ignore_events=_boolean(document.get("ignore_events", False), "ignore_events"),
         person=document.get("person"),
     )
 
 
+def _boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not math.isfinite(number := float(value)):
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
 def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else _number(value, "a correction")
 
 
 # Contract checks look at hour entries from this date on (the flex era of the original).
