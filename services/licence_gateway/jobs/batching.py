@@ -214,6 +214,13 @@ async def send_pending_mail(session: AsyncSession, flow: MailFlow, mail: Mail) -
 
 
 async def mark_sent(session: AsyncSession, flow: MailFlow, mail: Mail, reason: str) -> None:
+    await session.refresh(mail, attribute_names=["status"], with_for_update=True)
+    if mail.status != MailStatus.PENDING:
+        # CHIEF's reply came in while SMTP was still answering; the inbox job moved the mail on
+        # (the reply proves the send), and that move must stand.
+        await session.commit()
+        logger.info("licenceData mail already answered", extra={"mail_id": mail.id})
+        return
     attempt = mail.send_attempts + 1
     await move_mail(
         session,

@@ -144,6 +144,10 @@ async def move_mail(
     session: AsyncSession, mail: Mail, target: MailStatus, reason: str, **changes: Any
 ) -> None:
     """Apply a legal status change (and any column changes) and append its event."""
+    # The status is read again under a row lock: another job may have moved the mail since it
+    # was loaded, and writing over that move would lose it (found by crash injection).
+    await session.flush()
+    await session.refresh(mail, attribute_names=["status"], with_for_update=True)
     current = MailStatus(mail.status)
     transition(ExtractType(mail.extract_type), current, target)
     for name, value in changes.items():

@@ -1,0 +1,130 @@
+"""Process control for the reliability harnesses: services that come back after SIGKILL, and a
+fast stand-in for the gateway worker's cron schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import time
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import IO
+
+from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus
+
+
+class Respawning:
+    """One service process, started again every time it dies, until `stop()`.
+
+    `kill()` may be called from any thread (a simulator's hook): it only sends SIGKILL; the
+    `run()` task notices the death, counts it and starts a new process.
+    """
+
+    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.env = env
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0  # monotonic time of the current process's start
+        self.generation = 0  # how many processes have been started
+        self.kills = 0  # deaths by SIGKILL, each followed by a restart
+        self.other_exits: list[int] = []  # anything else is a finding, not a kill
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        process = self.process
+        return process.pid if process is not None and process.returncode is None else None
+
+    def kill(self) -> bool:
+        """SIGKILL the current process; False if none is running."""
+        pid = self.pid
+        if pid is None or self._stopping:
+            return False
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            return True
+        return False
+
+    async def run(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            while not self._stopping:
+                code = await self._one_life(log)
+                if self._stopping:
+                    return
+                if code == -signal.SIGKILL:
+                    self.kills += 1
+                else:
+                    self.other_exits.append(code)
+                    await asyncio.sleep(0.5)  # a crash loop must not spin
+
+    async def _one_life(self, log: IO[bytes]) -> int:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv, env=self.env, stdout=log, stderr=log
+        )
+        self.started_at = time.monotonic()
+        self.generation += 1
+        return await self.process.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s; no restart."""
+        self._stopping = True
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+class JobTicker:
+    """Enqueue each job again as soon as its previous run finished: cron, but back to back.
+
+    A job whose worker was killed stays `in_progress` until arq's timeout; after `stale_after`
+    seconds it is given up on and a new one enqueued, as the next cron slot would.
+    """
+
+    def __init__(
+        self,
+        redis: ArqRedis,
+        queue_name: str,
+        functions: Sequence[str],
+        every: float = 0.2,
+        stale_after: float = 6.0,
+    ) -> None:
+        self.redis = redis
+        self.queue_name = queue_name
+        self.functions = list(functions)
+        self.every = every
+        self.stale_after = stale_after
+        self._serial = itertools.count()
+        self._current: dict[str, tuple[str, float]] = {}
+
+    async def run(self) -> None:
+        while True:
+            for function in self.functions:
+                if await self._due(function):
+                    job_id = f"reliability:{function}:{next(self._serial)}"
+                    await self.redis.enqueue_job(
+                        function, _job_id=job_id, _queue_name=self.queue_name
+                    )
+                    self._current[function] = (job_id, time.monotonic())
+            await asyncio.sleep(self.every)
+
+    async def _due(self, function: str) -> bool:
+        if function not in self._current:
+            return True
+        job_id, enqueued_at = self._current[function]
+        if time.monotonic() - enqueued_at > self.stale_after:
+            return True
+        status = await Job(job_id, self.redis, _queue_name=self.queue_name).status()
+        return status in (JobStatus.complete, JobStatus.not_found)
