@@ -412,7 +412,9 @@ async def test_licence_data_in_reply_out_through_the_gateway_clients(hmrc: HmrcS
     assert reply["Subject"].startswith("CHIEF_licenceReply_41_")
     (part,) = reply.iter_attachments()
     assert part.get_filename() == reply["Subject"]
-    parsed = parse_licence_reply(part.get_content().decode("ascii"))
+    text = part.get_content().decode("ascii")
+    assert {len(line) for line in text.splitlines()} == {185}  # padded as CHIEF pads
+    parsed = parse_licence_reply(text)
     assert parsed.outcome == ReplyOutcome.VALID
     assert parsed.header is not None and parsed.header.run_number == "41"
     outcomes = {*parsed.accepted, *(r.reference for r in parsed.rejected)}

@@ -25,6 +25,9 @@ RATIO = click.FloatRange(0, 1)
     "--reply-delay", default=1.0, type=click.FloatRange(0), show_default=True, help="seconds"
 )
 @click.option("--seed", default=0, show_default=True, help="same seed, same outcomes")
+@click.option(
+    "--reply-line-width", default=185, show_default=True, help="pad reply lines as CHIEF; 0: no"
+)
 @click.option("--accept-ratio", default=0.8, type=RATIO, show_default=True, help="per licence")
 @click.option("--file-error-ratio", default=0.0, type=RATIO, show_default=True, help="per file")
 @click.option("--smtp-username", default="licence-gateway", show_default=True, help="'' = no login")
@@ -68,6 +71,7 @@ def hmrc(**options: Any) -> None:
         mailbox_password=options["mailbox_password"],
         reply_sender=options["reply_sender"],
         reply_delay=options["reply_delay"],
+        reply_line_width=options["reply_line_width"],
         mix=simulator.OutcomeMix(
             seed=options["seed"],
             accept_ratio=options["accept_ratio"],

@@ -110,6 +110,7 @@ class HmrcConfig:
     mailbox_password: str = "simulator"  # noqa: S105
     reply_sender: str = "chief@hmrc.simulator.local"
     reply_delay: float = 1.0
+    reply_line_width: int = 185  # real CHIEF pads each licenceReply line with spaces; 0: no
     mix: OutcomeMix = field(default_factory=OutcomeMix)
     mailbox_folder: Path | None = None  # None keeps the mailbox in memory
     tls_context: ssl.SSLContext | None = None  # enables STARTTLS on SMTP and STLS on POP3,
@@ -273,6 +274,7 @@ class HmrcSimulator:
             file_errors=verdict.file_errors,
             destination_system=source,
         )
+        text = padded(text, self.config.reply_line_width)
         self.mailbox.add(self.chief_email(name, text), available_at=now + self.config.reply_delay)
         self.save_status()
         logger.info("licenceReply filed", extra={"subject": name, "verdict": repr(verdict)[:200]})
@@ -311,6 +313,14 @@ class HmrcSimulator:
             text.encode("ascii"), maintype="application", subtype="octet-stream", filename=name
         )
         return message.as_bytes()
+
+
+def padded(text: str, width: int) -> str:
+    """Fixed-width records as CHIEF writes its replies (see the fixture
+    accepted_with_trailing_spaces_example): every line space-padded, each ending in LF."""
+    if not width:
+        return text
+    return "".join(line.ljust(width) + "\n" for line in text.splitlines())
 
 
 def attachment_bytes(part: Message) -> bytes:
