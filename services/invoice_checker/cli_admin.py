@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from invoice_checker.domain.permissions import GROUPS
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
@@ -46,6 +47,9 @@ def create_token(email: str, groups: tuple[str, ...], name: str) -> None:
         settings = get_settings()
     except SettingsError as exc:
         fail(str(exc))
-    secret = asyncio.run(_create_token(settings, email=email, groups=list(groups), name=name))
+    try:
+        secret = asyncio.run(_create_token(settings, email=email, groups=list(groups), name=name))
+    except (OSError, SQLAlchemyError) as exc:
+        fail(f"database: {exc}".splitlines()[0], code=1)
     click.echo(f"Token for {email.lower()} (groups: {', '.join(groups) or 'unchanged'}):")
     click.echo(secret)
