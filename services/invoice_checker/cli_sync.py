@@ -40,10 +40,13 @@ async def _run(
 ) -> str:
     engine = create_engine(settings.database_url, pool_size=4, application_name="sync-cli")
     sessionmaker = create_sessionmaker(engine)
-    bar = click.progressbar(length=1, label=f"sync {kind}", file=sys.stderr, show_pos=True)
+    # Only an hour sync is long enough to follow: its bar counts days written.
+    days = (end - start).days + 1 if start and end else 1
+    bar = click.progressbar(
+        length=days, label=f"sync {kind}", file=sys.stderr, show_pos=kind == "hours"
+    )
 
     async def progress(done: int, total: int) -> None:
-        bar.length = total
         bar.update(done - bar.pos)
 
     try:
@@ -66,6 +69,7 @@ async def _run(
                     concurrency=settings.tenkfeet_concurrency,
                     progress=progress,
                 )
+                bar.update(bar.length - bar.pos)
         return summary.line(kind)
     finally:
         await engine.dispose()
