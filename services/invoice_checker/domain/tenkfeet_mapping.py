@@ -375,6 +375,14 @@ class MissingProject(InvalidRecord):
     """The entry's project is not known locally nor among the assignables."""
 
 
+def _first_approval(entry: Record) -> Record | None:
+    """The entry's approval (10000ft lists at most one), without building the whole list."""
+    approvals = entry.get("approvals")
+    data = approvals.get("data") if isinstance(approvals, Mapping) else None
+    first = data[0] if isinstance(data, list) and data else None
+    return first if isinstance(first, Mapping) else None
+
+
 # Where every leave entry is booked: the leave project, no client, no phase.
 LEAVE = Assignable.of(0, LEAVE_PROJECT_NAME, NO_CLIENT, NO_PHASE)
 
@@ -406,8 +414,7 @@ def hour_row(entry: Record, context: MappingContext) -> HourRow:
         assignable, project_guid = LEAVE, context.leave_project_guid
         leave_type = context.leave_types.get(assignable_id or 0, UNKNOWN_LEAVE_TYPE)
         bill_rate = 0.0  # leaves are never money
-    approvals = _collection(entry, "approvals")
-    approval = approvals[0] if approvals else None
+    approval = _first_approval(entry)
     user_id = _integer(entry, "user_id")
     user = context.users.get(user_id)
     category = _text(entry, "task") or NO_VALUE
