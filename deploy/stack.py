@@ -194,6 +194,17 @@ def finance_token(stack: Stack) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
+def require_free_ports(*ports: int) -> None:
+    """Refuse to start beside another stack: its servers would answer our health checks."""
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise RuntimeError(
+                    f"port {port} is in use (another `make run` or `make demo`?);"
+                    " stop it or move this stack with STACK_*_PORT"
+                )
+
+
 def wait_tcp(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -271,11 +282,15 @@ class Stack:
 def running_stack(
     extra_env: dict[str, str] | None = None,
     hmrc_options: tuple[str, ...] = (),
+    icms_options: tuple[str, ...] = (),
     state_dir: Path = LOCAL,
     log_dir: Path | None = None,
     fresh_state: bool = False,
 ) -> Iterator[Stack]:
     started_at = time.monotonic()
+    require_free_ports(
+        GATEWAY_PORT, CHECKER_PORT, ICMS_PORT, HMRC_SMTP_PORT, HMRC_POP3_PORT, TENKFEET_PORT
+    )
     backends = resolve_backends()
     extra = {**(demo_backends_env(backends) if fresh_state else {}), **(extra_env or {})}
     stack = Stack(service_env(backends, extra), state_dir, log_dir, started_at)
@@ -292,7 +307,7 @@ def running_stack(
         wait_http(f"http://127.0.0.1:{GATEWAY_PORT}/healthz")
         wait_http(f"http://127.0.0.1:{CHECKER_PORT}/healthz")
         # Idle until asked to send: `make run` leaves ICMS quiet, `make demo` asks for licences.
-        stack.start("icms simulator", *icms_simulator_argv())
+        stack.start("icms simulator", *icms_simulator_argv(*icms_options))
         wait_http(f"http://127.0.0.1:{ICMS_PORT}/status.json")
         yield stack
     finally:
@@ -528,6 +543,7 @@ def demo(args: argparse.Namespace) -> int:
     hmrc_options = ("--seed", str(args.seed), "--accept-ratio", str(args.accept_ratio))
     with running_stack(
         hmrc_options=(*hmrc_options, "--reply-delay", "0.5"),
+        icms_options=("--seed", str(args.seed)),
         state_dir=state_dir,
         log_dir=state_dir / "logs",
         fresh_state=True,
@@ -559,18 +575,14 @@ def main() -> int:
     demo_parser.add_argument("--only", help="run one part: licence, invoice")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    if args.command == "run":
-        return run(args.seconds)
-    if args.command == "demo":
-        try:
-            return demo(args)
-        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-            say(f"demo failed: {exc}")  # a process died, a port was taken, a call failed
-            return 1
-        except KeyboardInterrupt:
-            say("demo interrupted")
-            return 130
-    return 2
+    try:
+        return run(args.seconds) if args.command == "run" else demo(args)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        say(f"{args.command} failed: {exc}")  # a process died, a port was taken, a call failed
+        return 1
+    except KeyboardInterrupt:
+        say(f"{args.command} interrupted")
+        return 130
 
 
 if __name__ == "__main__":
