@@ -172,3 +172,27 @@ async def test_a_failing_run_is_recorded_with_its_reason(
         failed = await session.get(SyncRun, run.id)
     assert failed is not None and failed.status == "failed"
     assert failed.error is not None and "connection error" in failed.error
+
+
+async def test_a_failed_sync_writes_no_partial_batch_and_a_rerun_completes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """10000ft stops answering: the run fails with one clear error, the batch it was assembling
+    is not written in part, and the next run brings everything."""
+    from invoice_checker.adapters.tenkfeet import TenkfeetUnavailable
+    from invoice_checker.simulators.tenkfeet import Faults
+
+    world = vector_world(VECTOR)
+    async with in_process_client(world, max_retries=1) as client:
+        await sync_users(sessionmaker, client)
+        await sync_projects(sessionmaker, client)
+        world.faults = Faults(server_errors=1000)
+        with pytest.raises(TenkfeetUnavailable, match="after 2 attempts: 503"):
+            await sync_hours(sessionmaker, client, START, END)
+        async with sessionmaker() as session:
+            assert list(await session.scalars(select(HourEntry))) == []
+        world.faults = Faults()
+        summary = await sync_hours(sessionmaker, client, START, END)
+    assert summary.added == 9
+    async with sessionmaker() as session:
+        assert len(list(await session.scalars(select(HourEntry)))) == 9

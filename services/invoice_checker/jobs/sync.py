@@ -261,9 +261,13 @@ class HourSync:
                     writing = asyncio.ensure_future(self._write(batch.days, prepared))
             if writing is not None:
                 await writing
-        finally:
+        except BaseException:
+            # Fetching failed: let the batch being written commit (its days are whole), then fail.
             if writing is not None and not writing.done():
-                writing.cancel()
+                await asyncio.wait([writing])
+                if not writing.cancelled() and writing.exception() is not None:
+                    logger.warning("hour sync batch failed", exc_info=writing.exception())
+            raise
         if self.force or self.summary.added or self.summary.updated or self.summary.deleted:
             async with self.sessionmaker() as session, session.begin():
                 self.summary.refreshed_invoices = await refresh_invoice_stats(
