@@ -128,14 +128,16 @@ def buildable(payloads: list[LicencePayload], flow: MailFlow) -> list[LicencePay
     """
     if not payloads or _builds(payloads, flow):
         return payloads
-    good = [payload for payload in payloads if _builds([payload], flow)]
+    good = []
     for payload in payloads:
-        if payload not in good:
-            payload.skip_process = True
-            logger.error(
-                "payload cannot be put in a licenceData file; skip flag set",
-                extra={"payload_id": payload.id, "reference": payload.reference},
-            )
+        if _builds([payload], flow):
+            good.append(payload)
+            continue
+        payload.skip_process = True
+        logger.error(
+            "payload cannot be put in a licenceData file; skip flag set",
+            extra={"payload_id": payload.id, "reference": payload.reference},
+        )
     return good
 
 
