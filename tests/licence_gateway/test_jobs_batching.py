@@ -127,6 +127,21 @@ async def test_a_payload_that_cannot_be_built_is_set_aside_not_blocking_the_rest
     assert (by_id[bad_id].skip_process, by_id[bad_id].is_processed) == (True, False)
 
 
+async def test_a_wrong_source_system_fails_the_batch_without_skipping_anyone(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer
+) -> None:
+    await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    mail_flow.reconfigure(mail_flow.settings.model_copy(update={"chief_source_system": "CHIEF"}))
+
+    with pytest.raises(ValueError, match="fileHeader"):
+        await run_batching(mail_flow)
+
+    assert [(p.skip_process, p.is_processed) for p in await payloads(mail_flow.engine)] == [
+        (False, False)
+    ]
+    assert await mails(mail_flow.engine) == []
+
+
 async def test_a_payload_arriving_during_the_send_is_not_marked_sent(
     mail_flow: MailFlow, chief_smtp: LocalSmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

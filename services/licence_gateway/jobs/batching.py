@@ -128,6 +128,7 @@ def buildable(payloads: list[LicencePayload], flow: MailFlow) -> list[LicencePay
     """
     if not payloads or _builds(payloads, flow):
         return payloads
+    _build([], flow, run_number=1)  # an empty file failing means the settings are wrong: raise
     good = []
     for payload in payloads:
         if _builds([payload], flow):
