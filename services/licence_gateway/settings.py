@@ -96,6 +96,14 @@ class LicenceGatewaySettings(ServiceSettings):
         default=SecretStr(""), description="bearer token of /admin; unset answers 503"
     )
 
+    @field_validator("chief_source_system")
+    @classmethod
+    def _a_source_chief_accepts(cls, value: str) -> str:
+        # CHIEF refuses a file whose source is itself; a backslash would split the header.
+        if not value or value == "CHIEF" or "\\" in value:
+            raise ValueError("must be the system CHIEF knows us by (e.g. ILBDOTI), not CHIEF")
+        return value
+
     @field_validator("icms_api_url")
     @classmethod
     def _icms_url_is_a_folder(cls, value: str) -> str:

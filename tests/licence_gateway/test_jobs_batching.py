@@ -14,7 +14,9 @@ from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs import batching
 from licence_gateway.jobs.batching import BatcherBusy, SendFailed, run_batching, send_licence_data
 from licence_gateway.jobs.context import MailFlow
+from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.db import create_sessionmaker
+from service_kit.settings import SettingsError, load_settings
 from tests.licence_gateway.mail_flow_support import (
     CHIEF_ADDRESS,
     Clock,
@@ -140,6 +142,16 @@ async def test_a_wrong_source_system_fails_the_batch_without_skipping_anyone(
         (False, False)
     ]
     assert await mails(mail_flow.engine) == []
+
+
+def test_the_settings_refuse_chief_as_our_source_system() -> None:
+    with pytest.raises(SettingsError, match="CHIEF_SOURCE_SYSTEM"):
+        load_settings(
+            LicenceGatewaySettings,
+            database_url="postgresql+asyncpg://db.test/gateway",
+            redis_url="redis://redis.test",
+            chief_source_system="CHIEF",
+        )
 
 
 async def test_a_payload_arriving_during_the_send_is_not_marked_sent(
