@@ -321,7 +321,7 @@ async def operator_command(env: dict[str, str], *args: str) -> str:
 async def test_make_demo_runs_the_flow_through_the_whole_stack(tmp_path: Path) -> None:
     """`deploy/stack.py demo` as `make demo` runs it: every process, the simulators, the ticker.
     On the test servers and free ports, with its state under tmp_path."""
-    names = ("GATEWAY", "CHECKER", "ICMS", "HMRC_SMTP", "HMRC_POP3")
+    names = ("GATEWAY", "CHECKER", "ICMS", "HMRC_SMTP", "HMRC_POP3", "TENKFEET")
     env = {f"STACK_{name}_PORT": str(free_port()) for name in names}
     server = postgres_server_url()
     env |= {
