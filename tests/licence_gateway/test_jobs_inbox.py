@@ -15,7 +15,14 @@ from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
 from licence_gateway.store.mail import ReceivedEmail
-from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
+from tests.licence_gateway.mail_fixtures import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAILBOX_USER,
+    POP3_PASSWORD,
+    TENANT_ID,
+    IdentityService,
+)
 from tests.licence_gateway.mail_flow_support import (
     EMAILS,
     HMRC,
@@ -213,4 +220,30 @@ async def test_the_connection_dropping_mid_retr_loses_and_deletes_nothing(
     inbox_flow.reconfigure(direct)
     report = await run_inbox(inbox_flow)
     assert report.stored == 2
+    assert mailbox.stored(MAILBOX_USER) == 0
+
+
+async def test_the_mailbox_is_read_over_pop3s_with_an_msal_xoauth2_token(
+    inbox_flow: MailFlow, mailbox: DovecotServer, identity_service: IdentityService
+) -> None:
+    """As in production: implicit TLS, AUTH XOAUTH2 with a client-credentials token from msal."""
+    inbox_flow.reconfigure(
+        inbox_flow.settings.model_copy(
+            update={
+                "pop3_port": mailbox.pop3s_port,
+                "pop3_security": "tls",
+                "pop3_auth": "xoauth2",
+                "pop3_password": SecretStr(""),
+                "azure_tenant_id": TENANT_ID,
+                "azure_client_id": CLIENT_ID,
+                "azure_client_secret": SecretStr(CLIENT_SECRET),
+                "azure_authority_host": identity_service.authority_host,
+            }
+        )
+    )
+    mailbox.deliver(MAILBOX_USER, email("ILBDOTI_live_CHIEF_usageData_7132_202209280300.eml"))
+
+    report = await run_inbox(inbox_flow)
+
+    assert report.stored == 1
     assert mailbox.stored(MAILBOX_USER) == 0
