@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 from arq import Retry
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -17,6 +18,13 @@ from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.db import create_sessionmaker
 from service_kit.settings import SettingsError, load_settings
+from tests.licence_gateway.mail_fixtures import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAILBOX_USER,
+    TENANT_ID,
+    IdentityService,
+)
 from tests.licence_gateway.mail_flow_support import (
     CHIEF_ADDRESS,
     Clock,
@@ -33,6 +41,7 @@ from tests.licence_gateway.mail_flow_support import (
     with_new_id,
 )
 from tests.support.smtp_server import LocalSmtpServer, SmtpFault
+from tests.support.tls import LocalCertificate
 
 
 async def test_unsent_payloads_go_out_as_one_file_then_the_mail_awaits_its_reply(
@@ -295,3 +304,34 @@ async def test_the_job_retries_a_transient_refusal_and_waits_out_a_permanent_one
     [mail] = await mails(mail_flow.engine)
     assert (mail.status, mail.send_attempts) == ("pending", 2)
     assert await history(mail_flow.engine, mail.id) == [(None, "pending")]
+
+
+async def test_a_batch_goes_out_over_smtps_with_an_msal_xoauth2_token(
+    mail_flow: MailFlow, local_certificate: LocalCertificate, identity_service: IdentityService
+) -> None:
+    """As on Microsoft 365: implicit TLS, AUTH XOAUTH2 with a client-credentials token."""
+    await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    with LocalSmtpServer(
+        local_certificate, implicit_tls=True, token_is_valid=identity_service.token_is_valid
+    ) as server:
+        mail_flow.reconfigure(
+            mail_flow.settings.model_copy(
+                update={
+                    "smtp_port": server.port,
+                    "smtp_security": "tls",
+                    "smtp_auth": "xoauth2",
+                    "smtp_username": MAILBOX_USER,
+                    "azure_tenant_id": TENANT_ID,
+                    "azure_client_id": CLIENT_ID,
+                    "azure_client_secret": SecretStr(CLIENT_SECRET),
+                    "azure_authority_host": identity_service.authority_host,
+                }
+            )
+        )
+        assert await run_batching(mail_flow) == "mail 1 sent"
+        [message] = server.messages
+    assert (message.mechanism, message.login, message.sender) == (
+        "XOAUTH2",
+        MAILBOX_USER,
+        MAILBOX_USER,
+    )
