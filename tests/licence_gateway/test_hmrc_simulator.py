@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from hypothesis import given
+from hypothesis import strategies as st
 
 from licence_gateway.adapters.identity import StaticTokenProvider
 from licence_gateway.adapters.pop3 import Pop3Config, Pop3Mailbox
@@ -30,21 +32,26 @@ from licence_gateway.adapters.smtp import (
     new_message_id,
 )
 from licence_gateway.domain.chief import (
+    FileError,
     LicenceDataFile,
+    LicenceDataSummary,
     ReplyOutcome,
     build_licence_data,
     parse_licence_reply,
     parse_usage_data,
 )
-from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
+from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix, read_file
 from licence_gateway.simulators.microsoft_identity import IdentityDirectory
 from licence_gateway.simulators.microsoft_identity import create_app as create_identity_app
 from licence_gateway.simulators.pop3_server import (
     FolderMailbox,
     MemoryMailbox,
     Pop3Server,
+    dot_stuffed,
     introspection_token_check,
     static_token_check,
+    to_crlf,
+    xoauth2_credentials,
 )
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.simulators.tls import write_self_signed_certificate
@@ -576,3 +583,38 @@ async def test_the_cli_serves_until_terminated(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+# -- properties of the parsing helpers -------------------------------------------------------
+
+text_without_separators = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x01"), min_size=1
+)
+
+
+@given(user=text_without_separators.filter(lambda u: "=" not in u), token=st.text(min_size=1))
+def test_xoauth2_strings_round_trip(user: str, token: str) -> None:
+    token = token.replace("\x01", "").strip() or "t"
+    blob = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+    assert xoauth2_credentials(blob) == (user, token)
+
+
+@given(st.binary())
+def test_xoauth2_reader_never_raises(blob: bytes) -> None:
+    credentials = xoauth2_credentials(blob)
+    assert credentials is None or all(credentials)
+
+
+@given(st.binary())
+def test_dot_stuffing_round_trips_any_message(data: bytes) -> None:
+    """What a client gets back after undoing the stuffing is the message as stored."""
+    stored = to_crlf(data)
+    received = [line[1:] if line.startswith(b"..") else line for line in dot_stuffed(stored)]
+    assert b"\r\n".join(received) + b"\r\n" == stored
+    assert b"." not in dot_stuffed(stored)  # no line could end the transfer early
+
+
+@given(st.binary(max_size=2000))
+def test_any_attachment_gets_a_verdict_never_an_exception(data: bytes) -> None:
+    verdict = read_file(data, "1")
+    assert isinstance(verdict, FileError | LicenceDataSummary)
