@@ -206,8 +206,8 @@ async def kill_at_random(
     while not enough():
         generation = service.generation
         await asyncio.sleep(rng.uniform(*lifetime))
-        if service.generation == generation and not enough():
-            service.kill()
+        if service.generation != generation or enough() or not service.kill():
+            continue  # a targeted kill got there first, or the kill phase is over
         while service.generation == generation or service.pid is None:  # wait for the restart
             await asyncio.sleep(0.05)
 
@@ -293,7 +293,7 @@ async def crash_injection(
         logs / "api.log",
     )
     services = [asyncio.create_task(s.run()) for s in (worker, api)]
-    ticker = asyncio.create_task(JobTicker(redis, QUEUE_NAME, MAIL_FLOW_JOBS).run())
+    ticker = asyncio.create_task(JobTicker(redis, QUEUE_NAME, MAIL_FLOW_JOBS, worker=worker).run())
     stop_sending = asyncio.Event()
     sender = asyncio.create_task(
         keep_sending(icms, f"http://127.0.0.1:{gateway_port}/", stop_sending)
@@ -315,8 +315,8 @@ async def crash_injection(
     try:
         # Random lifetimes: the worker's cover batching commits and mid-RETR; the API's, ingest.
         await asyncio.gather(
-            kill_at_random(worker, rng, (0.4, 3.0), enough),
-            kill_at_random(api, rng, (0.5, 3.0), enough),
+            kill_at_random(worker, rng, (1.5, 6.0), enough),
+            kill_at_random(api, rng, (1.5, 6.0), enough),
         )
         saboteur.active = False
         stop_sending.set()

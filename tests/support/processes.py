@@ -99,15 +99,17 @@ class JobTicker:
         queue_name: str,
         functions: Sequence[str],
         every: float = 0.2,
-        stale_after: float = 6.0,
+        stale_after: float = 3.0,
+        worker: Respawning | None = None,
     ) -> None:
         self.redis = redis
         self.queue_name = queue_name
         self.functions = list(functions)
         self.every = every
         self.stale_after = stale_after
+        self.worker = worker  # a job it was running when it was killed will never finish
         self._serial = itertools.count()
-        self._current: dict[str, tuple[str, float]] = {}
+        self._current: dict[str, tuple[str, float, int]] = {}
 
     async def run(self) -> None:
         while True:
@@ -117,14 +119,19 @@ class JobTicker:
                     await self.redis.enqueue_job(
                         function, _job_id=job_id, _queue_name=self.queue_name
                     )
-                    self._current[function] = (job_id, time.monotonic())
+                    self._current[function] = (job_id, time.monotonic(), self._generation())
             await asyncio.sleep(self.every)
+
+    def _generation(self) -> int:
+        return self.worker.generation if self.worker is not None else 0
 
     async def _due(self, function: str) -> bool:
         if function not in self._current:
             return True
-        job_id, enqueued_at = self._current[function]
+        job_id, enqueued_at, generation = self._current[function]
         if time.monotonic() - enqueued_at > self.stale_after:
             return True
         status = await Job(job_id, self.redis, _queue_name=self.queue_name).status()
+        if status == JobStatus.in_progress:
+            return generation != self._generation()  # its worker was killed
         return status in (JobStatus.complete, JobStatus.not_found)
