@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from licence_gateway.adapters.identity import StaticTokenProvider
@@ -618,3 +618,36 @@ def test_dot_stuffing_round_trips_any_message(data: bytes) -> None:
 def test_any_attachment_gets_a_verdict_never_an_exception(data: bytes) -> None:
     verdict = read_file(data, "1")
     assert isinstance(verdict, FileError | LicenceDataSummary)
+
+
+COMMAND_WORDS = ["USER", "PASS", "AUTH", "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "RSET"]
+COMMAND_WORDS += ["NOOP", "CAPA", "STLS", "AUTH PLAIN", "AUTH XOAUTH2", "APOP", "QUI"]
+one_line = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"))
+command_lines = st.lists(
+    st.builds(lambda word, arg: f"{word} {arg}".strip(), st.sampled_from(COMMAND_WORDS), one_line),
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=command_lines)
+async def test_any_command_gets_one_answer_and_the_server_lives_on(lines: list[str]) -> None:
+    server = Pop3Server(MemoryMailbox(), passwords={USER: PASSWORD})
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await reader.readline()
+        for line in lines:
+            writer.write(line.encode() + b"\r\n")
+            answer = await reader.readline()
+            if answer.startswith(b"+ "):  # an AUTH continuation: cancel it
+                writer.write(b"*\r\n")
+                answer = await reader.readline()
+            assert answer[:1] in (b"+", b"-"), answer
+            if answer.startswith(b"+OK Capability") or answer == b"+OK\r\n":
+                while await reader.readline() not in (b".\r\n", b""):
+                    pass  # the rest of CAPA's or a bare AUTH's list
+        writer.close()
+        assert await in_thread(lambda: login(server.port).quit()) == b"+OK bye"
+    finally:
+        await server.stop()
