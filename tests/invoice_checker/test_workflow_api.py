@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from invoice_checker.api.invoices import InvoiceListItem
+from invoice_checker.api.pagination import Page
 from invoice_checker.store.checking import CommentInput, add_comment, invoice_fixed_rows
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
@@ -275,6 +277,8 @@ async def test_invoice_list_filters_and_sorts(
             "/api/v1/invoices", params={"month": "2031-01", **params}, headers=finance
         )
         assert response.status_code == 200, response.text
+        # The page is JSON built by PostgreSQL: it must still match the documented model.
+        Page[InvoiceListItem].model_validate_json(response.content, strict=True)
         assert response.json()["total"] == len(response.json()["items"])
         return [item["id"] for item in response.json()["items"]]
 
@@ -288,6 +292,10 @@ async def test_invoice_list_filters_and_sorts(
     assert await ids(tag="disputed") == [str(messy.id)]
     assert await ids(client=alpha.client_id) == [str(clean.id)]
     assert await ids(project=str(beta.guid)) == [str(messy.id)]
+    beyond = await ic_client.get(
+        "/api/v1/invoices", params={"month": "2031-01", "page": 3}, headers=finance
+    )
+    assert (beyond.json()["items"], beyond.json()["total"]) == ([], 2)
     bad = await ic_client.get("/api/v1/invoices", params={"sort": "nonsense"}, headers=finance)
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"

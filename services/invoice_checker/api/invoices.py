@@ -7,12 +7,11 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Bundle
+from sqlalchemy import Text, cast, func, select
 
-from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.api.pagination import Page, PageDep
 from invoice_checker.api.permissions import CanViewInvoices
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.directory import Client, Project
@@ -55,29 +54,41 @@ class InvoiceListItem(BaseModel):
     has_comments: bool
 
 
-def _item(row: Any) -> InvoiceListItem:
-    invoice: Invoice = row[0]
-    return InvoiceListItem(
-        id=invoice.id,
-        month=invoice.date.strftime("%Y-%m"),
-        project=InvoiceProject(upstream_id=row[1], guid=row[2], name=row[3], client=row[4]),
-        state=invoice.invoice_state,
-        incurred_hours=invoice.incurred_hours,
-        incurred_billable_hours=invoice.incurred_billable_hours,
-        incurred_money=invoice.incurred_money,
-        billable_percentage=invoice.billable_percentage,
-        bill_rate_avg=invoice.bill_rate_avg,
-        total_entries=invoice.total_entries,
-        incorrect_entries_count=invoice.incorrect_entries_count,
-        billable_incorrect_price_count=invoice.billable_incorrect_price_count,
-        non_billable_hours_count=invoice.non_billable_hours_count,
-        non_phase_specific_count=invoice.non_phase_specific_count,
-        not_approved_hours_count=invoice.not_approved_hours_count,
-        no_category_count=invoice.no_category_count,
-        empty_descriptions_count=invoice.empty_descriptions_count,
-        is_approved=invoice.is_approved,
-        has_comments=invoice.has_comments,
-    )
+# Stats columns copied into each item as they are (the rest of InvoiceListItem is built below).
+_STAT_COLUMNS = (
+    "incurred_hours",
+    "incurred_billable_hours",
+    "incurred_money",
+    "billable_percentage",
+    "bill_rate_avg",
+    "total_entries",
+    "incorrect_entries_count",
+    "billable_incorrect_price_count",
+    "non_billable_hours_count",
+    "non_phase_specific_count",
+    "not_approved_hours_count",
+    "no_category_count",
+    "empty_descriptions_count",
+    "is_approved",
+    "has_comments",
+)
+
+
+def _item_json() -> Any:
+    """One InvoiceListItem as JSON text, built by PostgreSQL: the list is the busiest route,
+    and this spares Python building and validating 50 objects per page."""
+    project = func.json_build_object(
+        "upstream_id", Project.project_id, "guid", Project.guid,
+        "name", Project.name, "client", Client.name,
+    )  # fmt: skip
+    stats = [part for name in _STAT_COLUMNS for part in (name, Invoice.__table__.c[name])]
+    return cast(
+        func.json_build_object(
+            "id", Invoice.id, "month", func.to_char(Invoice.date, "YYYY-MM"),
+            "project", project, "state", Invoice.invoice_state, *stats,
+        ),
+        Text,
+    )  # fmt: skip
 
 
 def parse_month(value: str) -> date:
@@ -134,10 +145,10 @@ async def list_invoices(
         problems = Invoice.incorrect_entries_count > 0
         filters.append(problems if has_problems else ~problems)
     column = SORTS[sort.lstrip("-")]
-    # A bundle of plain columns, not ORM objects: building 50 entities cost more than the query.
-    invoice_columns = Bundle("invoice", *Invoice.__table__.c)
+    # Every invoice has exactly one project and client, so the count needs no joins.
+    total = select(func.count()).select_from(Invoice).where(*filters).scalar_subquery()
     statement = (
-        select(invoice_columns, Project.project_id, Project.guid, Project.name, Client.name)
+        select(_item_json(), total)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
         .where(*filters)
@@ -147,7 +158,13 @@ async def list_invoices(
             Project.name,
             Invoice.id,
         )
+        .limit(page.page_size)
+        .offset(page.offset)
     )
-    # Every invoice has exactly one project and client, so the count needs no joins.
-    count = select(func.count()).select_from(Invoice).where(*filters)
-    return await paginate(session, statement, page, _item, count=count)
+    rows = (await session.execute(statement)).all()
+    count = rows[0][1] if rows else await session.scalar(select(total))
+    body = (
+        f'{{"items":[{",".join(row[0] for row in rows)}],"total":{count},'
+        f'"page":{page.page},"page_size":{page.page_size}}}'
+    )
+    return Response(body, media_type="application/json")  # type: ignore[return-value]
