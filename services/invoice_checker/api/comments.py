@@ -100,6 +100,4 @@ async def add_comment(
         actor=principal.email,
     )
     await session.commit()
-    out = comment_out(comment)
-    assert out is not None
-    return out
+    return CommentOut.model_validate(comment, from_attributes=True)
