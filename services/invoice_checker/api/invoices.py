@@ -107,7 +107,10 @@ SORTS = {
     "money": Invoice.incurred_money,
     "problems": Invoice.incorrect_entries_count,
 }
-Sort = Literal[tuple(f"{sign}{name}" for name in SORTS for sign in ("", "-"))]  # type: ignore[valid-type]
+Sort = Literal[
+    "month", "-month", "client", "-client", "project", "-project",
+    "hours", "-hours", "money", "-money", "problems", "-problems",
+]  # fmt: skip
 
 
 @router.get("", response_model=Page[InvoiceListItem])
