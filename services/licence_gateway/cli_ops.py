@@ -64,6 +64,13 @@ class Refused(Exception):
 Say = Callable[[str], None]
 
 
+async def _batch_or_refuse(session: AsyncSession, mail_id: int) -> LicenceDataBatch:
+    batch = await batch_of_mail(session, mail_id)
+    if batch is None:
+        raise Refused(f"mail {mail_id} has no licenceData batch")
+    return batch
+
+
 def run(work: Callable[[MailFlow], Awaitable[None]]) -> None:
     """Run one command's work with a MailFlow; turn every expected failure into one clear line."""
     try:
@@ -106,7 +113,8 @@ async def resend_email(flow: MailFlow, mail_id: int, dry_run: bool, say: Say) ->
                 f"mail {mail_id} is expected to be pending or reply_pending but is {mail.status}"
             )
         batch = await batch_of_mail(session, mail.id)
-        assert batch is not None and mail.message_bytes is not None
+        if batch is None or mail.message_bytes is None:
+            raise Refused(f"mail {mail.id} has no stored file to send")
         what = f"mail {mail.id} (run {batch.run_number}, {batch.file_name}, {mail.message_id})"
         if dry_run:
             say(f"dry run: would re-send {what} to {flow.smtp.config.to_address}")
@@ -139,8 +147,7 @@ async def recreate_and_send(flow: MailFlow, mail_id: int | None, dry_run: bool, 
     """Send again, under a new run number, the licences CHIEF did not process (section 8.3)."""
     async with batching_session(flow) as session:
         mail = await _mail_to_recreate(session, mail_id)
-        batch = await batch_of_mail(session, mail.id)
-        assert batch is not None
+        batch = await _batch_or_refuse(session, mail.id)
         remaining = await _unanswered_payloads(session, batch)
         refs = ", ".join(p.reference for p in remaining) or "none"
         if dry_run:
@@ -159,8 +166,7 @@ async def recreate_and_send(flow: MailFlow, mail_id: int | None, dry_run: bool, 
         new_mail = await commit_batch(
             session, flow, remaining, reason=f"recreated from run {batch.run_number}"
         )
-        new_batch = await batch_of_mail(session, new_mail.id)
-        assert new_batch is not None
+        new_batch = await _batch_or_refuse(session, new_mail.id)
         summary = (
             f"mail {mail.id} (run {batch.run_number}) closed; {len(remaining)} licence(s)"
             f" recreated as mail {new_mail.id}, run {new_batch.run_number} ({refs})"
@@ -249,8 +255,7 @@ async def fake_reply(flow: MailFlow, outcome: FakeReply, dry_run: bool, say: Say
         mail = await licence_mail_in_flight(session, lock=True)
         if mail is None or mail.status != MailStatus.REPLY_PENDING:
             raise Refused("no licenceData mail is waiting for a reply")
-        batch = await batch_of_mail(session, mail.id)
-        assert batch is not None
+        batch = await _batch_or_refuse(session, mail.id)
         references = [p.reference for p in await _batch_payloads(session, batch)]
         now = flow.clock()
         name = licence_reply_file_name(batch.run_number, now)

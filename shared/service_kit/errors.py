@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -63,7 +63,7 @@ def problem_response(
 
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
+    exc = cast(Problem, exc)  # registered for Problem only
     return problem_response(
         exc.status,
         exc.detail,
@@ -76,7 +76,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = cast(StarletteHTTPException, exc)  # registered for HTTPException only
     detail = exc.detail if isinstance(exc.detail, str) else None
     extra: dict[str, Any] = {} if isinstance(exc.detail, str) else {"errors": exc.detail}
     return problem_response(
@@ -89,7 +89,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)  # registered for RequestValidationError only
     errors = [
         {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
         for err in exc.errors()

@@ -180,7 +180,7 @@ class TenkfeetClient:
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.backoff_seconds * 2.0**attempt, MAX_BACKOFF_SECONDS)
-        return base * (0.5 + random.random() / 2)  # jitter spreads retries of parallel fetches
+        return base * (0.5 + random.random() / 2)  # nosec B311 # jitter spreads retries; no secret
 
     async def _get_once(self, path: str, params: dict[str, Any] | None) -> bytes:
         try:

@@ -247,6 +247,12 @@ class HourSync:
         self._days_done = 0
         self._days_total = 0
 
+    @property
+    def context(self) -> mapping.MappingContext:
+        if self._context is None:
+            raise RuntimeError("the mapping context is loaded when a sync run starts")
+        return self._context
+
     async def run(self, start: date, end: date, *, automatic_split: bool = False) -> SyncSummary:
         check_range(start, end, automatic_split=automatic_split)
         await self._load_context(refetch_leave_types=True)
@@ -302,10 +308,9 @@ class HourSync:
     async def _refresh_users(self) -> None:
         await sync_users(self.sessionmaker, self.client)
         self._users_refreshed = True
-        assert self._context is not None
         async with self.sessionmaker() as session:
             users = await directory.local_users(session)
-        self._context = replace(self._context, users=users)
+        self._context = replace(self.context, users=users)
 
     async def _fetch_days(self, start: date, end: date) -> AsyncIterator[tuple[date, list[bytes]]]:
         """Each day's raw pages, in date order, fetched `concurrency` days ahead."""
@@ -354,12 +359,11 @@ class HourSync:
             for day in candidates
         }
         await self._sync_missing_references([e for day in candidates for e in entries[day]])
-        assert self._context is not None
         prepared = _Prepared(candidates, digests, [], [], set())
         for day in candidates:
             for entry in entries[day]:
                 try:
-                    prepared.rows.append(mapping.hour_row(entry, self._context))
+                    prepared.rows.append(mapping.hour_row(entry, self.context))
                 except mapping.InvalidRecord as exc:
                     prepared.incomplete_days.add(day)
                     self.summary.skipped += 1
@@ -372,8 +376,7 @@ class HourSync:
 
     async def _sync_missing_references(self, entries: list[Record]) -> None:
         """Sync users and projects that entries name but we do not have yet, once per run."""
-        context = self._context
-        assert context is not None
+        context = self.context
         if not self._users_refreshed and any(
             entry.get("user_id") not in context.users for entry in entries
         ):

@@ -86,7 +86,8 @@ async def perform(
             await progress(done, total)
 
     if run.kind == "hours":
-        assert run.start_date is not None and run.end_date is not None
+        if run.start_date is None or run.end_date is None:
+            raise RuntimeError(f"hours sync run {run.id} has no date range")
         return await sync.sync_hours(
             sessionmaker,
             client,

@@ -118,7 +118,7 @@ class OidcStandIn:
         return JSONResponse(
             {
                 "access_token": secrets.token_urlsafe(24),
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
                 "expires_in": ID_TOKEN_SECONDS,
                 "id_token": self.id_token(grant.email, nonce=grant.nonce),
             }

@@ -228,7 +228,7 @@ LEFT JOIN invoice_checker.amazon_invoice_rows r
     ON {AWS_ROW_MATCH.format(month="CAST(:month AS date)")}
 WHERE a.project_guid = :project
 ORDER BY a.linked_account_id, r.record_id
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 
 async def aws_rows(session: AsyncSession, invoice: Invoice) -> list[AwsRow]:

@@ -66,7 +66,8 @@ _STAGE_COLUMNS = {
     "calculated_has_category": "boolean",
     "calculated_is_overtime": "boolean",
 }
-assert tuple(_STAGE_COLUMNS) == HourRow._fields, "staging table and HourRow must agree"
+if tuple(_STAGE_COLUMNS) != HourRow._fields:
+    raise RuntimeError("the staging table and HourRow must list the same columns")
 
 # Columns copied into hour_entries as they are; the rest are derived in SQL.
 _ENTRY_COLUMNS = [name for name in HourRow._fields if name not in {"project_guid", "invoice_month"}]
@@ -89,7 +90,7 @@ INSERT INTO invoice_checker.history (entity_type, entity_id, changes, actor)
 SELECT 'invoices', id::text,
        jsonb_build_object('created', true, 'date', date, 'project_guid', project_guid), 'system'
 FROM created
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 # Invoices of (month, project) pairs, created when missing; answers the id of each pair. Pairs
 # another transaction created after this statement began are read by `_invoice_ids` again.
@@ -139,7 +140,7 @@ WITH merged AS (
     RETURNING xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 # Entries of a written day that the fetch no longer has are gone upstream, except those the
 # sync could not map this time (kept until a later sync can).
@@ -148,7 +149,7 @@ DELETE FROM invoice_checker.hour_entries h
 WHERE h.date = ANY(CAST(:days AS date[]))
   AND h.upstream_id <> ALL(CAST(:keep AS bigint[]))
   AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.upstream_id = h.upstream_id)
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 _STORE_CHECKSUMS = """
 INSERT INTO invoice_checker.hour_entry_checksums (date, sha256)

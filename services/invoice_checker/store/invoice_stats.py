@@ -63,13 +63,13 @@ _AWS_ROWS = f"""
     LEFT JOIN invoice_checker.amazon_invoice_rows r ON {AWS_ROW_MATCH.format(month="i.date")}
     WHERE i.id IN (SELECT id FROM targets)
     ORDER BY i.id, a.linked_account_id, r.record_id
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 _CLEAR_TOTALS_SQL = f"""
 WITH targets AS ({_TARGETS})
 DELETE FROM invoice_checker.invoice_currency_totals
 WHERE invoice_id IN (SELECT id FROM targets)
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 _REFRESH_SQL = f"""
 WITH targets AS ({_TARGETS}),
@@ -144,7 +144,7 @@ UPDATE invoice_checker.invoices AS i SET
 FROM stats s
 LEFT JOIN per_currency eur ON eur.invoice_id = s.id AND eur.currency = 'EUR'
 WHERE i.id = s.id
-"""
+"""  # nosec B608 # constant SQL fragments only; values are bound
 
 
 def month_start(day: date) -> date:

@@ -43,7 +43,7 @@ async def billable_hours_by_person(
         WHERE {COUNTED} AND e.date BETWEEN :start AND :end
           AND (:include_leaves OR {PROJECT_WORK})
         GROUP BY e.user_email ORDER BY e.user_email
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         start=start,
         end=end,
         include_leaves=include_leaves,
@@ -72,7 +72,7 @@ async def sick_days_by_person(session: AsyncSession, *, since: date) -> list[Sic
         WHERE e.leave_type = 'Sick leave' AND {COUNTED} AND e.date >= :since
           AND NOT u.archived
         GROUP BY u.guid, u.email, u.display_name
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         since=since,
     )
     return [SickDays(r["guid"], r["email"], r["name"], list(r["days"])) for r in rows]
@@ -116,7 +116,7 @@ async def company_months(session: AsyncSession, *, first: date, last: date) -> l
             coalesce(max(em.employees), 0) AS employees
         FROM counted c LEFT JOIN employees em ON em.month = c.month
         GROUP BY c.month ORDER BY c.month
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         first=first,
         last=last,
         employee_hours=37.5,
@@ -178,7 +178,7 @@ async def person_front_page(session: AsyncSession, *, email: str, today: date) -
             count(*) FILTER (WHERE e.status = 'Unsubmitted' AND e.incurred_hours <> 0)
                 AS unsubmitted
         FROM invoice_checker.hour_entries e WHERE e.user_email = :email
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         email=email,
         **_windows(today),
     )
@@ -191,7 +191,7 @@ async def person_front_page(session: AsyncSession, *, email: str, today: date) -
         FROM invoice_checker.hour_entries e
         WHERE e.user_email = :email AND {COUNTED} AND e.date BETWEEN :day_95 AND :today
         GROUP BY e.date
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         email=email,
         **_windows(today),
     )
@@ -231,7 +231,7 @@ async def company_front_page(session: AsyncSession, *, today: date) -> dict[str,
                 AND e.date >= :day_60) AS pending_count
         FROM invoice_checker.hour_entries e
         WHERE e.date > :day_365 AND e.date <= :today
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         **_windows(today),
     )
     large = await _rows(
@@ -272,7 +272,7 @@ async def clients_with_sums(session: AsyncSession, client_id: int | None = None)
         GROUP BY c.id, c.name
         HAVING CAST(:client_id AS integer) IS NOT NULL OR coalesce(sum(s.hours), 0) > 0
         ORDER BY incurred_money DESC, c.name
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         client_id=client_id,
     )
 
@@ -310,7 +310,7 @@ async def projects_with_sums(
           AND (CAST(:running_on AS date) IS NULL
                 OR (p.starts_at <= :running_on AND :running_on <= p.ends_at))
         ORDER BY c.name, p.name
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         q=q,
         client_id=client_id,
         guid=guid,
@@ -353,7 +353,7 @@ async def members_of(
           AND (CAST(:client AS integer) IS NULL OR p.client_id = :client)
         GROUP BY e.user_email HAVING sum(e.incurred_hours) > 1
         ORDER BY hours DESC
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         project=project_guid,
         client=client_id,
     )
@@ -382,7 +382,7 @@ async def people_of_month(
             AND {PROJECT_WORK} AND e.date BETWEEN :first AND :last
         WHERE (CAST(:guid AS uuid) IS NULL AND NOT u.archived) OR u.guid = :guid
         GROUP BY u.guid ORDER BY u.first_name, u.last_name, u.email
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         first=first,
         last=last,
         guid=guid,
@@ -395,7 +395,7 @@ async def months_with_entries(session: AsyncSession, guid: uuid.UUID) -> list[st
         f"""
         SELECT DISTINCT to_char(e.date, 'YYYY-MM') AS month FROM invoice_checker.hour_entries e
         WHERE e.user_guid = :guid AND {COUNTED} ORDER BY month DESC
-        """,
+        """,  # nosec B608 # constant SQL fragments only; values are bound
         guid=guid,
     )
     return [r["month"] for r in rows]

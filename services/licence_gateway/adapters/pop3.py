@@ -149,7 +149,8 @@ class Pop3Mailbox:
         return await asyncio.to_thread(self._run, work, token)
 
     async def _token(self) -> str:
-        assert self._token_provider is not None
+        if self._token_provider is None:
+            raise RuntimeError("XOAUTH2 POP3 needs a token provider")
         try:
             return await self._token_provider.access_token()
         except IdentityError as exc:

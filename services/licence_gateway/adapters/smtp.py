@@ -234,7 +234,8 @@ class SmtpSender:
         if config.auth == "password":
             login = {"username": config.username, "password": config.password}
         elif config.auth == "xoauth2":
-            assert self._token_provider is not None
+            if self._token_provider is None:
+                raise RuntimeError("XOAUTH2 SMTP needs a token provider")
             login = {
                 "username": config.username,
                 "oauth_token_generator": self._token_provider.access_token,

@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
+from typing import cast
 
 MAX_EMAIL_BYTES = 10 * 1024 * 1024
 _FOLDING = re.compile(r"[ \t\r\n]+")  # what header folding leaves; other spaces are content
@@ -52,7 +53,7 @@ def parse_hmrc_email(raw: bytes, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedE
     if not raw.strip():
         raise EmailParseError("e-mail is empty")
     message = BytesParser(policy=email.policy.default).parsebytes(raw)
-    assert isinstance(message, EmailMessage)
+    message = cast(EmailMessage, message)  # policy.default parses into EmailMessage
     subject = _FOLDING.sub(" ", _header(message, "Subject")).strip()
     attachments = [part for part in message.walk() if _is_attachment(part)]
     if len(attachments) != 1:
@@ -60,13 +61,16 @@ def parse_hmrc_email(raw: bytes, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedE
             f"expected exactly one attachment, found {len(attachments)} (subject {subject!r})"
         )
     attachment = attachments[0]
+    text = _text(attachment)
+    if "\x00" in text:  # no CHIEF file has one, and PostgreSQL cannot store it in a text column
+        raise EmailParseError("attachment contains a NUL character")
     return ParsedEmail(
         message_id=_header(message, "Message-ID").strip() or None,
         sender=_first_address(message),
         subject=subject,
         date=_date(message),
         attachment_name=_file_name(attachment) or subject,
-        attachment_text=_text(attachment),
+        attachment_text=text,
     )
 
 

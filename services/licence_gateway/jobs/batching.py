@@ -202,7 +202,8 @@ async def commit_batch(
 
 async def send_pending_mail(session: AsyncSession, flow: MailFlow, mail: Mail) -> None:
     """Hand the stored bytes to SMTP; on acceptance move the mail to `reply_pending`."""
-    assert mail.message_bytes is not None
+    if mail.message_bytes is None:
+        raise RuntimeError(f"mail {mail.id} is pending without a stored file")
     try:
         await deliver_stored(flow, mail.message_bytes)
     except SmtpError as exc:

@@ -251,7 +251,8 @@ async def _deliver(
         return
     callback.delivered, callback.delivered_at, callback.last_error = True, flow.clock(), None
     mail = await session.get(Mail, callback.mail_id, with_for_update=True)
-    assert mail is not None
+    if mail is None:  # the foreign key keeps the mail; checked rather than asserted
+        raise RuntimeError(f"callback {callback.id} names missing mail {callback.mail_id}")
     await move_mail(
         session, mail, MailStatus(callback.next_status), f"ICMS accepted callback {callback.id}"
     )

@@ -168,7 +168,8 @@ async def _log_once(flow: MailFlow, uid: str, reason: str, sender: str, subject:
 async def _store(
     session: AsyncSession, message: MailboxMessage, envelope: Envelope, kind: str
 ) -> ReceivedEmail:
-    assert message.raw is not None
+    if message.raw is None:
+        raise RuntimeError(f"mailbox message {message.uid} was stored without its bytes")
     row = ReceivedEmail(
         message_id=envelope.message_id,
         uidl=message.uid,
@@ -196,7 +197,8 @@ async def _store(
 
 async def _apply_reply(session: AsyncSession, row: ReceivedEmail) -> None:
     """Move the mail in flight to reply_received, if this reply is for its run."""
-    assert row.attachment_text is not None
+    if row.attachment_text is None:
+        raise RuntimeError(f"received e-mail {row.id} is a reply without its file")
     try:
         file_run = parse_licence_reply(row.attachment_text).run_number
     except ChiefFormatError as exc:
@@ -210,7 +212,8 @@ async def _apply_reply(session: AsyncSession, row: ReceivedEmail) -> None:
     batch = await session.scalar(
         select(LicenceDataBatch).where(LicenceDataBatch.mail_id == mail.id)
     )
-    assert batch is not None
+    if batch is None:
+        raise RuntimeError(f"mail {mail.id} is awaiting a reply but has no batch")
     if row.run_number != batch.run_number or file_run != str(batch.run_number):
         row.flag = "run_number_mismatch"
         row.flag_detail = (

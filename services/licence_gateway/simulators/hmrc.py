@@ -166,7 +166,8 @@ class HmrcSimulator:
 
     @property
     def smtp_port(self) -> int:
-        assert self._smtp_server is not None
+        if self._smtp_server is None:
+            raise RuntimeError("the simulator's SMTP server is not started")
         port: int = self._smtp_server.sockets[0].getsockname()[1]
         return port
 

@@ -31,7 +31,7 @@ class LicenceFactory:
     """The same seed always yields the same sequence of licence bodies."""
 
     def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)
+        self._random = random.Random(seed)  # nosec B311 # deterministic test data
         self._serial = 0
         self._live: list[dict[str, Any]] = []  # inserted or replaced, not cancelled
 

@@ -71,7 +71,7 @@ class IdentityDirectory:
             "client_id": issued.client_id,
             "scope": issued.scope,
             "exp": int(issued.expires_at),
-            "token_type": "Bearer",
+            "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
         }
 
 
@@ -122,7 +122,7 @@ def create_app(directory: IdentityDirectory) -> Starlette:
             return _oauth_error(400, "invalid_scope", "AADSTS1002012: Use a /.default scope.")
         return JSONResponse(
             {
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
                 "expires_in": TOKEN_LIFETIME_SECONDS,
                 "ext_expires_in": TOKEN_LIFETIME_SECONDS,
                 "access_token": directory.issue(app, scope),

@@ -319,8 +319,8 @@ class Pop3Session:
 
     async def xoauth2(self, blob: bytes) -> str | None:
         credentials = xoauth2_credentials(blob)
-        assert self.server.token_check is not None
-        if credentials is None or not await self.server.token_check(*credentials):
+        check = self.server.token_check
+        if credentials is None or check is None or not await check(*credentials):
             return None
         return credentials[0]
 
@@ -351,24 +351,23 @@ class Pop3Session:
 
     def live(self) -> list[tuple[int, StoredMessage]]:
         """(message number, message) for messages not marked deleted."""
-        assert self.messages is not None
         return [
             (index + 1, message)
-            for index, message in enumerate(self.messages)
+            for index, message in enumerate(self.messages or ())
             if index not in self.deleted
         ]
 
     async def message_arg(self, arg: str) -> tuple[int, StoredMessage] | None:
         """The live message an argument names, or None after answering -ERR."""
-        assert self.messages is not None
+        messages = self.messages or []
         number = int(arg) if arg.isdigit() else 0
-        if not 1 <= number <= len(self.messages):
+        if not 1 <= number <= len(messages):
             await self.send("-ERR no such message")
             return None
         if number - 1 in self.deleted:
             await self.send("-ERR message already deleted")
             return None
-        return number, self.messages[number - 1]
+        return number, messages[number - 1]
 
     async def cmd_STAT(self, arg: str) -> None:
         live = self.live()
