@@ -289,7 +289,8 @@ def running_stack(
 ) -> Iterator[Stack]:
     started_at = time.monotonic()
     require_free_ports(
-        GATEWAY_PORT, CHECKER_PORT, ICMS_PORT, HMRC_SMTP_PORT, HMRC_POP3_PORT, TENKFEET_PORT
+        *(GATEWAY_PORT, CHECKER_PORT, ICMS_PORT, HMRC_SMTP_PORT, HMRC_POP3_PORT),
+        *(TENKFEET_PORT, OIDC_PORT),
     )
     backends = resolve_backends()
     extra = {**(demo_backends_env(backends) if fresh_state else {}), **(extra_env or {})}

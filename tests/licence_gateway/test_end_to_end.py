@@ -13,6 +13,7 @@ import asyncio
 import collections
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -321,8 +322,8 @@ async def operator_command(env: dict[str, str], *args: str) -> str:
 async def test_make_demo_runs_the_flow_through_the_whole_stack(tmp_path: Path) -> None:
     """`deploy/stack.py demo` as `make demo` runs it: every process, the simulators, the ticker.
     On the test servers and free ports, with its state under tmp_path."""
-    names = ("GATEWAY", "CHECKER", "ICMS", "HMRC_SMTP", "HMRC_POP3", "TENKFEET")
-    env = {f"STACK_{name}_PORT": str(free_port()) for name in names}
+    stack_ports = re.findall(r"STACK_\w+_PORT", (ROOT / "deploy" / "stack.py").read_text())
+    env = {name: str(free_port()) for name in set(stack_ports)}  # every server it starts
     server = postgres_server_url()
     env |= {
         "STACK_LOCAL_DIR": str(tmp_path),
