@@ -383,7 +383,11 @@ def icms_status() -> dict[str, Any]:
 
 
 def hmrc_status(stack: Stack) -> dict[str, int]:
-    status: dict[str, int] = json.loads((stack.state_dir / "hmrc-status.json").read_text())
+    """The HMRC simulator's totals (it writes them after each file it receives)."""
+    path = stack.state_dir / "hmrc-status.json"
+    if not path.exists():
+        return {"files": 0, "accepted": 0, "rejected": 0, "file_errors": 0}
+    status: dict[str, int] = json.loads(path.read_text())
     return status
 
 
