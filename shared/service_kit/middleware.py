@@ -59,18 +59,22 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
             return
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                too_large = too_large or received > self.max_body_bytes
+            if too_large:
+                raise BodyTooLarge
             return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
+            if too_large:
+                return  # frameworks turn a failed body read into 400; the answer is our 413
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [
@@ -80,10 +84,14 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLarge:
-            status = 413
-            await _too_large(send, self.max_body_bytes, request_id)
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except Exception:
+                if not too_large:  # whatever the app made of BodyTooLarge, it is answered below
+                    raise
+            if too_large:
+                status = 413
+                await _too_large(send, self.max_body_bytes, request_id)
         finally:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
