@@ -1,7 +1,7 @@
 """HMRC CHIEF stand-in: licenceData arrives over SMTP, the licenceReply leaves over POP3.
 
 CHIEF is reached only by e-mail. The simulator accepts licenceData e-mails on its SMTP server
-(AUTH PLAIN/LOGIN/XOAUTH2, optional STARTTLS), checks the attachment with the gateway's own CHIEF
+(AUTH PLAIN/LOGIN/XOAUTH2; STARTTLS or implicit TLS), checks the attachment with the gateway's CHIEF
 codec, decides every transaction's fate from a seeded mix, and files the licenceReply e-mail in
 the mailbox its POP3 server serves, visible once the configured delay has passed. It can also
 file usageData e-mails for the licences it accepted.
