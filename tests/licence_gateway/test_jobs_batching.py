@@ -335,3 +335,28 @@ async def test_a_batch_goes_out_over_smtps_with_an_msal_xoauth2_token(
         MAILBOX_USER,
         MAILBOX_USER,
     )
+
+
+async def test_the_legacy_layout_is_stored_and_resent_as_is(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original's legacy MIME (no Date, no Message-ID) for relays that need it."""
+    mail_flow.reconfigure(mail_flow.settings.model_copy(update={"smtp_legacy_layout": True}))
+    await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+
+    async def killed(*args: object, **kwargs: object) -> None:
+        raise SystemExit("worker killed after the SMTP server accepted the mail")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(batching, "mark_sent", killed)
+        with pytest.raises(SystemExit):
+            await run_batching(mail_flow)
+    await run_batching(mail_flow)
+
+    first, second = chief_smtp.messages
+    assert first.data == second.data
+    [mail] = await mails(mail_flow.engine)
+    assert second.data.replace(b"\r\n", b"\n") == mail.message_bytes
+    message = parsed(second.data)
+    assert (message["Message-ID"], message["Date"]) == (None, None)
+    assert message["name"] == "CHIEF_LIVE_ILBDOTI_licenceData_1_202201011011"
