@@ -14,7 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters import oidc
+from invoice_checker.api.permissions import PrincipalCache
 from invoice_checker.cli import main as cli
+from invoice_checker.domain.permissions import Principal, permissions_of
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.simulators.oidc import OidcStandIn, serve_in_thread
@@ -216,3 +218,16 @@ async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]) -> ob
 
     # The command runs its own event loop, so it goes to a thread.
     return await asyncio.to_thread(runner.invoke, cli, args, env=env)
+
+
+def test_the_principal_cache_forgets_after_its_ttl_and_on_clear() -> None:
+    someone = Principal(1, "a@example.com", ("finance",), permissions_of(["finance"]))
+    expired = PrincipalCache(ttl=0.0)
+    expired.put("api", "ict_x", someone)
+    assert expired.get("api", "ict_x") is None
+    cache = PrincipalCache(ttl=60.0)
+    cache.put("api", "ict_x", someone)
+    assert cache.get("api", "ict_x") == someone
+    assert cache.get("session", "ict_x") is None  # a token is never taken for a session
+    cache.clear()
+    assert cache.get("api", "ict_x") is None
