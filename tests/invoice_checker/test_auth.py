@@ -222,7 +222,7 @@ async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]) -> ob
 
 def test_the_principal_cache_forgets_after_its_ttl_and_on_clear() -> None:
     someone = Principal(1, "a@example.com", ("finance",), permissions_of(["finance"]))
-    expired = PrincipalCache(ttl=0.0)
+    expired = PrincipalCache(ttl=-1.0)  # already past
     expired.put("api", "ict_x", someone)
     assert expired.get("api", "ict_x") is None
     cache = PrincipalCache(ttl=60.0)
