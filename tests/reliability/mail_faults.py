@@ -142,7 +142,9 @@ class Scene:
             return [str(s) for s in await session.scalars(select(Mail.status).order_by(Mail.id))]
 
 
-def hmrc_email(subject: str, attachment: bytes, sender: str = CHIEF, **part: str) -> bytes:
+def hmrc_email(
+    subject: str, attachment: bytes, sender: str = CHIEF, charset: str | None = None
+) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = MAILBOX
@@ -150,8 +152,10 @@ def hmrc_email(subject: str, attachment: bytes, sender: str = CHIEF, **part: str
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="hmrc.test")
     message.add_attachment(
-        attachment, maintype="application", subtype="octet-stream", filename=subject, **part
+        attachment, maintype="application", subtype="octet-stream", filename=subject
     )
+    if charset:  # declared, whatever the bytes really are
+        next(message.iter_attachments()).set_param("charset", charset)
     return message.as_bytes()
 
 
@@ -384,7 +388,8 @@ async def mail_faults(database: str, redis_db: int, only: list[str] | None) -> l
         outcome = await run_scenario(name, scenario, database_url, redis_url)
         outcomes.append(outcome)
         print(
-            f"  mail-faults {name}: {outcome.detail}; then {outcome.licences - outcome.lost_licences}"
+            f"  mail-faults {name}: {outcome.detail}; then"
+            f" {outcome.licences - outcome.lost_licences}"
             f"/{outcome.licences} licences final at ICMS, lost e-mails {outcome.lost_emails},"
             f" mails {outcome.final_statuses} ({time.monotonic() - started:.1f} s)",
             file=sys.stderr,
