@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -56,6 +57,11 @@ class RequestContextMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await _too_large(send, self.max_body_bytes, request_id)
+            request_id_var.reset(token)
+            return
+        if _has_nul(scope):
+            detail = "The URL contains a NUL character."
+            await _problem(send, 400, "Bad Request", detail, request_id)
             request_id_var.reset(token)
             return
         received = 0
@@ -121,15 +127,26 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+def _has_nul(scope: Scope) -> bool:
+    """PostgreSQL text cannot hold NUL: refused here rather than failing a query later."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 async def _too_large(send: Send, limit: int, request_id: str) -> None:
-    body = (
-        '{"type":"about:blank","title":"Content Too Large","status":413,'
-        f'"detail":"The request body is larger than {limit} bytes."}}'
+    detail = f"The request body is larger than {limit} bytes."
+    await _problem(send, 413, "Content Too Large", detail, request_id)
+
+
+async def _problem(send: Send, status: int, title: str, detail: str, request_id: str) -> None:
+    """A problem+json answer sent before the app runs (no framework to render it)."""
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

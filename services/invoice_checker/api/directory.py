@@ -18,7 +18,10 @@ from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])]
+MONTH_QUERY = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+Month = Annotated[str, MONTH_QUERY]
+# Its own Query: wrapping Month in Annotated[str | None, ...] drops the pattern (500 on bad input).
+OptionalMonth = Annotated[str | None, MONTH_QUERY]
 
 
 class InvoiceRow(BaseModel):
@@ -199,7 +202,7 @@ async def get_person(
     user_guid: uuid.UUID,
     session: SessionDep,
     _: CanViewReports,
-    month: Annotated[str | None, Month] = None,
+    month: OptionalMonth = None,
 ) -> PersonDetail:
     today = date.today()
     first, last = _month_bounds(month or today.strftime("%Y-%m"))

@@ -301,8 +301,8 @@ async def projects_with_sums(
         FROM invoice_checker.projects p
         JOIN invoice_checker.clients c ON c.id = p.client_id
         LEFT JOIN ({_INVOICE_SUMS}) s ON s.project_guid = p.guid
-        WHERE (CAST(:q AS text) IS NULL
-                OR p.name ILIKE '%' || :q || '%' OR c.name ILIKE '%' || :q || '%')
+        WHERE (CAST(:q AS text) IS NULL  -- a plain substring: % and _ in q are not wildcards
+                OR strpos(lower(p.name), lower(:q)) > 0 OR strpos(lower(c.name), lower(:q)) > 0)
           AND (CAST(:client_id AS integer) IS NULL OR c.id = :client_id)
           AND (CAST(:guid AS uuid) IS NULL OR p.guid = :guid)
           AND (NOT :no_lead OR NOT EXISTS (
