@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from licence_gateway.domain.chief import (
@@ -261,7 +261,9 @@ def test_reader_refuses_malformed_files(text: str, line: int | None) -> None:
 @given(post_bodies())
 def test_any_accepted_batch_builds_a_valid_file(bodies: list[dict[str, Any]]) -> None:
     licences = [body["licence"] for body in bodies]
-    assert all(validate_licence(licence) == {} for licence in licences)
+    # The strategy aims at valid licences but can overshoot a limit once text is transliterated
+    # (one CJK character becomes several ASCII ones): the property is about what validation accepts.
+    assume(all(validate_licence(licence) == {} for licence in licences))
     built = build_licence_data(
         licences, run_number=42, created_at=datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
     )
