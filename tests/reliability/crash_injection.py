@@ -62,7 +62,7 @@ from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
 from tests.support.infra import free_port, redis_server_url
-from tests.support.processes import JobTicker, Respawning
+from tests.support.processes import JobTicker, Respawning, forget_abandoned_jobs
 
 BIN = Path(sys.executable).parent
 HAWK_KEY = "crash-injection-hawk-key"
@@ -76,7 +76,7 @@ class Saboteur:
 
     rng: random.Random
     worker: Respawning
-    chance: float = 0.35
+    chance: float = 0.25
     active: bool = True
     hits: Counter[str] = field(default_factory=Counter)
 
@@ -266,7 +266,13 @@ async def crash_injection(
     await redis.flushdb()
     logs = Path(tempfile.mkdtemp(prefix="reliability-crash-"))
 
-    worker = Respawning("worker", [], {}, logs / "worker.log")
+    worker = Respawning(
+        "worker",
+        [],
+        {},
+        logs / "worker.log",
+        after_death=lambda: forget_abandoned_jobs(redis, QUEUE_NAME),
+    )
     saboteur = Saboteur(rng, worker)
     hmrc = RecordingHmrc(
         HmrcConfig(

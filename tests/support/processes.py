@@ -8,12 +8,13 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
 from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.jobs import Job, JobStatus
 
 
@@ -24,7 +25,14 @@ class Respawning:
     `run()` task notices the death, counts it and starts a new process.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        log_path: Path,
+        after_death: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = env
@@ -34,6 +42,7 @@ class Respawning:
         self.generation = 0  # how many processes have been started
         self.kills = 0  # deaths by SIGKILL, each followed by a restart
         self.other_exits: list[int] = []  # anything else is a finding, not a kill
+        self.after_death = after_death  # runs between a death and the restart
         self._stopping = False
 
     @property
@@ -63,6 +72,8 @@ class Respawning:
                 else:
                     self.other_exits.append(code)
                     await asyncio.sleep(0.5)  # a crash loop must not spin
+                if self.after_death is not None:
+                    await self.after_death()
 
     async def _one_life(self, log: IO[bytes]) -> int:
         self.process = await asyncio.create_subprocess_exec(
@@ -89,8 +100,8 @@ class Respawning:
 class JobTicker:
     """Enqueue each job again as soon as its previous run finished: cron, but back to back.
 
-    A job whose worker was killed stays `in_progress` until arq's timeout; after `stale_after`
-    seconds it is given up on and a new one enqueued, as the next cron slot would.
+    A job its worker was killed running is replaced at once; one still queued or deferred (a
+    retry) is replaced after `stale_after` seconds, as the next cron slot would.
     """
 
     def __init__(
@@ -99,7 +110,7 @@ class JobTicker:
         queue_name: str,
         functions: Sequence[str],
         every: float = 0.2,
-        stale_after: float = 3.0,
+        stale_after: float = 10.0,
         worker: Respawning | None = None,
     ) -> None:
         self.redis = redis
@@ -135,3 +146,19 @@ class JobTicker:
         if status == JobStatus.in_progress:
             return generation != self._generation()  # its worker was killed
         return status in (JobStatus.complete, JobStatus.not_found)
+
+
+async def forget_abandoned_jobs(redis: ArqRedis, queue_name: str) -> int:
+    """Drop the jobs a killed worker was running, before its successor starts.
+
+    arq retries them once their in-progress keys expire (job timeout + 10 s: five minutes
+    here); until then they stay at the head of the queue, and a hundred kills in a few minutes
+    leave enough of them to fill a worker's read window (100 jobs) and starve it. Only for a
+    harness that knows no worker is alive at that moment; the ticker enqueues fresh jobs.
+    """
+    keys = [key async for key in redis.scan_iter(match=f"{in_progress_key_prefix}*")]
+    job_ids = [key.decode().removeprefix(in_progress_key_prefix) for key in keys]
+    if job_ids:
+        await redis.zrem(queue_name, *job_ids)
+        await redis.delete(*keys, *(job_key_prefix + job_id for job_id in job_ids))
+    return len(job_ids)
