@@ -6,9 +6,11 @@ import logging
 from http import HTTPStatus
 from typing import Any, cast
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -104,6 +106,29 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _is_bad_value(exc: DBAPIError) -> bool:
+    """A value PostgreSQL or asyncpg refused: SQLSTATE class 22 (out of range, malformed text,
+    NUL bytes) raised by the server, or the same refused by asyncpg while encoding the query."""
+    return isinstance(exc, DataError) or isinstance(
+        getattr(exc.orig, "__cause__", None), asyncpg.exceptions.DataError
+    )
+
+
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if not _is_bad_value(exc):
+        return await _on_unhandled(request, exc)
+    # The client's input slipped past the schema: a 422, never a 500.
+    logger.info("database refused a request value", extra={"path": request.url.path})
+    return problem_response(
+        422,
+        "A value in the request is out of range or malformed.",
+        title="Unprocessable value",
+        type_="urn:problem:invalid-value",
+        instance=request.url.path,
+    )
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(500, "An unexpected error occurred; it has been logged.")
@@ -113,4 +138,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(Exception, _on_unhandled)

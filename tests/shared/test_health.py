@@ -97,3 +97,17 @@ async def test_request_id_is_echoed(database_url: str, redis_url: str) -> None:
         response = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
         assert response.headers["x-request-id"] == "abc123"
         assert isinstance(response, httpx.Response)
+
+
+async def test_out_of_range_values_are_a_422_not_a_500(database_url: str, redis_url: str) -> None:
+    """Found by fuzzing: an id beyond bigint reached PostgreSQL and came back as a 500."""
+    settings = LicenceGatewaySettings(
+        database_url=database_url, redis_url=redis_url, admin_token="t" * 32
+    )
+    async with app_client(create_gateway(settings)) as client:
+        response = await client.get(
+            f"/admin/mails/{2**70}", headers={"Authorization": f"Bearer {'t' * 32}"}
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:problem:invalid-value"
