@@ -21,6 +21,10 @@ TIMEOUT_SECONDS = 10.0
 LEEWAY_SECONDS = 60
 
 
+# What a provider that cannot be reached raises: httpx's transport errors are not OSErrors.
+UNREACHABLE: tuple[type[Exception], ...] = (OSError, httpx.TransportError)
+
+
 class SignInError(Exception):
     """The identity provider's answer cannot be trusted; the message says why."""
 

@@ -88,7 +88,7 @@ async def _provider(request: Request, settings: InvoiceCheckerSettings) -> oidc.
     if cached is None:
         try:
             cached = await oidc.discover(settings.oidc_issuer_url)
-        except (oidc.SignInError, OSError) as exc:
+        except (oidc.SignInError, *oidc.UNREACHABLE) as exc:
             raise Problem(502, f"The identity provider is unreachable: {exc}") from None
         request.app.state.oidc_provider = cached
     return cached
@@ -168,7 +168,7 @@ async def callback(
         )
     except oidc.SignInError as exc:
         raise Problem(400, f"Sign-in failed: {exc}") from None
-    except OSError as exc:
+    except oidc.UNREACHABLE as exc:
         raise Problem(502, f"The identity provider is unreachable: {exc}") from None
     domain_ok = email_in_domain(identity.email, settings.allowed_domain)
     if not domain_ok or (identity.hosted_domain or "").lower() != settings.allowed_domain.lower():
