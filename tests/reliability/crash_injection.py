@@ -205,13 +205,18 @@ def gateway_env(
 async def kill_at_random(
     service: Respawning, rng: random.Random, lifetime: tuple[float, float], enough: Any
 ) -> None:
-    """Kill each new process of `service` after a random lifetime, until `enough()`."""
+    """Kill each process of `service` a random time after it is up, until `enough()`.
+
+    Counted from readiness, not from the start: on a loaded machine the imports alone can take
+    seconds, and kills during them would test nothing but the interpreter."""
     while not enough():
         generation = service.generation
+        while not service.ready():
+            await asyncio.sleep(0.05)
         await asyncio.sleep(rng.uniform(*lifetime))
         if service.generation != generation or enough() or not service.kill():
             continue  # a targeted kill got there first, or the kill phase is over
-        while service.generation == generation or service.pid is None:  # wait for the restart
+        while service.generation == generation:  # wait for the restart
             await asyncio.sleep(0.05)
 
 
@@ -272,6 +277,7 @@ async def crash_injection(
         {},
         logs / "worker.log",
         after_death=lambda: forget_abandoned_jobs(redis, QUEUE_NAME),
+        ready_marker=b"mail flow ready",
     )
     saboteur = Saboteur(rng, worker)
     hmrc = RecordingHmrc(
@@ -300,6 +306,7 @@ async def crash_injection(
         [str(BIN / "licence-gateway"), "serve", "--port", str(gateway_port)],
         env,
         logs / "api.log",
+        ready_marker=b"Application startup complete",
     )
     services = [asyncio.create_task(s.run()) for s in (worker, api)]
     ticker = asyncio.create_task(JobTicker(redis, QUEUE_NAME, MAIL_FLOW_JOBS, worker=worker).run())
@@ -326,8 +333,8 @@ async def crash_injection(
     try:
         # Random lifetimes: the worker's cover batching commits and mid-RETR; the API's, ingest.
         await asyncio.gather(
-            kill_at_random(worker, rng, (1.5, 6.0), enough),
-            kill_at_random(api, rng, (1.5, 6.0), enough),
+            kill_at_random(worker, rng, (0.5, 4.0), enough),
+            kill_at_random(api, rng, (0.5, 4.0), enough),
         )
         saboteur.active = False
         stop_sending.set()

@@ -32,6 +32,7 @@ class Respawning:
         env: dict[str, str],
         log_path: Path,
         after_death: Callable[[], Awaitable[None]] | None = None,
+        ready_marker: bytes = b"",
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -43,6 +44,8 @@ class Respawning:
         self.kills = 0  # deaths by SIGKILL, each followed by a restart
         self.other_exits: list[int] = []  # anything else is a finding, not a kill
         self.after_death = after_death  # runs between a death and the restart
+        self.ready_marker = ready_marker  # what the process logs once it is up
+        self._log_offset = 0  # where the current process's log starts
         self._stopping = False
 
     @property
@@ -75,7 +78,17 @@ class Respawning:
                 if self.after_death is not None:
                     await self.after_death()
 
+    def ready(self) -> bool:
+        """The current process is running and has logged its ready marker."""
+        if self.pid is None:
+            return False
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            return self.ready_marker in log.read()
+
     async def _one_life(self, log: IO[bytes]) -> int:
+        log.flush()
+        self._log_offset = log.tell()
         self.process = await asyncio.create_subprocess_exec(
             *self.argv, env=self.env, stdout=log, stderr=log
         )
