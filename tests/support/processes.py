@@ -31,7 +31,7 @@ class Respawning:
         argv: Sequence[str],
         env: dict[str, str],
         log_path: Path,
-        after_death: Callable[[], Awaitable[None]] | None = None,
+        after_death: Callable[[], Awaitable[object]] | None = None,
         ready_marker: bytes = b"",
     ) -> None:
         self.name = name
