@@ -19,6 +19,7 @@ from typing import Any
 
 from arq import Retry
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.adapters.pop3 import MailboxMessage, Pop3Error
@@ -127,8 +128,16 @@ async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) 
         if await _already_stored(session, envelope.message_id):
             report.duplicates += 1
             return True
-        row = await _store(session, message, envelope, kind)
-        await session.commit()
+        try:
+            row = await _store(session, message, envelope, kind)
+            await session.commit()
+        except IntegrityError:
+            # Another pass stored it between our look and our insert (two workers, or a retry
+            # beside the next slot): the message is safe, so this pass may delete it too.
+            if not await _stored_elsewhere(flow, envelope.message_id):
+                raise
+            report.duplicates += 1
+            return True
     if row.flag:
         report.flagged += 1
         logger.error(
@@ -151,6 +160,11 @@ async def _already_stored(session: AsyncSession, message_id: str) -> bool:
         select(ReceivedEmail.id).where(ReceivedEmail.message_id == message_id)
     )
     return found is not None
+
+
+async def _stored_elsewhere(flow: MailFlow, message_id: str) -> bool:
+    async with flow.sessions() as session:
+        return await _already_stored(session, message_id)
 
 
 async def _log_once(flow: MailFlow, uid: str, reason: str, sender: str, subject: str) -> None:
