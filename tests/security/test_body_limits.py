@@ -70,7 +70,9 @@ async def test_the_gateway_refuses_large_bodies_on_every_route(
             database_url, redis_url, max_body_bytes=LIMIT, hawk_disabled=hawk_disabled
         )
         async with running_gateway(settings) as client:
-            assert await refuse_every_body_route(client) >= 1
+            refused = await refuse_every_body_route(client)
+            assert refused >= 1
+            print(f"security body-limit licence-gateway: routes={refused} (declared and chunked)")
 
 
 async def test_the_invoice_checker_refuses_large_bodies_on_every_route(
@@ -78,7 +80,9 @@ async def test_the_invoice_checker_refuses_large_bodies_on_every_route(
 ) -> None:
     settings = checker_settings(database_url, redis_url, max_body_bytes=LIMIT)
     async with running_checker(settings) as client:
-        assert await refuse_every_body_route(client) >= 10
+        refused = await refuse_every_body_route(client)
+        assert refused >= 10
+        print(f"security body-limit invoice-checker: routes={refused} (declared and chunked)")
 
 
 async def test_a_body_at_the_limit_still_reaches_the_route(

@@ -116,6 +116,7 @@ async def test_traversal_in_every_export_route_is_a_4xx(
     wrong = {path: status for path, status in answers.items() if not 400 <= status < 500}
     assert wrong == {}
     assert len(answers) >= 2 * len(ATTACKS)
+    print(f"security export-traversal: routes={len(templates)} attempts={len(answers)} served=0")
 
 
 SAFE_NAME = re.compile(r'^attachment; filename="([^"\\/\x00-\x1f]+)"; filename\*=UTF-8\'\'(\S+)$')
