@@ -341,17 +341,25 @@ def test_settings_errors_and_the_check_command(
                     monkeypatch.delenv(prefix + name)
     assert_no_secret(*errors, *map(repr, errors))
     outputs = []
-    for service in ("licence_gateway", "invoice_checker"):
-        run = subprocess.run(
-            [sys.executable, "-c", f"from {service}.cli import main; main()", "check"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert "connection postgres: ok" in run.stdout, run.stdout + run.stderr
-        outputs += [run.stdout, run.stderr]
+    # Once with every connection up, once with PostgreSQL unreachable (its error is printed).
+    down = {
+        name: value.replace("@127.0.0.1:5432/", f"@127.0.0.1:{free_port()}/")
+        for name, value in env.items()
+        if name.endswith("_DATABASE_URL")
+    }
+    for environment, reachable in ((env, True), ({**env, **down}, False)):
+        for service in ("licence_gateway", "invoice_checker"):
+            run = subprocess.run(
+                [sys.executable, "-c", f"from {service}.cli import main; main()", "check"],
+                cwd=ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            postgres_ok = "connection postgres: ok" in run.stdout
+            assert (postgres_ok, run.returncode) == (reachable, 0 if reachable else 1), run.stdout
+            outputs += [run.stdout, run.stderr]
     assert_no_secret(*outputs)
     assert "=***" in outputs[0] and "postgres:***@" in outputs[0]
