@@ -9,8 +9,10 @@ touches are refreshed at the end when anything changed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -349,30 +351,35 @@ class HourSync:
         async with self.sessionmaker() as session:
             stored = await hour_sync.stored_digests(session, batch.days)
         candidates = [day for day in batch.days if self.force or stored.get(day) != digests[day]]
-        entries = {
-            day: [
-                entry
-                for page in batch.pages[day]
-                for entry in decode_items(page)
-                if mapping.counts_as_hours(entry)
-            ]
-            for day in candidates
-        }
+        with _collector_paused():
+            entries = {
+                day: [
+                    entry
+                    for page in batch.pages[day]
+                    for entry in decode_items(page)
+                    if mapping.counts_as_hours(entry)
+                ]
+                for day in candidates
+            }
         await self._sync_missing_references([e for day in candidates for e in entries[day]])
         prepared = _Prepared(candidates, digests, [], [], set())
-        for day in candidates:
-            for entry in entries[day]:
-                try:
-                    prepared.rows.append(mapping.hour_row(entry, self.context))
-                except mapping.InvalidRecord as exc:
-                    prepared.incomplete_days.add(day)
-                    self.summary.skipped += 1
-                    if isinstance(entry.get("id"), int):
-                        prepared.skipped_ids.append(entry["id"])
-                    logger.warning(
-                        "10000ft time entry skipped", extra={"id": entry.get("id"), "why": str(exc)}
-                    )
+        with _collector_paused():
+            for day in candidates:
+                self._map_day(day, entries[day], prepared)
         return prepared
+
+    def _map_day(self, day: date, entries: list[Record], prepared: _Prepared) -> None:
+        for entry in entries:
+            try:
+                prepared.rows.append(mapping.hour_row(entry, self.context))
+            except mapping.InvalidRecord as exc:
+                prepared.incomplete_days.add(day)
+                self.summary.skipped += 1
+                if isinstance(entry.get("id"), int):
+                    prepared.skipped_ids.append(entry["id"])
+                logger.warning(
+                    "10000ft time entry skipped", extra={"id": entry.get("id"), "why": str(exc)}
+                )
 
     async def _sync_missing_references(self, entries: list[Record]) -> None:
         """Sync users and projects that entries name but we do not have yet, once per run."""
@@ -431,6 +438,25 @@ class HourSync:
             now=self.now,
         )
         self.summary.add(result)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector over a synchronous stretch (no await inside).
+
+    Decoding and mapping a batch allocates about a million objects that stay alive until it is
+    written; the collector would rescan them over and over (about 70% of the decoding time, by
+    py-spy). JSON values and rows form no reference cycles, so nothing is left uncollected:
+    the collector resumes when the stretch ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _has_int_id(record: Record) -> bool:
