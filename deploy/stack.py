@@ -486,8 +486,11 @@ class JobTicker(threading.Thread):
         redis = create_redis(self.redis_url)
         try:
             while not self.stopping.is_set():
-                # arq keeps a job in the queue's sorted set until it has finished
-                if await redis.zcard(QUEUE_NAME) == 0:
+                # arq keeps a job in the queue's sorted set, scored by when it is due, until it
+                # has finished; a job deferred for a retry (a simulator not listening yet when the
+                # worker started) is due later and must not hold the others up.
+                now_ms = int(time.time() * 1000)
+                if await redis.zcount(QUEUE_NAME, 0, now_ms) == 0:
                     for name in DEMO_JOBS:
                         await redis.enqueue_job(name, _queue_name=QUEUE_NAME)
                 await asyncio.sleep(DEMO_JOB_EVERY)
