@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from licence_gateway.hawk import HawkError, verify_response
 from licence_gateway.simulators.icms_licences import LicenceFactory
 
 logger = logging.getLogger(__name__)
@@ -229,14 +230,14 @@ class IcmsSimulator:
 
 def _response_problem(sender: mohawk.Sender, response: httpx.Response) -> str | None:
     """Why the gateway's answer is not a good one, or None."""
-    header = response.headers.get("server-authorization")
-    if not header:
-        return "no Server-Authorization"
     try:
-        sender.accept_response(
-            header, content=response.content, content_type=response.headers.get("content-type")
+        verify_response(
+            sender,
+            response.headers.get("server-authorization"),
+            response.content,
+            response.headers.get("content-type", ""),
         )
-    except HawkFail as exc:
+    except HawkError as exc:
         return f"Server-Authorization does not verify: {exc}"
     if response.status_code not in (200, 201):
         return f"HTTP {response.status_code}: {response.text[:300]}"
