@@ -230,10 +230,13 @@ class IcmsSimulator:
 
 def _response_problem(sender: mohawk.Sender, response: httpx.Response) -> str | None:
     """Why the gateway's answer is not a good one, or None."""
+    header = response.headers.get("server-authorization")
+    if not header:
+        return "no Server-Authorization"
     try:
         verify_response(
             sender,
-            response.headers.get("server-authorization"),
+            header,
             response.content,
             response.headers.get("content-type", ""),
         )
