@@ -16,27 +16,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import deque
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
-import aiohttp
 import asyncpg
+import uvloop
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from service_kit.migrations import upgrade
 from tests.conftest import recreate_database
-from tests.support.infra import free_port, test_redis_url
+from tests.support.infra import free_port, postgres_server_url, test_redis_url, with_database
 
-DATABASE = "bench_invoices"
 MONTH = date(2026, 10, 1)
 CLIENTS = 500
 PHASES = ("Development", "Design", "Non-billable work", "[Non Phase Specific]")
@@ -177,73 +180,204 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_ready(base: str, headers: dict[str, str]) -> None:
+async def wait_ready(host: str, port: int) -> None:
     deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
+    probe = f"GET /readyz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    while time.monotonic() < deadline:
+        try:
+            connection = await HttpConnection.open(host, port)
+        except OSError:
             await asyncio.sleep(0.1)
+            continue
+        try:
+            if (await connection.exchange(probe)).status == 200:
+                return
+        finally:
+            connection.close()
+        await asyncio.sleep(0.1)
     raise RuntimeError("the API did not start")
 
 
-async def open_loop_p99(base: str, token: str, rate: int, seconds: float) -> tuple[float, int]:
-    """Send at a fixed schedule whatever the answers; latency from the intended send time."""
-    url = f"{base}/api/v1/invoices?month={MONTH:%Y-%m}&page=1&page_size=50"
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
-    failures = 0
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        for _ in range(50):  # warm connections and caches
-            async with http.get(url, headers=headers) as response:
-                await response.read()
-
-        async def one(due: float) -> None:
-            nonlocal failures
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            try:
-                async with http.get(url, headers=headers) as response:
-                    ok = response.status == 200 and b'"items"' in await response.read()
-            except (aiohttp.ClientError, TimeoutError):
-                ok = False
-            failures += not ok
-            latencies.append(time.perf_counter() - due)  # a failure counts with its wait
-
-        start = time.perf_counter() + 0.2
-        count = int(rate * seconds)
-        await asyncio.gather(*(one(start + i / rate) for i in range(count)))
-    latencies.sort()
-    return latencies[int(len(latencies) * 0.99) - 1] * 1000, failures
+class Answer(NamedTuple):
+    status: int
+    body: bytes
 
 
-async def main(invoices: int, per_invoice: int, seconds: float, workers: int) -> None:
-    url = await recreate_database(DATABASE)
-    await asyncio.to_thread(upgrade, "invoice_checker", url)
-    started = time.perf_counter()
-    await load(url, invoices, per_invoice)
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 client connection, one request at a time, nothing parsed beyond
+    the status line and Content-Length: the generator shares the machine with the server, so
+    every microsecond it spends is taken from the server."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.body_start = 0
+        self.expected = -1  # bytes of head + body, once the head is in
+        self.answer: asyncio.Future[Answer] | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> HttpConnection:
+        _, connection = await asyncio.get_running_loop().create_connection(cls, host, port)
+        return connection
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.expected < 0:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = bytes(self.buffer[:head_end]).lower()
+            length = head.partition(b"\r\ncontent-length:")[2].partition(b"\r\n")[0]
+            self.body_start = head_end + 4
+            self.expected = self.body_start + int(length or 0)
+        if len(self.buffer) < self.expected:
+            return
+        status = int(self.buffer[9:12])
+        body = bytes(self.buffer[self.body_start : self.expected])
+        del self.buffer[: self.expected]
+        self.expected = -1
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(Answer(status, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(ConnectionError("the server closed the connection"))
+
+    async def exchange(self, request: bytes) -> Answer:
+        if self.transport is None:
+            raise ConnectionError("the connection is closed")
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.answer
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class OpenLoop:
+    """Requests sent on a fixed schedule, whatever the answers: each latency counts from the
+    moment its request was due, so a stalled server cannot hide its queue (no coordinated
+    omission). Idle connections are reused oldest first, spreading requests over the server's
+    workers as many clients would; when all are busy a new one is opened (its connect counts)."""
+
+    def __init__(self, host: str, port: int, request: bytes) -> None:
+        self.host, self.port, self.request = host, port, request
+        self.idle: deque[HttpConnection] = deque()
+        self.latencies: list[float] = []
+        self.failures = 0
+
+    async def one(self, due: float) -> None:
+        loop = asyncio.get_running_loop()
+        connection = self.idle.popleft() if self.idle else None
+        try:
+            if connection is None:
+                connection = await HttpConnection.open(self.host, self.port)
+            answer = await connection.exchange(self.request)
+            ok = answer.status == 200 and answer.body.startswith(b'{"items":')
+        except OSError:
+            ok = False
+        self.latencies.append(loop.time() - due)  # a failure counts with its wait
+        self.failures += not ok
+        if connection is not None and connection.is_open:
+            self.idle.append(connection)
+
+    async def run(self, rate: float, seconds: float, connections: int = 32) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self.idle) < connections:
+            self.idle.append(await HttpConnection.open(self.host, self.port))
+        start = loop.time() + 0.05
+        pending = []
+        for n in range(int(rate * seconds)):
+            due = start + n / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            pending.append(loop.create_task(self.one(due)))
+        _, late = await asyncio.wait(pending, timeout=30)
+        for task in late:  # never answered: a failure that waited until the end
+            task.cancel()
+            self.failures += 1
+            self.latencies.append(30.0)
+
+    def close(self) -> None:
+        for connection in self.idle:
+            connection.close()
+
+    def p99_ms(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[math.ceil(len(ordered) * 0.99) - 1] * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn's workers), from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for process in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def invoices_api_p99(port: int, token: str, rate: int, seconds: float, pid: int) -> float:
+    host = "127.0.0.1"
+    request = (
+        f"GET /api/v1/invoices?month={MONTH:%Y-%m}&page=1&page_size=50 HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    warm = OpenLoop(host, port, request)  # caches, pools and prepared statements; not counted
+    await warm.run(rate, seconds=2)
+    warm.close()
+    load = OpenLoop(host, port, request)
+    generator_before, server_before = _own_cpu_seconds(), cpu_seconds(pid)
+    await load.run(rate, seconds)
+    generator = _own_cpu_seconds() - generator_before
+    server = cpu_seconds(pid) - server_before
+    sent = len(load.latencies)
     print(
-        f"# loaded {invoices} invoices, {invoices * per_invoice} entries "
-        f"in {time.perf_counter() - started:.1f} s",
+        f"# {sent} requests, {load.failures} failed; CPU per request: server (uvicorn) "
+        f"{server / sent * 1e6:.0f} us, generator {generator / sent * 1e6:.0f} us",
         file=sys.stderr,
     )
-    print(f"bench month_refresh: {await month_refresh_seconds(url):.3f} s", flush=True)
-    await vacuum(url)  # the refreshes rewrote every invoice row; serve from a steady state
+    load.close()
+    return load.p99_ms()
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    if arguments.api_only:
+        url = with_database(postgres_server_url(), arguments.database)
+    else:
+        url = await recreate_database(arguments.database)
+        await asyncio.to_thread(upgrade, "invoice_checker", url)
+        started = time.perf_counter()
+        await load(url, arguments.invoices, arguments.entries_per_invoice)
+        print(
+            f"# loaded {arguments.invoices} invoices, "
+            f"{arguments.invoices * arguments.entries_per_invoice} entries "
+            f"in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+        print(f"bench month_refresh: {await month_refresh_seconds(url):.3f} s", flush=True)
+        await vacuum(url)  # the refreshes rewrote every invoice row; serve from a steady state
 
     token = await make_token(url)
     port = free_port()
-    server = start_server(url, port, workers)
+    server = start_server(url, port, arguments.workers)
     try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_ready(base, {})
-        p99, failures = await open_loop_p99(base, token, rate=300, seconds=seconds)
-        if failures:
-            print(f"# {failures} requests failed", file=sys.stderr)
+        await wait_ready("127.0.0.1", port)
+        p99 = await invoices_api_p99(port, token, arguments.rate, arguments.seconds, server.pid)
         print(f"bench invoices_api_p99: {p99:.1f} ms", flush=True)
     finally:
         server.terminate()
@@ -255,13 +389,10 @@ if __name__ == "__main__":
     parser.add_argument("--invoices", type=int, default=10_000)
     parser.add_argument("--entries-per-invoice", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=int, default=300, help="requests per second")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    arguments = parser.parse_args()
-    asyncio.run(
-        main(
-            arguments.invoices,
-            arguments.entries_per_invoice,
-            arguments.seconds,
-            arguments.workers,
-        )
+    parser.add_argument("--database", default="bench_invoices", help="dropped and loaded anew")
+    parser.add_argument(
+        "--api-only", action="store_true", help="reuse the data of an earlier run; API only"
     )
+    uvloop.run(main(parser.parse_args()))  # the generator's loop: the same as the server's
