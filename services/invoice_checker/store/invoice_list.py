@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
@@ -58,7 +59,7 @@ STAT_COLUMNS = (
 )
 
 # `sort` values name one of these, "-" first for descending; ties go by client, project, id.
-SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "month": Invoice.date,
     "client": Client.name,
     "project": Project.name,
@@ -104,7 +105,7 @@ def _condition(name: str) -> ColumnElement[bool]:
     raise ValueError(f"unknown invoice filter {name!r}")
 
 
-def _count(filter_names: tuple[str, ...]) -> Select[tuple[int]]:
+def _count(filter_names: tuple[str, ...]) -> Select[int]:
     # Every invoice has exactly one project and client, so the count needs no joins.
     conditions = [_condition(name) for name in filter_names]
     return select(func.count()).select_from(Invoice).where(*conditions)
@@ -141,7 +142,7 @@ def page_statement(filter_names: tuple[str, ...], sort: str) -> Select[Any]:
 
 
 @lru_cache(maxsize=256)
-def count_statement(filter_names: tuple[str, ...]) -> Select[tuple[int]]:
+def count_statement(filter_names: tuple[str, ...]) -> Select[int]:
     return _count(filter_names)
 
 
