@@ -16,9 +16,9 @@ protocol per keep-alive connection, a pre-built request, only the status line an
 parsed, uvloop; about 180 us of CPU per request (aiohttp took several times that).
 
 Figures (2026-11-22, 2 cores shared with other engineers' test suites; `uptime` load in brackets):
-month_refresh 0.60 s; invoices_api_p99 9.7 ms [load 1.8-2.3], 5.7-7.7 ms over 20 s runs [load
-2-3], 37-312 ms while neighbours burst [load 3-5]: the tail then comes from seconds-long CPU
-starvation (latency spikes of 100-300 ms in single seconds), not from the route.
+month_refresh 0.60 s; invoices_api_p99 9.7 ms [load 1.8-2.3], 43.7 ms [load 2.1-3.0], 5.7-7.7 ms
+over 20 s runs [load 2-3], 37-312 ms while neighbours burst [load 3-5]: the tail then comes from
+seconds-long CPU starvation (spikes of 100-500 ms within single seconds), not from the route.
 Per request: uvicorn worker ~1.6 ms CPU (in-process without HTTP 1.3 ms: FastAPI dependencies,
 middleware and serialisation ~0.5 ms, taking the connection ~0.15 ms, SQLAlchemy + asyncpg
 execution ~0.65 ms), PostgreSQL ~0.8 ms (the month's count ~0.5 ms, page ~0.2 ms, no planning:
