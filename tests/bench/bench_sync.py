@@ -6,6 +6,18 @@ bench sync_vs_limit_ratio     that time / (fetch + decode the same pages + COPY 
 bench resync_nochange_ratio   a re-sync of the same range with nothing changed / the full sync
 
 `python -m tests.bench.bench_sync [--entries N]`; uses its own database (bench_sync).
+
+Targets: sync_1m_entries <= 60 s, sync_vs_limit_ratio <= 2, resync_nochange_ratio <= 0.3.
+Last figures (2 cores, other engineers' suites running, load 2-5): 38.1 s / 1.21 / 0.07 and
+47.7 s / - / 0.06; before the fix below 74.6 s / 1.55 / 0.08 (and 108.8 s at load 8-12).
+
+Profile (py-spy, 250,000 entries): the sync process was the bottleneck, and 43% of its
+HourSync time was `orjson.loads` of the pages, of which about 70% was the cyclic garbage
+collector rescanning the batch's live entry dicts (10.7 us an entry kept alive vs 2.9 us with the
+collector paused; 4.0 us when each page is dropped at once). The hour sync now pauses the
+collector over its synchronous decode and map stretches (`jobs/sync.py: _collector_paused`).
+What is left: decode ~3 us and mapping (`hour_row`) ~5 us an entry in the sync process, the
+stand-in's HTTP serving, and PostgreSQL's COPY with the table's indexes, mostly overlapped.
 """
 
 from __future__ import annotations
