@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -50,6 +51,16 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def read_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection for reading with one statement. A session that opens its own
+    connections and has not begun gets it in autocommit: one round trip to PostgreSQL instead
+    of BEGIN, the statement and ROLLBACK. A session already in a transaction (or joined to an
+    outer one, as in tests) reads in it."""
+    if session.in_transaction() or not isinstance(session.bind, AsyncEngine):
+        return await session.connection()
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -15,8 +15,8 @@ from invoice_checker.store.invoice_list import (
     InvoiceFilters,
     invoice_page,
     page_statement,
-    read_connection,
 )
+from service_kit.db import read_connection
 from tests.invoice_checker.invoice_factories import bearer, make_invoice, make_project, make_token
 
 MONTH = date(2032, 3, 1)  # a month no other test uses

@@ -32,12 +32,13 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceTag
+from service_kit.db import read_connection
 
 # Stats columns of an item, as they are stored, in the order the API documents them.
 STAT_COLUMNS = (
@@ -153,16 +154,6 @@ class InvoicePage:
 
     rows: Sequence[Row[Any]]
     total: int
-
-
-async def read_connection(session: AsyncSession) -> AsyncConnection:
-    """The session's connection for reading with one statement. A session that opens its own
-    connections and has not begun gets it in autocommit: one round trip to PostgreSQL instead
-    of BEGIN, the statement and ROLLBACK. A session already in a transaction (or joined to an
-    outer one, as in tests) reads in it."""
-    if session.in_transaction() or not isinstance(session.bind, AsyncEngine):
-        return await session.connection()
-    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 async def invoice_page(
