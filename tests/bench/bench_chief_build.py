@@ -34,7 +34,7 @@ from licence_gateway.jobs.batching import claim_payloads
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.migrations import upgrade
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 
 VECTORS = (
     Path(__file__).resolve().parents[1] / "licence_gateway" / "fixtures" / "icms-hmrc" / "icms"

@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from service_kit.migrations import upgrade
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 from tests.support.infra import free_port, postgres_server_url, test_redis_url, with_database
 
 MONTH = date(2026, 10, 1)

@@ -38,7 +38,6 @@ from licence_gateway.simulators.pop3_server import TokenCheck, introspection_tok
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail
 from service_kit.migrations import upgrade
-from tests.conftest import recreate_database
 from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -48,6 +47,7 @@ from tests.licence_gateway.mail_fixtures import (
     identity_service,
     local_certificate,
 )
+from tests.support.database import recreate_database
 from tests.support.infra import (
     ROOT,
     database_name_for_tests,

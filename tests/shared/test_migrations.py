@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from invoice_checker.store.models import Base as CheckerBase
 from licence_gateway.store.models import Base as GatewayBase
 from service_kit.migrations import downgrade, only_schema, upgrade
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 from tests.support.infra import database_name_for_tests
 
 SERVICES = {"licence_gateway": GatewayBase.metadata, "invoice_checker": CheckerBase.metadata}
