@@ -19,8 +19,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from licence_gateway.simulators.serving import StartsAndStops
 from tests.support.infra import free_port
 from tests.support.tls import LocalCertificate
 
@@ -44,7 +44,7 @@ def _mail_owner() -> _MailOwner:
     return _MailOwner(user.pw_name, grp.getgrgid(user.pw_gid).gr_name, user.pw_uid, user.pw_gid)
 
 
-class DovecotServer:
+class DovecotServer(StartsAndStops):
     def __init__(
         self, certificate: LocalCertificate, *, introspection_url: str, password: str
     ) -> None:
@@ -191,17 +191,6 @@ service pop3-login {{
         """Empty the user's mailbox."""
         shutil.rmtree(self.root / "mail" / user, ignore_errors=True)
         self.create_mailbox(user)
-
-    def __enter__(self) -> DovecotServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _answers(port: int) -> bool:

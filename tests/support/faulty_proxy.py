@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
+
+from licence_gateway.simulators.serving import StartsAndStops
 
 
-class FaultyProxy:
+class FaultyProxy(StartsAndStops):
     def __init__(
         self, upstream_port: int, *, cut_after_command: bytes, cut_after_bytes: int
     ) -> None:
@@ -84,17 +85,6 @@ class FaultyProxy:
             if not _send(client, chunk):
                 break
         _close(client, server)
-
-    def __enter__(self) -> FaultyProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _receive(sock: socket.socket) -> bytes:

@@ -16,12 +16,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from licence_gateway.simulators.serving import StartsAndStops
 from tests.support.infra import free_port
 from tests.support.tls import LocalCertificate
 
@@ -126,7 +126,7 @@ class _Handler:
         return AuthResult(success=False, handled=False)
 
 
-class LocalSmtpServer:
+class LocalSmtpServer(StartsAndStops):
     """One aiosmtpd server on a free 127.0.0.1 port; `implicit_tls` for SMTPS, else STARTTLS."""
 
     def __init__(
@@ -180,14 +180,3 @@ class LocalSmtpServer:
 
     def stop(self) -> None:
         self._controller.stop()
-
-    def __enter__(self) -> LocalSmtpServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

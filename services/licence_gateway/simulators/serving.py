@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -36,7 +35,23 @@ def serve(app: Any, host: str, port: int, certificate: CertificateFiles | None =
     uvicorn.Server(_config(app, host, port, certificate)).run()
 
 
-class BackgroundServer:
+class StartsAndStops:
+    """`with thing:` starts it and stops it again; subclasses define start() and stop()."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class BackgroundServer(StartsAndStops):
     """The app on 127.0.0.1 and a free port, served by a thread for the life of a `with` block."""
 
     def __init__(self, app: Any, certificate: CertificateFiles | None = None) -> None:
@@ -60,14 +75,3 @@ class BackgroundServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
