@@ -26,13 +26,14 @@ machine's):
 Since then the pre-ping is off (service_kit's engine).
 
 Target: >= 1,000 requests/s with p99 <= 25 ms. Last figures (engineer K, 2 workers): 638/s, p99
-38.4 ms, 1,137 us server CPU a request at load 3; at load 0.4-2.7 runs spread from 527/s (p99
-79 ms) to 966/s (p99 14 ms) with the same code. Not met reliably. Why, measured per worker
-(/proc CPU over the timed phase): the 8 keep-alive connections are accepted by whichever worker
-wakes first, and in most runs one worker takes all 8 (e.g. 1,218 / 1 us a request) or most of
-them (880 / 328): the bench then runs on one worker's core, whose ~1.1 ms a request caps it near
-900/s before PostgreSQL, Redis and the generator (~85 us a request) take their share of the
-cores. libuv's UV_TCP_SINGLE_ACCEPT=1 did not even out the split (1,088/0, 912/183, 939/195).
+38.4 ms, 1,137 us server CPU a request at load 3; 854/s, p99 26.2 ms, 1,075 us at load 1; at load
+0.4-2.7 runs spread from 527/s (p99 79 ms) to 966/s (p99 14 ms) with the same code. Not met
+reliably. Why, measured per worker (/proc CPU over the timed phase): the 8 keep-alive connections
+are accepted by whichever worker wakes first, and in most runs one worker takes all 8 (e.g. 1,218 /
+1 us a request) or most of them (880 / 328): the bench then runs on one worker's core, whose ~1.1
+ms a request caps it near 900/s before PostgreSQL, Redis and the generator (~85 us a request) take
+their share of the cores. libuv's UV_TCP_SINGLE_ACCEPT=1 did not even out the split (1,088/0,
+912/183, 939/195).
 py-spy of the busy worker: the FastAPI/Starlette middleware and routing layers ~18%, Hawk
 (verify + the redis-py SET NX, its socket write ~4%) ~15%, the asyncpg INSERT (mostly its
 socket write) ~10%, uvicorn's response write ~9%, the session dependency ~5%, validation ~3%.

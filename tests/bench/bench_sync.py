@@ -9,7 +9,7 @@ bench resync_nochange_ratio   a re-sync of the same range with nothing changed /
 
 Targets: sync_1m_entries <= 60 s, sync_vs_limit_ratio <= 2, resync_nochange_ratio <= 0.3.
 Last figures (2 cores, other engineers' suites running, load 2-5): 38.1 s / 1.21 / 0.07 and
-47.7 s / - / 0.06; before the fix below 74.6 s / 1.55 / 0.08 (and 108.8 s at load 8-12).
+47.7 s / 1.72 / 0.06; before the fix below 74.6 s / 1.55 / 0.08 (and 108.8 s at load 8-12).
 
 Profile (py-spy, 250,000 entries): the sync process was the bottleneck, and 43% of its
 HourSync time was `orjson.loads` of the pages, of which about 70% was the cyclic garbage
