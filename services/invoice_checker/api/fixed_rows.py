@@ -7,10 +7,13 @@ change until it goes back to Created/Approved (409).
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices
@@ -43,19 +46,23 @@ class FixedRowOut(BaseModel):
     frozen: bool = Field(default=False, description="A copy of a project row made at invoicing")
 
 
-def _frozen() -> Problem:
-    return Problem(
-        409,
-        "The invoice is in Preview or Sent: its fixed rows are frozen. "
-        "Post a comment without the invoice number to reopen it.",
-        type_="urn:problem:frozen",
-    )
-
-
-def _taken(description: str) -> Problem:
-    return Problem(
-        409, f"A fixed row {description!r} exists already.", type_="urn:problem:duplicate"
-    )
+@asynccontextmanager
+async def _committed_change(session: AsyncSession, description: str = "") -> AsyncIterator[None]:
+    """Run one fixed-row change and commit it; the workflow's refusals become 409 problems."""
+    try:
+        yield
+    except checking.FrozenRows:
+        raise Problem(
+            409,
+            "The invoice is in Preview or Sent: its fixed rows are frozen. "
+            "Post a comment without the invoice number to reopen it.",
+            type_="urn:problem:frozen",
+        ) from None
+    except checking.DuplicateRow:
+        raise Problem(
+            409, f"A fixed row {description!r} exists already.", type_="urn:problem:duplicate"
+        ) from None
+    await session.commit()
 
 
 async def _project_or_404(session: SessionDep, project_guid: uuid.UUID) -> Project:
@@ -88,11 +95,8 @@ async def add_project_row(
 ) -> FixedRowOut:
     await _project_or_404(session, project_guid)
     row = ProjectFixedRow(project_guid=project_guid, **body.model_dump())
-    try:
+    async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
-    except checking.DuplicateRow:
-        raise _taken(body.description) from None
-    await session.commit()
     return FixedRowOut.model_validate(row, from_attributes=True)
 
 
@@ -118,11 +122,8 @@ async def update_project_row(
     principal: CanEditFixedRows,
 ) -> FixedRowOut:
     row = await _project_row_or_404(session, project_guid, row_id)
-    try:
+    async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
-    except checking.DuplicateRow:
-        raise _taken(body.description) from None
-    await session.commit()
     return FixedRowOut.model_validate(row, from_attributes=True)
 
 
@@ -135,8 +136,8 @@ async def delete_project_row(
     project_guid: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
 ) -> Response:
     row = await _project_row_or_404(session, project_guid, row_id)
-    await checking.delete_fixed_row(session, row, actor=principal.email)
-    await session.commit()
+    async with _committed_change(session):
+        await checking.delete_fixed_row(session, row, actor=principal.email)
     return Response(status_code=204)
 
 
@@ -167,13 +168,8 @@ async def add_invoice_row(
 ) -> FixedRowOut:
     invoice = await invoice_or_404(session, invoice_id)
     row = InvoiceFixedRow(invoice_id=invoice.id, frozen=False, **body.model_dump())
-    try:
+    async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
-    except checking.FrozenRows:
-        raise _frozen() from None
-    except checking.DuplicateRow:
-        raise _taken(body.description) from None
-    await session.commit()
     return FixedRowOut.model_validate(row, from_attributes=True)
 
 
@@ -199,13 +195,8 @@ async def update_invoice_row(
     principal: CanEditFixedRows,
 ) -> FixedRowOut:
     row = await _invoice_row_or_404(session, invoice_id, row_id)
-    try:
+    async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
-    except checking.FrozenRows:
-        raise _frozen() from None
-    except checking.DuplicateRow:
-        raise _taken(body.description) from None
-    await session.commit()
     return FixedRowOut.model_validate(row, from_attributes=True)
 
 
@@ -219,9 +210,6 @@ async def delete_invoice_row(
     invoice_id: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
 ) -> Response:
     row = await _invoice_row_or_404(session, invoice_id, row_id)
-    try:
+    async with _committed_change(session):
         await checking.delete_fixed_row(session, row, actor=principal.email)
-    except checking.FrozenRows:
-        raise _frozen() from None
-    await session.commit()
     return Response(status_code=204)
