@@ -61,7 +61,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.migrations import upgrade
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 from tests.support.infra import free_port, redis_server_url
 
 ROOT = Path(__file__).resolve().parents[2]

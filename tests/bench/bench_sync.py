@@ -41,7 +41,7 @@ from invoice_checker.domain.date_ranges import days_in
 from invoice_checker.jobs.sync import HourSync, sync_projects, sync_users
 from invoice_checker.store import directory_sync as directory
 from service_kit.migrations import upgrade
-from tests.conftest import recreate_database
+from tests.support.database import recreate_database
 from tests.support.infra import free_port
 
 DATABASE = "bench_sync"
