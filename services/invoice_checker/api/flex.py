@@ -35,7 +35,7 @@ from invoice_checker.store.flex import (
     load_flex_inputs,
     overlapping_contract,
 )
-from invoice_checker.store.history import record_history
+from invoice_checker.store.history import record_history, update_with_history
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
 
@@ -248,11 +248,7 @@ async def replace_contract(
 ) -> WorkContract:
     contract = await _contract(session, contract_id)
     await _refuse_overlap(session, contract.user_guid, body, other_than=contract_id)
-    changes = {k: v for k, v in body.model_dump().items() if getattr(contract, k) != v}
-    for key, value in changes.items():
-        setattr(contract, key, value)
-    await session.flush()
-    await record_history(session, contract, changes, principal.email)
+    await update_with_history(session, contract, body.model_dump(), principal.email)
     await session.commit()
     return contract
 
@@ -301,11 +297,7 @@ async def replace_correction(
     correction_id: int, body: CorrectionIn, session: SessionDep, principal: CanSeeFlexSaldos
 ) -> FlexTimeCorrection:
     correction = await _correction(session, correction_id)
-    changes = {k: v for k, v in body.model_dump().items() if getattr(correction, k) != v}
-    for key, value in changes.items():
-        setattr(correction, key, value)
-    await session.flush()
-    await record_history(session, correction, changes, principal.email)
+    await update_with_history(session, correction, body.model_dump(), principal.email)
     await session.commit()
     return correction
 

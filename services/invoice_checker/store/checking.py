@@ -22,7 +22,12 @@ from invoice_checker.domain.invoice_state import (
     normalise_invoice_number,
 )
 from invoice_checker.domain.stats import AwsRow, FixedRow
-from invoice_checker.store.history import HistoryRecord, record_history
+from invoice_checker.store.history import (
+    HistoryRecord,
+    changed_fields,
+    record_history,
+    update_with_history,
+)
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoice_stats import AWS_ROW_MATCH, refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
@@ -137,12 +142,7 @@ async def add_comment(
         "is_approved": given.checked,
         "has_comments": bool(given.comments),
     }
-    changed = {k: v for k, v in invoice_changes.items() if getattr(invoice, k) != v}
-    for name, value in invoice_changes.items():
-        setattr(invoice, name, value)
-    if changed:
-        await record_history(session, invoice, changed, actor)
-    await session.flush()
+    await update_with_history(session, invoice, invoice_changes, actor)
     if change is not None:
         await refresh_invoice_stats(session, invoice_ids=[invoice.id])
     return comment
@@ -314,7 +314,7 @@ async def update_fixed_row(
 ) -> None:
     if isinstance(row, InvoiceFixedRow):
         await _ensure_editable(session, row.invoice_id)
-    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    changed = changed_fields(row, values)
     if "description" in changed:
         await _ensure_unique(session, row, changed["description"])
     for name, value in changed.items():

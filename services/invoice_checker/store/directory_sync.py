@@ -25,7 +25,7 @@ from invoice_checker.store.directory import (
     PublicHoliday,
     TenkfeetUser,
 )
-from invoice_checker.store.history import record_history_rows
+from invoice_checker.store.history import changed_fields, record_history_rows
 from invoice_checker.store.hours import HourEntry
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ class UpsertCounts:
     unchanged: int = 0
     skipped: int = 0
     new_ids: list[str] = field(default_factory=list)
-
-
-def _changes(old: Any, new: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in new.items() if getattr(old, key) != value}
 
 
 async def upsert_users(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> UpsertCounts:
@@ -82,7 +78,7 @@ async def upsert_users(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
             counts.added += 1
             history.append((str(guid), {"created": True, **row}))
         else:
-            changes = _changes(user, row)
+            changes = changed_fields(user, row)
             if not changes:
                 counts.unchanged += 1
                 continue
@@ -196,7 +192,7 @@ async def upsert_projects(
             counts.new_ids.append(str(row["guid"]))
             history.append((str(row["guid"]), {"created": True, **row}))
             continue
-        changes = _changes(project, values)
+        changes = changed_fields(project, values)
         if changes:
             for key, value in changes.items():
                 setattr(project, key, value)
@@ -303,7 +299,7 @@ async def upsert_leave_types(
         if leave_type is None:
             session.add(LeaveType(**row))
             counts.added += 1
-        elif changes := _changes(leave_type, row):
+        elif changes := changed_fields(leave_type, row):
             for key, value in changes.items():
                 setattr(leave_type, key, value)
             counts.updated += 1
@@ -333,7 +329,7 @@ async def replace_holidays(
         if holiday is None:
             session.add(PublicHoliday(**row))
             counts.added += 1
-        elif changes := _changes(holiday, row):
+        elif changes := changed_fields(holiday, row):
             for key, value in changes.items():
                 setattr(holiday, key, value)
             counts.updated += 1

@@ -60,6 +60,23 @@ async def record_history(
     await record_history_rows(session, entity_type, [(entity_id, changes)], actor)
 
 
+def changed_fields(entity: object, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that differ from what the entity holds now."""
+    return {key: value for key, value in values.items() if getattr(entity, key) != value}
+
+
+async def update_with_history(
+    session: AsyncSession, entity: Base, values: Mapping[str, Any], actor: str = SYSTEM_ACTOR
+) -> dict[str, Any]:
+    """Set the values that differ and append them to the entity's history, in one transaction."""
+    changed = changed_fields(entity, values)
+    for key, value in changed.items():
+        setattr(entity, key, value)
+    await session.flush()
+    await record_history(session, entity, changed, actor)
+    return changed
+
+
 async def record_history_rows(
     session: AsyncSession,
     entity_type: str,
