@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
@@ -265,6 +266,18 @@ class Paged(BaseModel, Generic[T]):
     page_size: int
     total: int
 
+    @classmethod
+    def of(
+        cls, found: mail_queries.Page[Any], paging: PageQuery, item: Callable[..., T]
+    ) -> Paged[T]:
+        """The page of rows `found` for `paging`, each row turned into an item by `item(*row)`."""
+        return cls(
+            items=[item(*row) for row in found.items],
+            page=paging.page,
+            page_size=paging.size,
+            total=found.total,
+        )
+
 
 class PayloadState(StrEnum):
     WAITING = "waiting"
@@ -306,12 +319,7 @@ def admin_router() -> APIRouter:
             page=paging.page,
             size=paging.size,
         )
-        return Paged[MailSummary](
-            items=[MailSummary.of(mail, batch) for mail, batch in found.items],
-            page=paging.page,
-            page_size=paging.size,
-            total=found.total,
-        )
+        return Paged[MailSummary].of(found, paging, MailSummary.of)
 
     @router.get("/mails/{mail_id}", summary="One mail: its history, payloads, reply and callback")
     async def show_mail(_admin: AdminDep, session: SessionDep, mail_id: int) -> MailDetail:
@@ -355,12 +363,7 @@ def admin_router() -> APIRouter:
             page=paging.page,
             size=paging.size,
         )
-        return Paged[PayloadSummary](
-            items=[PayloadSummary.of(*row) for row in found.items],
-            page=paging.page,
-            page_size=paging.size,
-            total=found.total,
-        )
+        return Paged[PayloadSummary].of(found, paging, PayloadSummary.of)
 
     @router.get("/payloads/{payload_id}", summary="One licence from its POST to ICMS's callback")
     async def show_payload(_admin: AdminDep, session: SessionDep, payload_id: int) -> PayloadDetail:
@@ -405,11 +408,6 @@ def admin_router() -> APIRouter:
         found = await mail_queries.list_received_emails(
             session, flagged=flagged, page=paging.page, size=paging.size
         )
-        return Paged[ReceivedEmailSummary](
-            items=[ReceivedEmailSummary.of(row) for (row,) in found.items],
-            page=paging.page,
-            page_size=paging.size,
-            total=found.total,
-        )
+        return Paged[ReceivedEmailSummary].of(found, paging, ReceivedEmailSummary.of)
 
     return router
