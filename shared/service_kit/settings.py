@@ -18,7 +18,7 @@ class SettingsError(Exception):
 class ServiceSettings(BaseSettings):
     """What every service needs. Subclasses set `env_prefix` and add their own fields."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     database_url: str = Field(
         description="PostgreSQL URL, postgresql+asyncpg://user:pass@host:port/db"

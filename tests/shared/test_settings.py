@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -64,3 +65,18 @@ def test_cli_bad_setting_exits_with_one_line(command: str) -> None:
         == f"error: {prefix}_DATABASE_URL: must start with postgresql+asyncpg://"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_settings_are_read_from_a_dot_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LICENCE_GATEWAY_DATABASE_URL", "LICENCE_GATEWAY_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "LICENCE_GATEWAY_DATABASE_URL=postgresql+asyncpg://u@db/app\n"
+        "LICENCE_GATEWAY_REDIS_URL=redis://cache:6379/3\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(LicenceGatewaySettings)
+    assert settings.redis_url == "redis://cache:6379/3"
