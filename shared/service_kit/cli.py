@@ -56,20 +56,13 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
     @click.option("--port", default=spec.default_port, show_default=True, type=int)
     @click.option("--workers", default=1, show_default=True, type=int, help="Server processes")
     def serve(host: str, port: int, workers: int) -> None:
-        """Run the HTTP API."""
-        import uvicorn
+        """Run the HTTP API (several workers share the port through SO_REUSEPORT)."""
+        from service_kit.serving import serve as serve_app
 
         settings = settings_or_exit(spec)
         configure_logging(settings.log_level)
-        uvicorn.run(
-            spec.app_factory,
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
+        serve_app(
+            spec.app_factory, host=host, port=port, workers=workers, log_level=settings.log_level
         )
 
     @group.command()

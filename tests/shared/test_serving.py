@@ -1,0 +1,54 @@
+"""`serve --workers N`: N processes share the port (SO_REUSEPORT) and stop together."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import free_port
+
+
+def test_several_workers_answer_on_one_port_and_stop_on_sigterm(
+    database_url: str, redis_url: str
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+    }
+    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
+    process = subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        pids: set[int] = set()
+        while time.monotonic() < deadline and len(pids) < 2:
+            try:
+                # A new connection each time: the kernel spreads them over the two listeners.
+                with httpx.Client() as client:
+                    client.get(f"http://127.0.0.1:{port}/healthz").raise_for_status()
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            pids = _server_processes(process.pid)
+        assert len(pids) == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _server_processes(pid: int) -> set[int]:
+    """The worker processes under `serve` (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found: set[int] = set()
+    for child in children.read_text().split() if children.exists() else []:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            found.add(int(child))
+    return found
