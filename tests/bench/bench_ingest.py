@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service_kit.migrations import upgrade
 from tests.support.database import recreate_database
-from tests.support.infra import free_port, redis_server_url
+from tests.support.infra import free_port, redis_url_for_db
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = (
@@ -211,7 +211,7 @@ async def stored_count(url: str) -> tuple[int, str]:
 
 def main() -> None:
     database_url = asyncio.run(prepare_database())
-    redis_url = f"{redis_server_url().rstrip('/')}/{REDIS_DB}"
+    redis_url = redis_url_for_db(REDIS_DB)
     port = free_port()
     warmup = signed_requests(port, CLIENTS * WARMUP_PER_CLIENT)
     timed = signed_requests(port, CLIENTS * REQUESTS_PER_CLIENT)

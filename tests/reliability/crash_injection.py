@@ -61,7 +61,7 @@ from licence_gateway.simulators.pop3_server import Mailbox, StoredMessage
 from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
-from tests.support.infra import free_port, redis_server_url
+from tests.support.infra import free_port, redis_url_for_db
 from tests.support.processes import JobTicker, Respawning, forget_abandoned_jobs
 
 BIN = Path(sys.executable).parent
@@ -266,7 +266,7 @@ async def crash_injection(
     rng = random.Random(seed)
     started = time.monotonic()
     database_url = await migrated_database(database)
-    redis_url = f"{redis_server_url().rstrip('/')}/{redis_db}"
+    redis_url = redis_url_for_db(redis_db)
     redis = create_redis(redis_url)
     await redis.flushdb()
     logs = Path(tempfile.mkdtemp(prefix="reliability-crash-"))

@@ -38,7 +38,7 @@ from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.db import create_engine, create_sessionmaker
 from tests.support.apps import app_client
 from tests.support.database import migrated_database
-from tests.support.infra import redis_server_url
+from tests.support.infra import redis_url_for_db
 
 HAWK_KEY = "fuzz-hawk-key-0123456789abcdef"
 ADMIN_TOKEN = "fuzz-admin-token-0123456789abcdef"
@@ -196,7 +196,7 @@ async def fuzz(
 
 async def run(per_operation: int, database: str) -> list[FuzzReport]:
     database_url = await migrated_database(database)
-    redis_url = f"{redis_server_url().rstrip('/')}/14"
+    redis_url = redis_url_for_db(14)
     # Every feature configured (sign-in against the OpenID Connect stand-in, Slack signing), so
     # no route answers "not configured" and the fuzzing reaches the real handlers.
     with serve_in_thread(client_id=OIDC_CLIENT_ID, client_secret=OIDC_CLIENT_SECRET) as issuer:

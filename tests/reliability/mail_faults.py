@@ -61,7 +61,7 @@ from licence_gateway.store.mail import Mail, ReceivedEmail
 from tests.licence_gateway.mail_flow_support import empty_gateway_tables
 from tests.support.database import migrated_database
 from tests.support.faulty_proxy import FaultyProxy
-from tests.support.infra import redis_server_url
+from tests.support.infra import redis_url_for_db
 from tests.support.smtp_server import LocalSmtpServer, SmtpFault
 from tests.support.tls import LocalCertificate, make_local_certificate
 
@@ -379,7 +379,7 @@ async def run_scenario(
 
 async def mail_faults(database: str, redis_db: int, only: list[str] | None) -> list[Outcome]:
     database_url = await migrated_database(database)
-    redis_url = f"{redis_server_url().rstrip('/')}/{redis_db}"
+    redis_url = redis_url_for_db(redis_db)
     outcomes = []
     for name, scenario in SCENARIOS.items():
         if only and name not in only:

@@ -48,7 +48,7 @@ from invoice_checker.simulators.tenkfeet import Faults, TenkfeetWorld, create_ap
 from licence_gateway.simulators.serving import BackgroundServer
 from tests.invoice_checker.sync_support import truncate_sync_tables
 from tests.support.database import migrated_database
-from tests.support.infra import redis_server_url
+from tests.support.infra import redis_url_for_db
 
 BIN = Path(sys.executable).parent
 TOKEN = "sync-faults-token"
@@ -243,7 +243,7 @@ async def killed_mid_sync(harness: Harness, world: TenkfeetWorld, url: str) -> N
     env = {
         **os.environ,
         "INVOICE_CHECKER_DATABASE_URL": harness.database_url,
-        "INVOICE_CHECKER_REDIS_URL": f"{redis_server_url().rstrip('/')}/{REDIS_DB}",
+        "INVOICE_CHECKER_REDIS_URL": redis_url_for_db(REDIS_DB),
         "INVOICE_CHECKER_TENKFEET_API_URL": url,
         "INVOICE_CHECKER_TENKFEET_API_TOKEN": TOKEN,
     }

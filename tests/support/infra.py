@@ -60,13 +60,17 @@ def database_name_for_tests() -> str:
     return os.environ.get("TEST_DATABASE_NAME", "services_test")
 
 
-def test_redis_url() -> str:
-    """Redis database index for the tests; TEST_REDIS_DB keeps parallel runs apart."""
+def redis_url_for_db(index: int | str) -> str:
+    """The test Redis server's URL naming one database index (socket URLs take it as ?db=)."""
     base = redis_server_url()
-    index = os.environ.get("TEST_REDIS_DB", "15")
     if base.startswith("unix://"):
         return f"{base}?db={index}"
     return f"{base.rstrip('/')}/{index}"
+
+
+def test_redis_url() -> str:
+    """Redis database index for the tests; TEST_REDIS_DB keeps parallel runs apart."""
+    return redis_url_for_db(os.environ.get("TEST_REDIS_DB", "15"))
 
 
 def free_port() -> int:
