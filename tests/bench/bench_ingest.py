@@ -37,8 +37,8 @@ their share of the cores. libuv's UV_TCP_SINGLE_ACCEPT=1 did not even out the sp
 py-spy of the busy worker: the FastAPI/Starlette middleware and routing layers ~18%, Hawk
 (verify + the redis-py SET NX, its socket write ~4%) ~15%, the asyncpg INSERT (mostly its
 socket write) ~10%, uvicorn's response write ~9%, the session dependency ~5%, validation ~3%.
-Next steps: per-worker SO_REUSEPORT listeners (or a front proxy) so connections spread over the
-workers, and a leaner route for this one endpoint.
+Done since: `serve --workers N` gives each worker its own SO_REUSEPORT listener, so the kernel
+spreads the connections: 1,303/s p99 10.6 ms, then in `make bench` 1,279/s p99 11.3 ms (load ~1).
 """
 
 from __future__ import annotations
