@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from service_kit.queue import create_redis
-from tests.support.database import migrated_database, recreate_database
+from tests.support.database import migrated_database
 from tests.support.infra import database_name_for_tests, test_redis_url
 
-__all__ = ["recreate_database"]  # benchmarks and harnesses import it from here
+# CI replays the same generated examples on every run, so a failure there can be reproduced;
+# developers' runs keep exploring new ones (and remember failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
