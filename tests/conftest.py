@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
-from tests.support.infra import database_name_for_tests, test_redis_url
+from tests.support.infra import database_name_for_tests, redis_url_for_tests
 
 # CI replays the same generated examples on every run, so a failure there can be reproduced;
 # developers' runs keep exploring new ones (and remember failures in .hypothesis/).
@@ -24,7 +24,7 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return test_redis_url()
+    return redis_url_for_tests()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -53,7 +53,7 @@ from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from service_kit.migrations import upgrade
 from tests.support.database import recreate_database
-from tests.support.infra import free_port, postgres_server_url, test_redis_url, with_database
+from tests.support.infra import free_port, postgres_server_url, redis_url_for_tests, with_database
 
 MONTH = date(2026, 10, 1)
 CLIENTS = 500
@@ -177,7 +177,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "INVOICE_CHECKER_DATABASE_URL": url,
-        "INVOICE_CHECKER_REDIS_URL": test_redis_url(),
+        "INVOICE_CHECKER_REDIS_URL": redis_url_for_tests(),
         "INVOICE_CHECKER_LOG_LEVEL": "WARNING",
     }
     command = [

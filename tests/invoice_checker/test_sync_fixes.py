@@ -27,6 +27,7 @@ from tests.invoice_checker.sync_support import (
     served,
     vector_world,
 )
+from tests.support.infra import redis_url_for_tests
 
 VECTOR = end_to_end_vector()
 START, END = date(2018, 1, 29), date(2018, 2, 9)
@@ -160,7 +161,7 @@ async def test_a_failing_run_is_recorded_with_its_reason(
 ) -> None:
     settings = InvoiceCheckerSettings(
         database_url=database_url,
-        redis_url="redis://127.0.0.1:6379/6",
+        redis_url=redis_url_for_tests(),
         tenkfeet_api_url="http://127.0.0.1:9",  # nothing listens there
         tenkfeet_max_retries=0,
     )

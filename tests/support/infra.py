@@ -68,7 +68,7 @@ def redis_url_for_db(index: int | str) -> str:
     return f"{base.rstrip('/')}/{index}"
 
 
-def test_redis_url() -> str:
+def redis_url_for_tests() -> str:
     """Redis database index for the tests; TEST_REDIS_DB keeps parallel runs apart."""
     return redis_url_for_db(os.environ.get("TEST_REDIS_DB", "15"))
 
