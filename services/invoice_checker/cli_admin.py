@@ -10,9 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from invoice_checker.domain.permissions import GROUPS
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.store.auth import ensure_user, issue_credential
-from service_kit.cli import fail
+from service_kit.cli import fail, settings_or_exit
 from service_kit.db import create_engine, create_sessionmaker
-from service_kit.settings import SettingsError
 
 
 async def _create_token(
@@ -43,10 +42,7 @@ def create_token(email: str, groups: tuple[str, ...], name: str) -> None:
     """Create a personal API token; the token is the last line printed."""
     if "@" not in email:
         fail(f"--email: {email!r} is not an e-mail address")
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = settings_or_exit(get_settings)
     try:
         secret = asyncio.run(_create_token(settings, email=email, groups=list(groups), name=name))
     except (OSError, SQLAlchemyError) as exc:

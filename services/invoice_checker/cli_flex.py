@@ -21,9 +21,8 @@ from invoice_checker.domain.flex import (
 )
 from invoice_checker.jobs.flex import SaldoLine, current_saldos
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
-from service_kit.cli import fail
+from service_kit.cli import settings_or_exit
 from service_kit.db import create_engine, create_sessionmaker
-from service_kit.settings import SettingsError
 
 
 def _fail(message: str) -> NoReturn:
@@ -89,10 +88,7 @@ async def _saldos(
 def report(flex_end_date: datetime | None, ignore_events: bool) -> None:
     """Print `email - saldo h` for every active person, lowest first (red below -40 h, yellow
     above 120 h); people whose saldo cannot be computed are listed on stderr."""
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = settings_or_exit(get_settings)
     end = flex_end_date.date() if flex_end_date else None
     for line in asyncio.run(_saldos(settings, end, ignore_events)):
         if line.saldo is None:

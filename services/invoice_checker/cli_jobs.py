@@ -18,20 +18,12 @@ from invoice_checker.jobs.runtime import job_session
 from invoice_checker.jobs.schedules import SCHEDULE
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.store.aws import link_users_by_name
-from service_kit.cli import fail
+from service_kit.cli import fail, settings_or_exit
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.logging import configure_logging
 from service_kit.queue import create_redis
-from service_kit.settings import SettingsError
 
 JOBS = {job.name.replace("_", "-"): job for job in SCHEDULE}
-
-
-def _settings() -> InvoiceCheckerSettings:
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        fail(str(exc))
 
 
 async def _run_once(
@@ -64,7 +56,7 @@ def jobs() -> None:
 @jobs.command("list")
 def list_jobs() -> None:
     """Each scheduled job, its cron schedule and the setting that holds it."""
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     for name, job in JOBS.items():
         variable = f"INVOICE_CHECKER_{job.setting.upper()}"
         click.echo(f"{name:<20} {getattr(settings, job.setting):<14} {variable}")
@@ -75,7 +67,7 @@ def list_jobs() -> None:
 @click.option("--force", is_flag=True, help="Send notices again even if sent for the period")
 def run(name: str, force: bool) -> None:
     """Run one scheduled job now, in the foreground."""
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     configure_logging(settings.log_level)
     job = JOBS[name]
     kwargs = {"force": True} if force and "force" in inspect.signature(job.run).parameters else {}
@@ -92,7 +84,7 @@ def run(name: str, force: bool) -> None:
 @click.argument("month", type=click.DateTime(formats=["%Y-%m"]))
 def import_aws(month: datetime) -> None:
     """Import the AWS billing CSV of MONTH (YYYY-MM) from S3; safe to repeat."""
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     configure_logging(settings.log_level)
     try:
         result = asyncio.run(_run_once(settings, import_aws_billing, month.year, month.month))
@@ -109,5 +101,5 @@ async def _link_aws_users(ctx: dict[str, Any]) -> str:
 @jobs.command("link-aws-users")
 def link_aws_users() -> None:
     """Link people to the AWS account named exactly like them (when only one is)."""
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     _echo(asyncio.run(_run_once(settings, _link_aws_users)))

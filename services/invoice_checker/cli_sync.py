@@ -18,17 +18,9 @@ from invoice_checker.jobs import sync_runs as runs
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.store.hour_sync import month_counts
 from invoice_checker.store.sync_runs import request_run
-from service_kit.cli import fail
+from service_kit.cli import fail, settings_or_exit
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.logging import configure_logging
-from service_kit.settings import SettingsError
-
-
-def _settings() -> InvoiceCheckerSettings:
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        fail(str(exc))
 
 
 async def _run(
@@ -78,7 +70,7 @@ async def _run(
 def _sync(
     kind: str, start: date | None = None, end: date | None = None, force: bool = False
 ) -> None:
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     configure_logging(settings.log_level)
     try:
         line = asyncio.run(_run(settings, kind, start, end, force))
@@ -154,7 +146,7 @@ async def _status(settings: InvoiceCheckerSettings, month: date) -> tuple[int, i
 )
 def status(month: datetime) -> None:
     """What the syncs left for a month: `invoices: entries=N invoices=M month=YYYY-MM`."""
-    settings = _settings()
+    settings = settings_or_exit(get_settings)
     try:
         entries, invoices = asyncio.run(_status(settings, month.date()))
     except OSError as exc:

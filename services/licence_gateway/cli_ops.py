@@ -51,8 +51,7 @@ from licence_gateway.store.mail import (
     record_send_failure,
 )
 from licence_gateway.store.payloads import LicencePayload
-from service_kit.cli import fail
-from service_kit.settings import SettingsError
+from service_kit.cli import fail, settings_or_exit
 
 TEST_FILE_TEXT = "some ☃ test ☃ data"  # the original's check: SMTP and transliteration at once
 
@@ -73,10 +72,7 @@ async def _batch_or_refuse(session: AsyncSession, mail_id: int) -> LicenceDataBa
 
 def run(work: Callable[[MailFlow], Awaitable[None]]) -> None:
     """Run one command's work with a MailFlow; turn every expected failure into one clear line."""
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = settings_or_exit(get_settings)
 
     async def main(settings: LicenceGatewaySettings) -> None:
         async with open_mail_flow(settings, application_name="licence_gateway_ops") as flow:

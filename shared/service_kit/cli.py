@@ -15,7 +15,7 @@ from service_kit.health import postgres_check, redis_check, run_checks
 from service_kit.logging import configure_logging
 from service_kit.migrations import alembic_config, upgrade
 from service_kit.queue import create_redis
-from service_kit.settings import ServiceSettings, SettingsError, masked_settings
+from service_kit.settings import ServiceSettings, SettingsError, SettingsT, masked_settings
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def settings_or_exit(spec: ServiceSpec) -> ServiceSettings:
+def settings_or_exit(load: Callable[[], SettingsT]) -> SettingsT:
+    """Settings from `load`, or one line naming the bad variable and exit code 2."""
     try:
-        return spec.load_settings()
+        return load()
     except SettingsError as exc:
         fail(str(exc))
 
@@ -59,7 +60,7 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
         """Run the HTTP API (several workers share the port through SO_REUSEPORT)."""
         from service_kit.serving import serve as serve_app
 
-        settings = settings_or_exit(spec)
+        settings = settings_or_exit(spec.load_settings)
         configure_logging(settings.log_level)
         serve_app(
             spec.app_factory, host=host, port=port, workers=workers, log_level=settings.log_level
@@ -70,14 +71,14 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
         """Run the arq worker: queued jobs and the cron schedule."""
         from arq.worker import run_worker
 
-        settings = settings_or_exit(spec)
+        settings = settings_or_exit(spec.load_settings)
         configure_logging(settings.log_level)
         run_worker(spec.worker_settings(settings))
 
     @group.command()
     def migrate() -> None:
         """Upgrade this service's schema to the newest migration."""
-        settings = settings_or_exit(spec)
+        settings = settings_or_exit(spec.load_settings)
         try:
             upgrade(spec.name, settings.database_url)
         except (OSError, ConnectionError) as exc:
@@ -90,7 +91,7 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
         """Autogenerate a migration from the models (the database must be at head)."""
         from alembic import command
 
-        settings = settings_or_exit(spec)
+        settings = settings_or_exit(spec.load_settings)
         command.revision(
             alembic_config(spec.name, settings.database_url), message=message, autogenerate=True
         )
@@ -98,7 +99,7 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
     @group.command()
     def check() -> None:
         """Print the effective settings (secrets masked) and test each connection."""
-        settings = settings_or_exit(spec)
+        settings = settings_or_exit(spec.load_settings)
         for name, value in masked_settings(settings).items():
             click.echo(f"{name}={value}")
         results = asyncio.run(check_connections(settings))
