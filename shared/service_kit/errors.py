@@ -41,6 +41,11 @@ class Problem(Exception):
         self.extra = extra
 
 
+def not_found(what: str) -> Problem:
+    """A 404 problem naming what is missing: `not_found(f"invoice {id}")`."""
+    return Problem(404, f"No {what}.", type_="urn:problem:not-found")
+
+
 def problem_response(
     status: int,
     detail: str | None = None,

@@ -14,7 +14,7 @@ from invoice_checker.domain.reports import billing_ratio, ratio
 from invoice_checker.store import reports
 from invoice_checker.store.invoice_stats import month_end
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
@@ -143,7 +143,7 @@ async def get_project(
 ) -> ProjectDetail:
     rows = await reports.projects_with_sums(session, guid=project_guid)
     if not rows:
-        raise Problem(404, f"No project {project_guid}.", type_="urn:problem:not-found")
+        raise not_found(f"project {project_guid}")
     return ProjectDetail(
         **dict(rows[0]),
         invoices=[
@@ -170,7 +170,7 @@ async def list_clients(session: SessionDep, _: CanViewDirectory) -> list[ClientO
 async def get_client(client_id: int, session: SessionDep, _: CanViewDirectory) -> ClientDetail:
     rows = await reports.clients_with_sums(session, client_id)
     if not rows:
-        raise Problem(404, f"No client {client_id}.", type_="urn:problem:not-found")
+        raise not_found(f"client {client_id}")
     projects = await reports.projects_with_sums(session, client_id=client_id)
     return ClientDetail(
         **dict(rows[0]),
@@ -208,7 +208,7 @@ async def get_person(
     first, last = _month_bounds(month or today.strftime("%Y-%m"))
     rows = await reports.people_of_month(session, first=first, last=last, guid=user_guid)
     if not rows:
-        raise Problem(404, f"No person {user_guid}.", type_="urn:problem:not-found")
+        raise not_found(f"person {user_guid}")
     person = _person(dict(rows[0]))
     ratios = {}
     for days in (30, 90):

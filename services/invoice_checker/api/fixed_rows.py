@@ -21,7 +21,7 @@ from invoice_checker.store import checking
 from invoice_checker.store.directory import Project
 from invoice_checker.store.workflow import InvoiceFixedRow, ProjectFixedRow
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import Problem, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["fixed rows"])
 
@@ -68,7 +68,7 @@ async def _committed_change(session: AsyncSession, description: str = "") -> Asy
 async def _project_or_404(session: SessionDep, project_guid: uuid.UUID) -> Project:
     project = await session.get(Project, project_guid)
     if project is None:
-        raise Problem(404, f"No project {project_guid}.", type_="urn:problem:not-found")
+        raise not_found(f"project {project_guid}")
     return project
 
 
@@ -105,7 +105,7 @@ async def _project_row_or_404(
 ) -> ProjectFixedRow:
     row = await session.get(ProjectFixedRow, row_id)
     if row is None or row.project_guid != project_guid:
-        raise Problem(404, f"No fixed row {row_id} on that project.", type_="urn:problem:not-found")
+        raise not_found(f"fixed row {row_id} on that project")
     return row
 
 
@@ -178,7 +178,7 @@ async def _invoice_row_or_404(
 ) -> InvoiceFixedRow:
     row = await session.get(InvoiceFixedRow, row_id)
     if row is None or row.invoice_id != invoice_id:
-        raise Problem(404, f"No fixed row {row_id} on that invoice.", type_="urn:problem:not-found")
+        raise not_found(f"fixed row {row_id} on that invoice")
     return row
 
 

@@ -37,7 +37,7 @@ from invoice_checker.store.flex import (
 )
 from invoice_checker.store.history import record_history, update_with_history
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import Problem, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["flex"])
 
@@ -125,7 +125,7 @@ class CorrectionOut(BaseModel):
 async def _person(session: SessionDep, user_guid: uuid.UUID) -> TenkfeetUser:
     user = await session.get(TenkfeetUser, user_guid)
     if user is None:
-        raise Problem(404, f"No 10000ft user {user_guid}.", type_="urn:problem:not-found")
+        raise not_found(f"10000ft user {user_guid}")
     return user
 
 
@@ -238,7 +238,7 @@ async def create_contract(
 async def _contract(session: SessionDep, contract_id: int) -> WorkContract:
     contract = await session.get(WorkContract, contract_id)
     if contract is None:
-        raise Problem(404, f"No contract {contract_id}.", type_="urn:problem:not-found")
+        raise not_found(f"contract {contract_id}")
     return contract
 
 
@@ -288,7 +288,7 @@ async def create_correction(
 async def _correction(session: SessionDep, correction_id: int) -> FlexTimeCorrection:
     correction = await session.get(FlexTimeCorrection, correction_id)
     if correction is None:
-        raise Problem(404, f"No correction {correction_id}.", type_="urn:problem:not-found")
+        raise not_found(f"correction {correction_id}")
     return correction
 
 

@@ -25,7 +25,7 @@ from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceComment
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import not_found
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 
@@ -194,7 +194,7 @@ ACKNOWLEDGED_BY = {
 async def invoice_or_404(session: SessionDep, invoice_id: uuid.UUID) -> Invoice:
     invoice = await checking.get_invoice(session, invoice_id)
     if invoice is None:
-        raise Problem(404, f"No invoice {invoice_id}.", type_="urn:problem:not-found")
+        raise not_found(f"invoice {invoice_id}")
     return invoice
 
 

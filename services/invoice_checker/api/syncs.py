@@ -15,7 +15,7 @@ from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import not_found
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
 
@@ -115,7 +115,7 @@ async def request_sync(
 async def get_sync(run_id: int, session: SessionDep, _: CanViewInvoices) -> SyncRunOut:
     run = await session.get(SyncRun, run_id)
     if run is None:
-        raise Problem(404, f"No sync run {run_id}.", type_="urn:problem:not-found")
+        raise not_found(f"sync run {run_id}")
     return SyncRunOut.of(run)
 
 

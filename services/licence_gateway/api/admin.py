@@ -30,7 +30,7 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import Problem, not_found
 
 T = TypeVar("T")
 
@@ -71,10 +71,6 @@ class PageQuery:
 
 
 PageDep = Annotated[PageQuery, Depends()]
-
-
-def not_found(what: str) -> Problem:
-    return Problem(404, f"No {what}.", type_="urn:problem:not-found")
 
 
 # --- schemas ---------------------------------------------------------------------------------
