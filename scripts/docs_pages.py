@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from invoice_checker.settings import InvoiceCheckerSettings
 from licence_gateway.settings import LicenceGatewaySettings
@@ -74,9 +73,9 @@ SECTIONS: list[tuple[str, type[ServiceSettings], str, str]] = [
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
-    value = field.default
-    if value is PydanticUndefined:
+    if field.default_factory is not None:
         return "computed"
+    value = field.default
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value == "":
