@@ -47,6 +47,14 @@ class ServiceSettings(BaseSettings):
         description="Largest request body, declared or chunked; larger ones get 413 problem+json",
     )
 
+    sentry_dsn: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Sentry DSN: unhandled errors and ERROR log lines are reported there; empty sends "
+            "nothing anywhere"
+        ),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_url(cls, value: str) -> str:
