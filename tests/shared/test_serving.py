@@ -17,13 +17,7 @@ def test_several_workers_answer_on_one_port_and_stop_on_sigterm(
     database_url: str, redis_url: str
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "LICENCE_GATEWAY_DATABASE_URL": database_url,
-        "LICENCE_GATEWAY_REDIS_URL": redis_url,
-    }
-    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+    process = _serve_two_workers(database_url, redis_url, port)
     try:
         deadline = time.monotonic() + 60
         pids: set[int] = set()
@@ -44,6 +38,17 @@ def test_several_workers_answer_on_one_port_and_stop_on_sigterm(
             process.kill()
 
 
+def _serve_two_workers(database_url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes its own
+    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
+    return subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+
+
 def _server_processes(pid: int) -> set[int]:
     """The worker processes under `serve` (not multiprocessing's resource tracker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -60,14 +65,7 @@ def test_metrics_of_several_workers_add_up_whichever_answers(
 ) -> None:
     """Prometheus multiprocess mode: every scrape counts the requests all the workers answered."""
     port = free_port()
-    env = {
-        **os.environ,
-        "LICENCE_GATEWAY_DATABASE_URL": database_url,
-        "LICENCE_GATEWAY_REDIS_URL": redis_url,
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+    process = _serve_two_workers(database_url, redis_url, port)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
