@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.store.auth import ensure_user, issue_credential
@@ -31,9 +32,13 @@ async def lead_token(session: AsyncSession, *projects: Project, email: str | Non
     """A team lead's token; the lead leads `projects` (as the project sync records it)."""
     number = next(_ids)
     email = email or f"lead-{number}@example.com"
-    person = TenkfeetUser(guid=uuid.uuid4(), user_id=number % 10**9, email=email)
-    session.add(person)
-    await session.flush()
+    person = (
+        await session.execute(select(TenkfeetUser).where(TenkfeetUser.email == email))
+    ).scalar_one_or_none()
+    if person is None:
+        person = TenkfeetUser(guid=uuid.uuid4(), user_id=number % 10**9, email=email)
+        session.add(person)
+        await session.flush()
     session.add_all(ProjectAdmin(project_guid=p.guid, user_guid=person.guid) for p in projects)
     await session.flush()
     return await make_token(session, "team-lead", email)
