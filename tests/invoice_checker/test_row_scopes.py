@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,8 +23,6 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.main import create_app
-from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import Project, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
@@ -38,7 +36,6 @@ from tests.invoice_checker.invoice_factories import (
     make_project,
     make_token,
 )
-from tests.support.apps import app_client
 
 MONTH = date(2026, 10, 1)
 CALLERS = ("lead1", "lead2", "emp1", "emp2", "finance", "admin")
@@ -617,14 +614,6 @@ ROW_RULES: dict[tuple[str, str], Check] = {
 }
 
 
-@pytest_asyncio.fixture
-async def client(
-    ic_settings: InvoiceCheckerSettings, db_session: AsyncSession
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(create_app(ic_settings), db_session) as running:
-        yield running
-
-
 async def test_every_route_has_a_row_rule(ic_client: httpx.AsyncClient) -> None:
     paths = (await ic_client.get("/openapi.json")).json()["paths"]
     routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
@@ -635,6 +624,6 @@ async def test_every_route_has_a_row_rule(ic_client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("route", sorted(ROW_RULES), ids=" ".join)
 async def test_rows_each_caller_gets(
-    client: httpx.AsyncClient, world: World, route: tuple[str, str]
+    ic_client: httpx.AsyncClient, world: World, route: tuple[str, str]
 ) -> None:
-    await ROW_RULES[route](client, world)
+    await ROW_RULES[route](ic_client, world)

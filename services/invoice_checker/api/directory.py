@@ -107,7 +107,7 @@ def _month_bounds(month: str) -> tuple[date, date]:
 
 def _sums(row: object, scope: Scope) -> dict[str, object]:
     """A project or client row, its sums blanked for those who see no money."""
-    values = dict(row)  # type: ignore[call-overload]
+    values: dict[str, object] = dict(row)  # type: ignore[call-overload]
     if not scope.sees_money:
         values.update(incurred_hours=None, incurred_money=None)
         if "invoices" in values:

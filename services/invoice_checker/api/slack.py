@@ -245,26 +245,24 @@ async def _unfurl_for(
         if isinstance(summary, str):
             return {"text": summary}
         return messages.flex_unfurl(summary, public_url)
+    # An invoice or a project: its card for those who reach it (as the API decides).
+    key: uuid.UUID
     if invoice:
-        invoice_id = uuid.UUID(invoice["id"])
-        card = await invoice_card(session, invoice_id)
-        if card is None:
-            return messages.not_found_unfurl("this invoice does not exist")
-        if not principal.can(Permission.VIEW_INVOICES) or not await invoice_in_scope(
-            session, scope, invoice_id
-        ):
-            return messages.sign_in_unfurl(url)
-        return messages.invoice_unfurl(card, url)
-    assert project is not None  # nosec B101 # one of the three matched
-    project_guid = uuid.UUID(project["guid"])
-    project_page = await project_card(session, project_guid)
-    if project_page is None:
-        return messages.not_found_unfurl("project does not exist")
-    if not principal.can(Permission.VIEW_INVOICES) or not await project_in_scope(
-        session, scope, project_guid
-    ):
+        key, what = uuid.UUID(invoice["id"]), "this invoice does not exist"
+        card: Any = await invoice_card(session, key)
+        reached = invoice_in_scope
+    else:
+        assert project is not None  # nosec B101 # one of the three matched
+        key, what = uuid.UUID(project["guid"]), "project does not exist"
+        card = await project_card(session, key)
+        reached = project_in_scope  # type: ignore[assignment]
+    if card is None:
+        return messages.not_found_unfurl(what)
+    if not principal.can(Permission.VIEW_INVOICES) or not await reached(session, scope, key):
         return messages.sign_in_unfurl(url)
-    return messages.project_unfurl(project_page, url, public_url)
+    if invoice:
+        return messages.invoice_unfurl(card, url)
+    return messages.project_unfurl(card, url, public_url)
 
 
 @links_router.get("/users/{user_guid}/flexhours")

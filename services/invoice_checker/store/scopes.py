@@ -30,7 +30,7 @@ from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 
 
-def led_project_guids(email: Any) -> Select[tuple[uuid.UUID]]:
+def led_project_guids(email: Any) -> Select[Any]:
     """Guids of the projects whose leads include the 10000ft user with this e-mail (a value or
     a bound parameter)."""
     return (
@@ -45,7 +45,8 @@ def project_visible(scope: Scope, column: Any) -> ColumnElement[bool]:
     if scope.reach is ProjectReach.ALL:
         return true()
     if scope.reach is ProjectReach.LED:
-        return column.in_(led_project_guids(scope.email))
+        condition: ColumnElement[bool] = column.in_(led_project_guids(scope.email))
+        return condition
     return false()
 
 
