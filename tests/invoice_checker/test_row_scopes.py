@@ -23,8 +23,10 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.scopes import ProjectReach, Scope
 from invoice_checker.store.directory import Project, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
+from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceFixedRow, InvoiceTag, ProjectFixedRow
@@ -627,3 +629,19 @@ async def test_rows_each_caller_gets(
     ic_client: httpx.AsyncClient, world: World, route: tuple[str, str]
 ) -> None:
     await ROW_RULES[route](ic_client, world)
+
+
+async def test_the_invoice_list_query_gives_an_employee_scope_nothing(
+    db_session: AsyncSession, world: World
+) -> None:
+    """The store function the web app calls too: no project in reach, no rows (the API route
+    refuses employees before it gets here)."""
+    employee = Scope(
+        email=world.people["emp1"].email, reach=ProjectReach.NONE, sees_sick_leave=False
+    )
+    lead = Scope(email=world.people["lead1"].email, reach=ProjectReach.LED, sees_sick_leave=False)
+    filters = InvoiceFilters(month=MONTH)
+    nothing = await invoice_page(db_session, filters, "-month", scope=employee, limit=10, offset=0)
+    assert (list(nothing.rows), nothing.total) == ([], 0)
+    led = await invoice_page(db_session, filters, "-month", scope=lead, limit=10, offset=0)
+    assert [row[0] for row in led.rows] == [world.i1.id] and led.total == 1
