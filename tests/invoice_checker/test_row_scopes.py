@@ -1,10 +1,10 @@
 """Whose rows each caller gets back, route by route (domain/scopes.py, issue 12).
 
 A small world: two team leads each leading one project, two employees, finance and admin, one
-month of hours including a sick leave. Every route of the OpenAPI has an entry in `ROW_RULES`:
-either a check that calls it as each caller with real ids and asserts which rows and fields come
-back, or `NOT_ROW_DATA` with why the route holds no one's project rows. A new route without an
-entry fails `test_every_route_has_a_row_rule`.
+month of hours including a sick leave. Every route of the OpenAPI has a rule: in `ROW_RULES` a
+check that calls it as each caller with real ids and asserts which rows and fields come back, or
+in `UNSCOPED` why the route holds no one's project rows. A route without either fails
+`test_every_route_has_a_row_rule`.
 """
 
 from __future__ import annotations
@@ -288,8 +288,18 @@ async def check_invoice_fixed_rows(client: httpx.AsyncClient, w: World) -> None:
     assert [r["price"] for r in answers["lead2", w.i2.id].json()] == [60.0]
 
 
-async def _fixed_row_writes(client: httpx.AsyncClient, w: World, base: str, method: str) -> None:
-    """Finance-only writes: leads and employees are refused (403) even on their own rows."""
+def fixed_row_writes(owner: str, method: str) -> Check:
+    """Finance-only writes of i1's or p1's rows: leads and employees are refused (403) even on
+    their own project's rows."""
+
+    async def check(client: httpx.AsyncClient, w: World) -> None:
+        key = w.i1.id if owner == "invoices" else w.p1.guid
+        await _fixed_row_write(client, w, f"/api/v1/{owner}/{key}/fixed-rows", method)
+
+    return check
+
+
+async def _fixed_row_write(client: httpx.AsyncClient, w: World, base: str, method: str) -> None:
     listed = (await call(client, w, "finance", "GET", base)).json()
     row_id = listed[0]["id"] if listed else 999999
     path = base if method == "POST" else f"{base}/{row_id}"
@@ -299,18 +309,6 @@ async def _fixed_row_writes(client: httpx.AsyncClient, w: World, base: str, meth
         assert response.status_code == 403, (caller, method, path)
     done = await call(client, w, "finance", method, path, json=body)
     assert done.is_success, done.text
-
-
-async def check_invoice_fixed_row_add(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/invoices/{w.i1.id}/fixed-rows", "POST")
-
-
-async def check_invoice_fixed_row_change(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/invoices/{w.i1.id}/fixed-rows", "PUT")
-
-
-async def check_invoice_fixed_row_delete(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/invoices/{w.i1.id}/fixed-rows", "DELETE")
 
 
 async def check_project_fixed_rows(client: httpx.AsyncClient, w: World) -> None:
@@ -327,18 +325,6 @@ async def check_project_fixed_rows(client: httpx.AsyncClient, w: World) -> None:
                 assert response.status_code == 200, (caller, path)
                 want = {w.p1.guid: [100.0], w.p2.guid: [200.0], w.leave.guid: []}[project.guid]
                 assert [r["price"] for r in response.json()] == want
-
-
-async def check_project_fixed_row_add(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/projects/{w.p1.guid}/fixed-rows", "POST")
-
-
-async def check_project_fixed_row_change(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/projects/{w.p1.guid}/fixed-rows", "PUT")
-
-
-async def check_project_fixed_row_delete(client: httpx.AsyncClient, w: World) -> None:
-    await _fixed_row_writes(client, w, f"/api/v1/projects/{w.p1.guid}/fixed-rows", "DELETE")
 
 
 async def check_tag_list(client: httpx.AsyncClient, w: World) -> None:
@@ -531,27 +517,18 @@ async def check_flex(client: httpx.AsyncClient, w: World) -> None:
                 assert response.status_code not in (401, 403, 404), response.text
 
 
-async def check_contracts(client: httpx.AsyncClient, w: World) -> None:
-    for caller, person, want in (
-        ("emp1", "emp1", 200),
-        ("emp1", "emp2", 403),
-        ("admin", "emp2", 200),
-    ):
-        path = f"/api/v1/users/{w.people[person].guid}/contracts"
-        assert (await call(client, w, caller, "GET", path)).status_code == want
+def own_flex_records(kind: str) -> Check:
+    """A person's contracts or corrections: their own, or anyone's for can_see_flex_saldos."""
+
+    async def check(client: httpx.AsyncClient, w: World) -> None:
+        cases = (("emp1", "emp1", 200), ("emp1", "emp2", 403), ("admin", "emp2", 200))
+        for caller, person, want in cases:
+            path = f"/api/v1/users/{w.people[person].guid}/{kind}"
+            assert (await call(client, w, caller, "GET", path)).status_code == want
+
+    return check
 
 
-async def check_corrections(client: httpx.AsyncClient, w: World) -> None:
-    for caller, person, want in (
-        ("emp2", "emp2", 200),
-        ("emp2", "emp1", 403),
-        ("admin", "emp1", 200),
-    ):
-        path = f"/api/v1/users/{w.people[person].guid}/flex-corrections"
-        assert (await call(client, w, caller, "GET", path)).status_code == want
-
-
-NOT_ROW_DATA = "not row data"
 # Routes that carry no project's invoices, hours or money, and why (their permission is in
 # test_authorization_matrix.py).
 UNSCOPED: dict[tuple[str, str], str] = {
@@ -589,14 +566,20 @@ ROW_RULES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/invoices/{invoice_id}/comments"): check_comment_submission,
     ("GET", "/api/v1/invoices/{invoice_id}/hours.{file_format}"): check_exports,
     ("GET", "/api/v1/invoices/{invoice_id}/fixed-rows"): check_invoice_fixed_rows,
-    ("POST", "/api/v1/invoices/{invoice_id}/fixed-rows"): check_invoice_fixed_row_add,
-    ("PUT", "/api/v1/invoices/{invoice_id}/fixed-rows/{row_id}"): check_invoice_fixed_row_change,
-    ("DELETE", "/api/v1/invoices/{invoice_id}/fixed-rows/{row_id}"): check_invoice_fixed_row_delete,
+    ("POST", "/api/v1/invoices/{invoice_id}/fixed-rows"): fixed_row_writes("invoices", "POST"),
+    ("PUT", "/api/v1/invoices/{invoice_id}/fixed-rows/{row_id}"): fixed_row_writes(
+        "invoices", "PUT"
+    ),
+    ("DELETE", "/api/v1/invoices/{invoice_id}/fixed-rows/{row_id}"): fixed_row_writes(
+        "invoices", "DELETE"
+    ),
     ("GET", "/api/v1/projects/{project_guid}/fixed-rows"): check_project_fixed_rows,
-    ("POST", "/api/v1/projects/{project_guid}/fixed-rows"): check_project_fixed_row_add,
-    ("PUT", "/api/v1/projects/{project_guid}/fixed-rows/{row_id}"): check_project_fixed_row_change,
+    ("POST", "/api/v1/projects/{project_guid}/fixed-rows"): fixed_row_writes("projects", "POST"),
+    ("PUT", "/api/v1/projects/{project_guid}/fixed-rows/{row_id}"): fixed_row_writes(
+        "projects", "PUT"
+    ),
     ("DELETE", "/api/v1/projects/{project_guid}/fixed-rows/{row_id}"): (
-        check_project_fixed_row_delete
+        fixed_row_writes("projects", "DELETE")
     ),
     ("GET", "/api/v1/tags"): check_tag_list,
     ("PUT", "/api/v1/invoices/{invoice_id}/tags/{tag}"): check_tag_add,
@@ -611,8 +594,8 @@ ROW_RULES: dict[tuple[str, str], Check] = {
     ("GET", "/api/v1/users/{user_guid}"): check_person,
     ("GET", "/api/v1/reports/sick-leaves"): check_sick_leave_report,
     ("GET", "/api/v1/users/{user_guid}/flex"): check_flex,
-    ("GET", "/api/v1/users/{user_guid}/contracts"): check_contracts,
-    ("GET", "/api/v1/users/{user_guid}/flex-corrections"): check_corrections,
+    ("GET", "/api/v1/users/{user_guid}/contracts"): own_flex_records("contracts"),
+    ("GET", "/api/v1/users/{user_guid}/flex-corrections"): own_flex_records("flex-corrections"),
 }
 
 
