@@ -65,6 +65,16 @@ class InvoiceCheckerSettings(ServiceSettings):
         default=True, description="Cookies only over HTTPS; false only for plain-http development"
     )
 
+    # Health data: entries of these leave types show as "Leave" to all but their owner and
+    # holders of can_see_sick_leaves (domain/scopes.py).
+    sensitive_leave_types: str = Field(
+        default="Sick leave",
+        description=(
+            "Comma-separated 10000ft leave type names whose type and notes only their owner and "
+            "can_see_sick_leaves see (to anyone else the entry is Leave)"
+        ),
+    )
+
     # Links in Slack messages point here (the original's https://DOMAIN).
     public_url: str = Field(
         default="http://127.0.0.1:8001",
