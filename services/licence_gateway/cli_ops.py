@@ -39,7 +39,7 @@ from licence_gateway.jobs.batching import (
 )
 from licence_gateway.jobs.context import MailFlow, open_mail_flow
 from licence_gateway.jobs.inbox import Envelope
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError, get_settings
+from licence_gateway.settings import LicenceGatewaySettings, get_settings
 from licence_gateway.store.mail import (
     BatchPayload,
     IcmsCallback,
@@ -52,6 +52,7 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.cli import fail, settings_or_exit
+from service_kit.settings import NotConfiguredError
 
 TEST_FILE_TEXT = "some ☃ test ☃ data"  # the original's check: SMTP and transliteration at once
 

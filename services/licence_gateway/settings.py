@@ -193,21 +193,3 @@ class LicenceGatewaySettings(ServiceSettings):
 
 def get_settings() -> LicenceGatewaySettings:
     return load_settings(LicenceGatewaySettings)
-
-
-class NotConfiguredError(RuntimeError):
-    """A feature was used whose settings are empty; the message names what to set."""
-
-
-def require(settings: LicenceGatewaySettings, feature: str, *names: str) -> None:
-    """Raise NotConfiguredError naming every empty setting among `names`."""
-    missing = [name for name in names if not _is_set(getattr(settings, name))]
-    if missing:
-        variables = ", ".join(f"LICENCE_GATEWAY_{name.upper()}" for name in missing)
-        raise NotConfiguredError(f"{feature} is not configured: set {variables}")
-
-
-def _is_set(value: object) -> bool:
-    if isinstance(value, SecretStr):
-        return bool(value.get_secret_value())
-    return bool(value)

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from service_kit.settings import NotConfiguredError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,11 @@ class Problem(Exception):
 def not_found(what: str) -> Problem:
     """A 404 problem naming what is missing: `not_found(f"invoice {id}")`."""
     return Problem(404, f"No {what}.", type_="urn:problem:not-found")
+
+
+def not_configured(exc: NotConfiguredError, type_: str) -> Problem:
+    """503 for a route whose feature's settings are empty; the detail names what to set."""
+    return Problem(503, f"{exc}.", title="Not configured", type_=type_)
 
 
 def problem_response(

@@ -15,6 +15,10 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
 
+class NotConfiguredError(RuntimeError):
+    """A feature was used whose settings are empty; the message names what to set."""
+
+
 class ServiceSettings(BaseSettings):
     """What every service needs. Subclasses set `env_prefix` and add their own fields."""
 
@@ -82,6 +86,22 @@ class ServiceSettings(BaseSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def require_settings(settings: ServiceSettings, feature: str, *names: str) -> None:
+    """The one "not configured" check: raise NotConfiguredError naming, as environment variables,
+    every empty setting among `names` (an empty string or secret means the feature is off)."""
+    missing = [name for name in names if not _is_set(getattr(settings, name))]
+    if missing:
+        prefix = settings.model_config.get("env_prefix", "")
+        variables = ", ".join(f"{prefix}{name.upper()}" for name in missing)
+        raise NotConfiguredError(f"{feature} is not configured: set {variables}")
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
 
 
 def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:

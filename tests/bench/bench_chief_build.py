@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.domain.chief import build_licence_data
 from licence_gateway.jobs.batching import claim_payloads
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, payload_waiting
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.migrations import upgrade
 from tests.support.database import recreate_database
@@ -81,7 +81,7 @@ async def prepare() -> str:
 
 CLAIM = (
     select(LicencePayload.id, cast(LicencePayload.data, Text))
-    .where(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(False))
+    .where(payload_waiting())
     .order_by(LicencePayload.received_at, LicencePayload.id)
     .with_for_update(skip_locked=True)
 )

@@ -10,7 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.api.invoices import InvoiceListItem
-from invoice_checker.api.pagination import Page
 from invoice_checker.domain.scopes import ProjectReach, Scope
 from invoice_checker.store.invoice_list import (
     InvoiceFilters,
@@ -18,6 +17,7 @@ from invoice_checker.store.invoice_list import (
     page_statement,
 )
 from service_kit.db import read_connection
+from service_kit.pagination import Page
 from tests.invoice_checker.invoice_factories import bearer, make_invoice, make_project, make_token
 
 EVERY_PROJECT = Scope(email="finance@example.com", reach=ProjectReach.ALL, sees_sick_leave=False)

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from invoice_checker.adapters.s3 import S3NotConfigured
 from invoice_checker.domain.aws_billing import (
     REQUIRED_COLUMNS,
     BillingFileError,
@@ -45,6 +44,7 @@ from invoice_checker.store.aws import (
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.syncs import Event
 from invoice_checker.store.workflow import InvoiceCurrencyTotal
+from service_kit.settings import NotConfiguredError
 from tests.invoice_checker.directory_factories import make_project, make_user
 from tests.support.infra import free_port
 
@@ -288,7 +288,7 @@ async def test_a_broken_file_stores_nothing(
 async def test_import_without_credentials_says_what_to_set(
     db_session: AsyncSession, ic_settings: InvoiceCheckerSettings
 ) -> None:
-    with pytest.raises(S3NotConfigured, match="INVOICE_CHECKER_AWS_ACCESS_KEY_ID"):
+    with pytest.raises(NotConfiguredError, match="INVOICE_CHECKER_AWS_ACCESS_KEY_ID"):
         await import_billing_month(db_session, ic_settings, FEBRUARY)
 
 

@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.adapters.slack import SlackNotConfigured
 from invoice_checker.domain.slack_messages import flex_notice_text
 from invoice_checker.jobs.flex import send_flex_notices
 from invoice_checker.jobs.slack import (
@@ -26,6 +25,7 @@ from invoice_checker.simulators.slack import SlackSimulator, SlackWorkspace
 from invoice_checker.store.directory import ProjectAdmin, TenkfeetUser
 from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
 from invoice_checker.store.slack import SlackChannel
+from service_kit.settings import NotConfiguredError
 from tests.invoice_checker.directory_factories import (
     make_client,
     make_entry,
@@ -271,9 +271,9 @@ async def test_slack_jobs_without_a_token_say_what_to_set(
     db_session: AsyncSession, slack_settings: InvoiceCheckerSettings
 ) -> None:
     settings = slack_settings.model_copy(update={"slack_bot_token": SecretStr("")})
-    with pytest.raises(SlackNotConfigured, match="INVOICE_CHECKER_SLACK_BOT_TOKEN"):
+    with pytest.raises(NotConfiguredError, match="INVOICE_CHECKER_SLACK_BOT_TOKEN"):
         await sync_slack_users(db_session, settings)
-    with pytest.raises(SlackNotConfigured):
+    with pytest.raises(NotConfiguredError):
         await send_unapproved_notices(db_session, settings, FIRST, LAST)
 
 

@@ -12,11 +12,11 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.api.invoices import InvoiceListItem
-from invoice_checker.api.pagination import Page
 from invoice_checker.store.checking import CommentInput, add_comment, invoice_fixed_rows
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import ProjectFixedRow
+from service_kit.pagination import Page
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     bearer,

@@ -20,9 +20,10 @@ from licence_gateway.adapters.icms import (
     icms_json,
 )
 from licence_gateway.hawk import Credentials
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
+from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.simulators.icms import IcmsSimulator, create_app
 from licence_gateway.simulators.serving import BackgroundServer
+from service_kit.settings import NotConfiguredError
 from tests.support.infra import free_port
 
 HAWK_ID = "icms-api"

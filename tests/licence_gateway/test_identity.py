@@ -13,7 +13,8 @@ from licence_gateway.adapters.identity import (
     StaticTokenProvider,
     token_provider_from_settings,
 )
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import NotConfiguredError
 from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
     CLIENT_SECRET,

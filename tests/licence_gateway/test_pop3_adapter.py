@@ -16,7 +16,8 @@ from licence_gateway.adapters.pop3 import (
     xoauth2_string,
 )
 from licence_gateway.domain.email_message import parse_hmrc_email
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import NotConfiguredError
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
 from tests.support.dovecot import DovecotServer
 from tests.support.faulty_proxy import FaultyProxy

@@ -23,7 +23,8 @@ from licence_gateway.adapters.smtp import (
     legacy_message,
     new_message_id,
 )
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import NotConfiguredError
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER, IdentityService
 from tests.support.infra import free_port
 from tests.support.smtp_server import LocalSmtpServer, SmtpFault

@@ -9,10 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from invoice_checker.settings import InvoiceCheckerSettings
-
-
-class S3NotConfigured(RuntimeError):
-    pass
+from service_kit.settings import require_settings
 
 
 class S3Error(RuntimeError):
@@ -42,9 +39,5 @@ def _download(settings: InvoiceCheckerSettings, key: str) -> str | None:
 
 async def download_billing_file(settings: InvoiceCheckerSettings, key: str) -> str | None:
     """The file's text, or None when the month's file is not there (yet)."""
-    if not (settings.aws_access_key_id and settings.aws_secret_access_key.get_secret_value()):
-        raise S3NotConfigured(
-            "AWS billing is not configured: set INVOICE_CHECKER_AWS_ACCESS_KEY_ID and "
-            "INVOICE_CHECKER_AWS_SECRET_ACCESS_KEY"
-        )
+    require_settings(settings, "AWS billing", "aws_access_key_id", "aws_secret_access_key")
     return await asyncio.to_thread(_download, settings, key)

@@ -13,12 +13,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from invoice_checker.settings import InvoiceCheckerSettings
+from service_kit.settings import require_settings
 
-__all__ = ["SlackApiError", "SlackNotConfigured", "bot_client", "unfurl_client"]
-
-
-class SlackNotConfigured(RuntimeError):
-    """The token a Slack feature needs is not set; the message names the setting."""
+__all__ = ["SlackApiError", "bot_client", "unfurl_client"]
 
 
 def _client(settings: InvoiceCheckerSettings, token: str) -> AsyncWebClient:
@@ -30,10 +27,8 @@ def _client(settings: InvoiceCheckerSettings, token: str) -> AsyncWebClient:
 
 
 def bot_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
-    token = settings.slack_bot_token.get_secret_value()
-    if not token:
-        raise SlackNotConfigured("Slack is not configured: set INVOICE_CHECKER_SLACK_BOT_TOKEN")
-    return _client(settings, token)
+    require_settings(settings, "Slack", "slack_bot_token")
+    return _client(settings, settings.slack_bot_token.get_secret_value())
 
 
 def unfurl_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:

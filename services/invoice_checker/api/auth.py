@@ -24,7 +24,8 @@ from invoice_checker.store.auth import (
     revoke_secret,
 )
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import Problem, not_configured
+from service_kit.settings import NotConfiguredError, require_settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -58,17 +59,12 @@ class NewToken(TokenOut):
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
     settings: InvoiceCheckerSettings = request.app.state.settings
-    if not (
-        settings.google_client_id
-        and settings.allowed_domain
-        and settings.session_secret.get_secret_value()
-    ):
-        raise Problem(
-            503,
-            "Sign-in is not configured: set INVOICE_CHECKER_GOOGLE_CLIENT_ID, "
-            "INVOICE_CHECKER_ALLOWED_DOMAIN and INVOICE_CHECKER_SESSION_SECRET.",
-            type_="urn:problem:sign-in-not-configured",
+    try:
+        require_settings(
+            settings, "Sign-in", "google_client_id", "allowed_domain", "session_secret"
         )
+    except NotConfiguredError as exc:
+        raise not_configured(exc, "urn:problem:sign-in-not-configured") from exc
     return settings
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices, RowScope
+from invoice_checker.api.schemas import StoredFixedRowOut
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store import checking, scopes
 from invoice_checker.store.directory import Project
@@ -37,14 +38,6 @@ class FixedRowIn(BaseModel):
     description: Description = Field(examples=["Monthly maintenance"])
     price: float = Field(ge=-1e9, le=1e9, description="Negative for a discount", examples=[500])
     currency: Currency = Field(default="EUR", examples=["EUR"])
-
-
-class FixedRowOut(BaseModel):
-    id: int
-    description: str
-    price: float
-    currency: str
-    frozen: bool = Field(default=False, description="A copy of a project row made at invoicing")
 
 
 @asynccontextmanager
@@ -79,10 +72,10 @@ async def _project_or_404(session: SessionDep, scope: Scope, project_guid: uuid.
 @router.get("/projects/{project_guid}/fixed-rows", summary="A project's fixed rows")
 async def list_project_rows(
     project_guid: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
-) -> list[FixedRowOut]:
+) -> list[StoredFixedRowOut]:
     await _project_or_404(session, scope, project_guid)
     rows = await checking.project_fixed_rows(session, project_guid)
-    return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
+    return [StoredFixedRowOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post(
@@ -97,12 +90,12 @@ async def add_project_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-) -> FixedRowOut:
+) -> StoredFixedRowOut:
     await _project_or_404(session, scope, project_guid)
     row = ProjectFixedRow(project_guid=project_guid, **body.model_dump())
     async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
-    return FixedRowOut.model_validate(row, from_attributes=True)
+    return StoredFixedRowOut.model_validate(row, from_attributes=True)
 
 
 async def _project_row_or_404(
@@ -127,11 +120,11 @@ async def update_project_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-) -> FixedRowOut:
+) -> StoredFixedRowOut:
     row = await _project_row_or_404(session, scope, project_guid, row_id)
     async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
-    return FixedRowOut.model_validate(row, from_attributes=True)
+    return StoredFixedRowOut.model_validate(row, from_attributes=True)
 
 
 @router.delete(
@@ -162,10 +155,10 @@ async def delete_project_row(
 )
 async def list_invoice_rows(
     invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
-) -> list[FixedRowOut]:
+) -> list[StoredFixedRowOut]:
     invoice = await invoice_or_404(session, scope, invoice_id)
     rows = await checking.invoice_fixed_rows(session, invoice.id)
-    return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
+    return [StoredFixedRowOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post(
@@ -180,12 +173,12 @@ async def add_invoice_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-) -> FixedRowOut:
+) -> StoredFixedRowOut:
     invoice = await invoice_or_404(session, scope, invoice_id)
     row = InvoiceFixedRow(invoice_id=invoice.id, frozen=False, **body.model_dump())
     async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
-    return FixedRowOut.model_validate(row, from_attributes=True)
+    return StoredFixedRowOut.model_validate(row, from_attributes=True)
 
 
 async def _invoice_row_or_404(
@@ -210,11 +203,11 @@ async def update_invoice_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-) -> FixedRowOut:
+) -> StoredFixedRowOut:
     row = await _invoice_row_or_404(session, scope, invoice_id, row_id)
     async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
-    return FixedRowOut.model_validate(row, from_attributes=True)
+    return StoredFixedRowOut.model_validate(row, from_attributes=True)
 
 
 @router.delete(

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 
-from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import RowScope
+from invoice_checker.api.schemas import ProjectRef
 from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
@@ -23,6 +23,7 @@ from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import hour_entry_visible
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
 
@@ -31,13 +32,6 @@ class UserRef(BaseModel):
     upstream_id: int = Field(description="10000ft user id")
     email: str | None
     name: str | None
-
-
-class ProjectRef(BaseModel):
-    upstream_id: int | None = Field(description="10000ft project id; null for leave")
-    guid: uuid.UUID
-    name: str
-    client: str
 
 
 class HourFlagsOut(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
+from invoice_checker.api.schemas import FixedRowOut, ProjectRef
 from invoice_checker.domain.comparison import Change, InvoiceFigures, compare
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.scopes import Scope, mask_leave
@@ -39,13 +40,6 @@ ProblemKind = Literal[
     "empty_descriptions",
     "no_category",
 ]
-
-
-class ProjectRef(BaseModel):
-    guid: uuid.UUID
-    upstream_id: int | None = Field(description="10000ft project id")
-    name: str
-    client: str
 
 
 class EntryOut(BaseModel):
@@ -125,12 +119,6 @@ class PhaseOut(BaseModel):
     incurred_hours: float
     incurred_money: float = Field(description="Billable entries only")
     users: list[PhaseUserOut]
-
-
-class FixedRowOut(BaseModel):
-    description: str
-    price: float
-    currency: str
 
 
 class AwsRowOut(BaseModel):

@@ -12,12 +12,12 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from invoice_checker.api.pagination import Page, PageDep
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 

@@ -22,7 +22,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.adapters.slack import SlackApiError, SlackNotConfigured, unfurl, unfurl_client
+from invoice_checker.adapters.slack import SlackApiError, unfurl, unfurl_client
 from invoice_checker.api.flex import Today
 from invoice_checker.api.permissions import sensitive_leave_types
 from invoice_checker.domain import slack_messages as messages
@@ -36,7 +36,8 @@ from invoice_checker.store.flex import load_flex_inputs
 from invoice_checker.store.scopes import invoice_in_scope, principal_for_slack_id, project_in_scope
 from invoice_checker.store.slack import invoice_card, person_by_slack_id, project_card
 from service_kit.db import SessionDep
-from service_kit.errors import Problem
+from service_kit.errors import Problem, not_configured
+from service_kit.settings import NotConfiguredError, require_settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
@@ -51,13 +52,12 @@ def _settings(request: Request) -> InvoiceCheckerSettings:
 
 async def signed_body(request: Request) -> bytes:
     """The raw body, once Slack's signature over it has been checked."""
-    secret = _settings(request).slack_signing_secret.get_secret_value()
-    if not secret:
-        raise Problem(
-            503,
-            "Slack is not configured: set INVOICE_CHECKER_SLACK_SIGNING_SECRET.",
-            type_="urn:problem:slack-not-configured",
-        )
+    settings = _settings(request)
+    try:
+        require_settings(settings, "Slack", "slack_signing_secret")
+    except NotConfiguredError as exc:
+        raise not_configured(exc, "urn:problem:slack-not-configured") from exc
+    secret = settings.slack_signing_secret.get_secret_value()
     body = await request.body()
     try:
         verify(
@@ -215,7 +215,7 @@ async def _send_unfurls(
 ) -> None:
     try:
         await unfurl(unfurl_client(settings), channel, ts, unfurls)
-    except (SlackApiError, SlackNotConfigured) as exc:
+    except (SlackApiError, NotConfiguredError) as exc:
         # Slack retries events it got no 200 for; a failed unfurl is logged, not retried.
         logger.warning("chat.unfurl failed", extra={"error": str(exc)})
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.domain.permissions import Permission
@@ -19,6 +18,7 @@ from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
 

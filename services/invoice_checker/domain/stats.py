@@ -55,28 +55,49 @@ def is_counted(status: str, hours: float) -> bool:
     return status != EntryStatus.UNSUBMITTED and hours > 0
 
 
-# The incorrect-entry lists, in display order. An entry may be in several.
-INCORRECT_KINDS = (
-    "billable_incorrect_price",
-    "non_billable_hours",
-    "non_phase_specific",
-    "not_approved_hours",
-    "empty_descriptions",
-    "no_category",
-)
+def counted_sql(alias: str = "e") -> str:
+    """`is_counted` over the hour_entries row `alias`, the one SQL text of the rule (a property
+    test runs both against PostgreSQL)."""
+    return f"{alias}.status <> '{EntryStatus.UNSUBMITTED.value}' AND {alias}.incurred_hours > 0"
+
+
+# The incorrect-entry kinds, in display order (an entry may be in several), each as the flag
+# values that put an entry in it. Python (`incorrect_kinds`) and SQL (`incorrect_sql`) both read
+# this table.
+INCORRECT_WHEN: dict[str, tuple[tuple[str, bool], ...]] = {
+    "billable_incorrect_price": (
+        ("calculated_is_billable", True),
+        ("calculated_has_proper_price", False),
+    ),
+    "non_billable_hours": (("calculated_is_billable", False),),
+    "non_phase_specific": (("calculated_has_phase", False),),
+    "not_approved_hours": (("calculated_is_approved", False),),
+    "empty_descriptions": (("calculated_has_notes", False),),
+    "no_category": (("calculated_has_category", False),),
+}
+INCORRECT_KINDS = tuple(INCORRECT_WHEN)
 
 
 def incorrect_kinds(entry: EntryFacts) -> list[str]:
-    flags = {
-        "billable_incorrect_price": entry.calculated_is_billable
-        and not entry.calculated_has_proper_price,
-        "non_billable_hours": not entry.calculated_is_billable,
-        "non_phase_specific": not entry.calculated_has_phase,
-        "not_approved_hours": not entry.calculated_is_approved,
-        "empty_descriptions": not entry.calculated_has_notes,
-        "no_category": not entry.calculated_has_category,
-    }
-    return [kind for kind in INCORRECT_KINDS if flags[kind]]
+    return [
+        kind
+        for kind, when in INCORRECT_WHEN.items()
+        if all(bool(getattr(entry, flag)) is wanted for flag, wanted in when)
+    ]
+
+
+def incorrect_sql(kind: str, alias: str | None = "e") -> str:
+    """The SQL condition of one incorrect-entry kind, over the row `alias` (None: bare columns)."""
+    prefix = f"{alias}." if alias else ""
+    return " AND ".join(
+        f"{prefix}{flag}" if wanted else f"NOT {prefix}{flag}"
+        for flag, wanted in INCORRECT_WHEN[kind]
+    )
+
+
+def any_incorrect_sql(kinds: Iterable[str], alias: str | None = "e") -> str:
+    """An entry in any of `kinds`, as one parenthesised SQL condition."""
+    return "(" + " OR ".join(f"({incorrect_sql(kind, alias)})" for kind in kinds) + ")"
 
 
 @dataclass(frozen=True, slots=True)

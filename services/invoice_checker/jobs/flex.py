@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.adapters.slack import SlackNotConfigured, bot_client
+from invoice_checker.adapters.slack import bot_client
 from invoice_checker.domain.flex import (
     CONTRACT_CHECKS_FROM,
     Correction,
@@ -35,6 +35,7 @@ from invoice_checker.store.flex import (
 )
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.slack import FLEX_SALDO, claim_bundle, record_bundle_size
+from service_kit.settings import NotConfiguredError
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ async def check_contracts(
         )
         try:
             outbox = Outbox(bot_client(settings), settings)
-        except SlackNotConfigured as exc:
+        except NotConfiguredError as exc:
             message += f"; not posted: {exc}"
         else:
             await outbox.to_admins(text)

@@ -15,8 +15,6 @@ from zoneinfo import ZoneInfo
 
 from arq.cron import CronJob, cron
 
-from invoice_checker.adapters.s3 import S3NotConfigured
-from invoice_checker.adapters.slack import SlackNotConfigured
 from invoice_checker.domain.schedule import parse_schedule
 from invoice_checker.jobs.aws import import_aws_billing_automatic
 from invoice_checker.jobs.flex import contract_checks_job, flex_notice_job
@@ -32,9 +30,9 @@ from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.events import record_event
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
+from service_kit.settings import NotConfiguredError
 
 logger = logging.getLogger(__name__)
-NOT_CONFIGURED = (SlackNotConfigured, S3NotConfigured)
 # The scheduled hour sync covers the last 60 days and the next 2 (as the original's hourly run).
 HOURS_BACK, HOURS_AHEAD = 60, 2
 
@@ -93,7 +91,7 @@ class ScheduledJob:
         async def run(ctx: dict[str, Any], **options: Any) -> Any:
             try:
                 return await self.run(ctx, **options)
-            except NOT_CONFIGURED as exc:
+            except NotConfiguredError as exc:
                 await self._failed(ctx, str(exc))
                 return str(exc)
             except Exception as exc:

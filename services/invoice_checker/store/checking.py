@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.invoice_state import (
     InvoiceState,
     derive_state,
@@ -23,7 +22,7 @@ from invoice_checker.domain.invoice_state import (
     normalise_invoice_number,
 )
 from invoice_checker.domain.scopes import Scope
-from invoice_checker.domain.stats import AwsRow, FixedRow
+from invoice_checker.domain.stats import AwsRow, FixedRow, counted_sql
 from invoice_checker.store.history import (
     HistoryRecord,
     changed_fields,
@@ -75,8 +74,7 @@ async def counted_entries(session: AsyncSession, invoice_id: uuid.UUID) -> list[
         select(HourEntry)
         .where(
             HourEntry.invoice_id == invoice_id,
-            HourEntry.status != EntryStatus.UNSUBMITTED,
-            HourEntry.incurred_hours > 0,
+            text(counted_sql(HourEntry.__tablename__)),
         )
         .order_by(HourEntry.date, HourEntry.user_id, HourEntry.id)
     )

@@ -2,7 +2,8 @@
 edits, the AWS import and the nightly job alike. It is one SQL aggregation per call, so a month of
 10,000 invoices refreshes in about a second.
 
-Counted entries (spec 2.2): submitted or approved (status other than Unsubmitted) with hours > 0.
+Counted entries (spec 2.2) and the incorrect-entry kinds are domain.stats' rules, written here as
+the SQL it generates from them.
 `no_category_count` is stored too (the original left it at 0 while adding it to the total, 15.3).
 
 Money is kept per currency (bug 15.4): hours are euros, fixed rows and AWS rows carry their own
@@ -20,6 +21,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.stats import INCORRECT_KINDS, counted_sql, incorrect_sql
 from service_kit.advisory_locks import AdvisoryLock
 
 _TARGETS = """
@@ -69,12 +71,22 @@ DELETE FROM invoice_checker.invoice_currency_totals
 WHERE invoice_id IN (SELECT id FROM targets)
 """  # nosec B608 # constant SQL fragments only; values are bound
 
+# The incorrect-entry counts, from domain.stats' one table of them.
+_INCORRECT_COUNTS = ",\n".join(
+    f"        count(*) FILTER (WHERE {incorrect_sql(kind, None)}) AS {kind}"
+    for kind in INCORRECT_KINDS
+)
+_INCORRECT_COALESCED = ",\n".join(
+    f"        coalesce(p.{kind}, 0) AS {kind}" for kind in INCORRECT_KINDS
+)
+_INCORRECT_UPDATES = "\n".join(f"    {kind}_count = s.{kind}," for kind in INCORRECT_KINDS)
+
 _REFRESH_SQL = f"""
 WITH targets AS ({_TARGETS}),
 counted AS (
     SELECT e.* FROM invoice_checker.hour_entries e
     WHERE e.invoice_id IN (SELECT id FROM targets)
-      AND e.status <> 'Unsubmitted' AND e.incurred_hours > 0
+      AND {counted_sql("e")}
       AND (CAST(:first_day AS date) IS NULL OR e.date >= CAST(:first_day AS date))
       AND (CAST(:last_day AS date) IS NULL OR e.date <= CAST(:last_day AS date))
 ),
@@ -85,13 +97,7 @@ per_invoice AS (
         sum(incurred_hours) AS hours,
         coalesce(sum(incurred_hours) FILTER (WHERE calculated_is_billable), 0) AS billable_hours,
         coalesce(sum(incurred_money) FILTER (WHERE calculated_is_billable), 0) AS money,
-        count(*) FILTER (WHERE calculated_is_billable AND NOT calculated_has_proper_price)
-            AS billable_incorrect_price,
-        count(*) FILTER (WHERE NOT calculated_is_billable) AS non_billable,
-        count(*) FILTER (WHERE NOT calculated_has_phase) AS non_phase_specific,
-        count(*) FILTER (WHERE NOT calculated_is_approved) AS not_approved,
-        count(*) FILTER (WHERE NOT calculated_has_notes) AS empty_descriptions,
-        count(*) FILTER (WHERE NOT calculated_has_category) AS no_category
+{_INCORRECT_COUNTS}
     FROM counted
     GROUP BY invoice_id
 ),
@@ -102,12 +108,7 @@ stats AS (
         coalesce(p.hours, 0) AS hours,
         coalesce(p.billable_hours, 0) AS billable_hours,
         coalesce(p.money, 0) AS money,
-        coalesce(p.billable_incorrect_price, 0) AS billable_incorrect_price,
-        coalesce(p.non_billable, 0) AS non_billable,
-        coalesce(p.non_phase_specific, 0) AS non_phase_specific,
-        coalesce(p.not_approved, 0) AS not_approved,
-        coalesce(p.empty_descriptions, 0) AS empty_descriptions,
-        coalesce(p.no_category, 0) AS no_category
+{_INCORRECT_COALESCED}
     FROM targets t LEFT JOIN per_invoice p ON p.invoice_id = t.id
 ),
 money_rows AS (
@@ -129,15 +130,9 @@ UPDATE invoice_checker.invoices AS i SET
     incurred_money = coalesce(eur.amount, 0),
     bill_rate_avg = CASE WHEN s.hours > 0 THEN s.money / s.hours ELSE 0 END,
     billable_percentage = CASE WHEN s.hours > 0 THEN s.billable_hours / s.hours ELSE 0 END,
-    billable_incorrect_price_count = s.billable_incorrect_price,
-    non_billable_hours_count = s.non_billable,
-    non_phase_specific_count = s.non_phase_specific,
-    not_approved_hours_count = s.not_approved,
-    empty_descriptions_count = s.empty_descriptions,
-    no_category_count = s.no_category,
+{_INCORRECT_UPDATES}
     -- One entry can be counted several times, as in the original.
-    incorrect_entries_count = s.billable_incorrect_price + s.non_billable + s.non_phase_specific
-        + s.not_approved + s.empty_descriptions + s.no_category,
+    incorrect_entries_count = {" + ".join(f"s.{kind}" for kind in INCORRECT_KINDS)},
     stats_refreshed_at = now()
 FROM stats s
 LEFT JOIN per_currency eur ON eur.invoice_id = s.id AND eur.currency = 'EUR'

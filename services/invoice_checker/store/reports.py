@@ -1,6 +1,6 @@
 """The sums behind the reports and directory pages (spec 7), one aggregate query each.
 
-"Counted" hours below are submitted or approved (status other than Unsubmitted) with hours > 0.
+"Counted" hours below and the incorrect-entry conditions are domain.stats' rules, as SQL.
 Project work is `leave_type = '[project]'`; leave entries are billable at 0 money in the data
 (spec 1.5.1), so ratios that should ignore leaves filter on project work.
 """
@@ -17,9 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.scopes import Scope
+from invoice_checker.domain.stats import any_incorrect_sql, counted_sql, incorrect_sql
 from invoice_checker.store.scopes import scope_params, scope_sql
 
-COUNTED = "e.status <> 'Unsubmitted' AND e.incurred_hours > 0"
+COUNTED = counted_sql("e")
 PROJECT_WORK = "e.leave_type = '[project]'"
 INTERNAL_CLIENTS = ("Solinor", "[none]")
 
@@ -35,6 +36,9 @@ def _sql(template: str) -> str:
         COUNTED=COUNTED,
         PROJECT_WORK=PROJECT_WORK,
         BILLABLE="e.calculated_is_billable",
+        NO_NOTES=incorrect_sql("empty_descriptions"),
+        NO_PHASE_OR_CATEGORY=any_incorrect_sql(("non_phase_specific", "no_category")),
+        ISSUES=any_incorrect_sql(("empty_descriptions", "non_phase_specific", "no_category")),
         INVOICE_SUMS=_INVOICE_SUMS.format(PROJECT_IN_SCOPE=scope_sql("p.guid")),
         PROJECT_IN_SCOPE=scope_sql("p.guid"),
     )
@@ -241,10 +245,9 @@ async def company_front_page(session: AsyncSession, *, today: date) -> dict[str,
                 AS billable_365d,
             coalesce(sum(e.incurred_hours) FILTER (WHERE {COUNTED} AND NOT {BILLABLE}), 0)
                 AS non_billable_365d,
-            count(*) FILTER (WHERE {COUNTED} AND NOT e.calculated_has_notes
+            count(*) FILTER (WHERE {COUNTED} AND {NO_NOTES}
                 AND e.date > :day_30) AS no_descriptions_30d,
-            count(*) FILTER (WHERE {COUNTED} AND e.date > :day_30
-                AND (NOT e.calculated_has_phase OR NOT e.calculated_has_category))
+            count(*) FILTER (WHERE {COUNTED} AND e.date > :day_30 AND {NO_PHASE_OR_CATEGORY})
                 AS no_phases_categories_30d,
             coalesce(sum(e.incurred_money) FILTER (WHERE e.status = 'Unsubmitted'
                 AND e.date >= :day_60), 0) AS unsubmitted_money,
@@ -434,8 +437,7 @@ async def people_of_month(
                 AS billable_money,
             coalesce(sum(e.incurred_money) FILTER (WHERE NOT e.calculated_is_billable), 0)
                 AS non_billable_money,
-            count(e.id) FILTER (WHERE NOT e.calculated_has_notes OR NOT e.calculated_has_phase
-                OR NOT e.calculated_has_category) AS issues
+            count(e.id) FILTER (WHERE {ISSUES}) AS issues
         FROM invoice_checker.tenkfeet_users u
         LEFT JOIN invoice_checker.hour_entries e ON e.user_guid = u.guid AND {COUNTED}
             AND {PROJECT_WORK} AND e.date BETWEEN :first AND :last

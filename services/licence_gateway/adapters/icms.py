@@ -19,7 +19,8 @@ import httpx
 import mohawk
 
 from licence_gateway.hawk import Credentials, HawkError, sign_request, verify_response
-from licence_gateway.settings import LicenceGatewaySettings, require
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import require_settings
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +143,10 @@ def _verify(sender: mohawk.Sender, response: httpx.Response, url: str) -> None:
 async def icms_client(settings: LicenceGatewaySettings) -> AsyncIterator[IcmsClient]:
     """An IcmsClient with its own connection pool for the life of the block (a lifespan or job
     startup). NotConfiguredError if the ICMS URL or the Hawk key is missing."""
-    require(settings, "The ICMS client", "icms_api_url")
+    require_settings(settings, "The ICMS client", "icms_api_url")
     credentials = None
     if not settings.hawk_disabled:
-        require(settings, "Hawk signing of ICMS calls", "icms_hawk_key")
+        require_settings(settings, "Hawk signing of ICMS calls", "icms_hawk_key")
         key = settings.icms_hawk_key.get_secret_value().encode()
         credentials = Credentials(settings.icms_hawk_id, key)
     verify = ssl.create_default_context(cafile=settings.tls_ca_file or None)

@@ -10,7 +10,8 @@ import msal
 import msal.exceptions
 import requests
 
-from licence_gateway.settings import LicenceGatewaySettings, require
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import require_settings
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
@@ -139,7 +140,7 @@ class _HttpSession(requests.Session):
 
 def token_provider_from_settings(settings: LicenceGatewaySettings) -> MsalTokenProvider:
     """The msal provider the azure_* settings describe; NotConfiguredError if any is empty."""
-    require(
+    require_settings(
         settings,
         "Microsoft identity (XOAUTH2)",
         "azure_tenant_id",

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from licence_gateway.adapters.identity import IdentityError, TokenProvider
-from licence_gateway.settings import LicenceGatewaySettings, require
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import require_settings
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +64,9 @@ class Pop3Config:
     @classmethod
     def from_settings(cls, settings: LicenceGatewaySettings) -> Pop3Config:
         """The POP3 settings; NotConfiguredError naming what is missing."""
-        require(settings, "The HMRC mailbox (POP3)", "pop3_host", "pop3_username")
+        require_settings(settings, "The HMRC mailbox (POP3)", "pop3_host", "pop3_username")
         if settings.pop3_auth == "password":
-            require(settings, "POP3 password login", "pop3_password")
+            require_settings(settings, "POP3 password login", "pop3_password")
         return cls(
             host=settings.pop3_host,
             port=settings.pop3_port,

@@ -24,7 +24,8 @@ import aiosmtplib
 
 from licence_gateway.adapters.identity import IdentityError, TokenProvider
 from licence_gateway.domain.chief.syntax import to_ascii
-from licence_gateway.settings import LicenceGatewaySettings, require
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import require_settings
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +67,14 @@ class SmtpConfig:
     @classmethod
     def from_settings(cls, settings: LicenceGatewaySettings) -> SmtpConfig:
         """The SMTP settings; NotConfiguredError naming what is missing."""
-        require(settings, "E-mail sending (SMTP)", "smtp_host", "smtp_to_address")
+        require_settings(settings, "E-mail sending (SMTP)", "smtp_host", "smtp_to_address")
         if settings.smtp_auth != "none":
-            require(settings, f"SMTP {settings.smtp_auth} login", "smtp_username")
+            require_settings(settings, f"SMTP {settings.smtp_auth} login", "smtp_username")
         if settings.smtp_auth == "password":
-            require(settings, "SMTP password login", "smtp_password")
+            require_settings(settings, "SMTP password login", "smtp_password")
         from_address = settings.smtp_from_address or settings.smtp_username
         if not from_address:
-            require(settings, "E-mail sending (SMTP)", "smtp_from_address")
+            require_settings(settings, "E-mail sending (SMTP)", "smtp_from_address")
         return cls(
             host=settings.smtp_host,
             port=settings.smtp_port,

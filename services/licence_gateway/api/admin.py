@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -30,7 +29,9 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import SessionDep
-from service_kit.errors import Problem, not_found
+from service_kit.errors import Problem, not_configured, not_found
+from service_kit.pagination import Page, PageDep, paginate
+from service_kit.settings import NotConfiguredError, require_settings
 
 T = TypeVar("T")
 
@@ -39,14 +40,11 @@ T = TypeVar("T")
 
 def require_admin(request: Request) -> None:
     settings: LicenceGatewaySettings = request.app.state.settings
+    try:
+        require_settings(settings, "The admin API", "admin_token")
+    except NotConfiguredError as exc:
+        raise not_configured(exc, "urn:problem:admin-not-configured") from exc
     token = settings.admin_token.get_secret_value()
-    if not token:
-        raise Problem(
-            503,
-            "The admin API is not configured: set LICENCE_GATEWAY_ADMIN_TOKEN.",
-            title="Not configured",
-            type_="urn:problem:admin-not-configured",
-        )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
         raise Problem(
@@ -58,19 +56,6 @@ def require_admin(request: Request) -> None:
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
-
-
-class PageQuery:
-    def __init__(
-        self,
-        page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
-        page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> None:
-        self.page = page
-        self.size = page_size
-
-
-PageDep = Annotated[PageQuery, Depends()]
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -256,25 +241,6 @@ class PayloadDetail(PayloadSummary):
     batches: list[PayloadBatch]
 
 
-class Paged(BaseModel, Generic[T]):
-    items: list[T]
-    page: int
-    page_size: int
-    total: int
-
-    @classmethod
-    def of(
-        cls, found: mail_queries.Page[Any], paging: PageQuery, item: Callable[..., T]
-    ) -> Paged[T]:
-        """The page of rows `found` for `paging`, each row turned into an item by `item(*row)`."""
-        return cls(
-            items=[item(*row) for row in found.items],
-            page=paging.page,
-            page_size=paging.size,
-            total=found.total,
-        )
-
-
 class PayloadState(StrEnum):
     WAITING = "waiting"
     SKIPPED = "skipped"
@@ -305,17 +271,14 @@ def admin_router() -> APIRouter:
         extract_type: ExtractType | None = None,
         created_from: Annotated[datetime | None, Query(description="inclusive")] = None,
         created_to: Annotated[datetime | None, Query(description="exclusive")] = None,
-    ) -> Paged[MailSummary]:
-        found = await mail_queries.list_mails(
-            session,
+    ) -> Page[MailSummary]:
+        query = mail_queries.mails_query(
             status=status,
             extract_type=extract_type,
             created_from=created_from,
             created_to=created_to,
-            page=paging.page,
-            size=paging.size,
         )
-        return Paged[MailSummary].of(found, paging, MailSummary.of)
+        return await paginate(session, query, paging, lambda row: MailSummary.of(*row))
 
     @router.get("/mails/{mail_id}", summary="One mail: its history, payloads, reply and callback")
     async def show_mail(_admin: AdminDep, session: SessionDep, mail_id: int) -> MailDetail:
@@ -350,16 +313,11 @@ def admin_router() -> APIRouter:
         state: PayloadState | None = None,
         received_from: Annotated[datetime | None, Query(description="inclusive")] = None,
         received_to: Annotated[datetime | None, Query(description="exclusive")] = None,
-    ) -> Paged[PayloadSummary]:
-        found = await mail_queries.list_payloads(
-            session,
-            state=state,
-            received_from=received_from,
-            received_to=received_to,
-            page=paging.page,
-            size=paging.size,
+    ) -> Page[PayloadSummary]:
+        query = mail_queries.payloads_query(
+            state=state, received_from=received_from, received_to=received_to
         )
-        return Paged[PayloadSummary].of(found, paging, PayloadSummary.of)
+        return await paginate(session, query, paging, lambda row: PayloadSummary.of(*row))
 
     @router.get("/payloads/{payload_id}", summary="One licence from its POST to ICMS's callback")
     async def show_payload(_admin: AdminDep, session: SessionDep, payload_id: int) -> PayloadDetail:
@@ -400,10 +358,8 @@ def admin_router() -> APIRouter:
         flagged: Annotated[
             bool | None, Query(description="true: only those stored but not applied")
         ] = None,
-    ) -> Paged[ReceivedEmailSummary]:
-        found = await mail_queries.list_received_emails(
-            session, flagged=flagged, page=paging.page, size=paging.size
-        )
-        return Paged[ReceivedEmailSummary].of(found, paging, ReceivedEmailSummary.of)
+    ) -> Page[ReceivedEmailSummary]:
+        query = mail_queries.received_emails_query(flagged=flagged)
+        return await paginate(session, query, paging, lambda row: ReceivedEmailSummary.of(*row))
 
     return router

@@ -35,7 +35,7 @@ from licence_gateway.store.mail import (
     next_run_number,
     record_send_failure,
 )
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, payload_waiting
 from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ async def claim_payloads(session: AsyncSession) -> list[LicencePayload]:
     """Unsent, non-skipped payloads in arrival order, locked so nothing else can take them."""
     rows = await session.scalars(
         select(LicencePayload)
-        .where(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(False))
+        .where(payload_waiting())
         .order_by(LicencePayload.received_at, LicencePayload.id)
         .with_for_update(skip_locked=True)
     )

@@ -27,7 +27,6 @@ from licence_gateway.domain.chief import ChiefFormatError, parse_licence_reply
 from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
-from licence_gateway.settings import require
 from licence_gateway.store.mail import (
     LicenceDataBatch,
     Mail,
@@ -36,6 +35,7 @@ from licence_gateway.store.mail import (
     licence_mail_in_flight,
     move_mail,
 )
+from service_kit.settings import require_settings
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def run_number_from_subject(subject: str, kind: str) -> int | None:
 
 async def run_inbox(flow: MailFlow) -> InboxReport:
     """One pass: fetch everything, store each message in its own commit, then delete those."""
-    require(flow.settings, "Reading the HMRC mailbox", "hmrc_sender_address")
+    require_settings(flow.settings, "Reading the HMRC mailbox", "hmrc_sender_address")
     report = InboxReport()
     for message in await flow.mailbox.fetch_all():
         if await _handle(flow, message, report):

@@ -22,7 +22,8 @@ from licence_gateway.jobs.batching import send_licence_data
 from licence_gateway.jobs.callbacks import send_to_icms
 from licence_gateway.jobs.context import open_mail_flow
 from licence_gateway.jobs.inbox import process_mailbox
-from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
+from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import NotConfiguredError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.store.mail import Mail
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, payload_waiting
 
 
 async def database_answers(session: AsyncSession) -> None:
@@ -22,11 +22,7 @@ async def payload_waiting_since(session: AsyncSession, cutoff: datetime) -> bool
 
     The original compared `received_at <= now + interval`, so any queued payload failed it.
     """
-    waiting = exists().where(
-        LicencePayload.is_processed.is_(False),
-        LicencePayload.skip_process.is_(False),
-        LicencePayload.received_at < cutoff,
-    )
+    waiting = exists().where(payload_waiting(), LicencePayload.received_at < cutoff)
     return bool(await session.scalar(select(waiting)))
 
 

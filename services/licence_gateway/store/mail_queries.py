@@ -1,11 +1,12 @@
-"""Read-only queries behind the admin API: mails with their history, payloads with their batches."""
+"""Read-only queries behind the admin API: mails with their history, payloads with their batches.
+The list queries are ordered statements; the API pages them with service_kit.pagination."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,23 +19,7 @@ from licence_gateway.store.mail import (
     MailEvent,
     ReceivedEmail,
 )
-from licence_gateway.store.payloads import LicencePayload
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    total: int
-
-
-async def _page(
-    session: AsyncSession, query: Select[*tuple[Any, ...]], page: int, size: int
-) -> Page[Any]:
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.execute(query.limit(size).offset((page - 1) * size))
-    return Page(items=list(rows.all()), total=total or 0)
+from licence_gateway.store.payloads import LicencePayload, payload_skipped, payload_waiting
 
 
 def _between(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
@@ -46,16 +31,13 @@ def _between(column: Any, start: datetime | None, end: datetime | None) -> list[
     return conditions
 
 
-async def list_mails(
-    session: AsyncSession,
+def mails_query(
     *,
     status: str | None,
     extract_type: str | None,
     created_from: datetime | None,
     created_to: datetime | None,
-    page: int,
-    size: int,
-) -> Page[tuple[Mail, LicenceDataBatch | None]]:
+) -> Select[tuple[Mail, LicenceDataBatch | None]]:
     """Newest first, each with its batch (None for usage mails)."""
     query = (
         select(Mail, LicenceDataBatch)
@@ -67,7 +49,7 @@ async def list_mails(
         query = query.where(Mail.status == status)
     if extract_type is not None:
         query = query.where(Mail.extract_type == extract_type)
-    return await _page(session, query, page, size)
+    return query
 
 
 @dataclass(frozen=True)
@@ -120,10 +102,6 @@ async def mail_events(session: AsyncSession, mail_id: int) -> Sequence[MailEvent
     ).all()
 
 
-# Where a payload stands, as the admin API filters it.
-PAYLOAD_STATES = ("waiting", "skipped", "batched", "accepted", "rejected")
-
-
 def _latest_link() -> Any:
     """Each payload's most recent batch link (a payload is re-batched by recreate-and-send)."""
     return (
@@ -133,15 +111,12 @@ def _latest_link() -> Any:
     )
 
 
-async def list_payloads(
-    session: AsyncSession,
+def payloads_query(
     *,
     state: str | None,
     received_from: datetime | None,
     received_to: datetime | None,
-    page: int,
-    size: int,
-) -> Page[tuple[LicencePayload, BatchPayload | None, LicenceDataBatch | None, Mail | None]]:
+) -> Select[tuple[LicencePayload, BatchPayload | None, LicenceDataBatch | None, Mail | None]]:
     latest = _latest_link()
     query = (
         select(LicencePayload, BatchPayload, LicenceDataBatch, Mail)
@@ -157,14 +132,14 @@ async def list_payloads(
         .order_by(LicencePayload.received_at.desc(), LicencePayload.id.desc())
     )
     if state == "waiting":
-        query = query.where(~LicencePayload.is_processed, ~LicencePayload.skip_process)
+        query = query.where(payload_waiting())
     elif state == "skipped":
-        query = query.where(~LicencePayload.is_processed, LicencePayload.skip_process)
+        query = query.where(payload_skipped())
     elif state == "batched":
         query = query.where(LicencePayload.is_processed, BatchPayload.outcome.is_(None))
     elif state in ("accepted", "rejected"):
         query = query.where(BatchPayload.outcome == state)
-    return await _page(session, query, page, size)
+    return query
 
 
 @dataclass(frozen=True)
@@ -193,12 +168,10 @@ async def payload_batches(session: AsyncSession, payload_id: int) -> list[Payloa
     return result
 
 
-async def list_received_emails(
-    session: AsyncSession, *, flagged: bool | None, page: int, size: int
-) -> Page[tuple[ReceivedEmail]]:
+def received_emails_query(*, flagged: bool | None) -> Select[tuple[ReceivedEmail]]:
     query = select(ReceivedEmail).order_by(ReceivedEmail.id.desc())
     if flagged is True:
         query = query.where(ReceivedEmail.flag.is_not(None))
     elif flagged is False:
         query = query.where(ReceivedEmail.flag.is_(None))
-    return await _page(session, query, page, size)
+    return query

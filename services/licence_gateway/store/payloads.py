@@ -19,10 +19,12 @@ import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Index,
     String,
     UniqueConstraint,
+    and_,
     func,
     text,
 )
@@ -64,6 +66,17 @@ class LicencePayload(Base):
     )
     is_processed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     skip_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+def payload_waiting() -> ColumnElement[bool]:
+    """A payload the next batch takes: not yet sent, not skipped. Written `IS false` so the
+    planner can use ix_licence_payloads_unprocessed (it does not match `NOT is_processed`)."""
+    return and_(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(False))
+
+
+def payload_skipped() -> ColumnElement[bool]:
+    """A payload left out of batches on purpose (the skip flag), not yet sent."""
+    return and_(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(True))
 
 
 # What reaching PostgreSQL fails with (refused, dropped, timed out), as opposed to a bad statement.
