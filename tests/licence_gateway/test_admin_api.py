@@ -10,11 +10,11 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licence_gateway.cli_ops import fake_reply
 from licence_gateway.domain.chief import FakeReply
 from licence_gateway.jobs.batching import run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
+from licence_gateway.jobs.operations import fake_reply
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.mail import ReceivedEmail

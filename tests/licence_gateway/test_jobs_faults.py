@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licence_gateway.cli_ops import Refused, fake_reply
 from licence_gateway.domain.chief import FakeReply
 from licence_gateway.jobs import batching
 from licence_gateway.jobs.batching import BatcherBusy, SendFailed, run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
+from licence_gateway.jobs.operations import Refused, fake_reply
 from licence_gateway.store.mail import IcmsCallback
 from tests.licence_gateway.mail_flow_support import (
     IcmsStandIn,

@@ -12,11 +12,11 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.cli import main
-from licence_gateway.cli_ops import recreate_and_send
 from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs.batching import run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
+from licence_gateway.jobs.operations import recreate_and_send
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.mail import Mail, move_mail
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD

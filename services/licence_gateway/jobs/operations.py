@@ -1,0 +1,308 @@
+"""Operator operations (reference section 10): repair the mail flow and check its connections.
+
+The CLI (`cli_ops.py`) and the tests call these. Each reports through `say` what it did (or, with
+`dry_run`, what it would do) and raises Refused when it cannot. Operations that send or build
+licenceData hold the batching lock, so they never race the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licence_gateway.adapters.smtp import SmtpError, new_message_id
+from licence_gateway.domain.chief import (
+    FakeReply,
+    ReplyOutcome,
+    fake_licence_reply,
+    licence_reply_file_name,
+    parse_licence_reply,
+)
+from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
+from licence_gateway.domain.mail_state import ExtractType, MailStatus
+from licence_gateway.jobs.batching import (
+    SendFailed,
+    batching_session,
+    commit_batch,
+    deliver_stored,
+    mark_sent,
+    send_pending_mail,
+)
+from licence_gateway.jobs.context import MailFlow
+from licence_gateway.jobs.inbox import Envelope
+from licence_gateway.store.mail import (
+    BatchPayload,
+    IcmsCallback,
+    LicenceDataBatch,
+    Mail,
+    batch_of_mail,
+    licence_mail_in_flight,
+    move_mail,
+    record_send_failure,
+)
+from licence_gateway.store.payloads import LicencePayload
+
+TEST_FILE_TEXT = "some ☃ test ☃ data"  # the original's check: SMTP and transliteration at once
+
+
+class Refused(Exception):
+    """The command cannot do what was asked; the message says why."""
+
+
+Say = Callable[[str], None]
+
+
+async def _batch_or_refuse(session: AsyncSession, mail_id: int) -> LicenceDataBatch:
+    batch = await batch_of_mail(session, mail_id)
+    if batch is None:
+        raise Refused(f"mail {mail_id} has no licenceData batch")
+    return batch
+
+
+# --- resend-email ----------------------------------------------------------------------------
+
+
+async def resend_email(flow: MailFlow, mail_id: int, dry_run: bool, say: Say) -> None:
+    async with batching_session(flow) as session:
+        mail = await session.get(Mail, mail_id, with_for_update=True)
+        if mail is None:
+            raise Refused(f"no mail {mail_id}")
+        if mail.extract_type != ExtractType.LICENCE_DATA:
+            raise Refused(f"mail {mail_id} is {mail.extract_type}; only licence_data is sent")
+        if mail.status not in (MailStatus.PENDING, MailStatus.REPLY_PENDING):
+            raise Refused(
+                f"mail {mail_id} is expected to be pending or reply_pending but is {mail.status}"
+            )
+        batch = await batch_of_mail(session, mail.id)
+        if batch is None or mail.message_bytes is None:
+            raise Refused(f"mail {mail.id} has no stored file to send")
+        what = f"mail {mail.id} (run {batch.run_number}, {batch.file_name}, {mail.message_id})"
+        if dry_run:
+            say(f"dry run: would re-send {what} to {flow.smtp.config.to_address}")
+            return
+        try:
+            await deliver_stored(flow, mail.message_bytes)
+        except SmtpError as exc:
+            await record_send_failure(session, mail, str(exc))
+            await session.commit()
+            raise
+        if mail.status == MailStatus.PENDING:
+            await mark_sent(session, flow, mail, "sent by an operator")
+        else:
+            await move_mail(
+                session,
+                mail,
+                MailStatus.REPLY_PENDING,
+                "re-sent by an operator",
+                sent_at=flow.clock(),
+                send_attempts=mail.send_attempts + 1,
+            )
+            await session.commit()
+        say(f"re-sent {what}, same bytes and Message-ID; it awaits its reply")
+
+
+# --- recreate-and-send -----------------------------------------------------------------------
+
+
+async def recreate_and_send(flow: MailFlow, mail_id: int | None, dry_run: bool, say: Say) -> None:
+    """Send again, under a new run number, the licences CHIEF did not process (section 8.3)."""
+    async with batching_session(flow) as session:
+        mail = await _mail_to_recreate(session, mail_id)
+        batch = await _batch_or_refuse(session, mail.id)
+        remaining = await _unanswered_payloads(session, batch)
+        refs = ", ".join(p.reference for p in remaining) or "none"
+        if dry_run:
+            say(
+                f"dry run: would close mail {mail.id} (run {batch.run_number}) and send"
+                f" {len(remaining)} licence(s) again under a new run number: {refs}"
+            )
+            return
+        if not remaining:
+            await move_mail(session, mail, MailStatus.REPLY_PROCESSED, "nothing left to re-send")
+            await session.commit()
+            say(f"mail {mail.id} (run {batch.run_number}) closed: every licence was answered")
+            return
+        await move_mail(session, mail, MailStatus.REPLY_PROCESSED, "recreated by an operator")
+        # One commit closes the old mail and creates the new one: the gate is never left open.
+        new_mail = await commit_batch(
+            session, flow, remaining, reason=f"recreated from run {batch.run_number}"
+        )
+        new_batch = await _batch_or_refuse(session, new_mail.id)
+        summary = (
+            f"mail {mail.id} (run {batch.run_number}) closed; {len(remaining)} licence(s)"
+            f" recreated as mail {new_mail.id}, run {new_batch.run_number} ({refs})"
+        )
+        try:
+            await send_pending_mail(session, flow, new_mail)
+        except SendFailed as exc:
+            raise Refused(f"{summary}, but not sent yet ({exc}); the batching job will") from exc
+        say(f"{summary}, sent")
+
+
+async def _mail_to_recreate(session: AsyncSession, mail_id: int | None) -> Mail:
+    mail = (
+        await session.get(Mail, mail_id, with_for_update=True)
+        if mail_id is not None
+        else await licence_mail_in_flight(session, lock=True)
+    )
+    if mail is None:
+        raise Refused(f"no mail {mail_id}" if mail_id else "no licenceData mail is in flight")
+    if mail.extract_type != ExtractType.LICENCE_DATA:
+        raise Refused(f"mail {mail.id} is {mail.extract_type}, not licence_data")
+    if mail.status == MailStatus.REPLY_PARTIALLY_PROCESSED:
+        return mail
+    if mail.status == MailStatus.REPLY_RECEIVED:
+        outcome = parse_licence_reply(mail.response_data or "").outcome
+        has_callback = await session.scalar(
+            select(IcmsCallback.id).where(IcmsCallback.mail_id == mail.id)
+        )
+        if outcome in (ReplyOutcome.VALID, ReplyOutcome.PARTIALLY_VALID) or has_callback:
+            raise Refused(
+                f"mail {mail.id}'s reply is {outcome.value} and goes to ICMS first;"
+                " run this again once it is reply_partially_processed"
+            )
+        return mail
+    raise Refused(
+        f"mail {mail.id} is {mail.status}; only a partially processed mail, or one whose reply"
+        " CHIEF could not process, can be recreated"
+    )
+
+
+async def _unanswered_payloads(
+    session: AsyncSession, batch: LicenceDataBatch
+) -> list[LicencePayload]:
+    rows = await session.scalars(
+        select(LicencePayload)
+        .join(BatchPayload, BatchPayload.payload_id == LicencePayload.id)
+        .where(BatchPayload.batch_id == batch.id, BatchPayload.outcome.is_(None))
+        .order_by(BatchPayload.position)
+    )
+    return list(rows)
+
+
+# --- set-skip-flag ---------------------------------------------------------------------------
+
+
+async def set_skip_flag(
+    flow: MailFlow, payload_id: int, skip: bool, dry_run: bool, say: Say
+) -> None:
+    async with flow.sessions() as session:
+        # Waits for a batching run that has claimed the row, then sees it processed.
+        payload = await session.get(LicencePayload, payload_id, with_for_update=True)
+        if payload is None:
+            raise Refused(f"no payload {payload_id}")
+        what = f"payload {payload.id} ({payload.reference}, {payload.action})"
+        if payload.is_processed:
+            raise Refused(f"{what} is already in a licenceData file; its flag cannot change")
+        effect = "be left out of batches" if skip else "go in the next batch"
+        if dry_run:
+            say(f"dry run: would set skip_process={str(skip).lower()} on {what}; it would {effect}")
+            return
+        payload.skip_process = skip
+        await session.commit()
+        say(f"skip_process={str(skip).lower()} on {what}; it will {effect}")
+
+
+# --- fake-reply ------------------------------------------------------------------------------
+
+
+async def fake_reply(flow: MailFlow, outcome: FakeReply, dry_run: bool, say: Say) -> None:
+    if flow.settings.environment != "development":
+        raise Refused(
+            "fake-reply only runs in development (LICENCE_GATEWAY_ENVIRONMENT=development);"
+            f" this is {flow.settings.environment}"
+        )
+    async with flow.sessions() as session:
+        mail = await licence_mail_in_flight(session, lock=True)
+        if mail is None or mail.status != MailStatus.REPLY_PENDING:
+            raise Refused("no licenceData mail is waiting for a reply")
+        batch = await _batch_or_refuse(session, mail.id)
+        references = [p.reference for p in await _batch_payloads(session, batch)]
+        now = flow.clock()
+        name = licence_reply_file_name(batch.run_number, now)
+        if dry_run:
+            say(f"dry run: would store a fake {outcome.value} reply {name} on mail {mail.id}")
+            return
+        text = fake_licence_reply(
+            outcome, run_number=batch.run_number, references=references, created_at=now
+        )
+        await move_mail(
+            session,
+            mail,
+            MailStatus.REPLY_RECEIVED,
+            f"fake {outcome.value} reply (development)",
+            response_filename=name,
+            response_subject=name,
+            response_data=text,
+            response_date=now,
+        )
+        await session.commit()
+        say(f"fake {outcome.value} reply {name} stored on mail {mail.id} (run {batch.run_number})")
+
+
+async def _batch_payloads(session: AsyncSession, batch: LicenceDataBatch) -> list[LicencePayload]:
+    rows = await session.scalars(
+        select(LicencePayload)
+        .join(BatchPayload, BatchPayload.payload_id == LicencePayload.id)
+        .where(BatchPayload.batch_id == batch.id)
+        .order_by(BatchPayload.position)
+    )
+    return list(rows)
+
+
+# --- connection checks -----------------------------------------------------------------------
+
+
+async def check_email_sending(flow: MailFlow, send_to: str | None, dry_run: bool, say: Say) -> None:
+    config = flow.smtp.config
+    recipient = send_to or config.to_address
+    where = f"{config.host}:{config.port} ({config.security}, {config.auth} login)"
+    if dry_run:
+        say(f"dry run: would send a test e-mail through {where} to {recipient}")
+        return
+    await flow.smtp.send_file(
+        recipient=recipient,
+        subject="Test email",
+        file_name="test_file.txt",
+        text=TEST_FILE_TEXT,
+        message_id=new_message_id(),
+    )
+    say(f"{where} accepted a test e-mail to {recipient}")
+
+
+async def check_mailbox(flow: MailFlow, fetch_email: bool, dry_run: bool, say: Say) -> None:
+    config = flow.mailbox.config
+    where = f"{config.username} at {config.host}:{config.port} ({config.security}, {config.auth})"
+    if dry_run:
+        say(f"dry run: would log in to {where} and count the messages")
+        return
+    say(f"{where}: {await flow.mailbox.count()} message(s)")
+    if fetch_email:
+        for message in (await flow.mailbox.fetch_all())[-3:]:
+            say(_describe(message.raw, flow.settings.hmrc_sender_address))
+
+
+def _describe(raw: bytes | None, hmrc_sender: str) -> str:
+    if raw is None:
+        return "- (too large to fetch)"
+    envelope = Envelope.of(raw)
+    try:
+        attachment = parse_hmrc_email(raw).attachment_name
+    except EmailParseError as exc:
+        attachment = f"unusable: {exc}"
+    sender_ok = "HMRC" if envelope.sender == hmrc_sender.strip().lower() else "NOT HMRC"
+    return (
+        f"- subject: {envelope.subject!r}, from: {envelope.sender} ({sender_ok}),"
+        f" attachment: {attachment}"
+    )
+
+
+async def check_icms_connection(flow: MailFlow, dry_run: bool, say: Say) -> None:
+    if dry_run:
+        say(f"dry run: would POST a Hawk-signed check to {flow.settings.icms_api_url}")
+        return
+    icms = await flow.icms()
+    await icms.check_connection()
+    say(f"ICMS at {flow.settings.icms_api_url} answered the signed check correctly")
