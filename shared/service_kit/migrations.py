@@ -1,10 +1,11 @@
-"""Each service has its own alembic history and version table, under migrations/<service>/."""
+"""Each service has its own alembic history and version table, shipped inside its package as
+`<package>/migrations/` and found with importlib.resources: the kit is told the package name."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from alembic import command, context
@@ -13,36 +14,30 @@ from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-MIGRATIONS_DIR_ENV = "SERVICE_MIGRATIONS_DIR"
+
+def migrations_dir(package: str) -> Path:
+    """The alembic folder a service ships inside its package (`<package>/migrations`)."""
+    folder = resources.files(package) / "migrations"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{package} ships no migrations folder")
+    # Installed packages are plain folders (the wheel is not zip-imported), which alembic needs.
+    return Path(str(folder))
 
 
-def migrations_dir() -> Path:
-    """The migrations folder: $SERVICE_MIGRATIONS_DIR, ./migrations, or the source checkout's."""
-    candidates = [
-        os.environ.get(MIGRATIONS_DIR_ENV, ""),
-        str(Path.cwd() / "migrations"),
-        str(Path(__file__).resolve().parents[2] / "migrations"),
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "licence_gateway" / "env.py").exists():
-            return Path(candidate)
-    raise FileNotFoundError(f"no migrations folder found; set {MIGRATIONS_DIR_ENV}")
-
-
-def alembic_config(service: str, database_url: str) -> Config:
+def alembic_config(package: str, database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir() / service))
+    config.set_main_option("script_location", str(migrations_dir(package)))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     return config
 
 
-def upgrade(service: str, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(service, database_url), revision)
+def upgrade(package: str, database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(package, database_url), revision)
 
 
-def downgrade(service: str, database_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(service, database_url), revision)
+def downgrade(package: str, database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(package, database_url), revision)
 
 
 def only_schema(schema: str) -> Callable[[str | None, str, object], bool]:

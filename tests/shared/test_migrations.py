@@ -1,4 +1,6 @@
 import asyncio
+import importlib
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -6,9 +8,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import service_kit.migrations
 from invoice_checker.store.models import Base as CheckerBase
 from licence_gateway.store.models import Base as GatewayBase
-from service_kit.migrations import downgrade, only_schema, upgrade
+from service_kit.migrations import downgrade, migrations_dir, only_schema, upgrade
 from tests.support.database import recreate_database
 from tests.support.infra import database_name_for_tests
 
@@ -65,3 +68,19 @@ async def test_models_and_migrations_agree(service: str, database_url: str) -> N
         differences = await connection.run_sync(diff)
     await engine.dispose()
     assert differences == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_migrations_ship_in_the_package_whatever_the_working_directory(
+    service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    package = Path(importlib.import_module(service).__file__ or "").parent
+    folder = migrations_dir(service)
+    assert folder == package / "migrations"
+    assert (folder / "env.py").is_file() and list((folder / "versions").glob("*.py"))
+
+
+def test_the_kit_names_no_service() -> None:
+    source = Path(service_kit.migrations.__file__ or "").read_text()
+    assert not [name for name in SERVICES if name in source]
