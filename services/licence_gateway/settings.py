@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from service_kit.settings import ServiceSettings, load_settings
+from service_kit.settings import ServiceSettings, SettingsError, load_settings
 
 
 class LicenceGatewaySettings(ServiceSettings):
@@ -84,6 +84,14 @@ class LicenceGatewaySettings(ServiceSettings):
     hmrc_sender_address: str = Field(
         default="", description="From address HMRC replies come from; other senders are left"
     )
+    hmrc_trusted_authserv_id: str = Field(
+        default="",
+        description=(
+            "authserv-id of our receiving server (e.g. Exchange Online) whose"
+            " Authentication-Results must show dmarc=pass, or dkim=pass for HMRC's domain, before"
+            " a reply is applied; empty skips the check (local simulators only)"
+        ),
+    )
     batch_every_minutes: int = Field(
         default=10, ge=1, le=60, description="licenceData batching job schedule"
     )
@@ -111,8 +119,30 @@ class LicenceGatewaySettings(ServiceSettings):
         return value if not value or value.endswith("/") else f"{value}/"
 
 
+# Settings that are fine on a laptop and dangerous in production: start-up refuses them there.
+UNSAFE_IN_PRODUCTION = {
+    "hawk_disabled": True,
+    "smtp_security": "none",
+    "pop3_security": "none",
+}
+
+
+def refuse_unsafe_in_production(settings: LicenceGatewaySettings) -> None:
+    """Raise SettingsError naming the first setting that must not be used in production."""
+    if settings.environment != "production":
+        return
+    for name, unsafe in UNSAFE_IN_PRODUCTION.items():
+        if getattr(settings, name) == unsafe:
+            raise SettingsError(
+                f"LICENCE_GATEWAY_{name.upper()}={str(unsafe).lower()} is not allowed"
+                " when LICENCE_GATEWAY_ENVIRONMENT=production"
+            )
+
+
 def get_settings() -> LicenceGatewaySettings:
-    return load_settings(LicenceGatewaySettings)
+    settings = load_settings(LicenceGatewaySettings)
+    refuse_unsafe_in_production(settings)
+    return settings
 
 
 class NotConfiguredError(RuntimeError):

@@ -36,7 +36,8 @@ from tests.support.dovecot import DovecotServer
 from tests.support.faulty_proxy import FaultyProxy
 
 REPLY_29236 = "CHIEF_licenceReply_29236_202209231140.eml"
-REFERENCES = {"IMA/2022/00003": "00000000-0000-4000-8000-000000000001"}
+# The run the fixture reply answers: its one transaction, 88514.
+REFERENCES = {"88514": "00000000-0000-4000-8000-000000000001"}
 
 
 @pytest.fixture

@@ -152,12 +152,13 @@ def match_transactions(
     """
     waiting: dict[str, deque[tuple[BatchPayload, LicencePayload]]] = defaultdict(deque)
     for pair in carried:
-        waiting[pair[1].reference].append(pair)
+        waiting[pair[1].reference.strip()].append(pair)  # CHIEF's lines lose trailing spaces
     last: dict[str, tuple[BatchPayload, LicencePayload]] = {}
     ids: dict[str, str] = {}
     unknown: list[str] = []
 
     def key_of(reference: str, outcome: str, errors: list[dict[str, str]] | None) -> str | None:
+        reference = reference.strip()
         if waiting[reference]:
             last[reference] = waiting[reference].popleft()
         elif reference not in last:  # not in the run: ICMS cannot be told about it

@@ -48,6 +48,7 @@ from licence_gateway.domain.chief.licence_reply import (
     parse_licence_reply,
     render_licence_reply,
     reply_callback_body,
+    reply_mismatch,
     reply_summary,
 )
 from licence_gateway.domain.chief.syntax import ChiefFormatError, to_ascii
@@ -103,6 +104,7 @@ __all__ = [
     "render_licence_reply",
     "render_usage_data",
     "reply_callback_body",
+    "reply_mismatch",
     "reply_summary",
     "to_ascii",
     "usage_callback_body",
