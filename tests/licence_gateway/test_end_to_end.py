@@ -18,13 +18,16 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from licence_gateway.domain.chief import licence_reply_file_name, render_licence_reply
 from licence_gateway.jobs.batching import run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import open_mail_flow
@@ -36,7 +39,7 @@ from licence_gateway.simulators.icms import IcmsSimulator
 from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.simulators.serving import BackgroundServer
-from licence_gateway.store.mail import Mail
+from licence_gateway.store.mail import Mail, ReceivedEmail
 from service_kit.migrations import upgrade
 from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
@@ -63,6 +66,7 @@ HAWK_KEY = "end-to-end-hawk-key"
 GATEWAY, ICMS_MAILBOX, CHIEF = "gateway@lg.test", "icms-mailbox@lg.test", "chief@hmrc.test"
 PASSWORD = "e2e-password"
 MIX = OutcomeMix(seed=11, accept_ratio=0.7)
+RECEIVING_SERVER = "mx.lg.test"  # stamps Authentication-Results, as Exchange Online does
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ def production_login(identity: IdentityService, certificate: LocalCertificate) -
         "azure_client_id": CLIENT_ID,
         "azure_client_secret": CLIENT_SECRET,
         "azure_authority_host": identity.authority_host,
+        "hmrc_trusted_authserv_id": RECEIVING_SERVER,
     }
     hmrc = HmrcConfig(
+        authserv_id=RECEIVING_SERVER,
         smtp_username=MAILBOX_USER,
         mailbox_user=MAILBOX_USER,
         tls_context=certificate.server_context(),
@@ -241,6 +247,21 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     assert {item["type"] for item in licences} == {"OIL", "DFL", "SIL", "SAN", "NUCLEAR"}
     assert {item["action"] for item in licences} == {"insert", "replace", "cancel"}
     assert totals(simulator)["sent"] == 40  # every POST answered 201 with a good signature
+    # An attacker answers run 1 first, "accepting" everything, with a From that only contains
+    # HMRC's address and a verdict from a server we do not trust: it must change nothing.
+    everything = tuple(item["reference"] for item in licences)
+    forged = render_licence_reply(
+        run_number="1", created_at=datetime.now(UTC), accepted=everything, rejected=(),
+        file_errors=(),
+    )
+    raw = hmrc.chief_email(licence_reply_file_name(1, datetime.now(UTC)), forged)
+    untrusted = raw.replace(RECEIVING_SERVER.encode(), b"evil.test")  # HMRC's From, wrong server
+    hmrc.deliver_raw(untrusted)
+    hmrc.deliver_raw(
+        untrusted.replace(b"Message-ID: <", b"Message-ID: <other.").replace(
+            b"From: ", f"From: {CHIEF} <attacker@evil.test>\nX-Was-From: ".encode()
+        )
+    )
 
     await run_jobs_until(
         settings,
@@ -252,6 +273,9 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     assert result["accepted"] == hmrc.totals.accepted > 0
     assert result["rejected"] == hmrc.totals.rejected > 0
     assert result["conflicts"] == result["unknown_outcomes"] == 0
+    async with AsyncSession(create_async_engine(settings.database_url)) as session:
+        flags = list(await session.scalars(select(ReceivedEmail.flag).order_by(ReceivedEmail.id)))
+    assert flags.count("sender_not_verified") == 2 and flags.count(None) == 1
     licences = simulator.status()["licences"].values()
     rejected = [item for item in licences if item["outcome"] == "rejected"]
     assert len(rejected) == result["rejected"]

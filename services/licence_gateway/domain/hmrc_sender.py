@@ -63,10 +63,13 @@ def _one_mailbox(headers: EmailMessage, name: str) -> tuple[str, str | None]:
         header = values[0]
         defects = list(getattr(header, "defects", ()))
         addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
+        grouped = any(group.display_name is not None for group in getattr(header, "groups", ()))
     except (IndexError, ValueError, TypeError) as exc:  # the registry parses lazily
         return "", f"{name} cannot be parsed: {exc}"
     if defects:
         return "", f"{name} is malformed: {defects[0]}"
+    if grouped:
+        return "", f"{name} holds a group, not a mailbox"
     if len(addresses) != 1:
         return "", f"{name} holds {len(addresses)} mailboxes, expected exactly one"
     address = addresses[0]

@@ -35,6 +35,9 @@ RATIO = click.FloatRange(0, 1)
 @click.option("--mailbox-user", default="icms-mailbox@licence-gateway.local", show_default=True)
 @click.option("--mailbox-password", default="simulator", show_default=True)
 @click.option("--reply-sender", default="chief@hmrc.simulator.local", show_default=True)
+@click.option(
+    "--authserv-id", default="", help="stamp Authentication-Results (dkim, dmarc pass) as this id"
+)
 @click.option("--xoauth2-token", help="accept this static bearer token (XOAUTH2)")
 @click.option("--introspection-url", help="validate XOAUTH2 tokens at this endpoint")
 @click.option("--introspection-ca", help="CA file (PEM) for an https introspection endpoint")
@@ -70,6 +73,7 @@ def hmrc(**options: Any) -> None:
         mailbox_user=options["mailbox_user"],
         mailbox_password=options["mailbox_password"],
         reply_sender=options["reply_sender"],
+        authserv_id=options["authserv_id"],
         reply_delay=options["reply_delay"],
         reply_line_width=options["reply_line_width"],
         mix=simulator.OutcomeMix(
