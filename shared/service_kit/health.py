@@ -77,6 +77,9 @@ def health_router() -> APIRouter:
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         registry: CollectorRegistry = request.app.state.metrics_registry
+        # A service may set gauges from its database just before they are read.
+        for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+            await refresh(request.app)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -251,7 +251,10 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     # HMRC's address and a verdict from a server we do not trust: it must change nothing.
     everything = tuple(item["reference"] for item in licences)
     forged = render_licence_reply(
-        run_number="1", created_at=datetime.now(UTC), accepted=everything, rejected=(),
+        run_number="1",
+        created_at=datetime.now(UTC),
+        accepted=everything,
+        rejected=(),
         file_errors=(),
     )
     raw = hmrc.chief_email(licence_reply_file_name(1, datetime.now(UTC)), forged)

@@ -32,7 +32,10 @@ TRUSTED = "mx.receiver.test"
 DOMAIN = HMRC.rpartition("@")[2]
 
 
-ATTACHMENT = "1\\fileHeader\\CHIEF\\ILBDOTI\\licenceReply\\202209231140\\29236\n2\\accepted\\88514\n3\\fileTrailer\\1\\0\\0\n"
+ATTACHMENT = (
+    "1\\fileHeader\\CHIEF\\ILBDOTI\\licenceReply\\202209231140\\29236\n"
+    "2\\accepted\\88514\n3\\fileTrailer\\1\\0\\0\n"
+)
 
 
 def reply(
@@ -45,7 +48,12 @@ def reply(
         f"attachment; filename={REPLY.removesuffix('.eml')}"
     )
     body = message.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
-    head = [*top, from_header, f"Message-ID: {make_msgid()}", f"Subject: {REPLY.removesuffix('.eml')}"]
+    head = [
+        *top,
+        from_header,
+        f"Message-ID: {make_msgid()}",
+        f"Subject: {REPLY.removesuffix('.eml')}",
+    ]
     return ("\r\n".join(head) + "\r\n").encode() + body
 
 

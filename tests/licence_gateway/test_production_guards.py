@@ -45,7 +45,9 @@ def test_the_same_settings_are_allowed_outside_production(
 ) -> None:
     # `check` loads settings like serve does, then only tests the connections: exit 0.
     code, stderr = _run(
-        "check", {"LICENCE_GATEWAY_ENVIRONMENT": "development", variable: value}, database_url,
+        "check",
+        {"LICENCE_GATEWAY_ENVIRONMENT": "development", variable: value},
+        database_url,
         redis_url,
     )
     assert code == 0, stderr

@@ -31,11 +31,11 @@ class SenderVerdict:
     claims_hmrc: bool  # HMRC's address appears in From or Sender (a forgery if problem is set)
 
 
-def check_hmrc_sender(raw: bytes, expected_address: str, trusted_authserv_id: str = "") -> SenderVerdict:
+def check_hmrc_sender(
+    raw: bytes, expected_address: str, trusted_authserv_id: str = ""
+) -> SenderVerdict:
     expected = expected_address.strip().lower()
-    headers = cast(
-        EmailMessage, BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-    )
+    headers = cast(EmailMessage, BytesHeaderParser(policy=email.policy.default).parsebytes(raw))
     claims = any(expected in str(value).lower() for value in _raw_values(headers, "From", "Sender"))
     from_address, problem = _one_mailbox(headers, "From")
     if problem is None and from_address != expected:
@@ -50,9 +50,7 @@ def check_hmrc_sender(raw: bytes, expected_address: str, trusted_authserv_id: st
 
 
 def _raw_values(headers: EmailMessage, *names: str) -> list[str]:
-    return [
-        str(value) for name in names for value in (headers.get_all(name) or [])
-    ]
+    return [str(value) for name in names for value in (headers.get_all(name) or [])]
 
 
 def _one_mailbox(headers: EmailMessage, name: str) -> tuple[str, str | None]:
@@ -85,12 +83,16 @@ def _authentication_problem(headers: EmailMessage, authserv_id: str, domain: str
         if server != trusted:
             continue  # written by someone else: worth nothing
         for method, result, properties in results:
-            if method == "dmarc" and result == "pass":
-                if properties.get("header.from", domain) == domain:
-                    return None
-            if method == "dkim" and result == "pass" and properties.get("header.d") == domain:
+            if result != "pass":
+                continue
+            if method == "dmarc" and properties.get("header.from", domain) == domain:
                 return None
-        return f"Authentication-Results of {authserv_id} show neither dmarc=pass nor dkim=pass for {domain}"
+            if method == "dkim" and properties.get("header.d") == domain:
+                return None
+        return (
+            f"Authentication-Results of {authserv_id} show neither dmarc=pass"
+            f" nor dkim=pass for {domain}"
+        )
     return f"no Authentication-Results from {authserv_id}"
 
 

@@ -100,6 +100,11 @@ def hmrc(**options: Any) -> None:
 @click.option("--callback-hawk-id", help="id the gateway signs callbacks with (default: same)")
 @click.option("--callback-hawk-key", help="key for callbacks (default: the same key)")
 @click.option("--patience", default=60.0, show_default=True, help="seconds to wait for gateway")
+@click.option(
+    "--refuse-id",
+    multiple=True,
+    help="answer 422 {} to any licence callback naming this ICMS id (repeatable)",
+)
 def icms(**options: Any) -> None:
     """ICMS: send licences to the gateway, receive and show their outcomes."""
     from licence_gateway.simulators.icms import IcmsSimulator, create_app
@@ -114,6 +119,7 @@ def icms(**options: Any) -> None:
         seed=options["seed"],
         callback_hawk_id=options["callback_hawk_id"],
         callback_hawk_key=options["callback_hawk_key"],
+        refuse_ids=set(options["refuse_id"]),
     )
     app = create_app(simulator, send_on_start=options["count"], patience=options["patience"])
     click.echo(f"ICMS simulator: status at http://{options['host']}:{options['port']}/")

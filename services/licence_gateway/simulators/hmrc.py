@@ -284,7 +284,7 @@ class HmrcSimulator:
         logger.info("licenceReply filed", extra={"subject": name, "verdict": repr(verdict)[:200]})
 
     def deliver_raw(self, raw: bytes, now: float | None = None) -> None:
-        """Put any message in the mailbox as it is: how tests forge mail the way an attacker would."""
+        """Put any message in the mailbox as it is: tests forge mail as an attacker would."""
         self.mailbox.add(raw, available_at=time.time() if now is None else now)
 
     def emit_usage_data(self, now: float | None = None) -> str:
