@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.domain.mail_state import MailStatus
@@ -38,12 +38,10 @@ async def mail_awaiting_reply_since(session: AsyncSession, cutoff: datetime) -> 
 
 async def parked_licences(session: AsyncSession) -> int:
     """How many licence outcomes ICMS refused and that wait for `licence-gateway redeliver`."""
-    count = await session.scalar(
-        select(func.count()).select_from(
-            IcmsCallback, func.jsonb_object_keys(IcmsCallback.refused_ids).alias("parked")
-        )
+    parked = await session.scalars(
+        select(IcmsCallback.refused_ids).where(IcmsCallback.refused_ids != text("'{}'::jsonb"))
     )
-    return count or 0
+    return sum(map(len, parked))
 
 
 async def flagged_replies(session: AsyncSession) -> dict[str, int]:
