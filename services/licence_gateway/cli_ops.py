@@ -27,6 +27,7 @@ from licence_gateway.domain.chief import (
     parse_licence_reply,
 )
 from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
+from licence_gateway.domain.hmrc_sender import check_hmrc_sender
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.batching import (
     BatcherBusy,
@@ -339,18 +340,21 @@ async def check_mailbox(flow: MailFlow, fetch_email: bool, dry_run: bool, say: S
     say(f"{where}: {await flow.mailbox.count()} message(s)")
     if fetch_email:
         for message in (await flow.mailbox.fetch_all())[-3:]:
-            say(_describe(message.raw, flow.settings.hmrc_sender_address))
+            say(_describe(message.raw, flow.settings))
 
 
-def _describe(raw: bytes | None, hmrc_sender: str) -> str:
+def _describe(raw: bytes | None, settings: LicenceGatewaySettings) -> str:
     if raw is None:
         return "- (too large to fetch)"
-    envelope = Envelope.of(raw)
+    verdict = check_hmrc_sender(
+        raw, settings.hmrc_sender_address, settings.hmrc_trusted_authserv_id
+    )
+    envelope = Envelope.of(raw, verdict)
     try:
         attachment = parse_hmrc_email(raw).attachment_name
     except EmailParseError as exc:
         attachment = f"unusable: {exc}"
-    sender_ok = "HMRC" if envelope.sender == hmrc_sender.strip().lower() else "NOT HMRC"
+    sender_ok = "HMRC" if verdict.problem is None else "NOT HMRC"
     return (
         f"- subject: {envelope.subject!r}, from: {envelope.sender} ({sender_ok}),"
         f" attachment: {attachment}"
