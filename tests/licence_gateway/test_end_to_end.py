@@ -40,6 +40,7 @@ from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail, ReceivedEmail
+from licence_gateway.store.payloads import LicencePayload
 from service_kit.migrations import upgrade
 from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
@@ -373,3 +374,45 @@ async def test_make_demo_runs_the_flow_through_the_whole_stack(tmp_path: Path) -
     (line,) = [line for line in output.splitlines() if line.startswith("demo licences: ")]
     assert line.startswith("demo licences: sent=12 final=12 accepted="), line
     assert (tmp_path / "demo" / "logs" / "hmrc-simulator.log").exists()
+
+
+async def test_licences_icms_refuses_are_parked_and_the_rest_of_the_run_reaches_icms(
+    settings: LicenceGatewaySettings,
+    gateway_env: dict[str, str],
+    gateway: BackgroundServer,
+    hmrc: HmrcSimulator,
+    icms: tuple[IcmsSimulator, BackgroundServer],
+) -> None:
+    """Issue 18.3: ICMS answers 422 `{}` to any callback naming two of the run's licences."""
+    simulator, server = icms
+    await icms_sends(server, 12)
+    refused = sorted(simulator.licences)[:2]
+    simulator.refuse_ids = set(refused)
+
+    async def run_is_processed() -> bool:
+        async with open_mail_flow(settings) as flow, flow.sessions() as session:
+            return {mail.status for mail in await session.scalars(select(Mail))} == {
+                "reply_processed"
+            }
+
+    processed = False
+
+    def done() -> bool:
+        return totals(simulator)["final"] == 10 and processed
+
+    deadline = time.monotonic() + 20
+    while not done():
+        assert time.monotonic() < deadline, f"stuck: {simulator.status()['totals']}"
+        await run_jobs_until(settings, lambda: totals(simulator)["final"] == 10)
+        processed = await run_is_processed()
+    assert all(simulator.licences[icms_id].outcome is None for icms_id in refused)
+    assert simulator.refused_callbacks >= 2
+
+    async with open_mail_flow(settings) as flow, flow.sessions() as session:
+        rows = await session.execute(select(LicencePayload.id, LicencePayload.icms_id))
+        by_icms_id = {str(icms_id): payload_id for payload_id, icms_id in rows.all()}
+    simulator.refuse_ids = set()  # fixed in ICMS
+    for icms_id in refused:
+        output = await operator_command(gateway_env, "redeliver", str(by_icms_id[icms_id]))
+        assert "no longer parked" in output, output
+    assert totals(simulator)["final"] == 12 and totals(simulator)["conflicts"] == 0
