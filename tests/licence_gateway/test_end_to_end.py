@@ -36,7 +36,6 @@ from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
 from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail, ReceivedEmail
@@ -51,6 +50,7 @@ from tests.licence_gateway.mail_fixtures import (
     identity_service,
     local_certificate,
 )
+from tests.licence_gateway.mail_flow_support import running_icms_simulator
 from tests.support.database import recreate_database
 from tests.support.infra import (
     ROOT,
@@ -156,9 +156,8 @@ async def hmrc(mail_login: MailLogin) -> AsyncIterator[HmrcSimulator]:
 
 @pytest.fixture
 def icms() -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
-    simulator = IcmsSimulator(gateway_url="http://unset/", hawk_id="icms-api", hawk_key=HAWK_KEY)
-    with BackgroundServer(create_icms_app(simulator, patience=10)) as server:
-        yield simulator, server
+    with running_icms_simulator(HAWK_KEY) as running:
+        yield running
 
 
 @pytest.fixture

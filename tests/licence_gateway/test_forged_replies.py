@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import email.policy
 import logging
-from collections.abc import Iterator
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.utils import make_msgid
 
 import pytest
-from pydantic import SecretStr
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.domain.hmrc_sender import check_hmrc_sender
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
-from licence_gateway.store.mail import ReceivedEmail
-from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
+from tests.licence_gateway.mail_fixtures import MAILBOX_USER
 from tests.licence_gateway.mail_flow_support import HMRC, add_answered_batch, mails
+from tests.licence_gateway.test_jobs_inbox import received
 from tests.support.dovecot import DovecotServer
 
 REPLY = "CHIEF_licenceReply_29236_202209231140.eml"
@@ -109,35 +105,6 @@ def test_authentication_results_are_trusted_only_from_the_configured_server(
     verdict = check_hmrc_sender(raw, HMRC, TRUSTED)
     assert (verdict.problem is None) is applied
     assert check_hmrc_sender(raw, HMRC).problem is None  # unset: the check is off
-
-
-@pytest.fixture
-def mailbox(dovecot: DovecotServer) -> Iterator[DovecotServer]:
-    dovecot.clear(MAILBOX_USER)
-    yield dovecot
-    dovecot.clear(MAILBOX_USER)
-
-
-@pytest.fixture
-def inbox_flow(mail_flow: MailFlow, mailbox: DovecotServer) -> MailFlow:
-    mail_flow.settings = mail_flow.settings.model_copy(
-        update={
-            "pop3_host": "127.0.0.1",
-            "pop3_port": mailbox.pop3_port,
-            "pop3_security": "starttls",
-            "pop3_auth": "password",
-            "pop3_username": MAILBOX_USER,
-            "pop3_password": SecretStr(POP3_PASSWORD),
-            "pop3_timeout_seconds": 5,
-            "hmrc_sender_address": HMRC,
-        }
-    )
-    return mail_flow
-
-
-async def received(mail_flow: MailFlow) -> list[ReceivedEmail]:
-    async with AsyncSession(mail_flow.engine) as session:
-        return list(await session.scalars(select(ReceivedEmail).order_by(ReceivedEmail.id)))
 
 
 async def test_a_forged_from_is_stored_flagged_and_the_genuine_reply_still_applies(

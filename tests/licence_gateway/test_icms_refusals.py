@@ -20,7 +20,6 @@ from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.main import create_app
 from licence_gateway.simulators.icms import IcmsSimulator, LicenceRecord
-from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import IcmsCallback
 from licence_gateway.store.payloads import LicencePayload
@@ -30,6 +29,7 @@ from tests.licence_gateway.mail_flow_support import (
     add_answered_batch,
     fixture_text,
     mails,
+    running_icms_simulator,
 )
 from tests.licence_gateway.test_ops_cli import environment
 from tests.support.apps import app_client
@@ -40,9 +40,8 @@ TOKEN = "admin-token-for-tests"
 
 @pytest.fixture
 def icms() -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
-    simulator = IcmsSimulator(gateway_url="http://unset/", hawk_id="icms-api", hawk_key=HAWK_KEY)
-    with BackgroundServer(create_icms_app(simulator, patience=1)) as server:
-        yield simulator, server
+    with running_icms_simulator(HAWK_KEY, patience=1) as running:
+        yield running
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from typing import cast
 
 _COMMENT = re.compile(r"\([^()]*\)")
 
@@ -35,7 +34,7 @@ def check_hmrc_sender(
     raw: bytes, expected_address: str, trusted_authserv_id: str = ""
 ) -> SenderVerdict:
     expected = expected_address.strip().lower()
-    headers = cast(EmailMessage, BytesHeaderParser(policy=email.policy.default).parsebytes(raw))
+    headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
     claims = any(expected in str(value).lower() for value in _raw_values(headers, "From", "Sender"))
     from_address, problem = _one_mailbox(headers, "From")
     if problem is None and from_address != expected:
