@@ -12,13 +12,17 @@ from email.mime.multipart import MIMEMultipart
 from email.utils import make_msgid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from licence_gateway.domain.hmrc_sender import check_hmrc_sender
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
+from licence_gateway.main import create_app
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER
 from tests.licence_gateway.mail_flow_support import HMRC, add_answered_batch, mails
 from tests.licence_gateway.test_jobs_inbox import received
+from tests.support.apps import app_client
 from tests.support.dovecot import DovecotServer
 
 REPLY = "CHIEF_licenceReply_29236_202209231140.eml"
@@ -80,6 +84,26 @@ def test_the_address_is_compared_case_insensitively_and_sender_must_match_too() 
     assert "Sender" in (check_hmrc_sender(forged_sender, HMRC).problem or "")
     two_froms = headers(GENUINE_FROM, GENUINE_FROM)
     assert check_hmrc_sender(two_froms, HMRC).problem is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["From", "Sender", "Authentication-Results", "X"]).flatmap(
+            lambda name: st.tuples(st.just(name), st.text(max_size=60))
+        ),
+        max_size=4,
+    )
+)
+def test_any_headers_give_a_verdict_and_only_hmrcs_one_mailbox_passes(
+    fields: list[tuple[str, str]],
+) -> None:
+    lines = [f"{name}: {value}" for name, value in fields]
+    raw = "\r\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n\r\nbody"
+    verdict = check_hmrc_sender(raw, HMRC, TRUSTED)
+    if verdict.problem is None:
+        assert verdict.address == HMRC
+        assert sum(name == "From" for name, _ in fields) == 1
 
 
 @pytest.mark.parametrize(
@@ -188,3 +212,6 @@ async def test_a_second_reply_for_an_answered_run_never_changes_an_outcome(
     assert (first.flag, again.flag, again.mail_id) == (None, "second_reply", None)
     [mail] = await mails(inbox_flow.engine)
     assert (mail.status, mail.response_data) == ("reply_received", answer)
+    async with app_client(create_app(inbox_flow.settings)) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'licence_gateway_hmrc_replies_flagged{flag="second_reply"} 1.0' in metrics
