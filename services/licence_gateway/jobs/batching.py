@@ -193,17 +193,7 @@ async def commit_batch(
         .values(is_processed=True)
     )
     await session.commit()
-    for cut in built.cut_fields:
-        logger.warning(
-            "licence field cut to its CHIEF maximum in the e-mailed attachment",
-            extra={
-                "payload_id": payloads[cut.licence].id,
-                "field": cut.field,
-                "length": cut.length,
-                "maximum": cut.maximum,
-                "run_number": run_number,
-            },
-        )
+    log_cut_fields(built, [payload.id for payload in payloads])
     logger.info(
         "licenceData batch committed",
         extra={"mail_id": mail.id, "run_number": run_number, "licences": len(payloads)},
@@ -271,3 +261,18 @@ async def send_licence_data(ctx: dict[str, Any]) -> str:
         if failed.transient:
             raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from failed
         return str(failed)
+
+
+def log_cut_fields(built: LicenceDataFile, payload_ids: Sequence[int]) -> None:
+    """Name each payload and field the attachment cut to its CHIEF maximum (file order ids)."""
+    for cut in built.cut_fields:
+        logger.warning(
+            "licence field cut to its CHIEF maximum in the e-mailed attachment",
+            extra={
+                "payload_id": payload_ids[cut.licence],
+                "field": cut.field,
+                "length": cut.length,
+                "maximum": cut.maximum,
+                "run_number": built.run_number,
+            },
+        )
