@@ -116,6 +116,7 @@ async def test_parked_licences_show_in_admin_health_and_metrics_and_redeliver_cl
     async with app_client(create_app(flow.settings)) as client:
         detail = (await client.get(f"/admin/payloads/{refused}", headers=auth)).json()
         assert detail["state"] == "icms_refused" and "422" in detail["icms_refusal"]
+        assert set(detail["batches"][0]["callback"]["refused"]) == {ids[1], ids[3]}
         accepted = (await client.get(f"/admin/payloads/{by_icms_id[ids[0]]}", headers=auth)).json()
         assert (accepted["state"], accepted["icms_refusal"]) == ("accepted", None)
         listed = (await client.get("/admin/payloads?state=icms_refused", headers=auth)).json()

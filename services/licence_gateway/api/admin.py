@@ -132,6 +132,7 @@ class Callback(BaseModel):
     attempts: int
     last_error: str | None
     delivered_at: datetime | None
+    refused: dict[str, str]  # ICMS id -> ICMS's answer, for licences parked after a 422
 
     @classmethod
     def of(cls, callback: IcmsCallback | None) -> Callback | None:
@@ -144,6 +145,7 @@ class Callback(BaseModel):
             attempts=callback.attempts,
             last_error=callback.last_error,
             delivered_at=callback.delivered_at,
+            refused=dict(callback.refused_ids),
         )
 
 
