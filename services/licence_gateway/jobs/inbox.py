@@ -5,6 +5,10 @@ Each message is handled on its own: stored raw (with its attachment, and the mai
 already stored (same Message-ID) is deleted without a second row, so a pass cut short anywhere
 is simply repeated. Mail that is not HMRC's, or not a reply, is left in the box and
 logged once. One odd message never blocks the others (section 14.6).
+
+Only HMRC's own reply to exactly its run is applied (issue 18.2): a reply whose sender fails the
+strict check (`domain/hmrc_sender.py`) but names HMRC's address, one that does not answer the run
+awaiting it, and a second reply for an answered run are stored flagged and never applied.
 """
 
 from __future__ import annotations
