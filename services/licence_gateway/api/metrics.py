@@ -14,12 +14,14 @@ class LicenceMetrics:
             "licence_gateway_icms_refused_licences",
             "Licence outcomes ICMS refused (422), parked until `licence-gateway redeliver`",
             registry=registry,
+            multiprocess_mode="livemostrecent",  # read from the database: any process's is right
         )
         self.flagged = Gauge(
             "licence_gateway_hmrc_replies_flagged",
             "HMRC e-mails stored but never applied, by flag (e.g. second_reply)",
             ["flag"],
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
 
     async def refresh(self, app: FastAPI) -> None:
