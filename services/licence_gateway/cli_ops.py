@@ -27,6 +27,7 @@ from licence_gateway.jobs.operations import (
     check_mailbox,
     fake_reply,
     recreate_and_send,
+    redeliver,
     resend_email,
     set_skip_flag,
 )
@@ -86,6 +87,13 @@ def add_ops_commands(group: click.Group) -> None:
     def set_skip_flag_command(payload_id: int, unset: bool, dry_run: bool) -> None:
         """Keep an unsent payload out of every batch (or, with --unset, let it go)."""
         run(lambda flow: set_skip_flag(flow, payload_id, not unset, dry_run, say))
+
+    @group.command("redeliver")
+    @click.argument("payload_id", type=int)
+    @dry_run_option
+    def redeliver_command(payload_id: int, dry_run: bool) -> None:
+        """Send the outcome of a licence ICMS refused (parked) to ICMS again."""
+        run(lambda flow: redeliver(flow, payload_id, dry_run, say))
 
     @group.command("fake-reply")
     @click.option("--outcome", type=click.Choice([o.value for o in FakeReply]), default="accept")
