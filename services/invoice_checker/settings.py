@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from invoice_checker.domain.schedule import Cron
 from service_kit.settings import ServiceSettings, load_settings
 
+MIN_SESSION_SECRET_BYTES = 32
+
 
 class InvoiceCheckerSettings(ServiceSettings):
     model_config = SettingsConfigDict(
@@ -102,6 +104,13 @@ class InvoiceCheckerSettings(ServiceSettings):
     retention_days: int = Field(
         default=90, ge=2, le=3650, description="Events and finished sync runs kept this long"
     )
+
+    def unsafe_for_production(self) -> str | None:
+        if not self.cookie_secure:
+            return "COOKIE_SECURE: must be true (session cookies would travel over plain http)"
+        if len(self.session_secret.get_secret_value().encode()) < MIN_SESSION_SECRET_BYTES:
+            return f"SESSION_SECRET: must be at least {MIN_SESSION_SECRET_BYTES} bytes"
+        return None
 
 
 def get_settings() -> InvoiceCheckerSettings:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from concurrent.futures import Executor
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanViewInvoices
@@ -21,6 +23,19 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
+
+
+async def _build_off_the_loop(
+    request: Request, rows: list[hour_exports.ExportRow], title: str, file_format: str
+) -> bytes:
+    """Build the file where it cannot stall other requests: a PDF of thousands of entries
+    takes seconds of pure Python, so it goes to the app's process pool (the GIL would let a
+    thread starve the event loop); CSV and XLSX go to a thread."""
+    if file_format == "pdf":
+        pool: Executor = request.app.state.export_pool
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, hour_exports.export_bytes, rows, title, file_format)
+    return await asyncio.to_thread(hour_exports.export_bytes, rows, title, file_format)
 
 
 def _disposition(filename: str) -> str:
@@ -44,6 +59,7 @@ def _disposition(filename: str) -> str:
 async def export_hours(
     invoice_id: uuid.UUID,
     file_format: Literal["csv", "xlsx", "pdf"],
+    request: Request,
     session: SessionDep,
     _: CanViewInvoices,
 ) -> Response:
@@ -54,12 +70,7 @@ async def export_hours(
         project.client.name, project.name, invoice.month, file_format
     )
     title = filename.rsplit(".", 1)[0]
-    if file_format == "csv":
-        body = hour_exports.csv_bytes(rows)
-    elif file_format == "xlsx":
-        body = hour_exports.xlsx_bytes(rows, title)
-    else:
-        body = hour_exports.pdf_bytes(rows, title)
+    body = await _build_off_the_loop(request, rows, title, file_format)
     return Response(
         body,
         media_type=MEDIA_TYPES[file_format],

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanRunSync, CanViewInvoices
-from invoice_checker.domain.date_ranges import InvalidRange, check_range
+from invoice_checker.domain.date_ranges import Day, InvalidRange, check_range
 from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
@@ -27,8 +27,8 @@ DEFAULT_DAYS_AHEAD = 2
 
 class SyncRequest(BaseModel):
     kind: SyncKind
-    start: date | None = Field(default=None, description="hours only; default today - 60 days")
-    end: date | None = Field(default=None, description="hours only, included; default today + 2")
+    start: Day | None = Field(default=None, description="hours only; default today - 60 days")
+    end: Day | None = Field(default=None, description="hours only, included; default today + 2")
     force: bool = Field(default=False, description="hours only: ignore day checksums")
 
     @model_validator(mode="after")

@@ -186,3 +186,12 @@ def pdf_bytes(rows: Sequence[ExportRow], title: str) -> bytes:
                 ["Total", "", "", f"{sum(r.hours for r in items):g}", f"{phase_money:.2f}", ""]
             )
     return bytes(pdf.output())
+
+
+def export_bytes(rows: Sequence[ExportRow], title: str, file_format: str) -> bytes:
+    """The file in one of the formats (a plain function, so a worker process can run it)."""
+    if file_format == "csv":
+        return csv_bytes(rows)
+    if file_format == "xlsx":
+        return xlsx_bytes(rows, title)
+    return pdf_bytes(rows, title)

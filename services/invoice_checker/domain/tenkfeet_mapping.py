@@ -154,6 +154,16 @@ def user_row(record: Record) -> dict[str, Any] | None:
     }
 
 
+def departed_emails(records: Iterable[Record]) -> set[str]:
+    """E-mails of the users 10000ft lists as archived or deleted."""
+    return {
+        email.lower()
+        for record in records
+        if (_flag(record, "archived") or _flag(record, "deleted"))
+        and (email := _text(record, "email"))
+    }
+
+
 def client_name(record: Record) -> str:
     return _text(record, "client") or NO_CLIENT
 
