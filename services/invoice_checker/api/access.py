@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -23,7 +23,9 @@ router = APIRouter(prefix="/api/v1/access", tags=["access"])
 
 Email = Annotated[str, Path(max_length=255, examples=["pat.lead@example.com"])]
 Group = Annotated[str, Path(max_length=50, examples=["team-lead"])]
-NOT_FOUND = {404: {"description": "No such person, group or token"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such person, group or token"}
+}
 
 
 class UserOut(BaseModel):

@@ -110,6 +110,12 @@ def _filtered(
         statement = statement.where(HourEntry.date <= end)
     if user is not None:
         user_id = upstream_id(user)
+        if user_id is None and "@" not in user:
+            raise Problem(
+                422,
+                "user must be a 10000ft user id (ASCII digits) or an e-mail.",
+                type_="urn:problem:validation",
+            )
         statement = statement.where(
             HourEntry.user_id == user_id
             if user_id is not None

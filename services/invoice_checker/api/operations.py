@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 NoticeKind = Literal["unsubmitted", "unapproved", "flex"]
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-QUEUED = {
+QUEUED: dict[int | str, dict[str, Any]] = {
     202: {"description": "Queued for the worker"},
     503: {"description": "The queue (Redis) is unreachable; nothing was queued"},
 }

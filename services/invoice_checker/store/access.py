@@ -7,6 +7,7 @@ its cached sign-ins when the counter moves, so the next request is checked again
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,10 +35,8 @@ class TokenRow:
 async def access_changed(redis: Redis) -> None:
     """Tell every server process to forget cached sign-ins (best effort: their cache expires
     within seconds anyway)."""
-    try:
+    with contextlib.suppress(RedisError, OSError):
         await redis.incr(ACCESS_EPOCH_KEY)
-    except (RedisError, OSError):
-        pass
 
 
 async def access_epoch(redis: Redis) -> bytes | None:
