@@ -283,7 +283,7 @@ async def test_the_user_sync_deactivates_people_archived_or_deleted_in_tenkfeet(
     rows = await db_session.execute(
         select(AuthUser.email, AuthUser.active).where(AuthUser.email.in_(emails))
     )
-    active = dict(rows)
+    active = {row.email: row.active for row in rows}
     assert active == {emails[0]: False, emails[1]: False, emails[2]: False, emails[3]: True}
     alive = [await principal_for_secret(db_session, t, kind="api") is not None for t in tokens]
     assert alive == [False, False, False, True]
