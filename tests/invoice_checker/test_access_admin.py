@@ -279,6 +279,7 @@ async def test_the_user_sync_deactivates_people_archived_or_deleted_in_tenkfeet(
         world.users[0]["archived"] = True
         world.users[1]["deleted"] = True
         del world.users[2]  # deleted: no longer listed at all
+        world.users[-1]["hire_date"] = "soon"  # unreadable, so skipped: but still there
         await sync_users(sessionmaker, tenkfeet)
     rows = await db_session.execute(
         select(AuthUser.email, AuthUser.active).where(AuthUser.email.in_(emails))

@@ -3,7 +3,7 @@ API tokens. The same operations as `invoice-checker user ...` (store.access)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -89,6 +89,16 @@ async def _commit_access_change(request: Request, session: SessionDep) -> None:
     await access.access_changed(request.app.state.redis)
 
 
+async def _changed_user(
+    request: Request, session: SessionDep, change: Awaitable[AuthUser]
+) -> UserOut:
+    """Await a store.access change of one person, commit it, answer the person as now."""
+    with _found():
+        user = await change
+    await _commit_access_change(request, session)
+    return UserOut.of(user)
+
+
 @router.get("/users", summary="Everyone who has signed in or holds a token")
 async def list_users(session: SessionDep, _: CanManageAccess) -> list[UserOut]:
     return [UserOut.of(user) for user in await access.list_users(session)]
@@ -106,10 +116,7 @@ async def show_user(email: Email, session: SessionDep, _: CanManageAccess) -> Us
 async def grant_group(
     email: Email, group: Group, request: Request, session: SessionDep, _: CanManageAccess
 ) -> UserOut:
-    with _found():
-        user = await access.grant(session, email, group)
-    await _commit_access_change(request, session)
-    return UserOut.of(user)
+    return await _changed_user(request, session, access.grant(session, email, group))
 
 
 @router.delete(
@@ -118,10 +125,7 @@ async def grant_group(
 async def revoke_group(
     email: Email, group: Group, request: Request, session: SessionDep, _: CanManageAccess
 ) -> UserOut:
-    with _found():
-        user = await access.revoke_group(session, email, group)
-    await _commit_access_change(request, session)
-    return UserOut.of(user)
+    return await _changed_user(request, session, access.revoke_group(session, email, group))
 
 
 @router.post(
@@ -144,10 +148,7 @@ async def deactivate_user(
 async def reactivate_user(
     email: Email, request: Request, session: SessionDep, _: CanManageAccess
 ) -> UserOut:
-    with _found():
-        user = await access.reactivate(session, email)
-    await _commit_access_change(request, session)
-    return UserOut.of(user)
+    return await _changed_user(request, session, access.reactivate(session, email))
 
 
 @router.get("/groups", summary="The groups, what each may do, and who is in them")

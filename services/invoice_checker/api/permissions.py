@@ -52,6 +52,7 @@ class PrincipalCache:
         self.max_size = max_size
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
         self.epoch: bytes | None = None  # the access epoch (store.access) the entries are of
+        self.redis_down_until = 0.0  # monotonic time before which Redis is not asked again
 
     def get(self, kind: str, secret: str) -> Principal | None:
         found = self._entries.get((kind, secret))
@@ -80,10 +81,15 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
     """The cache, emptied when access was taken away anywhere since it was filled (another
     process, the CLI): a deactivated person's next request is refused."""
     cache = principal_cache(request)
+    if cache.redis_down_until > time.monotonic():
+        cache.clear()  # cannot tell: ask the database
+        return cache
     try:
         epoch = await access_epoch(request.app.state.redis)
     except (RedisError, OSError):
-        cache.clear()  # cannot tell: ask the database
+        # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
+        cache.redis_down_until = time.monotonic() + cache.ttl
+        cache.clear()
         return cache
     if epoch != cache.epoch:
         cache.clear()

@@ -154,6 +154,16 @@ def user_row(record: Record) -> dict[str, Any] | None:
     }
 
 
+def listed_guids(records: Iterable[Record]) -> set[uuid.UUID]:
+    """The guids of the records, readable or not (a record skipped for a bad field is still
+    listed: its person has not left)."""
+    guids = set()
+    for record in records:
+        with suppress(InvalidRecord):
+            guids.add(_guid(record))
+    return guids
+
+
 def departed_emails(records: Iterable[Record]) -> set[str]:
     """E-mails of the users 10000ft lists as archived or deleted."""
     return {

@@ -121,7 +121,7 @@ async def sync_users(sessionmaker: Sessionmaker, client: TenkfeetClient) -> Sync
     records = await client.users()
     rows, skipped = _valid_rows(records, mapping.user_row, "user")
     async with sessionmaker() as session, session.begin():
-        gone = await directory.users_not_listed(session, {row["guid"] for row in rows})
+        gone = await directory.users_not_listed(session, mapping.listed_guids(records))
         counts = await directory.upsert_users(session, rows)
         departed = await deactivate_departed(session, {*gone, *mapping.departed_emails(records)})
         if departed:
