@@ -197,6 +197,9 @@ async def test_api_manages_people_and_anyones_tokens(
     me = (await client.get("/api/v1/auth/me", headers=admin)).json()["email"]
     myself = await client.post(f"/api/v1/access/users/{me}/deactivate", headers=admin)
     assert myself.status_code == 409
+    lockout = await client.delete(f"/api/v1/access/users/{me}/groups/admin", headers=admin)
+    assert lockout.status_code == 409
+    assert (await client.get("/api/v1/access/users", headers=admin)).status_code == 200
     for path in ("/api/v1/access/users/no.one@x.com", "/api/v1/access/tokens?email=no.one@x.com"):
         assert (await client.get(path, headers=admin)).status_code == 404
     wizard = await client.put(f"/api/v1/access/users/{email}/groups/wizard", headers=admin)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from invoice_checker.api.auth import TokenId, TokenOut
 from invoice_checker.api.permissions import CanManageAccess, principal_cache
-from invoice_checker.domain.permissions import GROUPS, permissions_of
+from invoice_checker.domain.permissions import GROUPS, Permission, Principal, permissions_of
 from invoice_checker.store import access
 from invoice_checker.store.auth import AuthUser
 from service_kit.db import SessionDep
@@ -77,6 +77,10 @@ def _found() -> Iterator[None]:
         raise not_found(str(exc).removeprefix("no ")) from None
 
 
+def _is_self(email: str, principal: Principal) -> bool:
+    return email.strip().lower() == principal.email
+
+
 def _owned(row: access.TokenRow) -> OwnedTokenOut:
     token = TokenOut.model_validate(row.credential, from_attributes=True)
     return OwnedTokenOut(**token.model_dump(), email=row.email)
@@ -120,11 +124,20 @@ async def grant_group(
 
 
 @router.delete(
-    "/users/{email}/groups/{group}", summary="Take a person out of a group", responses=NOT_FOUND
+    "/users/{email}/groups/{group}",
+    summary="Take a person out of a group",
+    responses={**NOT_FOUND, 409: {"description": "You cannot lock yourself out"}},
 )
 async def revoke_group(
-    email: Email, group: Group, request: Request, session: SessionDep, _: CanManageAccess
+    email: Email, group: Group, request: Request, session: SessionDep, principal: CanManageAccess
 ) -> UserOut:
+    if _is_self(email, principal) and Permission.MANAGE_ACCESS in GROUPS.get(group, ()):
+        raise Problem(
+            409,
+            f"Leaving {group} would take away your own {Permission.MANAGE_ACCESS}; "
+            "another admin must do it.",
+            type_="urn:problem:conflict",
+        )
     return await _changed_user(request, session, access.revoke_group(session, email, group))
 
 
@@ -136,7 +149,7 @@ async def revoke_group(
 async def deactivate_user(
     email: Email, request: Request, session: SessionDep, principal: CanManageAccess
 ) -> Deactivated:
-    if email.strip().lower() == principal.email:
+    if _is_self(email, principal):
         raise Problem(409, "You cannot deactivate yourself.", type_="urn:problem:conflict")
     with _found():
         user, ended = await access.deactivate(session, email)
