@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,14 +32,18 @@ from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from service_kit.app import build_app
 
-EXPORT_PROCESSES = 2  # PDF builds at once per server process; more wait their turn
+EXPORT_PROCESSES = 2  # PDF/XLSX builds at once per server process; more wait their turn
+EXPORT_NICENESS = 10  # on a busy machine the API's event loop goes first, exports after
 
 
 @asynccontextmanager
 async def export_pool(app: FastAPI) -> AsyncIterator[None]:
-    """Processes that build PDF exports off the event loop; started on first use."""
+    """Processes that build PDF and XLSX exports off the event loop; started on first use."""
     pool = ProcessPoolExecutor(
-        max_workers=EXPORT_PROCESSES, mp_context=multiprocessing.get_context("spawn")
+        max_workers=EXPORT_PROCESSES,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice,
+        initargs=(EXPORT_NICENESS,),
     )
     app.state.export_pool = pool
     try:

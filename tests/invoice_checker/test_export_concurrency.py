@@ -24,7 +24,9 @@ ENTRIES = 5000
 HEALTHZ_BUDGET_SECONDS = 0.1
 
 
-@pytest.mark.parametrize(("file_format", "magic"), [("pdf", b"%PDF"), ("xlsx", b"PK")])
+@pytest.mark.parametrize(
+    ("file_format", "magic"), [("pdf", b"%PDF"), ("xlsx", b"PK"), ("csv", b"Date")]
+)
 async def test_healthz_stays_fast_while_a_5000_entry_export_is_built(
     ic_client: httpx.AsyncClient, db_session: AsyncSession, file_format: str, magic: bytes
 ) -> None:

@@ -18,6 +18,7 @@ from service_kit.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["exports"])
 
+PROCESS_FORMATS = frozenset({"pdf", "xlsx"})
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -28,13 +29,17 @@ MEDIA_TYPES = {
 async def _build_off_the_loop(
     request: Request, rows: list[hour_exports.ExportRow], title: str, file_format: str
 ) -> bytes:
-    """Build the file where it cannot stall other requests: a PDF of thousands of entries
-    takes seconds of pure Python, so it goes to the app's process pool (the GIL would let a
-    thread starve the event loop); CSV and XLSX go to a thread."""
-    if file_format == "pdf":
+    """Build the file where it cannot stall other requests. A PDF or XLSX of thousands of
+    entries takes seconds of pure Python: a thread would hold the GIL against the event loop,
+    so they go to the app's process pool. CSV is quick; a thread does."""
+    if file_format in PROCESS_FORMATS:
         pool: Executor = request.app.state.export_pool
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, hour_exports.export_bytes, rows, title, file_format)
+        wire = hour_exports.to_wire(rows)
+        # Submitted from a thread: the first submit starts a process, tens of milliseconds.
+        built = await asyncio.to_thread(
+            pool.submit, hour_exports.export_bytes_from_wire, wire, title, file_format
+        )
+        return await asyncio.wrap_future(built)
     return await asyncio.to_thread(hour_exports.export_bytes, rows, title, file_format)
 
 
@@ -64,7 +69,10 @@ async def export_hours(
     _: CanViewInvoices,
 ) -> Response:
     invoice = await invoice_or_404(session, invoice_id)
-    rows = hour_exports.export_rows(await checking.counted_entries(session, invoice.id))  # type: ignore[arg-type]
+    rows: list[hour_exports.ExportRow] = []
+    async for chunk in checking.counted_export_chunks(session, invoice.id):
+        rows += hour_exports.export_rows(chunk)  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # other requests run between chunks
     project = invoice.project
     filename = hour_exports.export_filename(
         project.client.name, project.name, invoice.month, file_format
