@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain import hour_exports
 from invoice_checker.store import checking
 from service_kit.db import SessionDep
@@ -67,11 +67,12 @@ async def export_hours(
     request: Request,
     session: SessionDep,
     _: CanViewInvoices,
+    scope: RowScope,
 ) -> Response:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     rows: list[hour_exports.ExportRow] = []
     async for chunk in checking.counted_export_chunks(session, invoice.id):
-        rows += hour_exports.export_rows(chunk)  # type: ignore[arg-type]
+        rows += hour_exports.export_rows(chunk, scope)  # type: ignore[arg-type]
         await asyncio.sleep(0)  # other requests run between chunks
     project = invoice.project
     filename = hour_exports.export_filename(

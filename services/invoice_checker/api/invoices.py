@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.pagination import Page, PageDep
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
@@ -86,6 +86,7 @@ async def list_invoices(
     session: SessionDep,
     page: PageDep,
     _: CanViewInvoices,
+    scope: RowScope,
     month: Annotated[str | None, Query(description="YYYY-MM", pattern=MONTH_PATTERN)] = None,
     project: Annotated[uuid.UUID | None, Query(description="Project guid")] = None,
     client: Annotated[int | None, Query(description="Client id")] = None,
@@ -98,7 +99,8 @@ async def list_invoices(
     ] = None,
     sort: Annotated[Sort, Query(description="Column, '-' for descending")] = "-month",
 ) -> Page[InvoiceListItem]:
-    """Newest month first, then by client and project name (or as `sort` says)."""
+    """Newest month first, then by client and project name (or as `sort` says). Team leads get
+    the invoices of the projects they lead only."""
     filters = InvoiceFilters(
         month=None if month is None else parse_month(month),
         project=project,
@@ -107,7 +109,9 @@ async def list_invoices(
         tag=tag,
         has_problems=has_problems,
     )
-    found = await invoice_page(session, filters, sort, limit=page.page_size, offset=page.offset)
+    found = await invoice_page(
+        session, filters, sort, scope=scope, limit=page.page_size, offset=page.offset
+    )
     body = {
         "items": [_list_item(row) for row in found.rows],
         "total": found.total,
