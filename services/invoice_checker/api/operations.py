@@ -4,17 +4,15 @@ queued for the worker and answered 202; a link is made at once and answered 200.
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
 
 from invoice_checker.api.permissions import CanManageAccess, CanSendNotifications
-from invoice_checker.domain.date_ranges import EARLIEST_DAY, LATEST_DAY
+from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.jobs.queue import job
 from invoice_checker.store.aws import AmazonLinkedAccount, ProjectAmazonAccount
 from invoice_checker.store.directory import Project
@@ -25,7 +23,6 @@ from service_kit.queue import enqueue
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
 NoticeKind = Literal["unsubmitted", "unapproved", "flex"]
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUEUED: dict[int | str, dict[str, Any]] = {
     202: {"description": "Queued for the worker"},
     503: {"description": "The queue (Redis) is unreachable; nothing was queued"},
@@ -39,17 +36,7 @@ class NoticeRequest(BaseModel):
 
 
 class AwsImportRequest(BaseModel):
-    month: str = Field(examples=["2026-10"], description="YYYY-MM")
-
-    @field_validator("month")
-    @classmethod
-    def _month(cls, value: str) -> str:
-        match = MONTH.match(value)
-        if match is None:
-            raise ValueError("must be YYYY-MM")
-        if not EARLIEST_DAY <= date(int(match[1]), int(match[2]), 1) <= LATEST_DAY:
-            raise ValueError(f"must be between {EARLIEST_DAY:%Y-%m} and {LATEST_DAY:%Y-%m}")
-        return value
+    month: str = Field(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 
 class JobQueued(BaseModel):
