@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.invoice_state import (
     InvoiceState,
     derive_state,
@@ -72,7 +73,7 @@ def _counted(statement: Select[Any], invoice_id: uuid.UUID) -> Select[Any]:
     """The entries an invoice counts (spec 2.2), in the original's order (date, user)."""
     return statement.where(
         HourEntry.invoice_id == invoice_id,
-        HourEntry.status != "Unsubmitted",
+        HourEntry.status != EntryStatus.UNSUBMITTED,
         HourEntry.incurred_hours > 0,
     ).order_by(HourEntry.date, HourEntry.user_id, HourEntry.id)
 
