@@ -72,7 +72,7 @@ def resolve_backends() -> Backends:
     redis_url = env.get("LICENCE_GATEWAY_REDIS_URL") or env.get("INVOICE_CHECKER_REDIS_URL")
     handles: list[Any] = []
     if not (gateway_db and checker_db):
-        from service_kit.embedded import start_postgres
+        from devtools.embedded import start_postgres
 
         say("no database URL configured: starting embedded PostgreSQL under .local/pg")
         server, url = start_postgres(LOCAL / "pg")
@@ -80,7 +80,7 @@ def resolve_backends() -> Backends:
         gateway_db = gateway_db or url
         checker_db = checker_db or url
     if not redis_url:
-        from service_kit.embedded import start_redis
+        from devtools.embedded import start_redis
 
         say("no Redis URL configured: starting embedded Redis under .local/redis")
         server, redis_url = start_redis(LOCAL / "redis")

@@ -9,7 +9,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from licence_gateway.simulators.tls import CertificateFiles
+from devtools.tls import CertificateFiles
 
 
 def _config(

@@ -10,8 +10,7 @@ from invoice_checker.cli_jobs import jobs
 from invoice_checker.cli_sync import sync
 from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import get_settings
-from invoice_checker.simulators.cli import simulate
-from service_kit.cli import ServiceSpec, add_standard_commands
+from service_kit.cli import ServiceSpec, add_dev_commands, add_standard_commands
 
 SPEC = ServiceSpec(
     name="invoice_checker",
@@ -32,5 +31,6 @@ main.add_command(flex)
 main.add_command(jobs)
 main.add_command(create_token)
 main.add_command(user)
-main.add_command(simulate)
 main.add_command(sync)
+# `simulate …`: the local stand-ins, in a development checkout only (not in the wheel).
+add_dev_commands(main, "devtools.simulators.invoice_checker.cli")

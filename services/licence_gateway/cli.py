@@ -8,8 +8,7 @@ from licence_gateway.cli_chief import chief
 from licence_gateway.cli_ops import add_ops_commands
 from licence_gateway.jobs.worker import build_worker_settings
 from licence_gateway.settings import get_settings
-from licence_gateway.simulators.cli import simulate
-from service_kit.cli import ServiceSpec, add_standard_commands
+from service_kit.cli import ServiceSpec, add_dev_commands, add_standard_commands
 
 SPEC = ServiceSpec(
     name="licence_gateway",
@@ -27,5 +26,6 @@ def main() -> None:
 
 add_standard_commands(main, SPEC)
 add_ops_commands(main)
-main.add_command(simulate)
 main.add_command(chief)
+# `simulate …`: the local stand-ins, in a development checkout only (not in the wheel).
+add_dev_commands(main, "devtools.simulators.licence_gateway.cli")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,3 +120,15 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
             click.echo(f"connection {name}: {result}")
         if any(result != "ok" for result in results.values()):
             sys.exit(1)
+
+
+def add_dev_commands(group: click.Group, module: str) -> None:
+    """Add the `simulate` group of `module` when the development tools are installed (an
+    editable checkout: `make install`); a production install ships none and gets no such command."""
+    try:
+        simulate = importlib.import_module(module).simulate
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module == exc.name or module.startswith(f"{exc.name}.")):
+            raise
+        return
+    group.add_command(simulate)

@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator, SlackWorkspace
 from invoice_checker.domain.slack_signing import sign
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator, SlackWorkspace
 
 BOT_TOKEN = "xoxb-test-bot"
 WORKSPACE_TOKEN = "xoxa-test-workspace"

@@ -16,8 +16,8 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from devtools.simulators.invoice_checker.tenkfeet import TenkfeetWorld, create_app, fixture_world
 from invoice_checker.adapters.tenkfeet import TenkfeetClient
-from invoice_checker.simulators.tenkfeet import TenkfeetWorld, create_app, fixture_world
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sim-token"

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from devtools.simulators.invoice_checker.oidc import OidcStandIn, serve_in_thread
+from devtools.simulators.invoice_checker.tenkfeet import TenkfeetWorld
 from invoice_checker.cli import main as cli
 from invoice_checker.jobs.sync import sync_users
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.oidc import OidcStandIn, serve_in_thread
-from invoice_checker.simulators.tenkfeet import TenkfeetWorld
 from invoice_checker.store.auth import AuthUser, Credential, principal_for_secret
 from tests.invoice_checker.invoice_factories import bearer, make_token
 from tests.invoice_checker.sync_support import in_process_client

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.oidc import OidcStandIn, serve_in_thread
 from invoice_checker.adapters import oidc
 from invoice_checker.api.permissions import PrincipalCache
 from invoice_checker.cli import main as cli
 from invoice_checker.domain.permissions import Principal, permissions_of
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.oidc import OidcStandIn, serve_in_thread
 from invoice_checker.store.auth import principal_for_secret
 from tests.invoice_checker.invoice_factories import bearer, make_token
 from tests.support.apps import app_client

@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator
 from invoice_checker.domain.flex import Contract, Correction, contract_problems
 from invoice_checker.jobs.flex import check_contracts
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator
 from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
 from invoice_checker.store.syncs import Event
 from tests.invoice_checker.directory_factories import (

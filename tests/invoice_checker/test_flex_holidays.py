@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.tenkfeet import fixture_world
 from invoice_checker.domain.flex import calculate_flex_saldo
 from invoice_checker.jobs.sync import sync_holidays
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.tenkfeet import fixture_world
 from invoice_checker.store.directory import PublicHoliday
 from invoice_checker.store.flex import WorkContract, load_flex_inputs
 from invoice_checker.store.syncs import Event

@@ -12,12 +12,12 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator
 from invoice_checker.domain.schedule import Schedule, ScheduleError, parse_schedule
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.schedules import SCHEDULE, ScheduledJob, cron_jobs
 from invoice_checker.jobs.worker import build_worker_settings
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator
 from invoice_checker.store.syncs import Event, SyncRun
 from service_kit.settings import SettingsError, load_settings
 from tests.invoice_checker.job_context import job_ctx

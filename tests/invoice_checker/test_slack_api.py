@@ -14,10 +14,10 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator
 from invoice_checker.api.flex import local_today
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator
 from invoice_checker.store.directory import ProjectAdmin
 from invoice_checker.store.flex import WorkContract
 from tests.invoice_checker.directory_factories import (

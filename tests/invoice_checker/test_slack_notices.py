@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator, SlackWorkspace
 from invoice_checker.domain.slack_messages import flex_notice_text
 from invoice_checker.jobs.flex import send_flex_notices
 from invoice_checker.jobs.slack import (
@@ -21,7 +22,6 @@ from invoice_checker.jobs.slack import (
     sync_slack_users,
 )
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator, SlackWorkspace
 from invoice_checker.store.directory import ProjectAdmin, TenkfeetUser
 from invoice_checker.store.flex import FlexTimeCorrection, WorkContract
 from invoice_checker.store.slack import SlackChannel

@@ -13,6 +13,7 @@ import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.simulators.invoice_checker.slack import SlackSimulator
 from invoice_checker.api.flex import local_today
 from invoice_checker.domain.slack_messages import (
     InvoiceCard,
@@ -26,7 +27,6 @@ from invoice_checker.domain.slack_messages import (
 )
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.slack import SlackSimulator
 from tests.invoice_checker.directory_factories import (
     make_client,
     make_invoice,

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from devtools.simulators.invoice_checker.tenkfeet import TenkfeetWorld
 from invoice_checker.jobs.sync import sync_hours
-from invoice_checker.simulators.tenkfeet import TenkfeetWorld
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from tests.invoice_checker.sync_support import TOKEN, clean_sessionmaker, in_process_client, served

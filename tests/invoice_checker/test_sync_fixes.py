@@ -180,8 +180,8 @@ async def test_a_failed_sync_writes_no_partial_batch_and_a_rerun_completes(
 ) -> None:
     """10000ft stops answering: the run fails with one clear error, the batch it was assembling
     is not written in part, and the next run brings everything."""
+    from devtools.simulators.invoice_checker.tenkfeet import Faults
     from invoice_checker.adapters.tenkfeet import TenkfeetUnavailable
-    from invoice_checker.simulators.tenkfeet import Faults
 
     world = vector_world(VECTOR)
     async with in_process_client(world, max_retries=1) as client:

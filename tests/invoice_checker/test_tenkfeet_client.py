@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.simulators.invoice_checker.tenkfeet import Faults, TenkfeetWorld, create_app
 from invoice_checker.adapters.tenkfeet import (
     TenkfeetClient,
     TenkfeetRejected,
     TenkfeetUnavailable,
     _raw_page,
 )
-from invoice_checker.simulators.tenkfeet import Faults, TenkfeetWorld, create_app
 from tests.invoice_checker.sync_support import TOKEN
 
 

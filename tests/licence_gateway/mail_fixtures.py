@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.microsoft_identity import IdentityDirectory, create_app
 from licence_gateway.adapters.identity import MsalTokenProvider
-from licence_gateway.simulators.microsoft_identity import IdentityDirectory, create_app
-from licence_gateway.simulators.serving import BackgroundServer
 from tests.support.dovecot import DovecotServer
 from tests.support.tls import LocalCertificate, make_local_certificate
 

@@ -29,12 +29,12 @@ from pydantic import SecretStr
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.icms import IcmsSimulator
+from devtools.simulators.licence_gateway.icms import create_app as create_icms_app
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms_app
-from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import (
     BatchPayload,
     LicenceDataBatch,

@@ -27,6 +27,10 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
+from devtools.simulators.licence_gateway.icms import IcmsSimulator
+from devtools.simulators.licence_gateway.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.domain.chief import licence_reply_file_name, render_licence_reply
 from licence_gateway.jobs.batching import run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
@@ -34,10 +38,6 @@ from licence_gateway.jobs.context import open_mail_flow
 from licence_gateway.jobs.inbox import run_inbox
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
-from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
-from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail, ReceivedEmail
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.migrations import upgrade

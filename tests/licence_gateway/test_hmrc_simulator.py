@@ -23,6 +23,26 @@ import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.hmrc import (
+    HmrcConfig,
+    HmrcSimulator,
+    OutcomeMix,
+    read_file,
+)
+from devtools.simulators.licence_gateway.microsoft_identity import IdentityDirectory
+from devtools.simulators.licence_gateway.microsoft_identity import create_app as create_identity_app
+from devtools.simulators.licence_gateway.pop3_server import (
+    FolderMailbox,
+    MemoryMailbox,
+    Pop3Server,
+    dot_stuffed,
+    introspection_token_check,
+    static_token_check,
+    to_crlf,
+    xoauth2_credentials,
+)
+from devtools.tls import write_self_signed_certificate
 from licence_gateway.adapters.identity import StaticTokenProvider
 from licence_gateway.adapters.pop3 import Pop3Config, Pop3Mailbox
 from licence_gateway.adapters.smtp import (
@@ -40,21 +60,6 @@ from licence_gateway.domain.chief import (
     parse_licence_reply,
     parse_usage_data,
 )
-from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix, read_file
-from licence_gateway.simulators.microsoft_identity import IdentityDirectory
-from licence_gateway.simulators.microsoft_identity import create_app as create_identity_app
-from licence_gateway.simulators.pop3_server import (
-    FolderMailbox,
-    MemoryMailbox,
-    Pop3Server,
-    dot_stuffed,
-    introspection_token_check,
-    static_token_check,
-    to_crlf,
-    xoauth2_credentials,
-)
-from licence_gateway.simulators.serving import BackgroundServer
-from licence_gateway.simulators.tls import write_self_signed_certificate
 from tests.support.infra import free_port
 
 USER, PASSWORD = "icms-mailbox@example.com", "mailbox-secret"

@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.icms import IcmsSimulator, create_app
 from licence_gateway.adapters.icms import (
     IcmsClient,
     IcmsRejectedError,
@@ -21,8 +23,6 @@ from licence_gateway.adapters.icms import (
 )
 from licence_gateway.hawk import Credentials
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.icms import IcmsSimulator, create_app
-from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.settings import NotConfiguredError
 from tests.support.infra import free_port
 

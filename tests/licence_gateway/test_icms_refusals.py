@@ -15,12 +15,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.icms import IcmsSimulator, LicenceRecord
 from licence_gateway.cli import main
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.main import create_app
-from licence_gateway.simulators.icms import IcmsSimulator, LicenceRecord
-from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import IcmsCallback
 from licence_gateway.store.payloads import LicencePayload
 from tests.licence_gateway.mail_flow_support import (

@@ -14,15 +14,15 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.icms import IcmsSimulator, create_app
+from devtools.simulators.licence_gateway.icms_licences import LICENCE_TYPES, LicenceFactory
 from licence_gateway.adapters.icms import IcmsClient
 from licence_gateway.domain.chief.licence_data import build_licence_data
 from licence_gateway.domain.licence_validation import validate_licence
 from licence_gateway.hawk import Credentials
 from licence_gateway.main import create_app as create_gateway
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.icms import IcmsSimulator, create_app
-from licence_gateway.simulators.icms_licences import LICENCE_TYPES, LicenceFactory
-from licence_gateway.simulators.serving import BackgroundServer
 from tests.support.apps import app_client
 
 HAWK_KEY = "simulator-hawk-key"
@@ -200,7 +200,7 @@ def test_simulate_commands_refuse_bad_options_with_one_clear_line(
 ) -> None:
     from click.testing import CliRunner
 
-    from licence_gateway.simulators.cli import simulate
+    from devtools.simulators.licence_gateway.cli import simulate
 
     monkeypatch.delenv("ICMS_SIMULATOR_HAWK_KEY", raising=False)
     runner = CliRunner()

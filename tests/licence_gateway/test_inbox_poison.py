@@ -19,10 +19,10 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from devtools.simulators.licence_gateway.hmrc import HmrcConfig, HmrcSimulator
 from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.jobs.inbox import run_inbox
-from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator
 from licence_gateway.store.mail import ReceivedEmail
 from tests.licence_gateway.mail_flow_support import CHIEF_ADDRESS
 

@@ -47,18 +47,18 @@ from typing import Any
 
 import httpx
 
-from licence_gateway.jobs.worker import QUEUE_NAME
-from licence_gateway.simulators.hmrc import (
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.hmrc import (
     LICENCE_DATA_NAME,
     HmrcConfig,
     HmrcSimulator,
     OutcomeMix,
     attachment_bytes,
 )
-from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms_app
-from licence_gateway.simulators.pop3_server import Mailbox, StoredMessage
-from licence_gateway.simulators.serving import BackgroundServer
+from devtools.simulators.licence_gateway.icms import IcmsSimulator
+from devtools.simulators.licence_gateway.icms import create_app as create_icms_app
+from devtools.simulators.licence_gateway.pop3_server import Mailbox, StoredMessage
+from licence_gateway.jobs.worker import QUEUE_NAME
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
 from tests.support.infra import free_port, redis_url_for_db

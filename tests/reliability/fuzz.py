@@ -28,9 +28,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from devtools.simulators.invoice_checker.oidc import serve_in_thread
 from invoice_checker.main import create_app as create_checker
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators.oidc import serve_in_thread
 from invoice_checker.store.auth import ensure_user, issue_credential
 from licence_gateway.hawk import Credentials, sign_request
 from licence_gateway.main import create_app as create_gateway

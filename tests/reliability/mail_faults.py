@@ -44,6 +44,11 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.licence_gateway.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
+from devtools.simulators.licence_gateway.icms import IcmsSimulator
+from devtools.simulators.licence_gateway.icms import create_app as create_icms_app
+from devtools.simulators.licence_gateway.pop3_server import Mailbox, StoredMessage
 from licence_gateway.adapters.pop3 import Pop3Error
 from licence_gateway.domain.mail_state import MailStatus
 from licence_gateway.jobs.batching import SendFailed, run_batching
@@ -52,11 +57,6 @@ from licence_gateway.jobs.context import MailFlow, open_mail_flow
 from licence_gateway.jobs.inbox import Envelope, run_inbox
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
-from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms_app
-from licence_gateway.simulators.pop3_server import Mailbox, StoredMessage
-from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import Mail, ReceivedEmail
 from tests.licence_gateway.mail_flow_support import empty_gateway_tables
 from tests.support.database import migrated_database

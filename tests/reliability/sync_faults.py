@@ -42,10 +42,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from starlette.responses import Response
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.invoice_checker.tenkfeet import Faults, TenkfeetWorld, create_app
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
 from invoice_checker.jobs.sync import sync_hours
-from invoice_checker.simulators.tenkfeet import Faults, TenkfeetWorld, create_app
-from licence_gateway.simulators.serving import BackgroundServer
 from tests.invoice_checker.sync_support import truncate_sync_tables
 from tests.support.database import migrated_database
 from tests.support.infra import redis_url_for_db

@@ -23,18 +23,18 @@ import pytest
 import sentry_sdk
 from pydantic import SecretStr
 
+from devtools.serving import BackgroundServer
+from devtools.simulators.invoice_checker import tenkfeet
+from devtools.simulators.invoice_checker.oidc import serve_in_thread
+from devtools.simulators.licence_gateway.icms import IcmsSimulator
+from devtools.simulators.licence_gateway.icms import create_app as create_icms
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.simulators import tenkfeet
-from invoice_checker.simulators.oidc import serve_in_thread
 from licence_gateway.adapters.icms import IcmsClient, IcmsError
 from licence_gateway.adapters.pop3 import Pop3Config, Pop3Error, Pop3Mailbox
 from licence_gateway.adapters.smtp import SmtpConfig, SmtpError, SmtpSender
 from licence_gateway.hawk import Credentials
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms
-from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.logging import configure_logging
 from service_kit.settings import SettingsError, load_settings
 from tests.licence_gateway.mail_fixtures import (  # noqa: F401 (fixtures: real mail servers)

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from licence_gateway.simulators.serving import StartsAndStops
+from devtools.serving import StartsAndStops
 from tests.support.infra import free_port
 from tests.support.system_tools import require_tool
 from tests.support.tls import LocalCertificate

@@ -13,7 +13,7 @@ import contextlib
 import socket
 import threading
 
-from licence_gateway.simulators.serving import StartsAndStops
+from devtools.serving import StartsAndStops
 
 
 class FaultyProxy(StartsAndStops):

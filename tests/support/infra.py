@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from service_kit import embedded
+from devtools import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = ROOT / ".local" / "test"

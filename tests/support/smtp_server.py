@@ -21,7 +21,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from licence_gateway.simulators.serving import StartsAndStops
+from devtools.serving import StartsAndStops
 from tests.support.infra import free_port
 from tests.support.tls import LocalCertificate
 

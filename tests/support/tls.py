@@ -6,7 +6,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from licence_gateway.simulators.tls import CertificateFiles, write_self_signed_certificate
+from devtools.tls import CertificateFiles, write_self_signed_certificate
 
 
 @dataclass(frozen=True)

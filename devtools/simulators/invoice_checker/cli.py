@@ -25,7 +25,7 @@ def simulate() -> None:
 )
 def oidc(host: str, port: int, client_id: str, client_secret: str, default_email: str) -> None:
     """Google sign-in: OpenID Connect discovery, JWKS, authorize and token endpoints."""
-    from invoice_checker.simulators import oidc as simulator
+    from devtools.simulators.invoice_checker import oidc as simulator
 
     click.echo(f"issuer http://{host}:{port}", err=True)
     simulator.run(
@@ -67,7 +67,7 @@ def tenkfeet(
     """10000ft API: users, projects and phases, leave types, holidays, time entries."""
     import uvicorn
 
-    from invoice_checker.simulators.tenkfeet import TenkfeetWorld, create_app
+    from devtools.simulators.invoice_checker.tenkfeet import TenkfeetWorld, create_app
 
     world = TenkfeetWorld(
         seed=seed,
@@ -101,6 +101,6 @@ def slack(
 ) -> None:
     """Slack Web API: users.list, conversations.*, chat.postMessage, chat.unfurl; records calls
     (GET /_sim/calls)."""
-    from invoice_checker.simulators import slack as simulator
+    from devtools.simulators.invoice_checker import slack as simulator
 
     simulator.run(host, port, members, channels, tokens)

@@ -49,8 +49,8 @@ RATIO = click.FloatRange(0, 1)
 @click.option("--status-file", type=click.Path(path_type=Path), help="write totals here as JSON")
 def hmrc(**options: Any) -> None:
     """HMRC CHIEF: SMTP in (licenceData), POP3 out (licenceReply, usageData)."""
-    from licence_gateway.simulators import hmrc as simulator
-    from licence_gateway.simulators.pop3_server import (
+    from devtools.simulators.licence_gateway import hmrc as simulator
+    from devtools.simulators.licence_gateway.pop3_server import (
         introspection_token_check,
         static_token_check,
     )
@@ -107,8 +107,8 @@ def hmrc(**options: Any) -> None:
 )
 def icms(**options: Any) -> None:
     """ICMS: send licences to the gateway, receive and show their outcomes."""
-    from licence_gateway.simulators.icms import IcmsSimulator, create_app
-    from licence_gateway.simulators.serving import serve
+    from devtools.serving import serve
+    from devtools.simulators.licence_gateway.icms import IcmsSimulator, create_app
     from service_kit.logging import configure_logging
 
     configure_logging("INFO")
@@ -149,9 +149,9 @@ def microsoft_identity(
     host: str, port: int, tenant_id: str, apps: tuple[str, ...], cert_dir: Path
 ) -> None:
     """Microsoft identity: client-credentials tokens (https), introspection for mail servers."""
-    from licence_gateway.simulators.microsoft_identity import IdentityDirectory, create_app
-    from licence_gateway.simulators.serving import serve
-    from licence_gateway.simulators.tls import write_self_signed_certificate
+    from devtools.serving import serve
+    from devtools.simulators.licence_gateway.microsoft_identity import IdentityDirectory, create_app
+    from devtools.tls import write_self_signed_certificate
 
     directory = IdentityDirectory(tenant_id=tenant_id)
     for app in apps:

@@ -34,6 +34,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from devtools.simulators.licence_gateway.pop3_server import (
+    FolderMailbox,
+    Mailbox,
+    MemoryMailbox,
+    Pop3Server,
+    TokenCheck,
+    decode_base64,
+    xoauth2_credentials,
+)
 from licence_gateway.domain.chief import (
     ChiefFormatError,
     FileError,
@@ -46,15 +55,6 @@ from licence_gateway.domain.chief import (
     render_usage_data,
     usage_data_file_name,
     validate_licence_data_file,
-)
-from licence_gateway.simulators.pop3_server import (
-    FolderMailbox,
-    Mailbox,
-    MemoryMailbox,
-    Pop3Server,
-    TokenCheck,
-    decode_base64,
-    xoauth2_credentials,
 )
 
 logger = logging.getLogger(__name__)

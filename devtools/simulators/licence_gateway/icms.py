@@ -33,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from devtools.simulators.licence_gateway.icms_licences import LicenceFactory
 from licence_gateway.hawk import HawkError, verify_response
-from licence_gateway.simulators.icms_licences import LicenceFactory
 
 logger = logging.getLogger(__name__)
 
