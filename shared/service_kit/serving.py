@@ -7,8 +7,10 @@ process wakes first tends to take every keep-alive connection, leaving the other
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
@@ -36,7 +38,26 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_one(app_factory: str, host: str, port: int, log_level: str) -> None:
+def one_per_core() -> int:
+    """`serve`'s default: one worker per core this process may run on (a container's limit).
+    An API worker is one single-threaded event loop, so fewer leaves cores idle under load."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM when `serve` dies, even by SIGKILL: no orphan keeps the port."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _serve_one(app_factory: str, host: str, port: int, log_level: str, parent: int) -> None:
+    _die_with_parent(parent)
     configure_logging(log_level)
     uvicorn.Server(_config(app_factory)).run(sockets=[_listening_socket(host, port)])
 
@@ -57,7 +78,9 @@ def serve(app_factory: str, *, host: str, port: int, workers: int, log_level: st
         return
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_serve_one, args=(app_factory, host, port, log_level), daemon=False)
+        context.Process(
+            target=_serve_one, args=(app_factory, host, port, log_level, os.getpid()), daemon=False
+        )
         for _ in range(workers)
     ]
     for process in processes:

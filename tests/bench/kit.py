@@ -80,11 +80,11 @@ def record(
         raise BenchRefused(f"{figure.name}: {len(samples)} runs, at least {MIN_RUNS} are needed")
     value = statistics.median(samples)
     met = figure.met(value)
-    print(f"bench {figure.name}: {_number(value)} {figure.unit}", flush=True)
-    print(f"target: {figure.op} {_number(figure.target)} {'met' if met else 'missed'}", flush=True)
+    print(f"bench {figure.name}: {format_number(value)} {figure.unit}", flush=True)
+    print(f"target: {figure.op} {format_number(figure.target)} {'met' if met else 'missed'}", flush=True)
     print(
-        f"# {figure.name}: median of {len(samples)} runs, min {_number(min(samples))},"
-        f" max {_number(max(samples))}; load average {load_average()}",
+        f"# {figure.name}: median of {len(samples)} runs, min {format_number(min(samples))},"
+        f" max {format_number(max(samples))}; load average {load_average()}",
         file=sys.stderr,
         flush=True,
     )
@@ -110,9 +110,8 @@ def record(
     return value
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
+    """Three significant figures, thousands grouped from 100 up."""
     if value >= 100:
         return f"{value:,.0f}"
-    if value >= 1:
-        return f"{value:.2f}"
     return f"{value:.3g}"
