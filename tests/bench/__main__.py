@@ -97,9 +97,11 @@ def table(stored: dict[str, dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in stored.values():
+        target, value = format_number(f["target"]), format_number(f["value"])
+        spread = f"{format_number(f['min'])}-{format_number(f['max'])}"
         lines.append(
-            f"| `{f['name']}` | {f['what']} | {f['op']} {format_number(f['target'])} {f['unit']}"
-            f" | **{format_number(f['value'])} {f['unit']}** | {f['runs']} ({format_number(f['min'])}-{format_number(f['max'])})"
+            f"| `{f['name']}` | {f['what']} | {f['op']} {target} {f['unit']}"
+            f" | **{value} {f['unit']}** | {f['runs']} ({spread})"
             f" | {'met' if f['met'] else 'missed'} | {f['load_average']}, {f['at'][:16]} |"
         )
     return "\n".join(lines) + "\n"

@@ -2,10 +2,11 @@
 
 `send_licence_data` up to its commit, SMTP excluded: claim the payloads (FOR UPDATE SKIP LOCKED),
 take the run number, build and self-check the licenceData file, render and store the e-mail, the
-batch and its 10,000 batch rows, mark the payloads processed. The payloads (tests/bench/realistic.py)
-sit in a fresh database; each run happens inside a transaction that is rolled back afterwards (the
-job's commit releases a savepoint), so every run finds all 10,000 waiting. Each run's stored file
-must equal the pure codec's file for the same licences, and its batch must carry all 10,000.
+batch and its 10,000 batch rows, mark the payloads processed. The payloads (the mix of
+tests/bench/realistic.py) sit in a fresh database; each run happens inside a transaction that is
+rolled back afterwards (the job's commit releases a savepoint), so every run finds all 10,000
+waiting. Each run's stored file must equal the pure codec's file for the same licences, and its
+batch must carry all 10,000.
 
 Figures: `batch_10k` (seconds, median) and `batch_10k_peak_rss` (MB: the peak resident memory of
 a fresh process that imports the gateway and runs the job once, median of five such processes).
@@ -111,7 +112,9 @@ async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) 
             async with engine.connect() as connection:
                 await connection.begin()
                 session = AsyncSession(
-                    bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+                    bind=connection,
+                    join_transaction_mode="create_savepoint",
+                    expire_on_commit=False,
                 )
                 profiler = cProfile.Profile() if profile else None
                 started = time.perf_counter()
@@ -135,14 +138,18 @@ async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) 
 async def check(session: AsyncSession, mail: Any, expected: str) -> None:
     if mail is None:
         raise BenchRefused("the job found no payloads to send")
-    batch = await session.scalar(select(LicenceDataBatch).where(LicenceDataBatch.mail_id == mail.id))
+    batch = await session.scalar(
+        select(LicenceDataBatch).where(LicenceDataBatch.mail_id == mail.id)
+    )
     if batch is None or batch.file_text != expected:
         raise BenchRefused("the stored file differs from the codec's file for the same licences")
     rows = await session.scalar(
         select(func.count()).select_from(BatchPayload).where(BatchPayload.batch_id == batch.id)
     )
     unsent = await session.scalar(
-        select(func.count()).select_from(LicencePayload).where(LicencePayload.is_processed.is_(False))
+        select(func.count())
+        .select_from(LicencePayload)
+        .where(LicencePayload.is_processed.is_(False))
     )
     if rows != PAYLOADS or unsent != 0:
         raise BenchRefused(f"the batch carries {rows} payloads and {unsent} remain unsent")

@@ -81,7 +81,10 @@ def record(
     value = statistics.median(samples)
     met = figure.met(value)
     print(f"bench {figure.name}: {format_number(value)} {figure.unit}", flush=True)
-    print(f"target: {figure.op} {format_number(figure.target)} {'met' if met else 'missed'}", flush=True)
+    print(
+        f"target: {figure.op} {format_number(figure.target)} {'met' if met else 'missed'}",
+        flush=True,
+    )
     print(
         f"# {figure.name}: median of {len(samples)} runs, min {format_number(min(samples))},"
         f" max {format_number(max(samples))}; load average {load_average()}",

@@ -1,4 +1,4 @@
-"""The realistic licence mix every gateway bench feeds the shipping code, built from the golden vectors.
+"""The realistic licence mix the gateway benches feed the shipping code, from the golden vectors.
 
 Each golden input vector (tests/licence_gateway/fixtures/icms-hmrc/icms/licence_data_files: every
 type, insert, replace and cancel) is a template; in turn the copies get non-ASCII trader names and

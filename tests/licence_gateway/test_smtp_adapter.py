@@ -329,7 +329,10 @@ async def test_stored_bytes_go_out_unchanged_on_every_delivery(
         FILE_TEXT,
         "1\\restrictions\\Müller “quoted” — 北京\n" * 3,
         # Over 57 bytes a base64 line: the body spans many lines and ends on a short one.
-        "".join(f"{n}\\line\\{n}\\\\\\\\Société Générale №{n}\\O\\\\\\\\\\\\\\\\\\\n" for n in range(999)),
+        "".join(
+            f"{n}\\line\\{n}\\\\\\\\Société Générale №{n}\\O\\\\\\\\\\\\\\\\\\\n"
+            for n in range(999)
+        ),
     ],
 )
 def test_rendered_mail_is_the_email_packages_own_rendering(text: str) -> None:
