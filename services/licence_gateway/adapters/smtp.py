@@ -151,6 +151,14 @@ def legacy_message(
 
 
 _STAND_IN = b"licence-gateway attachment stand-in 7f3a9c21e4b86d05"
+_BASE64_LINE = 76  # the email package's (and base64.encodebytes's) line: 57 bytes encoded
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """`base64.encodebytes(data)` without its Python loop over every 57-byte chunk."""
+    encoded = base64.b64encode(data)
+    lines = [encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)]
+    return b"\n".join(lines) + b"\n" if lines else b""
 
 
 class SmtpSender:
@@ -219,7 +227,7 @@ class SmtpSender:
         head, stand_in, tail = rendered.partition(base64.encodebytes(_STAND_IN))
         if not stand_in:
             raise RuntimeError("the attachment's stand-in is missing from the rendered e-mail")
-        return b"".join((head, base64.encodebytes(attachment), tail))
+        return b"".join((head, _base64_lines(attachment), tail))
 
     async def send_file(
         self, *, recipient: str, subject: str, file_name: str, text: str, message_id: str
