@@ -60,15 +60,21 @@ def measure(
     check: Callable[[Any], None] | None = None,
     detail: dict[str, Any] | None = None,
 ) -> float:
-    """Time `run()` `runs` times; `check(result)` raises BenchRefused on a wrong answer."""
-    samples = []
+    """Time `run()` `runs` times; `check(result)` raises BenchRefused on a wrong answer.
+
+    The figure is wall time; this process's CPU time per run goes in the detail too, since
+    other load on a shared machine inflates it less.
+    """
+    samples, cpu = [], []
     for _ in range(max(runs, MIN_RUNS)):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = run()
         samples.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
         if check is not None:
             check(result)
     scale = {"s": 1.0, "ms": 1e3, "us": 1e6}[figure.unit]
+    detail = (detail or {}) | {f"cpu_median_{figure.unit}": statistics.median(cpu) * scale}
     return record(figure, [s * scale for s in samples], detail=detail)
 
 
@@ -87,7 +93,7 @@ def record(
     )
     print(
         f"# {figure.name}: median of {len(samples)} runs, min {format_number(min(samples))},"
-        f" max {format_number(max(samples))}; load average {load_average()}",
+        f" max {format_number(max(samples))}; load average {load_average()}; {detail or ''}",
         file=sys.stderr,
         flush=True,
     )

@@ -51,11 +51,24 @@ class _Transliterations(dict[str, str]):
 _TRANSLITERATIONS = _Transliterations()
 
 
+_RUNS: dict[str, str] = {}  # whole runs ("é", "’", "—"): most repeat
+_RUNS_KEPT = 10_000
+
+
 def _transliterated_run(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     run = error.object[error.start : error.end]
-    return "".join([_TRANSLITERATIONS[char] for char in run]), error.end
+    ascii_form = _RUNS.get(run)
+    if ascii_form is None:
+        ascii_form = "".join([_TRANSLITERATIONS[char] for char in run])
+        if len(_RUNS) < _RUNS_KEPT and not _has_surrogate(run):
+            _RUNS[run] = ascii_form
+    return ascii_form, error.end
+
+
+def _has_surrogate(run: str) -> bool:
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in run)
 
 
 _TRANSLITERATE = "licence_gateway.chief.transliterate"

@@ -183,28 +183,24 @@ def validate_licence_data_file(text: str, *, derived_from: str | None = None) ->
     checked = derived_from.split(LINE_SEP) if derived_from is not None else []
     if len(checked) != len(lines):
         checked = []
+    elif lines[0] == checked[0]:  # checked already, but its data identifier governs the rest
+        header = lines[0].split(FIELD_SEP)
+        if len(header) == _RECORDS["fileHeader"][0] and header[1] == "fileHeader":
+            state.data_id = header[4]
     for number, line in enumerate(lines, start=1):
-        if not line:
+        if not line or (checked and line == checked[number - 1]):
             continue
-        if checked and line == checked[number - 1]:
-            if number == 1:  # the header's data identifier governs the licence checks
-                _check_line(number, line, state, [])
+        tokens = line.split(FIELD_SEP)
+        record_type = tokens[1] if len(tokens) > 1 else ""
+        rule = _RECORDS.get(record_type)
+        if rule is None:
+            problems.append(FileProblem(number, record_type, f"Invalid record type {record_type}"))
             continue
-        _check_line(number, line, state, problems)
+        field_count, check = rule
+        if len(tokens) != field_count:
+            message = f"{record_type} doesn't contain all necessary values"
+            problems.append(FileProblem(number, record_type, message))
+            continue
+        if check is not None and (messages := check(tokens, state)):
+            problems.extend(FileProblem(number, record_type, m) for m in messages)
     return problems
-
-
-def _check_line(number: int, line: str, state: _State, problems: list[FileProblem]) -> None:
-    tokens = line.split(FIELD_SEP)
-    record_type = tokens[1] if len(tokens) > 1 else ""
-    rule = _RECORDS.get(record_type)
-    if rule is None:
-        problems.append(FileProblem(number, record_type, f"Invalid record type {record_type}"))
-        return
-    field_count, check = rule
-    if len(tokens) != field_count:
-        message = f"{record_type} doesn't contain all necessary values"
-        problems.append(FileProblem(number, record_type, message))
-        return
-    if check is not None and (messages := check(tokens, state)):
-        problems.extend(FileProblem(number, record_type, m) for m in messages)
