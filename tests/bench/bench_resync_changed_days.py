@@ -50,7 +50,7 @@ FIGURE = Figure(
 
 
 async def change_every_day(
-    admin: httpx.AsyncClient, pages: dict[Any, list[dict]], run: int
+    admin: httpx.AsyncClient, pages: dict[Any, list[dict[str, Any]]], run: int
 ) -> None:
     """New hours for the first 25 counted entries of each day, and one entry deleted."""
     changes = []

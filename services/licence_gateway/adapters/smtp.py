@@ -157,7 +157,9 @@ _BASE64_LINE = 76  # the email package's (and base64.encodebytes's) line: 57 byt
 def _base64_lines(data: bytes) -> bytes:
     """`base64.encodebytes(data)` without its Python loop over every 57-byte chunk."""
     encoded = base64.b64encode(data)
-    lines = [encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)]
+    lines = [
+        encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)
+    ]
     return b"\n".join(lines) + b"\n" if lines else b""
 
 

@@ -186,7 +186,8 @@ async def _file_of_waiting_payloads(
     except ValueError:
         pass
     _build([], flow, run_number, now)  # an empty file failing means the settings are wrong: raise
-    good, bad = [], []
+    good: list[ClaimedPayload] = []
+    bad: list[ClaimedPayload] = []
     for payload in payloads:
         (good if _builds(payload, flow, now) else bad).append(payload)
     for payload in bad:
@@ -233,9 +234,9 @@ _FAST_COMPRESSION = text(
 )
 
 
-def _ids(ids: list[int]) -> BindParameter[list[int]]:
+def _ids(ids: list[int]) -> BindParameter[Any]:
     """Payload ids as one array parameter (one bind, whatever the count)."""
-    return bindparam("ids", ids, type_=ARRAY(BigInteger))
+    return bindparam("ids", ids, type_=ARRAY(BigInteger()))
 
 
 async def commit_batch(
