@@ -96,9 +96,10 @@ async def prepare() -> tuple[str, str]:
     return url, expected.text
 
 
-async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) -> list[float]:
+def mail_flow(url: str) -> MailFlow:
+    """What the worker gives the job: settings, engine, Redis; the clock fixed for the file."""
     engine = create_engine(url, pool_size=1, application_name="bench")
-    flow = MailFlow(
+    return MailFlow(
         settings=settings(url),
         engine=engine,
         sessions=create_sessionmaker(engine),
@@ -106,6 +107,11 @@ async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) 
         exits=None,  # type: ignore[arg-type]  # create_batch opens no outside client
         clock=lambda: CREATED_AT,
     )
+
+
+async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) -> list[float]:
+    flow = mail_flow(url)
+    engine = flow.engine
     samples = []
     try:
         for _ in range(runs):
@@ -181,15 +187,8 @@ def rss_child(url: str) -> None:
 
 
 async def _rss_child_run(url: str) -> None:
-    engine = create_engine(url, pool_size=1, application_name="bench")
-    flow = MailFlow(
-        settings=settings(url),
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        redis=create_redis(redis_url_for_db(REDIS_DB)),
-        exits=None,  # type: ignore[arg-type]
-        clock=lambda: CREATED_AT,
-    )
+    flow = mail_flow(url)
+    engine = flow.engine
     async with engine.connect() as connection:
         await connection.begin()
         session = AsyncSession(

@@ -18,24 +18,19 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from invoice_checker.adapters.tenkfeet import TenkfeetClient
 from invoice_checker.domain import tenkfeet_mapping as mapping
 from invoice_checker.domain.date_ranges import days_in
-from invoice_checker.jobs.sync import HourSync, sync_projects, sync_users
-from service_kit.migrations import upgrade
+from invoice_checker.jobs.sync import HourSync
 from tests.bench.bench_sync import (
     CONCURRENCY,
     ENTRIES_PER_DAY,
     START,
     fetch_all_days,
-    start_simulator,
+    stand_in_and_database,
     stored_entries,
 )
 from tests.bench.kit import MIN_RUNS, BenchRefused, Figure, record
-from tests.support.database import recreate_database
-from tests.support.infra import free_port
 
 DATABASE = "bench_perf_resync"
 DAYS = 40
@@ -74,47 +69,35 @@ async def change_every_day(
 
 async def main() -> None:
     end = START + timedelta(days=DAYS - 1)
-    url = await recreate_database(DATABASE)
-    await asyncio.to_thread(upgrade, "invoice_checker", url)
-    engine = create_async_engine(url, pool_size=4)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    port = free_port()
-    simulator = start_simulator(port, DAYS)
     samples = []
-    try:
-        base = f"http://127.0.0.1:{port}"
-        async with (
-            TenkfeetClient(base, "", timeout=120) as client,
-            httpx.AsyncClient(base_url=base) as admin,
-        ):
-            await sync_users(sessions, client)
-            await sync_projects(sessions, client)
-            await HourSync(sessions, client, concurrency=CONCURRENCY).run(
+    async with (
+        stand_in_and_database(DATABASE, DAYS) as (sessions, client, base),
+        httpx.AsyncClient(base_url=base) as admin,
+    ):
+        await HourSync(sessions, client, concurrency=CONCURRENCY).run(
+            START, end, automatic_split=True
+        )
+        for run in range(MIN_RUNS):
+            pages = await fetch_all_days(client, end)
+            await change_every_day(admin, pages, run)
+            served = await fetch_all_days(client, end)  # warm the stand-in's cache
+            expected = sum(
+                mapping.counts_as_hours(entry) for day in served.values() for entry in day
+            )
+            started = time.perf_counter()
+            summary = await HourSync(sessions, client, concurrency=CONCURRENCY).run(
                 START, end, automatic_split=True
             )
-            for run in range(MIN_RUNS):
-                pages = await fetch_all_days(client, end)
-                await change_every_day(admin, pages, run)
-                served = await fetch_all_days(client, end)  # warm the stand-in's cache
-                expected = sum(
-                    mapping.counts_as_hours(entry) for day in served.values() for entry in day
-                )
-                started = time.perf_counter()
-                summary = await HourSync(sessions, client, concurrency=CONCURRENCY).run(
-                    START, end, automatic_split=True
-                )
-                samples.append(time.perf_counter() - started)
-                print(f"# re-sync: {summary.line('hours')}", file=sys.stderr)
-                if (summary.unchanged, summary.deleted) != (0, DAYS) or (
-                    summary.updated != DAYS * UPDATES_PER_DAY
-                ):
-                    raise BenchRefused(f"the re-sync did not merge every change: {summary}")
-                if (stored := await stored_entries(sessions)) != expected:
-                    raise BenchRefused(f"{stored} entries stored, the stand-in serves {expected}")
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
-        await engine.dispose()
+            samples.append(time.perf_counter() - started)
+            print(f"# re-sync: {summary.line('hours')}", file=sys.stderr)
+            if (summary.unchanged, summary.deleted, summary.updated) != (
+                0,
+                DAYS,
+                DAYS * UPDATES_PER_DAY,
+            ):
+                raise BenchRefused(f"the re-sync did not merge every change: {summary}")
+            if (stored := await stored_entries(sessions)) != expected:
+                raise BenchRefused(f"{stored} entries stored, the stand-in serves {expected}")
     days = len(list(days_in(START, end)))
     record(FIGURE, samples, detail={"days": days, "entries_per_day": ENTRIES_PER_DAY})
 

@@ -21,6 +21,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -180,34 +182,45 @@ async def full_sync(
     return elapsed
 
 
-async def main(entries: int) -> None:
-    days = max(entries // ENTRIES_PER_DAY, 1)
-    end = START + timedelta(days=days - 1)
-    url = await recreate_database(DATABASE)
+@asynccontextmanager
+async def stand_in_and_database(
+    database: str, days: int
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], TenkfeetClient, str]]:
+    """A fresh database holding the stand-in's users and projects, the stand-in serving `days`
+    days, and a client of it; the stand-in's base URL for its admin routes."""
+    url = await recreate_database(database)
     await asyncio.to_thread(upgrade, "invoice_checker", url)
     engine = create_async_engine(url, pool_size=4)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     port = free_port()
     simulator = start_simulator(port, days)
-    fulls, limits, resyncs = [], [], []
+    base = f"http://127.0.0.1:{port}"
     try:
-        async with TenkfeetClient(f"http://127.0.0.1:{port}", "", timeout=120) as client:
+        async with TenkfeetClient(base, "", timeout=120) as client:
             await sync_users(sessionmaker, client)
             await sync_projects(sessionmaker, client)
-            pages = await fetch_all_days(client, end)  # warm the stand-in: every pass pays alike
-            served = sum(map(mapping.counts_as_hours, (e for day in pages.values() for e in day)))
-            del pages
-            for _ in range(MIN_RUNS):
-                await empty_hour_tables(sessionmaker)
-                fulls.append(await full_sync(sessionmaker, client, end))
-                if (stored := await stored_entries(sessionmaker)) != served:
-                    raise BenchRefused(f"the sync stored {stored} of {served} entries")
-                resyncs.append(await full_sync(sessionmaker, client, end))
-                limits.append(await limit_seconds(sessionmaker, client, end))
+            yield sessionmaker, client, base
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
         await engine.dispose()
+
+
+async def main(entries: int) -> None:
+    days = max(entries // ENTRIES_PER_DAY, 1)
+    end = START + timedelta(days=days - 1)
+    fulls, limits, resyncs = [], [], []
+    async with stand_in_and_database(DATABASE, days) as (sessionmaker, client, _):
+        pages = await fetch_all_days(client, end)  # warm the stand-in: every pass pays alike
+        served = sum(map(mapping.counts_as_hours, (e for day in pages.values() for e in day)))
+        del pages
+        for _ in range(MIN_RUNS):
+            await empty_hour_tables(sessionmaker)
+            fulls.append(await full_sync(sessionmaker, client, end))
+            if (stored := await stored_entries(sessionmaker)) != served:
+                raise BenchRefused(f"the sync stored {stored} of {served} entries")
+            resyncs.append(await full_sync(sessionmaker, client, end))
+            limits.append(await limit_seconds(sessionmaker, client, end))
     scale = 1_000_000 / (days * ENTRIES_PER_DAY)
     detail = {"entries": days * ENTRIES_PER_DAY, "scaled_to_1m": scale != 1}
     record(SYNC_1M, [full * scale for full in fulls], detail=detail)
