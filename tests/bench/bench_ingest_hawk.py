@@ -114,10 +114,9 @@ def check_answers_as_icms_does(port: int) -> None:
     body["licence"]["id"] = str(uuid.uuid4())
     content = json.dumps(body, separators=(",", ":")).encode()
     url = f"http://127.0.0.1:{port}{PATH}"
-    credentials = CREDENTIALS
     # The answer repeats the request's nonce: nothing to look up, the callback only stops a warning.
     sender = mohawk.Sender(
-        credentials,
+        CREDENTIALS,
         url,
         "POST",
         content=content,
