@@ -84,7 +84,8 @@ def publish(figures: list[dict[str, Any]]) -> None:
     """Merge the new figures into docs/benchmarks.json and regenerate the table in the page."""
     stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     stored.update({figure["name"]: figure for figure in figures})
-    RESULTS.write_text(json.dumps(dict(sorted(stored.items())), indent=2) + "\n")
+    stored = dict(sorted(stored.items()))
+    RESULTS.write_text(json.dumps(stored, indent=2) + "\n")
     page = PAGE.read_text() if PAGE.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     head, _, rest = page.partition(BEGIN)
     _, _, tail = rest.partition(END)
