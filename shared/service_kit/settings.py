@@ -21,17 +21,44 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     database_url: str = Field(
-        description="PostgreSQL URL, postgresql+asyncpg://user:pass@host:port/db"
+        description=(
+            "PostgreSQL URL: postgresql+asyncpg://user:pass@host:5432/db (or ?host=/socket/dir)"
+        )
     )
-    redis_url: str = Field(description="Redis URL, redis://host:port/db or unix:///path/redis.sock")
+    redis_url: str = Field(
+        description="Redis URL: redis://host:6379/0, rediss://… or unix:///path/redis.sock"
+    )
     environment: Environment = Field(
-        default="production", description="development enables developer-only commands"
+        default="production",
+        description="development, test or production; development enables developer-only commands",
     )
-    log_level: str = Field(default="INFO", description="Python log level")
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="SQLAlchemy pool size")
+    log_level: str = Field(
+        default="INFO",
+        description=(
+            "Python log level; JSON logs go to stderr, stdout carries only a command's output"
+        ),
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="SQLAlchemy pool size (overflow as much again)"
+    )
     max_body_bytes: int = Field(
-        default=1_048_576, ge=1024, description="Largest request body accepted (413 above)"
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body, declared or chunked; larger ones get 413 problem+json",
     )
+
+    sentry_dsn: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Sentry DSN: unhandled errors and ERROR log lines are reported there; empty sends "
+            "nothing anywhere"
+        ),
+    )
+
+    def unsafe_for_production(self) -> str | None:
+        """The first setting a service must not run with in production, as `NAME: why`;
+        None when safe. Services override it; `load_settings` refuses such settings."""
+        return None
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +99,14 @@ def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
         field = ".".join(str(part) for part in first["loc"]) or "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{prefix}{field.upper()}: {message}") from None
+
+
+def check_safe_to_start(settings: ServiceSettings) -> None:
+    """Raise SettingsError naming the first unsafe setting when the environment is production
+    (servers and workers call this before they start)."""
+    if settings.environment == "production" and (unsafe := settings.unsafe_for_production()):
+        prefix = str(settings.model_config.get("env_prefix", "")).upper()
+        raise SettingsError(f"{prefix}{unsafe} (refused with {prefix}ENVIRONMENT=production)")
 
 
 def mask_url(url: str) -> str:

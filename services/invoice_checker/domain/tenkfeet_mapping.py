@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.hour_flags import (
     LEAVE_PROJECT_NAME,
     NO_PHASE,
@@ -151,6 +152,26 @@ def user_row(record: Record) -> dict[str, Any] | None:
         "thumbnail": _text(record, "thumbnail"),
         "role": _text(record, "role"),
         "discipline": _text(record, "discipline"),
+    }
+
+
+def listed_guids(records: Iterable[Record]) -> set[uuid.UUID]:
+    """The guids of the records, readable or not (a record skipped for a bad field is still
+    listed: its person has not left)."""
+    guids = set()
+    for record in records:
+        with suppress(InvalidRecord):
+            guids.add(_guid(record))
+    return guids
+
+
+def departed_emails(records: Iterable[Record]) -> set[str]:
+    """E-mails of the users 10000ft lists as archived or deleted."""
+    return {
+        email.lower()
+        for record in records
+        if (_flag(record, "archived") or _flag(record, "deleted"))
+        and (email := _text(record, "email"))
     }
 
 
@@ -336,11 +357,11 @@ class HourRow(NamedTuple):
     calculated_is_overtime: bool
 
 
-def entry_status(approval: Record | None) -> str:
+def entry_status(approval: Record | None) -> EntryStatus:
     """The approval's presence and approved_at decide; its `status` string is not read."""
     if not approval:
-        return "Unsubmitted"
-    return "Approved" if approval.get("approved_at") else "Pending Approval"
+        return EntryStatus.UNSUBMITTED
+    return EntryStatus.APPROVED if approval.get("approved_at") else EntryStatus.PENDING_APPROVAL
 
 
 def counts_as_hours(entry: Record) -> bool:

@@ -52,11 +52,9 @@ from licence_gateway.store.mail import (
     record_send_failure,
 )
 from licence_gateway.store.payloads import LicencePayload, licence_data
+from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
-
-# pg advisory lock key of everything that creates or sends a licenceData mail.
-BATCH_LOCK_KEY = 0x4C47_4261  # "LGBa"
 
 
 class BatcherBusy(Exception):
@@ -81,7 +79,7 @@ async def batching_session(flow: MailFlow) -> AsyncIterator[AsyncSession]:
     """
     async with flow.engine.connect() as connection:
         locked = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": BATCH_LOCK_KEY}
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
         )
         await connection.commit()
         if not locked:
@@ -95,7 +93,9 @@ async def batching_session(flow: MailFlow) -> AsyncIterator[AsyncSession]:
 
 async def _unlock(connection: AsyncConnection) -> None:
     await connection.rollback()
-    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": BATCH_LOCK_KEY})
+    await connection.execute(
+        text("SELECT pg_advisory_unlock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
+    )
     await connection.commit()
 
 
@@ -295,6 +295,7 @@ async def _commit(
         .execution_options(synchronize_session=False)
     )
     await session.commit()
+    log_cut_fields(built, payload_ids)
     logger.info(
         "licenceData batch committed",
         extra={"mail_id": mail.id, "run_number": built.run_number, "licences": len(payload_ids)},
@@ -362,3 +363,18 @@ async def send_licence_data(ctx: dict[str, Any]) -> str:
         if failed.transient:
             raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from failed
         return str(failed)
+
+
+def log_cut_fields(built: LicenceDataFile, payload_ids: Sequence[int]) -> None:
+    """Name each payload and field the attachment cut to its CHIEF maximum (file order ids)."""
+    for cut in built.cut_fields:
+        logger.warning(
+            "licence field cut to its CHIEF maximum in the e-mailed attachment",
+            extra={
+                "payload_id": payload_ids[cut.licence],
+                "field": cut.field,
+                "length": cut.length,
+                "maximum": cut.maximum,
+                "run_number": built.run_number,
+            },
+        )
