@@ -64,7 +64,7 @@ class HourEntryOut(BaseModel):
     flags: HourFlagsOut
 
 
-def _item(row: Any) -> HourEntryOut:
+def entry_item(row: Any) -> HourEntryOut:
     entry: HourEntry = row[0]
     return HourEntryOut(
         id=entry.id,
@@ -145,14 +145,45 @@ async def list_hour_entries(
     ] = None,
 ) -> Page[HourEntryOut]:
     """Ordered by date, then user, then 10000ft id."""
+    statement = entries_statement(start=start, end=end, user=user, project=project)
+    return await paginate(session, statement, page, entry_item)
+
+
+# Orders of `entries_statement`: a column, "-" first for descending; ties by date, person, id.
+ENTRY_SORTS: dict[str, Any] = {
+    "date": HourEntry.date,
+    "person": HourEntry.user_name,
+    "project": Project.name,
+    "hours": HourEntry.incurred_hours,
+    "money": HourEntry.incurred_money,
+}
+
+
+def entries_statement(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    user: str | None = None,
+    project: str | None = None,
+    statuses: tuple[str, ...] = (),
+    sort: str = "date",
+) -> Select[Any]:
+    """Entries with their project and client (the columns `entry_item` reads), filtered, ordered."""
     if start is not None and end is not None and end < start:
         raise Problem(422, "end is before start.", type_="urn:problem:validation")
+    column = ENTRY_SORTS[sort.removeprefix("-")]
     statement = (
         select(HourEntry, Project.project_id, Project.guid, Project.name, Client.name)
         .join(Invoice, Invoice.id == HourEntry.invoice_id)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
-        .order_by(HourEntry.date, HourEntry.user_id, HourEntry.upstream_id)
+        .order_by(
+            column.desc() if sort.startswith("-") else column,
+            HourEntry.date,
+            HourEntry.user_id,
+            HourEntry.upstream_id,
+        )
     )
-    statement = _filtered(statement, start, end, user, project)
-    return await paginate(session, statement, page, _item)
+    if statuses:
+        statement = statement.where(HourEntry.status.in_(statuses))
+    return _filtered(statement, start, end, user, project)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.permissions import CanViewInvoices
 from invoice_checker.domain.comparison import Change, InvoiceFigures, compare
@@ -266,7 +267,16 @@ async def get_invoice(
     invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
 ) -> InvoiceDetail:
     invoice = await invoice_or_404(session, invoice_id)
-    entries = await checking.counted_entries(session, invoice.id)
+    return await invoice_detail(
+        session, invoice, await checking.counted_entries(session, invoice.id)
+    )
+
+
+async def invoice_detail(
+    session: AsyncSession, invoice: Invoice, entries: list[HourEntry]
+) -> InvoiceDetail:
+    """Everything needed to check `invoice`, given its counted entries (the web page reuses
+    the entries it loaded for its tables)."""
     fixed = await checking.shown_fixed_rows(session, invoice)
     aws = await checking.aws_rows(session, invoice)
     totals = invoice_totals(hour_totals(entries), fixed, aws)  # type: ignore[arg-type]

@@ -26,16 +26,18 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    and_,
     any_,
     bindparam,
     func,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from invoice_checker.store.directory import Client, Project
+from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import read_connection
@@ -80,6 +82,9 @@ class InvoiceFilters:
     states: tuple[str, ...] = ()
     tag: str | None = None
     has_problems: bool | None = None
+    lead: str | None = None  # e-mail of one of the project's leads
+    text: str | None = None  # contained in the project's or the client's name
+    hide_minor: bool | None = None  # True: no zero, internal-client or leave invoices
 
     def in_use(self) -> dict[str, Any]:
         """The filters that narrow the list, by name: the statement's bound parameters."""
@@ -103,7 +108,52 @@ def _condition(name: str) -> ColumnElement[bool]:
         return Invoice.id.in_(tagged)
     if name == "has_problems":
         return (Invoice.incorrect_entries_count > 0) == bindparam("has_problems", Boolean())
+    if name == "lead":
+        led = (
+            select(ProjectAdmin.project_guid)
+            .join(TenkfeetUser, TenkfeetUser.guid == ProjectAdmin.user_guid)
+            .where(func.lower(TenkfeetUser.email) == func.lower(bindparam("lead", String())))
+        )
+        return Invoice.project_guid.in_(led)
+    if name == "text":
+        needle = func.lower(bindparam("text", String()))
+        named = (
+            select(Project.guid)
+            .join(Client, Client.id == Project.client_id)
+            .where(
+                or_(
+                    func.strpos(func.lower(Project.name), needle) > 0,
+                    func.strpos(func.lower(Client.name), needle) > 0,
+                )
+            )
+        )
+        return Invoice.project_guid.in_(named)
+    if name == "hide_minor":
+        return and_(bindparam("hide_minor", Boolean()), _not_minor())
     raise ValueError(f"unknown invoice filter {name!r}")
+
+
+# Clients whose invoices are the company's own time (spec 7.6): hidden from the list by default.
+INTERNAL_CLIENTS = ("Solinor", "[none]")
+
+
+def _not_minor() -> ColumnElement[bool]:
+    """Invoices worth checking: some hours or money, a billable client, not the leave project."""
+    minor_projects = (
+        select(Project.guid)
+        .join(Client, Client.id == Project.client_id)
+        .where(
+            or_(
+                Project.project_id.is_(None),
+                Project.project_state == "Internal",
+                Client.name.in_(INTERNAL_CLIENTS),
+            )
+        )
+    )
+    return and_(
+        or_(Invoice.incurred_hours != 0, Invoice.incurred_money != 0),
+        Invoice.project_guid.not_in(minor_projects),
+    )
 
 
 def _count(filter_names: tuple[str, ...]) -> Select[int]:
@@ -170,3 +220,31 @@ async def invoice_page(
         return InvoicePage(rows, rows[0][-1])
     # Past the last page there is no row to carry the total.
     return InvoicePage(rows, await connection.scalar(count_statement(names), values) or 0)
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    invoices: int
+    hours: float
+    money: float
+
+    @property
+    def bill_rate_avg(self) -> float | None:
+        """Weighted euros per hour: all the money over all the hours (spec 7.6's footer)."""
+        return self.money / self.hours if self.hours else None
+
+
+@lru_cache(maxsize=256)
+def totals_statement(filter_names: tuple[str, ...]) -> Select[Any]:
+    return select(
+        func.count(), func.coalesce(func.sum(Invoice.incurred_hours), 0.0),
+        func.coalesce(func.sum(Invoice.incurred_money), 0.0),
+    ).where(*(_condition(name) for name in filter_names))
+
+
+async def invoice_totals(session: AsyncSession, filters: InvoiceFilters) -> InvoiceTotals:
+    """The sums of every invoice the filters match (the list's footer)."""
+    values = filters.in_use()
+    connection = await read_connection(session)
+    row = (await connection.execute(totals_statement(tuple(values)), values)).one()
+    return InvoiceTotals(int(row[0]), float(row[1]), float(row[2]))

@@ -309,6 +309,7 @@ async def projects_with_sums(
     guid: uuid.UUID | None = None,
     no_lead: bool = False,
     running_on: date | None = None,
+    lead: str | None = None,
 ) -> list[Any]:
     return await _rows(
         session,
@@ -334,6 +335,10 @@ async def projects_with_sums(
                 SELECT 1 FROM invoice_checker.project_admins a WHERE a.project_guid = p.guid))
           AND (CAST(:running_on AS date) IS NULL
                 OR (p.starts_at <= :running_on AND :running_on <= p.ends_at))
+          AND (CAST(:lead AS text) IS NULL OR EXISTS (
+                SELECT 1 FROM invoice_checker.project_admins a
+                JOIN invoice_checker.tenkfeet_users u ON u.guid = a.user_guid
+                WHERE a.project_guid = p.guid AND u.email = lower(:lead)))
         ORDER BY c.name, p.name
         """
         ),
@@ -342,6 +347,7 @@ async def projects_with_sums(
         guid=guid,
         no_lead=no_lead,
         running_on=running_on,
+        lead=lead,
     )
 
 
