@@ -47,12 +47,16 @@ async def test_team_lead_approves_and_finance_sends(open_person: Any, web_url: s
 
     await waiting.get_by_role("row", name=re.compile("2018-02")).get_by_role("link").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("ACME Oy – Webshop, 2018-02")
-    incorrect = page.get_by_role("region", name=re.compile(r"Incorrect entries \(3\)"))
-    await expect(incorrect.get_by_role("row")).to_have_count(4)  # header and three entries
-    await expect(incorrect.get_by_role("listitem").first).to_be_visible()
+    await lead.shot("invoice-before-approval")
+    # Three problems on two entries, each with why it is flagged.
+    incorrect = page.get_by_role("region", name="Incorrect entries (2)")
+    await expect(incorrect.get_by_role("row")).to_have_count(3)  # and the header
+    for reason in ("Not billable", "No description", "No category"):
+        await expect(incorrect.get_by_role("listitem").filter(has_text=reason)).to_have_count(1)
     for name in ("CSV", "XLSX", "PDF"):
         await expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
-    csv = await page.request.get(await page.get_by_role("link", name="CSV").get_attribute("href"))
+    href = await page.get_by_role("link", name="CSV").get_attribute("href")
+    csv = await page.request.get(f"{web_url}{href}")
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     # A team lead checks but does not invoice: no invoice number field for them.
     await expect(page.get_by_label("Invoice number")).to_have_count(0)
@@ -141,3 +145,76 @@ async def test_team_lead_cannot_reach_another_projects_invoice(
     answer = await lead.page.goto(other)
     assert answer is not None and answer.status == 404
     await lead.shot("refused-team-lead-other-invoice")
+
+
+BOB_GUID = "22222222-2222-2222-2222-222222222222"
+
+
+async def test_every_page_for_each_role(open_person: Any, web_url: str) -> None:
+    lead: Person = await open_person()
+    await sign_in(lead, web_url, TEAM_LEAD)
+    page = lead.page
+
+    # The project card on the front page, then its client.
+    await page.get_by_role("region", name="Projects you lead").get_by_role("link").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Webshop")
+    await expect(page.get_by_role("columnheader", name="Money")).to_be_visible()
+    await lead.shot("project")
+    await page.get_by_role("link", name="ACME Oy").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("ACME Oy")
+    await lead.shot("client")
+
+    # The hour browser, sorted by hours, largest first.
+    await page.goto(f"{web_url}/hours?start=2018-01-29&end=2018-02-09")
+    await page.get_by_role("link", name="Hours", exact=True).last.click()
+    await page.get_by_role("link", name=re.compile("^Hours ▲")).click()
+    header = page.get_by_role("columnheader", name=re.compile("^Hours"))
+    await expect(header).to_have_attribute("aria-sort", "descending")
+    first_row = page.get_by_role("row").nth(1)
+    await expect(first_row.get_by_role("cell").nth(5)).to_have_text("7.50")
+    await lead.shot("hours")
+
+    # My month: a calendar and my entries.
+    await page.goto(f"{web_url}/users/{BOB_GUID}/2018/2")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Bob Builder, 2018-02")
+    await expect(page.get_by_role("table", name="Hours per day")).to_be_visible()
+    await lead.shot("person-month")
+    await page.goto(f"{web_url}/you/hours/unsubmitted")
+    await expect(page.get_by_role("heading", name="My unsubmitted hours")).to_be_visible()
+    await lead.shot("unsubmitted")
+    await page.goto(f"{web_url}/syncs")
+    await expect(page.get_by_role("button", name="Queue a sync")).to_have_count(0)
+
+    # Finance queues a sync; the list shows it.
+    finance: Person = await open_person()
+    await sign_in(finance, web_url, FINANCE)
+    await finance.page.goto(f"{web_url}/syncs")
+    await finance.page.get_by_label("Kind").select_option("projects")
+    await finance.page.get_by_role("button", name="Queue a sync").click()
+    await expect(finance.page.get_by_role("status")).to_have_text(re.compile(r"Sync #\d+ is queued"))
+    await expect(finance.page.get_by_role("cell", name="queued").first).to_be_visible()
+    await finance.shot("syncs")
+
+    # An employee reads a project without money, and only their own month.
+    employee: Person = await open_person()
+    await sign_in(employee, web_url, EMPLOYEE)
+    project_url = lead.page.url  # any page of the lead's; the project's is below
+    await lead.page.goto(f"{web_url}/")
+    card = lead.page.get_by_role("region", name="Projects you lead").get_by_role("link").first
+    project_url = f"{web_url}{await card.get_attribute('href')}"
+    await employee.page.goto(project_url)
+    await expect(employee.page.get_by_role("heading", level=1)).to_have_text("Webshop")
+    await expect(employee.page.get_by_role("columnheader", name="Money")).to_have_count(0)
+    await expect(employee.page.get_by_text("€")).to_have_count(0)
+    await employee.shot("project-employee")
+    someone_else = f"{web_url}/users/{BOB_GUID}/2018/2"
+    employee.problems.allowed.add((someone_else, 403))
+    answer = await employee.page.goto(someone_else)
+    assert answer is not None and answer.status == 403
+
+    # Signing out ends the session: pages send the browser to sign in again.
+    await employee.page.goto(f"{web_url}/")
+    await employee.page.get_by_role("button", name="Sign out").click()
+    await expect(employee.page.get_by_role("heading", name="Signed out")).to_be_visible()
+    await employee.page.goto(f"{web_url}/invoices")
+    await expect(employee.page).to_have_url(re.compile(r"/sign-in\?next="))
