@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.main import create_app
@@ -65,8 +66,6 @@ async def synced_month(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
     maker = async_sessionmaker(engine, expire_on_commit=False)
     vector = end_to_end_vector()
     sync_range = vector["inputs"]["sync_range"]
-    from datetime import date
-
     async with in_process_client(vector_world(vector)) as client:
         await sync_users(maker, client)
         await sync_projects(maker, client)
@@ -130,9 +129,7 @@ class PageProblems:
 
     def console(self, kind: str, text: str) -> None:
         # Chromium logs a refusal page we asked for as a failed resource; that one is expected.
-        if kind == "error" and not (
-            self.allowed and re.search(r"status of (403|404|401)", text)
-        ):
+        if kind == "error" and not (self.allowed and re.search(r"status of (403|404|401)", text)):
             self.seen.append(f"console {kind}: {text}")
 
 

@@ -40,7 +40,9 @@ async def test_team_lead_approves_and_finance_sends(open_person: Any, web_url: s
 
     # The front page lists the lead's unapproved invoices, of any month.
     waiting = page.get_by_role("region", name=re.compile("invoices to approve"))
-    await expect(waiting.get_by_role("row", name=re.compile("2018-02 ACME Oy Webshop"))).to_be_visible()
+    await expect(
+        waiting.get_by_role("row", name=re.compile("2018-02 ACME Oy Webshop"))
+    ).to_be_visible()
     await expect(waiting.get_by_text("Solinor")).to_have_count(0)
     await lead.shot("front-team-lead")
     await lead.shot("front-team-lead-375", width=375)
@@ -74,7 +76,9 @@ async def test_team_lead_approves_and_finance_sends(open_person: Any, web_url: s
     finance: Person = await open_person()
     await sign_in(finance, web_url, FINANCE)
     to_send = finance.page.get_by_role("region", name=re.compile("Approved invoices to send"))
-    await expect(to_send.get_by_role("row", name=re.compile("2018-02 ACME Oy Webshop"))).to_be_visible()
+    await expect(
+        to_send.get_by_role("row", name=re.compile("2018-02 ACME Oy Webshop"))
+    ).to_be_visible()
     await finance.shot("front-finance")
     await finance.page.goto(approved_url)
     await finance.page.get_by_label("Description").last.fill("Monthly maintenance")
@@ -191,7 +195,9 @@ async def test_every_page_for_each_role(open_person: Any, web_url: str) -> None:
     await finance.page.goto(f"{web_url}/syncs")
     await finance.page.get_by_label("Kind").select_option("projects")
     await finance.page.get_by_role("button", name="Queue a sync").click()
-    await expect(finance.page.get_by_role("status")).to_have_text(re.compile(r"Sync #\d+ is queued"))
+    await expect(finance.page.get_by_role("status")).to_have_text(
+        re.compile(r"Sync #\d+ is queued")
+    )
     await expect(finance.page.get_by_role("cell", name="queued").first).to_be_visible()
     await finance.shot("syncs")
 

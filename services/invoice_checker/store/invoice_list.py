@@ -237,7 +237,8 @@ class InvoiceTotals:
 @lru_cache(maxsize=256)
 def totals_statement(filter_names: tuple[str, ...]) -> Select[Any]:
     return select(
-        func.count(), func.coalesce(func.sum(Invoice.incurred_hours), 0.0),
+        func.count(),
+        func.coalesce(func.sum(Invoice.incurred_hours), 0.0),
         func.coalesce(func.sum(Invoice.incurred_money), 0.0),
     ).where(*(_condition(name) for name in filter_names))
 

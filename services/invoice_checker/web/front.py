@@ -28,7 +28,7 @@ def figures_scope(principal: Principal) -> str | None:
 
 async def sync_banner(session: SessionDep) -> str | None:
     """Why the hours may be out of date, or None when the last hour sync is recent and good."""
-    runs = await sync_runs.latest_runs(session, "hours")
+    runs = await sync_runs.latest_runs(session, "hours", limit=20)
     finished = [run for run in runs if run.finished_at is not None]
     if not runs:
         return "Hours have never been synced from 10000ft."
@@ -36,12 +36,15 @@ async def sync_banner(session: SessionDep) -> str | None:
     if last.status == "failed":
         return f"The last hour sync failed: {last.error or 'no reason recorded'}."
     if finished and datetime.now(UTC) - finished[0].finished_at > STALE_SYNC:  # type: ignore[operator]
-        return f"The last hour sync finished {finished[0].finished_at:%Y-%m-%d %H:%M} UTC, over 2 hours ago."
+        when = f"{finished[0].finished_at:%Y-%m-%d %H:%M}"
+        return f"The last hour sync finished {when} UTC, over 2 hours ago."
     return None
 
 
 @router.get("/")
-async def front_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def front_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
     today = date.today()
     this_month = today.replace(day=1)
     sections = []
