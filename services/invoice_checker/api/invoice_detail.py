@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.permissions import CanViewInvoices
@@ -209,7 +211,11 @@ def project_ref(invoice: Invoice) -> ProjectRef:
     )
 
 
-def entry_out(entry: HourEntry) -> EntryOut:
+# An entry as checking reads it: an ORM HourEntry or a row of checking.CHECKED_COLUMNS.
+CheckedEntry = HourEntry | Row[Any]
+
+
+def entry_out(entry: CheckedEntry) -> EntryOut:
     return EntryOut(
         id=entry.id,
         upstream_id=entry.upstream_id,
@@ -268,12 +274,12 @@ async def get_invoice(
 ) -> InvoiceDetail:
     invoice = await invoice_or_404(session, invoice_id)
     return await invoice_detail(
-        session, invoice, await checking.counted_entries(session, invoice.id)
+        session, invoice, await checking.counted_entry_rows(session, invoice.id)
     )
 
 
 async def invoice_detail(
-    session: AsyncSession, invoice: Invoice, entries: list[HourEntry]
+    session: AsyncSession, invoice: Invoice, entries: Sequence[CheckedEntry]
 ) -> InvoiceDetail:
     """Everything needed to check `invoice`, given its counted entries (the web page reuses
     the entries it loaded for its tables)."""
@@ -359,7 +365,7 @@ async def list_entries(
     ] = None,
 ) -> list[EntryOut]:
     invoice = await invoice_or_404(session, invoice_id)
-    entries = [entry_out(e) for e in await checking.counted_entries(session, invoice.id)]
+    entries = [entry_out(e) for e in await checking.counted_entry_rows(session, invoice.id)]
     return [e for e in entries if problem is None or problem in e.problems]
 
 

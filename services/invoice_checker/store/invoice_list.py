@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    not_,
     or_,
     select,
 )
@@ -39,6 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.reports import INTERNAL_CLIENTS
 from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import read_connection
 
@@ -129,31 +131,41 @@ def _condition(name: str) -> ColumnElement[bool]:
         )
         return Invoice.project_guid.in_(named)
     if name == "hide_minor":
-        return and_(bindparam("hide_minor", Boolean()), _not_minor())
+        return and_(bindparam("hide_minor", Boolean()), _not_minor(joined=False))
     raise ValueError(f"unknown invoice filter {name!r}")
 
 
-# Clients whose invoices are the company's own time (spec 7.6): hidden from the list by default.
-INTERNAL_CLIENTS = ("Solinor", "[none]")
+def _joined_condition(name: str) -> ColumnElement[bool]:
+    """`_condition` for the page statement, which has the project and client joined: their
+    columns are tested directly (a subquery there makes PostgreSQL hash the whole month)."""
+    if name != "hide_minor":
+        return _condition(name)
+    return and_(bindparam("hide_minor", Boolean()), _not_minor(joined=True))
 
 
-def _not_minor() -> ColumnElement[bool]:
-    """Invoices worth checking: some hours or money, a billable client, not the leave project."""
-    minor_projects = (
+def _checkable_project() -> list[ColumnElement[bool]]:
+    """A project whose invoices are checked: from 10000ft (not the leave project), not
+    Internal, of a paying client (spec 7.6)."""
+    return [
+        Project.project_id.is_not(None),
+        Project.project_state.is_distinct_from("Internal"),
+        Client.name.not_in(INTERNAL_CLIENTS),
+    ]
+
+
+def _not_minor(*, joined: bool) -> ColumnElement[bool]:
+    """Invoices worth checking: some hours or money, of a checkable project."""
+    has_figures = or_(Invoice.incurred_hours != 0, Invoice.incurred_money != 0)
+    if joined:
+        return and_(has_figures, *_checkable_project())
+    # The few projects that are not checkable: a NOT IN over them is far cheaper than an IN
+    # over all the others.
+    unchecked = (
         select(Project.guid)
         .join(Client, Client.id == Project.client_id)
-        .where(
-            or_(
-                Project.project_id.is_(None),
-                Project.project_state == "Internal",
-                Client.name.in_(INTERNAL_CLIENTS),
-            )
-        )
+        .where(not_(and_(*_checkable_project())))
     )
-    return and_(
-        or_(Invoice.incurred_hours != 0, Invoice.incurred_money != 0),
-        Invoice.project_guid.not_in(minor_projects),
-    )
+    return and_(has_figures, Invoice.project_guid.not_in(unchecked))
 
 
 def _count(filter_names: tuple[str, ...]) -> Select[int]:
@@ -180,7 +192,7 @@ def page_statement(filter_names: tuple[str, ...], sort: str) -> Select[Any]:
         )
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
-        .where(*(_condition(name) for name in filter_names))
+        .where(*(_joined_condition(name) for name in filter_names))
         .order_by(
             column.desc() if sort.startswith("-") else column.asc(),
             Client.name,

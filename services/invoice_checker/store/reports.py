@@ -282,6 +282,11 @@ _INVOICE_SUMS = """
 """
 
 
+async def client_names(session: AsyncSession) -> list[Any]:
+    """Every client's id and name, by name (a filter's choices)."""
+    return await _rows(session, "SELECT id, name FROM invoice_checker.clients ORDER BY name")
+
+
 async def clients_with_sums(session: AsyncSession, client_id: int | None = None) -> list[Any]:
     return await _rows(
         session,

@@ -6,8 +6,9 @@ permission, the rules and the refusals are the API's."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -28,6 +29,7 @@ from invoice_checker.api.permissions import (
 )
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.permissions import Permission
+from invoice_checker.domain.stats import incorrect_kinds
 from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store import checking, reports, sync_runs
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
@@ -64,11 +66,11 @@ ACKNOWLEDGE = {
     "checked_no_category_ok": "Entries without a category are OK",
     "checked_changes_last_month": "The changes since last month are OK",
 }
-ENTRY_KEYS = {
+ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "date": lambda e: (e.date, e.user_name or ""),
     "person": lambda e: (e.user_name or e.user_email or "", e.date),
-    "hours": lambda e: (e.hours, e.date),
-    "money": lambda e: (e.money, e.date),
+    "hours": lambda e: (e.incurred_hours, e.date),
+    "money": lambda e: (e.incurred_money, e.date),
 }
 
 
@@ -125,7 +127,7 @@ async def invoice_list(
         chosen_states={s.value for s in state or ()},
         problems=problems,
         client=client,
-        clients=await reports.clients_with_sums(session),
+        clients=await reports.client_names(session),
         lead=lead,
         text=text,
         show=show,
@@ -143,11 +145,10 @@ async def invoice_page_view(
     saved: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     invoice = await invoice_or_404(session, invoice_id)
-    entries = await checking.counted_entries(session, invoice.id)
+    entries = await checking.counted_entry_rows(session, invoice.id)
     detail = await invoice_detail(session, invoice, entries)
-    shown = [entry_out(entry) for entry in entries]
-    incorrect = [entry for entry in shown if entry.problems]
-    shown.sort(key=ENTRY_KEYS[sort.removeprefix("-")], reverse=sort.startswith("-"))
+    flagged = [entry for entry in entries if incorrect_kinds(entry)]
+    ordered = sorted(entries, key=ENTRY_KEYS[sort.removeprefix("-")], reverse=sort.startswith("-"))
     offset = (page - 1) * ENTRY_PAGE_SIZE
     first = invoice.date
     runs = await sync_runs.latest_runs(session, "hours", covering=(first, month_end(first)))
@@ -157,12 +158,12 @@ async def invoice_page_view(
         principal,
         invoice=detail,
         frozen=InvoiceState(detail.state).invoiced,
-        incorrect=incorrect[:ENTRY_PAGE_SIZE],
-        incorrect_total=len(incorrect),
-        entries=shown[offset : offset + ENTRY_PAGE_SIZE],
-        entry_total=len(shown),
+        incorrect=[entry_out(entry) for entry in flagged[:ENTRY_PAGE_SIZE]],
+        incorrect_total=len(flagged),
+        entries=[entry_out(entry) for entry in ordered[offset : offset + ENTRY_PAGE_SIZE]],
+        entry_total=len(entries),
         page=page,
-        pages=_pages(len(shown), ENTRY_PAGE_SIZE),
+        pages=_pages(len(entries), ENTRY_PAGE_SIZE),
         sort=sort,
         own_rows=await checking.invoice_fixed_rows(session, invoice.id),
         comment_list=await checking.comments_of(session, invoice.id),

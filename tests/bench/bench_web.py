@@ -1,0 +1,182 @@
+"""Web app benchmarks over 10,000 invoices of one month and about 1,000,000 hour entries.
+
+bench web_invoice_list_p95   p95 latency (ms) of a signed-in GET /invoices?month=... (the
+                             month's first page of 100, footer totals, filters), target 100 ms
+bench web_invoice_page_p95   p95 latency (ms) of a signed-in GET /invoices/{id} for an invoice
+                             of 5,000 entries (figures, incorrect entries, phases, the first
+                             page of entries, history), target 150 ms
+
+Both are measured against a real uvicorn server (one worker), one request at a time over a
+keep-alive connection with the browser's session cookie, after a warm-up; each answer must be
+the page asked for (status 200 and its heading), else no figure is printed.
+
+`python -m tests.bench.bench_web [--requests N] [--database NAME] [--reuse]`; uses its own
+database (bench_web, dropped and loaded anew by bench_invoices' loader, plus 4,900 entries on
+one invoice; `--reuse` keeps an earlier run's data). Exits 0 even when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from invoice_checker.store.auth import ensure_user, issue_credential
+from invoice_checker.store.invoice_stats import refresh_invoice_stats
+from service_kit.migrations import upgrade
+from tests.bench.bench_invoices import MONTH, load, start_server, vacuum, wait_ready
+from tests.support.database import recreate_database
+from tests.support.infra import free_port, postgres_server_url, with_database
+
+INVOICES = 10_000
+PER_INVOICE = 100
+BIG_INVOICE_ENTRIES = 5_000
+
+
+async def grow_one_invoice(url: str) -> uuid.UUID:
+    """Make the first project's invoice count BIG_INVOICE_ENTRIES entries; return its id."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        invoice_id, project, client = await connection.fetchrow(
+            "SELECT i.id, p.name, c.name FROM invoice_checker.invoices i"
+            " JOIN invoice_checker.projects p ON p.guid = i.project_guid"
+            " JOIN invoice_checker.clients c ON c.id = p.client_id"
+            " ORDER BY p.project_id LIMIT 1"
+        )
+        have = await connection.fetchval(
+            "SELECT count(*) FROM invoice_checker.hour_entries WHERE invoice_id = $1"
+            " AND status <> 'Unsubmitted' AND incurred_hours > 0",  # the entries it counts
+            invoice_id,
+        )
+        now = datetime.now(UTC)
+        first_id = await connection.fetchval(
+            "SELECT coalesce(max(upstream_id), 0) + 1 FROM invoice_checker.hour_entries"
+        )
+        records = [
+            (
+                first_id + n, MONTH + timedelta(days=n % 28), invoice_id, now, n % 40,
+                f"user{n % 40}@example.com", f"User {n % 40}", client, project,
+                (n % 8) + 0.5, ((n % 8) + 0.5) * 100.0, 100.0 if n % 50 else 20.0,
+                "Development" if n % 17 else "[none]", "work" if n % 19 else "", "Confirmed",
+                "[none]", "[none]", "[project]", f"Phase {n % 6}", True, True, "Approved",
+                True, bool(n % 19), True, True, bool(n % 50), bool(n % 17), False,
+            )  # fmt: skip
+            for n in range(BIG_INVOICE_ENTRIES - have)
+        ]
+        await connection.copy_records_to_table(
+            "hour_entries",
+            schema_name="invoice_checker",
+            columns=[
+                "upstream_id", "date", "invoice_id", "last_updated_at", "user_id",
+                "user_email", "user_name", "client", "project", "incurred_hours",
+                "incurred_money", "bill_rate", "category", "notes", "entry_type", "discipline",
+                "role", "leave_type", "phase_name", "billable", "approved", "status",
+                "calculated_is_billable", "calculated_has_notes", "calculated_has_phase",
+                "calculated_is_approved", "calculated_has_proper_price",
+                "calculated_has_category", "calculated_is_overtime",
+            ],  # fmt: skip
+            records=records,
+        )
+        return uuid.UUID(str(invoice_id))
+    finally:
+        await connection.close()
+
+
+async def refresh_month(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            await refresh_invoice_stats(session, months=[MONTH])
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def browser_session(url: str) -> str:
+    """A finance person's session cookie, as sign-in sets it."""
+    engine = create_async_engine(url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            user = await ensure_user(session, "web-bench@example.com", groups=["finance"])
+            _, secret = await issue_credential(
+                session, user, kind="session", name="browser", lifetime=timedelta(hours=2)
+            )
+            await session.commit()
+            return secret
+    finally:
+        await engine.dispose()
+
+
+def p95_ms(timings: list[float]) -> float:
+    ordered = sorted(timings)
+    return ordered[math.ceil(len(ordered) * 0.95) - 1] * 1000
+
+
+async def timed(client: httpx.AsyncClient, path: str, expect: str, requests: int) -> float:
+    """p95 of `requests` sequential GETs (after 10 not counted); None-free: any wrong answer
+    raises, so no figure is printed for errors."""
+    timings = []
+    for n in range(requests + 10):
+        started = time.perf_counter()
+        answer = await client.get(path)
+        elapsed = time.perf_counter() - started
+        if answer.status_code != 200 or expect not in answer.text:
+            raise RuntimeError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+        if n >= 10:
+            timings.append(elapsed)
+    print(
+        f"# {path}: {requests} requests, median {sorted(timings)[len(timings) // 2] * 1000:.1f}"
+        f" ms, {len(answer.content)} bytes",
+        file=sys.stderr,
+    )
+    return p95_ms(timings)
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    if arguments.reuse:
+        url = with_database(postgres_server_url(), arguments.database)
+    else:
+        url = await recreate_database(arguments.database)
+        await asyncio.to_thread(upgrade, "invoice_checker", url)
+        started = time.perf_counter()
+        await load(url, INVOICES, PER_INVOICE)
+        await grow_one_invoice(url)
+        await refresh_month(url)
+        await vacuum(url)
+        print(f"# loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    big = await grow_one_invoice(url)  # idempotent: tops the invoice up to its size
+    cookie = await browser_session(url)
+    port = free_port()
+    server = start_server(url, port, workers=1)
+    try:
+        await wait_ready("127.0.0.1", port)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", cookies={"ic_session": cookie}, timeout=30
+        ) as client:
+            listed = await timed(
+                client, f"/invoices?month={MONTH:%Y-%m}", "Invoices of", arguments.requests
+            )
+            print(f"bench web_invoice_list_p95: {listed:.1f} ms", flush=True)
+            page = await timed(
+                client, f"/invoices/{big}", f"Entries ({BIG_INVOICE_ENTRIES})", arguments.requests
+            )
+            print(f"bench web_invoice_page_p95: {page:.1f} ms", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100, help="timed requests per page")
+    parser.add_argument("--database", default="bench_web", help="dropped and loaded anew")
+    parser.add_argument("--reuse", action="store_true", help="keep an earlier run's data")
+    asyncio.run(main(parser.parse_args()))
