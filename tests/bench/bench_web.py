@@ -41,6 +41,31 @@ PER_INVOICE = 100
 BIG_INVOICE_ENTRIES = 5_000
 
 
+COLUMNS = [
+    "upstream_id", "date", "invoice_id", "last_updated_at", "user_id", "user_email",
+    "user_name", "client", "project", "incurred_hours", "incurred_money", "bill_rate",
+    "category", "notes", "entry_type", "discipline", "role", "leave_type", "phase_name",
+    "billable", "approved", "status", "calculated_is_billable", "calculated_has_notes",
+    "calculated_has_phase", "calculated_is_approved", "calculated_has_proper_price",
+    "calculated_has_category", "calculated_is_overtime",
+]  # fmt: skip
+
+
+def big_entry(
+    upstream_id: int, n: int, invoice_id: object, project: str, client: str, now: datetime
+) -> tuple[object, ...]:
+    """An approved entry of the big invoice: 40 people, 6 phases, some flagged."""
+    hours = (n % 8) + 0.5
+    rate = 100.0 if n % 50 else 20.0
+    return (
+        upstream_id, MONTH + timedelta(days=n % 28), invoice_id, now, n % 40,
+        f"user{n % 40}@example.com", f"User {n % 40}", client, project, hours, hours * rate,
+        rate, "Development" if n % 17 else "[none]", "work" if n % 19 else "", "Confirmed",
+        "[none]", "[none]", "[project]", f"Phase {n % 6}", True, True, "Approved",
+        True, bool(n % 19), True, True, bool(n % 50), bool(n % 17), False,
+    )  # fmt: skip
+
+
 async def grow_one_invoice(url: str) -> uuid.UUID:
     """Make the first project's invoice count BIG_INVOICE_ENTRIES entries; return its id."""
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -61,29 +86,11 @@ async def grow_one_invoice(url: str) -> uuid.UUID:
             "SELECT coalesce(max(upstream_id), 0) + 1 FROM invoice_checker.hour_entries"
         )
         records = [
-            (
-                first_id + n, MONTH + timedelta(days=n % 28), invoice_id, now, n % 40,
-                f"user{n % 40}@example.com", f"User {n % 40}", client, project,
-                (n % 8) + 0.5, ((n % 8) + 0.5) * 100.0, 100.0 if n % 50 else 20.0,
-                "Development" if n % 17 else "[none]", "work" if n % 19 else "", "Confirmed",
-                "[none]", "[none]", "[project]", f"Phase {n % 6}", True, True, "Approved",
-                True, bool(n % 19), True, True, bool(n % 50), bool(n % 17), False,
-            )  # fmt: skip
+            big_entry(first_id + n, n, invoice_id, project, client, now)
             for n in range(BIG_INVOICE_ENTRIES - have)
         ]
         await connection.copy_records_to_table(
-            "hour_entries",
-            schema_name="invoice_checker",
-            columns=[
-                "upstream_id", "date", "invoice_id", "last_updated_at", "user_id",
-                "user_email", "user_name", "client", "project", "incurred_hours",
-                "incurred_money", "bill_rate", "category", "notes", "entry_type", "discipline",
-                "role", "leave_type", "phase_name", "billable", "approved", "status",
-                "calculated_is_billable", "calculated_has_notes", "calculated_has_phase",
-                "calculated_is_approved", "calculated_has_proper_price",
-                "calculated_has_category", "calculated_is_overtime",
-            ],  # fmt: skip
-            records=records,
+            "hour_entries", schema_name="invoice_checker", columns=COLUMNS, records=records
         )
         return uuid.UUID(str(invoice_id))
     finally:
