@@ -127,7 +127,7 @@ async def invoice_list(
         chosen_states={s.value for s in state or ()},
         problems=problems,
         client=client,
-        clients=await reports.client_names(session),
+        clients=[(row["id"], row["name"]) for row in await reports.client_names(session)],
         lead=lead,
         text=text,
         show=show,
@@ -148,7 +148,11 @@ async def invoice_page_view(
     entries = await checking.counted_entry_rows(session, invoice.id)
     detail = await invoice_detail(session, invoice, entries)
     flagged = [entry for entry in entries if incorrect_kinds(entry)]
-    ordered = sorted(entries, key=ENTRY_KEYS[sort.removeprefix("-")], reverse=sort.startswith("-"))
+    ordered = (  # the store reads them by date already
+        entries
+        if sort == "date"
+        else sorted(entries, key=ENTRY_KEYS[sort.removeprefix("-")], reverse=sort.startswith("-"))
+    )
     offset = (page - 1) * ENTRY_PAGE_SIZE
     first = invoice.date
     runs = await sync_runs.latest_runs(session, "hours", covering=(first, month_end(first)))
