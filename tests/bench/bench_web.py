@@ -27,12 +27,17 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from invoice_checker.store.auth import ensure_user, issue_credential
-from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from service_kit.migrations import upgrade
-from tests.bench.bench_invoices import MONTH, load, start_server, vacuum, wait_ready
+from tests.bench.bench_invoices import (
+    MONTH,
+    load,
+    make_token,
+    month_refresh_seconds,
+    start_server,
+    vacuum,
+    wait_ready,
+)
 from tests.support.database import recreate_database
 from tests.support.infra import free_port, postgres_server_url, with_database
 
@@ -97,31 +102,6 @@ async def grow_one_invoice(url: str) -> uuid.UUID:
         await connection.close()
 
 
-async def refresh_month(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            await refresh_invoice_stats(session, months=[MONTH])
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
-async def browser_session(url: str) -> str:
-    """A finance person's session cookie, as sign-in sets it."""
-    engine = create_async_engine(url)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            user = await ensure_user(session, "web-bench@example.com", groups=["finance"])
-            _, secret = await issue_credential(
-                session, user, kind="session", name="browser", lifetime=timedelta(hours=2)
-            )
-            await session.commit()
-            return secret
-    finally:
-        await engine.dispose()
-
-
 def p95_ms(timings: list[float]) -> float:
     ordered = sorted(timings)
     return ordered[math.ceil(len(ordered) * 0.95) - 1] * 1000
@@ -156,11 +136,11 @@ async def main(arguments: argparse.Namespace) -> None:
         started = time.perf_counter()
         await load(url, INVOICES, PER_INVOICE)
         await grow_one_invoice(url)
-        await refresh_month(url)
+        await month_refresh_seconds(url, rounds=1)
         await vacuum(url)
         print(f"# loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     big = await grow_one_invoice(url)  # idempotent: tops the invoice up to its size
-    cookie = await browser_session(url)
+    cookie = await make_token(url, kind="session")
     port = free_port()
     server = start_server(url, port, workers=1)
     try:

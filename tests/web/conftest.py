@@ -5,8 +5,6 @@ Playwright. Every page a test visits fails it on a console error or a failed req
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +13,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -30,7 +27,7 @@ from tests.invoice_checker.sync_support import (
     truncate_sync_tables,
     vector_world,
 )
-from tests.support.infra import free_port
+from tests.support.apps import served_over_http
 from tests.support.system_tools import require_tool
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".local" / "screenshots"
@@ -87,7 +84,6 @@ async def synced_month(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
 def web_url(
     synced_month: dict[str, Any], provider: OidcStandIn, database_url: str, redis_url: str
 ) -> Iterator[str]:
-    port = free_port()
     settings = InvoiceCheckerSettings(
         database_url=database_url,
         redis_url=redis_url,
@@ -98,22 +94,9 @@ def web_url(
         allowed_domain=DOMAIN,
         session_secret=SecretStr("web-test-session-secret-of-32-bytes!"),
         cookie_secure=False,  # plain http on 127.0.0.1
-        public_url=f"http://127.0.0.1:{port}",
     )
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the invoice checker did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_over_http(create_app(settings), "the invoice checker") as url:
+        yield url
 
 
 @dataclass

@@ -12,7 +12,7 @@ from invoice_checker.api.hour_entries import entries_statement, entry_item
 from invoice_checker.api.pagination import PageParams, paginate
 from invoice_checker.api.permissions import CanSeeHoursOverview, CurrentPrincipal
 from invoice_checker.store.invoice_stats import month_end
-from invoice_checker.web.rendering import render
+from invoice_checker.web.rendering import page_count, render
 from service_kit.db import SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -56,7 +56,7 @@ async def hour_browser(
         "hours.html",
         principal,
         found=found,
-        pages=max(1, -(-found.total // PAGE_SIZE)),
+        pages=page_count(found.total, PAGE_SIZE),
         start=start,
         end=end,
         user=user,
@@ -78,5 +78,5 @@ async def my_unsubmitted(
         "unsubmitted.html",
         principal,
         found=found,
-        pages=max(1, -(-found.total // PAGE_SIZE)),
+        pages=page_count(found.total, PAGE_SIZE),
     )

@@ -34,7 +34,7 @@ from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store import checking, reports, sync_runs
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
 from invoice_checker.store.invoice_stats import month_end
-from invoice_checker.web.rendering import render, step_month
+from invoice_checker.web.rendering import page_count, render, step_month
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -72,10 +72,6 @@ ENTRY_KEYS: dict[str, Callable[[Any], Any]] = {
     "hours": lambda e: (e.incurred_hours, e.date),
     "money": lambda e: (e.incurred_money, e.date),
 }
-
-
-def _pages(total: int, size: int) -> int:
-    return max(1, -(-total // size))
 
 
 @router.get("/invoices")
@@ -121,7 +117,7 @@ async def invoice_list(
         total=found.total,
         totals=await invoice_totals(session, filters),
         page=page,
-        pages=_pages(found.total, LIST_PAGE_SIZE),
+        pages=page_count(found.total, LIST_PAGE_SIZE),
         sort=sort,
         states=STATES,
         chosen_states={s.value for s in state or ()},
@@ -167,7 +163,7 @@ async def invoice_page_view(
         entries=[entry_out(entry) for entry in ordered[offset : offset + ENTRY_PAGE_SIZE]],
         entry_total=len(entries),
         page=page,
-        pages=_pages(len(entries), ENTRY_PAGE_SIZE),
+        pages=page_count(len(entries), ENTRY_PAGE_SIZE),
         sort=sort,
         own_rows=await checking.invoice_fixed_rows(session, invoice.id),
         comment_list=await checking.comments_of(session, invoice.id),

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from invoice_checker.api import syncs
 from invoice_checker.api.pagination import PageParams
 from invoice_checker.api.permissions import CanRunSync, CanViewInvoices
-from invoice_checker.web.rendering import render
+from invoice_checker.web.rendering import page_count, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -37,7 +37,7 @@ async def sync_list(
         "syncs.html",
         principal,
         found=found,
-        pages=max(1, -(-found.total // PAGE_SIZE)),
+        pages=page_count(found.total, PAGE_SIZE),
         kinds=syncs.SyncKind.__args__,  # type: ignore[attr-defined]
         queued=queued,
     )
