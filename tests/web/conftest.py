@@ -137,10 +137,12 @@ class Person:
         self.page = page
         self.problems = problems
 
-    async def shot(self, name: str, *, width: int | None = None, full_page: bool = True) -> None:
+    async def shot(
+        self, name: str, *, width: int | None = None, height: int = 800, full_page: bool = True
+    ) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         if width:
-            await self.page.set_viewport_size({"width": width, "height": 800})
+            await self.page.set_viewport_size({"width": width, "height": height})
         await self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
         if width:
             await self.page.set_viewport_size({"width": 1280, "height": 900})
