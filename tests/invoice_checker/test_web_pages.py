@@ -170,6 +170,11 @@ async def test_a_team_lead_keeps_finances_invoice_number_when_unapproving(
 async def test_refusals_and_missing_pages_are_html(
     web: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
+    # Signed out, a form post cannot be sent back to sign in: a 401 page with the link.
+    unsigned = await web.post("/syncs", data={"kind": "users"}, headers=ORIGIN)
+    assert unsigned.status_code == 401
+    assert unsigned.headers["content-type"].startswith("text/html")
+    assert 'href="/sign-in?next=%2Fsyncs"' in unsigned.text
     await signed_in(web, db_session, "employee")
     refused = await web.get("/invoices?month=2026-10")
     assert refused.status_code == 403

@@ -79,6 +79,10 @@ async def check_csrf(
     request: Request, csrf_token_: Annotated[str, Form(alias="csrf_token")] = ""
 ) -> None:
     """A form post must come from this site (Origin) and carry this session's token."""
+    if not request.cookies.get(SESSION_COOKIE):
+        raise Problem(
+            401, "Sign in, then submit the form again.", type_="urn:problem:unauthenticated"
+        )
     if not same_origin(request) or not hmac.compare_digest(csrf_token_, csrf_token(request)):
         raise Problem(
             403,
