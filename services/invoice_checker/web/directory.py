@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from invoice_checker.api import directory
@@ -17,11 +17,13 @@ from invoice_checker.api.permissions import CanViewDirectory, CurrentPrincipal
 from invoice_checker.domain.permissions import Permission
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoice_stats import month_end
-from invoice_checker.web.rendering import render, step_month
+from invoice_checker.web.rendering import page_count, render, step_month
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 
 router = APIRouter(include_in_schema=False)
+
+INVOICES_PER_PAGE = 100
 
 
 @router.get("/projects/{project_guid}")
@@ -44,6 +46,7 @@ async def client_page(
     client_id: Annotated[int, Path(ge=0, le=2**31 - 1)],
     session: SessionDep,
     principal: CanViewDirectory,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     client = await directory.get_client(client_id, session, principal)
     return render(
@@ -51,6 +54,9 @@ async def client_page(
         "client.html",
         principal,
         client=client,
+        page=page,
+        pages=page_count(len(client.invoice_list), INVOICES_PER_PAGE),
+        size=INVOICES_PER_PAGE,
         money=principal.can(Permission.VIEW_INVOICES),
     )
 
