@@ -14,12 +14,14 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.permissions import Principal, permissions_of
+from invoice_checker.domain.scopes import Scope
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.simulators.oidc import serve_in_thread
 from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
-from tests.invoice_checker.invoice_factories import make_invoice, make_project
+from tests.invoice_checker.invoice_factories import lead_token, make_invoice, make_project
 from tests.support.apps import app_client
 
 ORIGIN = {"Origin": "http://testserver"}
@@ -157,6 +159,7 @@ async def test_a_team_lead_keeps_finances_invoice_number_when_unapproving(
         await web.post(f"/invoices/{invoice.id}/check", data=numbered, headers=ORIGIN)
     ).status_code == 303
 
+    await lead_token(db_session, project, email="team-lead@example.com")  # leads it
     await signed_in(web, db_session, "team-lead")
     page = await web.get(f"/invoices/{invoice.id}")
     assert "Invoice number" not in page.text and "Unapprove" in page.text
@@ -207,9 +210,16 @@ async def test_invoice_list_hides_minor_invoices_and_filters_by_lead_and_text(
     await make_invoice(db_session, empty, month)
     await db_session.flush()
 
+    finance = Scope.of(Principal(0, "fay@example.com", ("finance",), permissions_of(["finance"])))
+
     async def names(**filters: object) -> list[str]:
         found = await invoice_page(
-            db_session, InvoiceFilters(month=month, **filters), "project", limit=10, offset=0
+            db_session,
+            InvoiceFilters(month=month, **filters),  # type: ignore[arg-type]
+            "project",
+            scope=finance,
+            limit=10,
+            offset=0,
         )
         return [row[4] for row in found.rows]
 
@@ -218,7 +228,9 @@ async def test_invoice_list_hides_minor_invoices_and_filters_by_lead_and_text(
     assert await names(text="TWO") == ["Idle"]  # the client's name, any case
     assert await names(text="port") == ["Portal"]  # the project's
     assert await names(lead="nobody@example.com") == []
-    totals = await invoice_totals(db_session, InvoiceFilters(month=month, hide_minor=True))
+    totals = await invoice_totals(
+        db_session, InvoiceFilters(month=month, hide_minor=True), scope=finance
+    )
     assert (totals.invoices, totals.hours, totals.money, totals.bill_rate_avg) == (
         1,
         10.0,

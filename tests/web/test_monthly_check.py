@@ -215,10 +215,10 @@ async def test_every_page_for_each_role(open_person: Any, web_url: str) -> None:
     await expect(employee.page.get_by_role("columnheader", name="Money")).to_have_count(0)
     await expect(employee.page.get_by_text("€")).to_have_count(0)
     await employee.shot("project-employee")
-    someone_else = f"{web_url}/users/{BOB_GUID}/2018/2"
-    employee.problems.allowed.add((someone_else, 403))
+    someone_else = f"{web_url}/users/{BOB_GUID}/2018/2"  # not theirs: not found, as in the API
+    employee.problems.allowed.add((someone_else, 404))
     answer = await employee.page.goto(someone_else)
-    assert answer is not None and answer.status == 403
+    assert answer is not None and answer.status == 404
 
     # Signing out ends the session: pages send the browser to sign in again.
     await employee.page.goto(f"{web_url}/")

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.comparison import Change, InvoiceFigures, compare
 from invoice_checker.domain.invoice_state import InvoiceState
+from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.domain.stats import (
     INCORRECT_KINDS,
     hour_totals,
@@ -23,7 +24,7 @@ from invoice_checker.domain.stats import (
     invoice_totals,
     phase_sections,
 )
-from invoice_checker.store import checking
+from invoice_checker.store import checking, scopes
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceComment
@@ -194,8 +195,9 @@ ACKNOWLEDGED_BY = {
 }
 
 
-async def invoice_or_404(session: SessionDep, invoice_id: uuid.UUID) -> Invoice:
-    invoice = await checking.get_invoice(session, invoice_id)
+async def invoice_or_404(session: SessionDep, scope: Scope, invoice_id: uuid.UUID) -> Invoice:
+    """The invoice if the caller reaches it; one outside their reach is 404 too, not 403."""
+    invoice = await scopes.invoice_in_scope(session, scope, invoice_id)
     if invoice is None:
         raise not_found(f"invoice {invoice_id}")
     return invoice
@@ -215,7 +217,8 @@ def project_ref(invoice: Invoice) -> ProjectRef:
 CheckedEntry = HourEntry | Row[Any]
 
 
-def entry_out(entry: CheckedEntry) -> EntryOut:
+def entry_out(entry: CheckedEntry, scope: Scope) -> EntryOut:
+    shown = mask_leave(scope, entry)
     return EntryOut(
         id=entry.id,
         upstream_id=entry.upstream_id,
@@ -226,8 +229,8 @@ def entry_out(entry: CheckedEntry) -> EntryOut:
         bill_rate=entry.bill_rate,
         money=entry.incurred_money,
         phase_name=entry.phase_name,
-        category=entry.category,
-        notes=entry.notes,
+        category=shown.category,
+        notes=shown.notes,
         status=entry.status,
         billable=entry.calculated_is_billable,
         problems=incorrect_kinds(entry),  # type: ignore[arg-type]
@@ -270,9 +273,9 @@ async def comparison_of(session: SessionDep, invoice: Invoice) -> ComparisonOut 
     responses=NOT_FOUND,
 )
 async def get_invoice(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> InvoiceDetail:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     return await invoice_detail(
         session, invoice, await checking.counted_entry_rows(session, invoice.id)
     )
@@ -360,12 +363,13 @@ async def list_entries(
     invoice_id: uuid.UUID,
     session: SessionDep,
     _: CanViewInvoices,
+    scope: RowScope,
     problem: Annotated[
         ProblemKind | None, Query(description="Only entries in this incorrect-entry list")
     ] = None,
 ) -> list[EntryOut]:
-    invoice = await invoice_or_404(session, invoice_id)
-    entries = [entry_out(e) for e in await checking.counted_entry_rows(session, invoice.id)]
+    invoice = await invoice_or_404(session, scope, invoice_id)
+    entries = [entry_out(e, scope) for e in await checking.counted_entry_rows(session, invoice.id)]
     return [e for e in entries if problem is None or problem in e.problems]
 
 
@@ -375,8 +379,8 @@ async def list_entries(
     responses=NOT_FOUND,
 )
 async def invoice_history(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> list[HistoryOut]:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     records = await checking.history_of(session, invoice)
     return [HistoryOut.model_validate(r, from_attributes=True) for r in records]

@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    false,
     func,
     literal_column,
     not_,
@@ -38,9 +39,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
+from invoice_checker.domain.scopes import ProjectReach, Scope
+from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.reports import INTERNAL_CLIENTS
+from invoice_checker.store.scopes import led_project_guids
 from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import read_connection
 
@@ -110,13 +113,9 @@ def _condition(name: str) -> ColumnElement[bool]:
         return Invoice.id.in_(tagged)
     if name == "has_problems":
         return (Invoice.incorrect_entries_count > 0) == bindparam("has_problems", Boolean())
-    if name == "lead":
-        led = (
-            select(ProjectAdmin.project_guid)
-            .join(TenkfeetUser, TenkfeetUser.guid == ProjectAdmin.user_guid)
-            .where(func.lower(TenkfeetUser.email) == func.lower(bindparam("lead", String())))
-        )
-        return Invoice.project_guid.in_(led)
+    if name == "lead":  # one of the project's leads (e-mails are stored lower-cased)
+        lead = func.lower(bindparam("lead", String()))
+        return Invoice.project_guid.in_(led_project_guids(lead))
     if name == "text":
         needle = func.lower(bindparam("text", String()))
         named = (
@@ -132,6 +131,10 @@ def _condition(name: str) -> ColumnElement[bool]:
         return Invoice.project_guid.in_(named)
     if name == "hide_minor":
         return and_(bindparam("hide_minor", Boolean()), _not_minor(joined=False))
+    if name == "led_by":  # the caller's scope: a team lead's own projects
+        return Invoice.project_guid.in_(led_project_guids(bindparam("led_by", String())))
+    if name == "out_of_reach":
+        return false()
     raise ValueError(f"unknown invoice filter {name!r}")
 
 
@@ -218,10 +221,26 @@ class InvoicePage:
     total: int
 
 
+def _scope_values(scope: Scope) -> dict[str, Any]:
+    """The scope as one more filter (see store/scopes.py for the rule)."""
+    if scope.reach is ProjectReach.ALL:
+        return {}
+    if scope.reach is ProjectReach.LED:
+        return {"led_by": scope.email}
+    return {"out_of_reach": None}
+
+
 async def invoice_page(
-    session: AsyncSession, filters: InvoiceFilters, sort: str, *, limit: int, offset: int
+    session: AsyncSession,
+    filters: InvoiceFilters,
+    sort: str,
+    *,
+    scope: Scope,
+    limit: int,
+    offset: int,
 ) -> InvoicePage:
-    values = filters.in_use()
+    """A page of the invoices `scope` reaches that match `filters`."""
+    values = {**filters.in_use(), **_scope_values(scope)}
     names = tuple(values)
     connection = await read_connection(session)
     result = await connection.execute(
@@ -255,9 +274,11 @@ def totals_statement(filter_names: tuple[str, ...]) -> Select[Any]:
     ).where(*(_condition(name) for name in filter_names))
 
 
-async def invoice_totals(session: AsyncSession, filters: InvoiceFilters) -> InvoiceTotals:
-    """The sums of every invoice the filters match (the list's footer)."""
-    values = filters.in_use()
+async def invoice_totals(
+    session: AsyncSession, filters: InvoiceFilters, *, scope: Scope
+) -> InvoiceTotals:
+    """The sums of every invoice `scope` reaches that the filters match (the list's footer)."""
+    values = {**filters.in_use(), **_scope_values(scope)}
     connection = await read_connection(session)
     row = (await connection.execute(totals_statement(tuple(values)), values)).one()
     return InvoiceTotals(int(row[0]), float(row[1]), float(row[2]))

@@ -13,13 +13,12 @@ from starlette.responses import Response
 
 from invoice_checker.api import directory
 from invoice_checker.api.hour_entries import entries_statement, entry_item
-from invoice_checker.api.permissions import CanViewDirectory, CurrentPrincipal
-from invoice_checker.domain.permissions import Permission
+from invoice_checker.api.permissions import CanViewDirectory, CurrentPrincipal, RowScope
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render, step_month
 from service_kit.db import SessionDep
-from service_kit.errors import Problem, not_found
+from service_kit.errors import not_found
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,16 +27,14 @@ INVOICES_PER_PAGE = 100
 
 @router.get("/projects/{project_guid}")
 async def project_page(
-    request: Request, project_guid: uuid.UUID, session: SessionDep, principal: CanViewDirectory
+    request: Request,
+    project_guid: uuid.UUID,
+    session: SessionDep,
+    principal: CanViewDirectory,
+    scope: RowScope,
 ) -> Response:
-    project = await directory.get_project(project_guid, session, principal)
-    return render(
-        request,
-        "project.html",
-        principal,
-        project=project,
-        money=principal.can(Permission.VIEW_INVOICES),
-    )
+    project = await directory.get_project(project_guid, session, principal, scope)
+    return render(request, "project.html", principal, project=project, money=scope.sees_money)
 
 
 @router.get("/clients/{client_id}")
@@ -46,9 +43,10 @@ async def client_page(
     client_id: Annotated[int, Path(ge=0, le=2**31 - 1)],
     session: SessionDep,
     principal: CanViewDirectory,
+    scope: RowScope,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    client = await directory.get_client(client_id, session, principal)
+    client = await directory.get_client(client_id, session, principal, scope)
     return render(
         request,
         "client.html",
@@ -57,7 +55,7 @@ async def client_page(
         page=page,
         pages=page_count(len(client.invoice_list), INVOICES_PER_PAGE),
         size=INVOICES_PER_PAGE,
-        money=principal.can(Permission.VIEW_INVOICES),
+        money=scope.sees_money,
     )
 
 
@@ -69,22 +67,19 @@ async def person_month(
     month: Annotated[int, Path(ge=1, le=12)],
     session: SessionDep,
     principal: CurrentPrincipal,
+    scope: RowScope,
 ) -> Response:
-    """The person themself, or whoever may read people's months in the API (reports)."""
+    """The person themself, or whoever may read people's months (as the API: 404 for others)."""
     person = await session.get(TenkfeetUser, user_guid)
-    if person is None:
+    if person is None or not scope.sees_person(person.email):
         raise not_found(f"person {user_guid}")
-    if person.email.lower() != principal.email.lower() and not principal.can(
-        Permission.VIEW_REPORTS
-    ):
-        raise Problem(403, "Only the person themself and people with reports access see this.")
     first = date(year, month, 1)
     rows = (
         await session.execute(
-            entries_statement(start=first, end=month_end(first), user=person.email)
+            entries_statement(scope=scope, start=first, end=month_end(first), user=person.email)
         )
     ).all()
-    entries = [entry_item(row) for row in rows]
+    entries = [entry_item(row, scope) for row in rows]
     per_day: dict[date, float] = defaultdict(float)
     for entry in entries:
         per_day[entry.date] += entry.hours
@@ -103,5 +98,5 @@ async def person_month(
         weeks=weeks,
         entries=entries,
         total=sum(per_day.values()),
-        money=principal.can(Permission.VIEW_INVOICES),
+        money=scope.sees_money,
     )

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from invoice_checker.api.invoices import _list_item
-from invoice_checker.api.permissions import CurrentPrincipal
-from invoice_checker.domain.permissions import Permission, Principal
+from invoice_checker.api.permissions import CurrentPrincipal, RowScope
+from invoice_checker.domain.permissions import Permission
+from invoice_checker.domain.scopes import ProjectReach
 from invoice_checker.store import reports, sync_runs
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
 from invoice_checker.web.rendering import render, step_month
@@ -19,11 +20,6 @@ router = APIRouter(include_in_schema=False)
 
 STALE_SYNC = timedelta(hours=2)
 WAITING_LIMIT = 50
-
-
-def figures_scope(principal: Principal) -> str | None:
-    """Whose invoices the month figures sum: everyone's for finance, else the projects I lead."""
-    return None if principal.can(Permission.SEND_INVOICES) else principal.email
 
 
 async def sync_banner(session: SessionDep) -> str | None:
@@ -43,18 +39,22 @@ async def sync_banner(session: SessionDep) -> str | None:
 
 @router.get("/")
 async def front_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal
+    request: Request, session: SessionDep, principal: CurrentPrincipal, scope: RowScope
 ) -> Response:
     today = date.today()
     this_month = today.replace(day=1)
     sections = []
     if principal.can(Permission.CHECK_INVOICES):
         mine = InvoiceFilters(lead=principal.email, states=("C",), hide_minor=True)
-        found = await invoice_page(session, mine, "-month", limit=WAITING_LIMIT, offset=0)
+        found = await invoice_page(
+            session, mine, "-month", scope=scope, limit=WAITING_LIMIT, offset=0
+        )
         sections.append(("Your projects' invoices to approve", found, "approve"))
     if principal.can(Permission.SEND_INVOICES):
         unsent = InvoiceFilters(states=("A", "P"), hide_minor=True)
-        found = await invoice_page(session, unsent, "-month", limit=WAITING_LIMIT, offset=0)
+        found = await invoice_page(
+            session, unsent, "-month", scope=scope, limit=WAITING_LIMIT, offset=0
+        )
         sections.append(("Approved invoices to send", found, "send"))
     waiting = [
         (title, [_list_item(row) for row in found.rows], found.total, kind)
@@ -63,9 +63,9 @@ async def front_page(
     months = []
     if principal.can(Permission.VIEW_INVOICES):
         for first in (this_month, step_month(this_month, -1)):
-            filters = InvoiceFilters(month=first, lead=figures_scope(principal), hide_minor=True)
-            months.append((first, await invoice_totals(session, filters)))
-    projects = await reports.projects_with_sums(session, lead=principal.email)
+            filters = InvoiceFilters(month=first, hide_minor=True)
+            months.append((first, await invoice_totals(session, filters, scope=scope)))
+    projects = await reports.projects_with_sums(session, scope, lead=principal.email)
     me = await reports.person_front_page(session, email=principal.email, today=today)
     return render(
         request,
@@ -76,5 +76,6 @@ async def front_page(
         projects=projects,
         me=me,
         banner=await sync_banner(session),
-        all_figures=figures_scope(principal) is None,
+        all_figures=scope.reach is ProjectReach.ALL,
+        money=scope.sees_money,
     )

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from invoice_checker.api.hour_entries import entries_statement, entry_item
 from invoice_checker.api.pagination import PageParams, paginate
-from invoice_checker.api.permissions import CanSeeHoursOverview, CurrentPrincipal
+from invoice_checker.api.permissions import CurrentPrincipal, RowScope
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render
 from service_kit.db import SessionDep
@@ -30,7 +30,8 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 async def hour_browser(
     request: Request,
     session: SessionDep,
-    principal: CanSeeHoursOverview,
+    principal: CurrentPrincipal,
+    scope: RowScope,
     start: date | None = None,
     end: date | None = None,
     user: Annotated[str, Query(max_length=255)] = "",
@@ -43,6 +44,7 @@ async def hour_browser(
         start = date.today().replace(day=1)
         end = month_end(start)
     statement = entries_statement(
+        scope=scope,
         start=start,
         end=end,
         user=user.strip() or None,
@@ -50,7 +52,9 @@ async def hour_browser(
         statuses=tuple(status or ()),
         sort=sort,
     )
-    found = await paginate(session, statement, PageParams(page, PAGE_SIZE), entry_item)
+    found = await paginate(
+        session, statement, PageParams(page, PAGE_SIZE), lambda row: entry_item(row, scope)
+    )
     return render(
         request,
         "hours.html",
@@ -64,15 +68,24 @@ async def hour_browser(
         statuses=STATUSES,
         chosen=set(status or ()),
         sort=sort,
+        money=scope.sees_money,
     )
 
 
 @router.get("/you/hours/unsubmitted")
 async def my_unsubmitted(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, page: Page = 1
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    scope: RowScope,
+    page: Page = 1,
 ) -> Response:
-    statement = entries_statement(user=principal.email, statuses=("Unsubmitted",), sort="-date")
-    found = await paginate(session, statement, PageParams(page, PAGE_SIZE), entry_item)
+    statement = entries_statement(
+        scope=scope, user=principal.email, statuses=("Unsubmitted",), sort="-date"
+    )
+    found = await paginate(
+        session, statement, PageParams(page, PAGE_SIZE), lambda row: entry_item(row, scope)
+    )
     return render(
         request,
         "unsubmitted.html",

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from invoice_checker.api import comments, fixed_rows, tags
+from invoice_checker.api import comments, fixed_rows, syncs, tags
 from invoice_checker.api.invoice_detail import (
     entry_out,
     invoice_detail,
@@ -24,13 +24,12 @@ from invoice_checker.api.invoices import _list_item, parse_month
 from invoice_checker.api.permissions import (
     CanCheckInvoices,
     CanEditFixedRows,
-    CanRunSync,
     CanViewInvoices,
+    RowScope,
 )
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.permissions import Permission
 from invoice_checker.domain.stats import incorrect_kinds
-from invoice_checker.jobs.sync_runs import queue_sync
 from invoice_checker.store import checking, reports, sync_runs
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
 from invoice_checker.store.invoice_stats import month_end
@@ -79,6 +78,7 @@ async def invoice_list(
     request: Request,
     session: SessionDep,
     principal: CanViewInvoices,
+    scope: RowScope,
     month: Annotated[str | None, Query(max_length=7)] = None,
     state: Annotated[list[InvoiceState] | None, Query()] = None,
     problems: Annotated[Literal["", "yes", "no"], Query()] = "",
@@ -105,7 +105,9 @@ async def invoice_list(
         hide_minor=None if show == "all" else True,
     )
     offset = (page - 1) * LIST_PAGE_SIZE
-    found = await invoice_page(session, filters, sort, limit=LIST_PAGE_SIZE, offset=offset)
+    found = await invoice_page(
+        session, filters, sort, scope=scope, limit=LIST_PAGE_SIZE, offset=offset
+    )
     return render(
         request,
         "invoices.html",
@@ -115,7 +117,7 @@ async def invoice_list(
         next=step_month(first, 1),
         items=[_list_item(row) for row in found.rows],
         total=found.total,
-        totals=await invoice_totals(session, filters),
+        totals=await invoice_totals(session, filters, scope=scope),
         page=page,
         pages=page_count(found.total, LIST_PAGE_SIZE),
         sort=sort,
@@ -123,7 +125,7 @@ async def invoice_list(
         chosen_states={s.value for s in state or ()},
         problems=problems,
         client=client,
-        clients=[(row["id"], row["name"]) for row in await reports.client_names(session)],
+        clients=[(row["id"], row["name"]) for row in await reports.client_names(session, scope)],
         lead=lead,
         text=text,
         show=show,
@@ -136,11 +138,12 @@ async def invoice_page_view(
     invoice_id: uuid.UUID,
     session: SessionDep,
     principal: CanViewInvoices,
+    scope: RowScope,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     sort: EntrySort = "date",
     saved: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     entries = await checking.counted_entry_rows(session, invoice.id)
     detail = await invoice_detail(session, invoice, entries)
     flagged = [entry for entry in entries if incorrect_kinds(entry)]
@@ -158,20 +161,22 @@ async def invoice_page_view(
         principal,
         invoice=detail,
         frozen=InvoiceState(detail.state).invoiced,
-        incorrect=[entry_out(entry) for entry in flagged[:ENTRY_PAGE_SIZE]],
+        incorrect=[entry_out(entry, scope) for entry in flagged[:ENTRY_PAGE_SIZE]],
         incorrect_total=len(flagged),
-        entries=[entry_out(entry) for entry in ordered[offset : offset + ENTRY_PAGE_SIZE]],
+        entries=[entry_out(entry, scope) for entry in ordered[offset : offset + ENTRY_PAGE_SIZE]],
         entry_total=len(entries),
         page=page,
         pages=page_count(len(entries), ENTRY_PAGE_SIZE),
         sort=sort,
         own_rows=await checking.invoice_fixed_rows(session, invoice.id),
         comment_list=await checking.comments_of(session, invoice.id),
-        history=await invoice_history(invoice.id, session, principal),
+        history=await invoice_history(invoice.id, session, principal, scope),
         acknowledgements={item.field for item in detail.checklist},
         latest=detail.latest_comment,
         sync_run=runs[0] if runs else None,
         saved=saved,
+        # Whoever reaches the invoice may resync its month: finance anything, a lead their own.
+        may_resync=True,
         reasons=REASONS,
         acknowledge=ACKNOWLEDGE,
     )
@@ -189,6 +194,7 @@ async def submit_check(
     invoice_id: uuid.UUID,
     session: SessionDep,
     principal: CanCheckInvoices,
+    scope: RowScope,
     action: Annotated[Literal["approve", "unapprove", "save"], Form()],
     comments_: Annotated[str, Form(alias="comments", max_length=10_000)] = "",
     checked_non_billable_ok: Tick = False,
@@ -201,7 +207,7 @@ async def submit_check(
 ) -> Response:
     """The check form. Approve ticks `checked`, Unapprove clears it, Save keeps it. The
     finance-only fields are on the form only for finance; for others they keep their values."""
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     latest = await checking.latest_comment(session, invoice.id)
     if not principal.can(Permission.SEND_INVOICES):
         invoice_number = (latest.invoice_number if latest else None) or ""
@@ -218,7 +224,7 @@ async def submit_check(
         invoice_number=invoice_number or None,
         invoice_sent_to_customer=invoice_sent_to_customer,
     )
-    await comments.add_comment(invoice_id, body, session, principal)
+    await comments.add_comment(invoice_id, body, session, principal, scope)
     return _back(invoice_id, action, "check")
 
 
@@ -232,12 +238,13 @@ async def add_fixed_row(
     invoice_id: uuid.UUID,
     session: SessionDep,
     principal: CanEditFixedRows,
+    scope: RowScope,
     description: Description,
     price: Price,
     currency: Currency = "EUR",
 ) -> Response:
     body = fixed_rows.FixedRowIn(description=description, price=price, currency=currency)
-    await fixed_rows.add_invoice_row(invoice_id, body, session, principal)
+    await fixed_rows.add_invoice_row(invoice_id, body, session, principal, scope)
     return _back(invoice_id, "row-added", "fixed-rows")
 
 
@@ -247,20 +254,25 @@ async def edit_fixed_row(
     row_id: int,
     session: SessionDep,
     principal: CanEditFixedRows,
+    scope: RowScope,
     description: Description,
     price: Price,
     currency: Currency = "EUR",
 ) -> Response:
     body = fixed_rows.FixedRowIn(description=description, price=price, currency=currency)
-    await fixed_rows.update_invoice_row(invoice_id, row_id, body, session, principal)
+    await fixed_rows.update_invoice_row(invoice_id, row_id, body, session, principal, scope)
     return _back(invoice_id, "row-saved", "fixed-rows")
 
 
 @router.post("/invoices/{invoice_id}/fixed-rows/{row_id}/delete", dependencies=[CsrfChecked])
 async def delete_fixed_row(
-    invoice_id: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
+    invoice_id: uuid.UUID,
+    row_id: int,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> Response:
-    await fixed_rows.delete_invoice_row(invoice_id, row_id, session, principal)
+    await fixed_rows.delete_invoice_row(invoice_id, row_id, session, principal, scope)
     return _back(invoice_id, "row-deleted", "fixed-rows")
 
 
@@ -269,32 +281,41 @@ TagValue = Annotated[str, Form(pattern=tags.TAG_PATTERN)]
 
 @router.post("/invoices/{invoice_id}/tags", dependencies=[CsrfChecked])
 async def add_tag(
-    invoice_id: uuid.UUID, session: SessionDep, principal: CanCheckInvoices, tag: TagValue
+    invoice_id: uuid.UUID,
+    session: SessionDep,
+    principal: CanCheckInvoices,
+    scope: RowScope,
+    tag: TagValue,
 ) -> Response:
-    await tags.add_tag(invoice_id, tag, session, principal)
+    await tags.add_tag(invoice_id, tag, session, principal, scope)
     return _back(invoice_id, "tagged", "tags")
 
 
 @router.post("/invoices/{invoice_id}/tags/{tag}/delete", dependencies=[CsrfChecked])
 async def remove_tag(
-    invoice_id: uuid.UUID, tag: str, session: SessionDep, principal: CanCheckInvoices
+    invoice_id: uuid.UUID,
+    tag: str,
+    session: SessionDep,
+    principal: CanCheckInvoices,
+    scope: RowScope,
 ) -> Response:
-    await tags.remove_tag(invoice_id, tag, session, principal)
+    await tags.remove_tag(invoice_id, tag, session, principal, scope)
     return _back(invoice_id, "untagged", "tags")
 
 
 @router.post("/invoices/{invoice_id}/resync", dependencies=[CsrfChecked])
 async def resync_month(
-    request: Request, invoice_id: uuid.UUID, session: SessionDep, principal: CanRunSync
+    request: Request,
+    invoice_id: uuid.UUID,
+    session: SessionDep,
+    principal: CanViewInvoices,
+    scope: RowScope,
 ) -> Response:
-    """Resync the hours of the invoice's month (every project's: 10000ft serves days)."""
-    invoice = await invoice_or_404(session, invoice_id)
-    await queue_sync(
-        session,
-        request.app.state.redis,
-        kind="hours",
-        start=invoice.date,
-        end=month_end(invoice.date),
-        requested_by=principal.email,
+    """Resync the hours of the invoice's month, through the API's own route: finance may
+    resync anything, a team lead the projects they lead."""
+    invoice = await invoice_or_404(session, scope, invoice_id)
+    body = syncs.SyncRequest(
+        kind="hours", start=invoice.date, end=month_end(invoice.date), project=invoice.project_guid
     )
+    await syncs.request_sync(body, request, session, principal, scope)
     return _back(invoice_id, "resync", "sync")

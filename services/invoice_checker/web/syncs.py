@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api import syncs
 from invoice_checker.api.pagination import PageParams
-from invoice_checker.api.permissions import CanRunSync, CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.web.rendering import page_count, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
@@ -47,7 +47,8 @@ async def sync_list(
 async def queue_one(
     request: Request,
     session: SessionDep,
-    principal: CanRunSync,
+    principal: CanViewInvoices,
+    scope: RowScope,
     kind: Annotated[str, Form(max_length=20)],
     start: Annotated[date | None, Form()] = None,
     end: Annotated[date | None, Form()] = None,
@@ -61,5 +62,5 @@ async def queue_one(
     except ValidationError as exc:
         reasons = "; ".join(str(error["msg"]) for error in exc.errors())
         raise Problem(422, f"The sync cannot be queued: {reasons}") from None
-    run = await syncs.request_sync(body, request, session, principal)
+    run = await syncs.request_sync(body, request, session, principal, scope)
     return RedirectResponse(f"/syncs?queued={run.id}", status_code=303)
