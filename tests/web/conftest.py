@@ -110,6 +110,12 @@ class PageProblems:
         if status >= 400 and (url, status) not in self.allowed:
             self.seen.append(f"HTTP {status} {url}")
 
+    def failed(self, request: Any) -> None:
+        # A request the browser itself cancelled because the test moved on (a favicon still
+        # loading when the next page opens) is no failure of the app; anything else is.
+        if request.failure != "net::ERR_ABORTED":
+            self.seen.append(f"failed {request.url}: {request.failure}")
+
     def console(self, kind: str, text: str) -> None:
         # Chromium logs a refusal page we asked for as a failed resource; that one is expected.
         if kind == "error" and not (self.allowed and re.search(r"status of (403|404|401)", text)):
@@ -161,7 +167,7 @@ async def open_person(browser: Any, web_url: str) -> AsyncIterator[Any]:
         page = await context.new_page()
         problems = PageProblems()
         page.on("console", lambda message: problems.console(message.type, message.text))
-        page.on("requestfailed", lambda request: problems.seen.append(f"failed {request.url}"))
+        page.on("requestfailed", problems.failed)
         page.on("response", lambda response: problems.response(response.url, response.status))
         page.on("pageerror", lambda error: problems.seen.append(f"page error {error}"))
         person = Person(page, problems)
