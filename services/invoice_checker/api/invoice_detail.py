@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
@@ -213,8 +212,8 @@ def project_ref(invoice: Invoice) -> ProjectRef:
     )
 
 
-# An entry as checking reads it: an ORM HourEntry or a row of checking.CHECKED_COLUMNS.
-CheckedEntry = HourEntry | Row[Any]
+# An entry as checking reads it: an ORM HourEntry or a checking.CheckedEntry tuple.
+CheckedEntry = HourEntry | checking.CheckedEntry
 
 
 def entry_out(entry: CheckedEntry, scope: Scope) -> EntryOut:

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, func, or_, select, text
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.invoice_state import (
@@ -87,23 +87,40 @@ async def counted_entries(session: AsyncSession, invoice_id: uuid.UUID) -> list[
     return list(rows.scalars())
 
 
-# What checking an invoice reads of each entry (the stats' EntryFacts and the entry tables).
-CHECKED_COLUMNS = tuple(
-    HourEntry.__table__.c[name]
-    for name in (
-        "id", "upstream_id", "date", "user_email", "user_name", "incurred_hours",
-        "incurred_money", "bill_rate", "phase_name", "category", "notes", "status", "leave_type",
-        "calculated_is_billable", "calculated_has_notes", "calculated_has_phase",
-        "calculated_is_approved", "calculated_has_proper_price", "calculated_has_category",
-    )
-)  # fmt: skip
+class CheckedEntry(NamedTuple):
+    """What checking an invoice reads of each counted entry (the stats' EntryFacts, the leave
+    masking and the entry tables): a plain tuple, read far faster than an ORM object or a
+    SQLAlchemy Row when an invoice has thousands of entries."""
+
+    id: int
+    upstream_id: int
+    date: date
+    user_email: str
+    user_name: str
+    incurred_hours: float
+    incurred_money: float
+    bill_rate: float
+    phase_name: str
+    category: str
+    notes: str | None
+    status: str
+    leave_type: str
+    calculated_is_billable: bool
+    calculated_has_notes: bool
+    calculated_has_phase: bool
+    calculated_is_approved: bool
+    calculated_has_proper_price: bool
+    calculated_has_category: bool
 
 
-async def counted_entry_rows(session: AsyncSession, invoice_id: uuid.UUID) -> Sequence[Row[Any]]:
-    """`counted_entries` as plain rows of CHECKED_COLUMNS, read-only: no ORM objects, so an
-    invoice of 5,000 entries loads several times faster (the invoice page and its API)."""
+CHECKED_COLUMNS = tuple(HourEntry.__table__.c[name] for name in CheckedEntry._fields)
+
+
+async def counted_entry_rows(session: AsyncSession, invoice_id: uuid.UUID) -> list[CheckedEntry]:
+    """`counted_entries` as read-only CheckedEntry tuples (the invoice page and its API)."""
     connection = await read_connection(session)  # Core rows: no ORM loading step
-    return (await connection.execute(_counted(invoice_id, *CHECKED_COLUMNS))).all()
+    result = await connection.execute(_counted(invoice_id, *CHECKED_COLUMNS))
+    return [CheckedEntry(*row) for row in result]
 
 
 async def comments_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceComment]:
