@@ -120,7 +120,8 @@ async def counted_entry_rows(session: AsyncSession, invoice_id: uuid.UUID) -> li
     """`counted_entries` as read-only CheckedEntry tuples (the invoice page and its API)."""
     connection = await read_connection(session)  # Core rows: no ORM loading step
     result = await connection.execute(_counted(invoice_id, *CHECKED_COLUMNS))
-    return [CheckedEntry(*row) for row in result]
+    # all(), not iteration: iterating fetches row by row through the async adapter, slowly.
+    return [CheckedEntry(*row) for row in result.all()]
 
 
 async def comments_of(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceComment]:
