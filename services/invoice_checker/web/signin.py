@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from invoice_checker.api import auth
 from invoice_checker.api.auth import safe_next
-from invoice_checker.api.permissions import SESSION_COOKIE, principal_cache
-from invoice_checker.store.auth import revoke_secret
+from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked, OptionalPrincipal
 from service_kit.db import SessionDep
@@ -43,11 +43,9 @@ async def sign_out_page(request: Request, principal: OptionalPrincipal) -> Respo
 
 
 @router.post("/sign-out", dependencies=[CsrfChecked])
-async def sign_out(request: Request, session: SessionDep) -> Response:
-    if secret := request.cookies.get(SESSION_COOKIE):
-        await revoke_secret(session, secret)
-        await session.commit()
-        principal_cache(request).clear()
+async def sign_out(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    """The API's logout (it ends the session and whatever else sign-out ends), as a page."""
+    await auth.logout(request, session, principal)
     response = render(request, "signed_out.html", None)
     response.delete_cookie(SESSION_COOKIE)
     return response
