@@ -31,6 +31,7 @@ import httpx
 from service_kit.migrations import upgrade
 from tests.bench.bench_invoices import (
     MONTH,
+    cpu_seconds,
     load,
     make_token,
     month_refresh_seconds,
@@ -107,11 +108,16 @@ def p95_ms(timings: list[float]) -> float:
     return ordered[math.ceil(len(ordered) * 0.95) - 1] * 1000
 
 
-async def timed(client: httpx.AsyncClient, path: str, expect: str, requests: int) -> float:
+async def timed(
+    client: httpx.AsyncClient, path: str, expect: str, requests: int, server_pid: int
+) -> float:
     """p95 of `requests` sequential GETs (after 10 not counted); None-free: any wrong answer
     raises, so no figure is printed for errors."""
     timings = []
+    cpu_before = 0.0
     for n in range(requests + 10):
+        if n == 10:
+            cpu_before = cpu_seconds(server_pid)
         started = time.perf_counter()
         answer = await client.get(path)
         elapsed = time.perf_counter() - started
@@ -119,9 +125,11 @@ async def timed(client: httpx.AsyncClient, path: str, expect: str, requests: int
             raise RuntimeError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
         if n >= 10:
             timings.append(elapsed)
+    cpu_ms = (cpu_seconds(server_pid) - cpu_before) / requests * 1000
     print(
         f"# {path}: {requests} requests, median {sorted(timings)[len(timings) // 2] * 1000:.1f}"
-        f" ms, {len(answer.content)} bytes",
+        f" ms, server CPU {cpu_ms:.1f} ms per request (PostgreSQL's not counted), "
+        f"{len(answer.content)} bytes",
         file=sys.stderr,
     )
     return p95_ms(timings)
@@ -149,11 +157,19 @@ async def main(arguments: argparse.Namespace) -> None:
             base_url=f"http://127.0.0.1:{port}", cookies={"ic_session": cookie}, timeout=30
         ) as client:
             listed = await timed(
-                client, f"/invoices?month={MONTH:%Y-%m}", "Invoices of", arguments.requests
+                client,
+                f"/invoices?month={MONTH:%Y-%m}",
+                "Invoices of",
+                arguments.requests,
+                server.pid,
             )
             print(f"bench web_invoice_list_p95: {listed:.1f} ms", flush=True)
             page = await timed(
-                client, f"/invoices/{big}", f"Entries ({BIG_INVOICE_ENTRIES})", arguments.requests
+                client,
+                f"/invoices/{big}",
+                f"Entries ({BIG_INVOICE_ENTRIES})",
+                arguments.requests,
+                server.pid,
             )
             print(f"bench web_invoice_page_p95: {page:.1f} ms", flush=True)
     finally:
