@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.invoice_state import (
     InvoiceState,
     derive_state,
@@ -75,7 +76,7 @@ def _counted(invoice_id: uuid.UUID, *columns: Any) -> Select[Any]:
         select(*columns)
         .where(
             HourEntry.invoice_id == invoice_id,
-            HourEntry.status != "Unsubmitted",
+            HourEntry.status != EntryStatus.UNSUBMITTED,
             HourEntry.incurred_hours > 0,
         )
         .order_by(HourEntry.date, HourEntry.user_id, HourEntry.id)
