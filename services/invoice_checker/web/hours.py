@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import Select
 from starlette.responses import Response
 
 from invoice_checker.api.hour_entries import entries_statement, entry_item
 from invoice_checker.api.pagination import PageParams, paginate
 from invoice_checker.api.permissions import CurrentPrincipal, RowScope
+from invoice_checker.domain.permissions import Principal
+from invoice_checker.domain.scopes import Scope
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render
 from service_kit.db import SessionDep
@@ -52,15 +55,14 @@ async def hour_browser(
         statuses=tuple(status or ()),
         sort=sort,
     )
-    found = await paginate(
-        session, statement, PageParams(page, PAGE_SIZE), lambda row: entry_item(row, scope)
-    )
-    return render(
+    return await _entries_page(
         request,
-        "hours.html",
+        session,
         principal,
-        found=found,
-        pages=page_count(found.total, PAGE_SIZE),
+        scope,
+        statement,
+        page,
+        "hours.html",
         start=start,
         end=end,
         user=user,
@@ -83,13 +85,24 @@ async def my_unsubmitted(
     statement = entries_statement(
         scope=scope, user=principal.email, statuses=("Unsubmitted",), sort="-date"
     )
+    return await _entries_page(
+        request, session, principal, scope, statement, page, "unsubmitted.html"
+    )
+
+
+async def _entries_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    scope: Scope,
+    statement: Select[Any],
+    page: int,
+    template: str,
+    **context: Any,
+) -> Response:
+    """One page of entries, as the API's hour-entry list shows them to this person."""
     found = await paginate(
         session, statement, PageParams(page, PAGE_SIZE), lambda row: entry_item(row, scope)
     )
-    return render(
-        request,
-        "unsubmitted.html",
-        principal,
-        found=found,
-        pages=page_count(found.total, PAGE_SIZE),
-    )
+    pages = page_count(found.total, PAGE_SIZE)
+    return render(request, template, principal, found=found, pages=pages, **context)

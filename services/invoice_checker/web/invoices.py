@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api import comments, fixed_rows, syncs, tags
@@ -228,9 +228,16 @@ async def submit_check(
     return _back(invoice_id, action, "check")
 
 
-Price = Annotated[float, Form(ge=-1e9, le=1e9)]
-Currency = Annotated[str, Form(pattern=r"^[A-Z]{3}$")]
-Description = Annotated[str, Form(min_length=1, max_length=300)]
+async def fixed_row_form(
+    description: Annotated[str, Form(min_length=1, max_length=300)],
+    price: Annotated[float, Form(ge=-1e9, le=1e9)],
+    currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")] = "EUR",
+) -> fixed_rows.FixedRowIn:
+    """The fixed-row form's fields as the API's request body."""
+    return fixed_rows.FixedRowIn(description=description, price=price, currency=currency)
+
+
+FixedRowForm = Annotated[fixed_rows.FixedRowIn, Depends(fixed_row_form)]
 
 
 @router.post("/invoices/{invoice_id}/fixed-rows", dependencies=[CsrfChecked])
@@ -239,11 +246,8 @@ async def add_fixed_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-    description: Description,
-    price: Price,
-    currency: Currency = "EUR",
+    body: FixedRowForm,
 ) -> Response:
-    body = fixed_rows.FixedRowIn(description=description, price=price, currency=currency)
     await fixed_rows.add_invoice_row(invoice_id, body, session, principal, scope)
     return _back(invoice_id, "row-added", "fixed-rows")
 
@@ -255,11 +259,8 @@ async def edit_fixed_row(
     session: SessionDep,
     principal: CanEditFixedRows,
     scope: RowScope,
-    description: Description,
-    price: Price,
-    currency: Currency = "EUR",
+    body: FixedRowForm,
 ) -> Response:
-    body = fixed_rows.FixedRowIn(description=description, price=price, currency=currency)
     await fixed_rows.update_invoice_row(invoice_id, row_id, body, session, principal, scope)
     return _back(invoice_id, "row-saved", "fixed-rows")
 
