@@ -68,6 +68,15 @@ class InvoiceCheckerSettings(ServiceSettings):
     slack_new_project_channels: str = Field(
         default="", description="Comma-separated channel ids told about new projects"
     )
+    slack_timeout_seconds: int = Field(
+        default=30, ge=1, le=300, description="One Slack Web API call's time limit"
+    )
+    slack_outbox_lease_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="How long a notice sender holds a message; more than one Slack call takes",
+    )
 
     # AWS billing CSV in S3.
     aws_access_key_id: str = Field(default="", description="S3 access key (empty: not set up)")
