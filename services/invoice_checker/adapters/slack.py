@@ -124,10 +124,18 @@ async def post_message(
     return str(response.get("ts") or "")
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`channel_not_found`), or the HTTP status when the body was not JSON."""
+    data = exc.response.data
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {exc.response.status_code}"
+
+
 def is_transient(exc: SlackApiError) -> bool:
     """Slack busy or down (429, 5xx): try again later. Anything else is a refusal."""
-    status = getattr(exc.response, "status_code", 200)
-    return status == 429 or status >= 500 or exc.response.get("error") == "ratelimited"
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or slack_error(exc) == "ratelimited"
 
 
 async def conversation_of(client: AsyncWebClient, channel: str, open_with: Sequence[str]) -> str:

@@ -24,6 +24,7 @@ from invoice_checker.adapters.slack import (
     open_conversation,
     outbox_client,
     post_message,
+    slack_error,
 )
 from invoice_checker.domain.slack_messages import (
     new_project_text,
@@ -173,11 +174,13 @@ async def send_message(
     try:
         ts = await _post_once(client, leased)
     except SlackApiError as exc:
-        error = str(exc.response.get("error") or exc)
-        logger.warning("slack post failed", extra={"message": message_id, "error": error})
+        error = slack_error(exc)
+        logger.warning("slack post failed", extra={"outbox_message": message_id, "error": error})
         await release(session, message_id, error, give_up=not is_transient(exc))
     except Exception as exc:  # a timeout or a cut connection: the post may have got through
-        logger.warning("slack post unconfirmed", extra={"message": message_id, "error": repr(exc)})
+        logger.warning(
+            "slack post unconfirmed", extra={"outbox_message": message_id, "error": repr(exc)}
+        )
         await release(session, message_id, f"{type(exc).__name__}: {exc}")
     else:
         await mark_sent(session, message_id, ts)

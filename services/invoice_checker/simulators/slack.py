@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+
+# The first letter of Slack's ids a message can go to: channels, DMs, groups, people.
+CONVERSATION_KINDS = ("C", "D", "G", "U", "W")
 
 
 @dataclass(frozen=True)
@@ -122,26 +127,30 @@ class SlackSimulator:
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
-        if channel not in self.history:
+        if not channel:
             return {"ok": False, "error": "channel_not_found"}
         oldest = float(args.get("oldest") or 0)
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-        newest_first = [m for m in reversed(self.history[channel]) if float(m["ts"]) > oldest]
+        posted = self.history.get(channel, [])
+        newest_first = [m for m in reversed(posted) if float(m["ts"]) > oldest]
         page, cursor = self._page(newest_first, args)
         if not with_metadata:
             page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
         return {"ok": True, "messages": page, "response_metadata": {"next_cursor": cursor}}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
+        if not str(args.get("channel") or "")[:1] in CONVERSATION_KINDS:
             return {"ok": False, "error": "channel_not_found"}
         if not (args.get("text") or args.get("attachments") or args.get("blocks")):
             return {"ok": False, "error": "no_text"}
-        self._ts += 1
-        ts = f"{self._ts}.000100"
+        # A message's ts is its time, unique in the workspace, as in Slack.
+        self._ts = max(self._ts + 1, int(time.time() * 1_000_000))
+        ts = f"{self._ts / 1_000_000:.6f}"
         channel = str(args["channel"])
         conversation = _conversation([channel]) if channel[:1] in ("U", "W") else channel
         message = {"type": "message", "ts": ts, "text": args.get("text", "")}
+        if args.get("attachments"):
+            message["attachments"] = args["attachments"]
         if isinstance(args.get("metadata"), dict):
             message["metadata"] = args["metadata"]
         self.history.setdefault(conversation, []).append(message)

@@ -136,7 +136,7 @@ async def bundles_with_unsent(session: AsyncSession) -> list[int]:
             _unsent(),
             or_(
                 SlackOutboxMessage.leased_until.is_(None),
-                SlackOutboxMessage.leased_until < func.now(),
+                SlackOutboxMessage.leased_until < func.clock_timestamp(),
             ),
         )
         .distinct()
@@ -157,12 +157,12 @@ async def lease(session: AsyncSession, message_id: int, seconds: float) -> Lease
                 _unsent(),
                 or_(
                     SlackOutboxMessage.leased_until.is_(None),
-                    SlackOutboxMessage.leased_until < func.now(),
+                    SlackOutboxMessage.leased_until < func.clock_timestamp(),
                 ),
             )
             .values(
                 attempts=SlackOutboxMessage.attempts + 1,
-                leased_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds),
+                leased_until=func.clock_timestamp() + func.make_interval(0, 0, 0, 0, 0, 0, seconds),
             )
             .returning(
                 SlackOutboxMessage.id,
