@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 
-
 # The first letter of Slack's ids a message can go to: channels, DMs, groups, people.
 CONVERSATION_KINDS = ("C", "D", "G", "U", "W")
 
@@ -139,7 +138,7 @@ class SlackSimulator:
         return {"ok": True, "messages": page, "response_metadata": {"next_cursor": cursor}}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not str(args.get("channel") or "")[:1] in CONVERSATION_KINDS:
+        if str(args.get("channel") or "")[:1] not in CONVERSATION_KINDS:
             return {"ok": False, "error": "channel_not_found"}
         if not (args.get("text") or args.get("attachments") or args.get("blocks")):
             return {"ok": False, "error": "no_text"}
