@@ -36,6 +36,7 @@ HARNESSES = (
     Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 1, 540),
     Harness("mail-faults", "tests.reliability.mail_faults", (), 1, 240),
     Harness("sync-faults", "tests.reliability.sync_faults", (), 1, 300),
+    Harness("slack-faults", "tests.reliability.slack_faults", (), 1, 300),
     Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 600),
 )
 ALONE = ("crash-injection",)  # the rest run side by side afterwards

@@ -10,6 +10,7 @@ import os
 
 from tests.reliability.crash_injection import crash_injection
 from tests.reliability.mail_faults import mail_faults
+from tests.reliability.slack_faults import slack_faults
 from tests.reliability.sync_faults import sync_faults
 from tests.support.infra import database_name_for_tests
 
@@ -59,3 +60,14 @@ async def test_a_missing_page_and_a_killed_sync_leave_whole_days_and_converge() 
     for outcome in outcomes:
         assert outcome.sync_error is not None  # the fault did stop the sync part-way
         assert (outcome.mixed_days, outcome.unconverged_days) == ([], []), outcome
+
+
+async def test_unconfirmed_slack_posts_and_a_killed_sender_send_each_notice_once() -> None:
+    outcomes = await slack_faults(
+        f"{database_name_for_tests()}_slack", seed=5, only=["mixed", "killed-at-random"]
+    )
+
+    assert [o.name for o in outcomes] == ["mixed", "killed-at-random"]
+    for outcome in outcomes:
+        assert outcome.expected > 0
+        assert (outcome.double_sent, outcome.lost) == (0, 0), outcome
