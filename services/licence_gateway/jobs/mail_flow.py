@@ -49,6 +49,14 @@ def every(minutes: int) -> set[int]:
     return set(range(0, 60, minutes))
 
 
+# arq holds a started job's in-progress key for the longest job timeout + 10 s, with no renewal,
+# and cancels a job at its timeout. A worker killed mid-job leaves the key behind: another
+# worker runs the job again (its next try) once the key expires, so these timeouts bound that
+# wait: 45 + 10 = 55 s. A pass that needs longer is cancelled and the next one carries on
+# (every job is resumable).
+MAIL_FLOW_JOB_TIMEOUT_SECONDS = 45
+
+
 def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
     return [
         cron(
@@ -56,7 +64,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             minute=every(settings.batch_every_minutes),
             run_at_startup=True,
             max_tries=5,
-            timeout=300,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
         cron(
             tolerating_missing_settings(process_mailbox),
@@ -64,7 +72,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             second=30,  # out of step with batching, whose lock it does not need
             run_at_startup=True,
             max_tries=4,
-            timeout=240,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
         cron(
             tolerating_missing_settings(send_to_icms),
@@ -72,7 +80,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             second=45,
             run_at_startup=True,
             max_tries=5,
-            timeout=240,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
     ]
 
