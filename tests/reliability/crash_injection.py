@@ -1,9 +1,12 @@
-"""Crash injection for the licence flow: SIGKILL the gateway's worker and API again and again.
+"""Crash injection for the licence flow: SIGKILL the gateway's workers and APIs again and again.
 
-The gateway API and worker run as real subprocesses (`licence-gateway serve` / `worker`) against
-their own PostgreSQL database and Redis index. The HMRC and ICMS simulators run in this process,
-so the harness sees every file CHIEF receives and every outcome ICMS records, and can kill the
-worker at exact points of the flow:
+The gateway runs as deployed: two `licence-gateway serve` and two `licence-gateway worker`
+replicas (arq, its cron as configured, here every minute), real subprocesses against one
+PostgreSQL database and one Redis index. The harness never touches either while the processes
+run: a killed job waits for arq's own recovery (its in-progress key expires, another worker
+tries it again) or the next cron slot. The HMRC and ICMS simulators run in this process, so the
+harness sees every file CHIEF receives and every outcome ICMS records, and can kill the workers
+at exact points of the flow (both replicas: the one in the flow is not known):
 
 - SMTP: when a licenceData e-mail arrives, before or after CHIEF takes it (the worker never sees
   the 250: the mail was delivered, or not, but never recorded as sent);
@@ -16,12 +19,16 @@ lands in batching commits, mid-RETR, mid-request and everywhere else. The ICMS s
 sending licences through all of it. Then the kills stop, the flow settles, and the harness
 counts what matters to users:
 
-    reliability crash-injection: runs=N lost=L conflicting=C duplicates_sent=D
+    reliability crash-injection: runs=N lost=L conflicting=C duplicates_sent=D max_recovery_s=S
+    replicas=2
 
 runs: kills survived (each followed by a restart); lost: licences ICMS sent that never got a
 final outcome; conflicting: licences with two different outcomes at ICMS, plus run numbers that
-carried two different files; duplicates_sent: licenceData e-mails CHIEF received again (the same
-bytes, re-sent after a kill: harmless, CHIEF ignores them).
+carried two different files, plus licenceData mails created while another was still waiting for
+its reply (one batch in flight at a time); duplicates_sent: licenceData e-mails CHIEF received
+again (the same bytes, re-sent after a kill: harmless, CHIEF ignores them); max_recovery_s: the
+longest wait, over every arq job a killed worker was running, until a worker took that job again
+(read from the workers' logs; a job never taken again counts in `unrecovered_jobs`).
 
 Run: python -m tests.reliability.crash_injection [--kills 100] [--seed 1]
 """
@@ -32,10 +39,15 @@ import argparse
 import asyncio
 import email
 import email.policy
+import functools
 import hashlib
+import itertools
+import json
 import logging
 import os
 import random
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -46,8 +58,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from licence_gateway.jobs.worker import QUEUE_NAME
 from licence_gateway.simulators.hmrc import (
     LICENCE_DATA_NAME,
     HmrcConfig,
@@ -62,12 +75,11 @@ from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
 from tests.support.infra import free_port, redis_url_for_db
-from tests.support.processes import JobTicker, Respawning, forget_abandoned_jobs
+from tests.support.processes import Respawning
 
 BIN = Path(sys.executable).parent
 HAWK_KEY = "crash-injection-hawk-key"
 GATEWAY, MAILBOX, CHIEF, PASSWORD = "gateway@lg.test", "mailbox@lg.test", "chief@hmrc.test", "pw"
-MAIL_FLOW_JOBS = ("cron:send_licence_data", "cron:process_mailbox", "cron:send_to_icms")
 
 
 @dataclass
@@ -75,13 +87,17 @@ class Saboteur:
     """Kills the worker at a flow point, with a seeded chance, while the kill phase lasts."""
 
     rng: random.Random
-    worker: Respawning
+    workers: list[Respawning]
     chance: float = 0.25
     active: bool = True
     hits: Counter[str] = field(default_factory=Counter)
 
     def strike(self, point: str) -> bool:
-        if self.active and self.rng.random() < self.chance and self.worker.kill():
+        """Kill every worker replica (which one is at this point is not known here)."""
+        if not (self.active and self.rng.random() < self.chance):
+            return False
+        killed = [worker.kill() for worker in self.workers]
+        if any(killed):
             self.hits[point] += 1
             return True
         return False
@@ -154,6 +170,75 @@ class RecordingIcms(IcmsSimulator):
         self.saboteur.strike("icms after record")
 
 
+# arq logs a cron job by its function only: "→ cron:send_to_icms()" started, "←" done, "!"
+# failed or out of tries, "↻" retried or cancelled. Each mail-flow job logs its own id and try.
+ARQ_JOB = re.compile(r"(?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
+
+
+class JobWatch:
+    """Reads the workers' logs as they grow: the arq jobs each process has running; for each job
+    a killed worker was running, how long until a worker took that same job again."""
+
+    def __init__(self, workers: list[Respawning]) -> None:
+        self.workers = workers
+        self.offsets = {worker.name: 0 for worker in workers}
+        # worker -> function -> ids of its jobs started and not ended, oldest first
+        self.running: dict[str, dict[str, list[str]]] = {w.name: defaultdict(list) for w in workers}
+        self.abandoned: dict[str, float] = {}  # job id -> when its worker died
+        self.recovered: dict[str, float] = {}  # job id -> seconds until a worker took it again
+        self.tries: Counter[int] = Counter()  # starts by try number
+
+    def read(self) -> None:
+        for worker in self.workers:
+            if not worker.log_path.exists():
+                continue
+            with worker.log_path.open("rb") as log:
+                log.seek(self.offsets[worker.name])
+                data = log.read()
+            complete = data.rfind(b"\n") + 1
+            self.offsets[worker.name] += complete
+            for line in data[:complete].decode(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    self._record(worker.name, record)
+
+    def _record(self, name: str, record: dict[str, Any]) -> None:
+        message = str(record.get("msg", ""))
+        if message == "mail-flow job started" and record.get("job_id"):
+            job = str(record["job_id"])
+            self.tries[int(record.get("job_try") or 1)] += 1
+            self.running[name][str(record.get("job"))].append(job)
+            if job in self.abandoned and job not in self.recovered:
+                self.recovered[job] = time.monotonic() - self.abandoned[job]
+            return
+        matched = ARQ_JOB.search(message)
+        if matched is not None and matched["sign"] != "→":
+            jobs = self.running[name][matched["function"]]
+            if jobs:
+                jobs.pop(0)
+
+    async def died(self, worker: Respawning) -> None:
+        """After a death, before the restart: what the dead process was running is abandoned."""
+        self.read()
+        now = time.monotonic()
+        for jobs in self.running[worker.name].values():
+            for job in jobs:
+                self.abandoned[job] = now
+                self.recovered.pop(job, None)
+        self.running[worker.name] = defaultdict(list)
+
+    def unrecovered(self) -> list[str]:
+        return sorted(set(self.abandoned) - set(self.recovered))
+
+    async def follow(self) -> None:
+        while True:
+            self.read()
+            await asyncio.sleep(0.1)
+
+
 @dataclass
 class Result:
     runs: int
@@ -161,11 +246,14 @@ class Result:
     conflicting: int
     duplicates_sent: int
     details: dict[str, Any]
+    max_recovery_s: float = 0.0
+    replicas: int = 2
 
     def line(self) -> str:
         return (
             f"reliability crash-injection: runs={self.runs} lost={self.lost}"
             f" conflicting={self.conflicting} duplicates_sent={self.duplicates_sent}"
+            f" max_recovery_s={self.max_recovery_s:.1f} replicas={self.replicas}"
         )
 
 
@@ -195,7 +283,10 @@ def gateway_env(
         "icms_api_url": icms_url,
         "icms_hawk_key": HAWK_KEY,
         "icms_timeout_seconds": "5",
-        # The ticker below runs the jobs back to back; the crons stay as production has them.
+        # arq's cron as deployed, at its shortest slot: every mail-flow job once a minute.
+        "batch_every_minutes": "1",
+        "inbox_every_minutes": "1",
+        "callbacks_every_minutes": "1",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_GATEWAY_")}
     env.update({f"LICENCE_GATEWAY_{name.upper()}": value for name, value in values.items()})
@@ -220,11 +311,14 @@ async def kill_at_random(
             await asyncio.sleep(0.05)
 
 
-async def keep_sending(icms: IcmsSimulator, gateway_url: str, stop: asyncio.Event) -> None:
-    """ICMS sends a few licences at a time, retrying each until the gateway takes it."""
-    icms.gateway_url = gateway_url
+async def keep_sending(icms: IcmsSimulator, gateway_urls: list[str], stop: asyncio.Event) -> None:
+    """ICMS sends a few licences at a time, to each API replica in turn, retrying each licence
+    until the gateway takes it."""
     async with httpx.AsyncClient(timeout=5) as http:
-        while not stop.is_set():
+        for turn in itertools.count():
+            if stop.is_set():
+                return
+            icms.gateway_url = gateway_urls[turn % len(gateway_urls)]
             await icms.send(http, icms.new_licences(3), patience=3600)
             await asyncio.sleep(0.3)
 
@@ -235,7 +329,32 @@ async def report_every(seconds: float, progress: Callable[[], str]) -> None:
         print(f"  crash-injection: {progress()}", file=sys.stderr, flush=True)
 
 
-def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
+async def overlapping_batches(database_url: str) -> int:
+    """licenceData mails created while an earlier one had not reached reply_processed (read
+    once everything has stopped)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT m.created_at, (SELECT min(e.at) FROM licence_gateway.mail_events e"
+                    "  WHERE e.mail_id = m.id AND e.to_status = 'reply_processed')"
+                    " FROM licence_gateway.mails m WHERE m.extract_type = 'licence_data'"
+                    " ORDER BY m.created_at, m.id"
+                )
+            )
+            mails = rows.all()
+    finally:
+        await engine.dispose()
+    overlaps = 0
+    for earlier, later in itertools.pairwise(mails):
+        processed = earlier[1]
+        if processed is None or later[0] < processed:
+            overlaps += 1
+    return overlaps
+
+
+def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc, overlaps: int) -> Result:
     records = list(icms.licences.values())
     lost = sum(1 for record in records if record.outcome is None)
     two_files = sum(1 for digests in hmrc.files.values() if len(set(digests)) > 1)
@@ -243,7 +362,7 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
     return Result(
         runs=0,
         lost=lost,
-        conflicting=len(icms.conflicts) + two_files,
+        conflicting=len(icms.conflicts) + two_files + overlaps,
         duplicates_sent=duplicates,
         details={
             "licences": len(records),
@@ -252,6 +371,7 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
             "rejected": sum(1 for r in records if r.outcome == "rejected"),
             "outcome_conflicts": len(icms.conflicts),
             "runs_with_two_files": two_files,
+            "overlapping_batches": overlaps,
             "unknown_outcomes": len(icms.unknown_outcomes),
             "licence_data_runs": len(hmrc.files),
             "hmrc_file_errors": hmrc.totals.file_errors,
@@ -261,25 +381,30 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
 
 
 async def crash_injection(
-    kills: int, seed: int, settle_timeout: float, database: str, redis_db: int
+    kills: int,
+    seed: int,
+    settle_timeout: float,
+    database: str,
+    redis_db: int,
+    replicas: int = 2,
 ) -> Result:
     rng = random.Random(seed)
     started = time.monotonic()
     database_url = await migrated_database(database)
     redis_url = redis_url_for_db(redis_db)
     redis = create_redis(redis_url)
-    await redis.flushdb()
+    await redis.flushdb()  # a fresh index before any process starts; untouched from here on
+    await redis.aclose()
     logs = Path(tempfile.mkdtemp(prefix="reliability-crash-"))
 
-    worker = Respawning(
-        "worker",
-        [],
-        {},
-        logs / "worker.log",
-        after_death=lambda: forget_abandoned_jobs(redis, QUEUE_NAME),
-        ready_marker=b"mail flow ready",
-    )
-    saboteur = Saboteur(rng, worker)
+    workers = [
+        Respawning(f"worker-{n}", [], {}, logs / f"worker-{n}.log", ready_marker=b"mail flow ready")
+        for n in range(1, replicas + 1)
+    ]
+    watch = JobWatch(workers)
+    for worker in workers:
+        worker.after_death = functools.partial(watch.died, worker)
+    saboteur = Saboteur(rng, workers)
     hmrc = RecordingHmrc(
         HmrcConfig(
             smtp_username=GATEWAY,
@@ -298,71 +423,88 @@ async def crash_injection(
     )
     icms_server = BackgroundServer(create_icms_app(icms)).start()
 
-    gateway_port = free_port()
     env = gateway_env(database_url, redis_url, hmrc, icms_server.url)
-    worker.argv, worker.env = [str(BIN / "licence-gateway"), "worker"], env
-    api = Respawning(
-        "api",
-        [str(BIN / "licence-gateway"), "serve", "--port", str(gateway_port)],
-        env,
-        logs / "api.log",
-        ready_marker=b"Application startup complete",
-    )
-    services = [asyncio.create_task(s.run()) for s in (worker, api)]
-    ticker = asyncio.create_task(JobTicker(redis, QUEUE_NAME, MAIL_FLOW_JOBS, worker=worker).run())
+    for worker in workers:
+        worker.argv, worker.env = [str(BIN / "licence-gateway"), "worker"], env
+    ports = [free_port() for _ in range(replicas)]
+    apis = [
+        Respawning(
+            f"api-{n}",
+            [str(BIN / "licence-gateway"), "serve", "--port", str(port)],
+            env,
+            logs / f"api-{n}.log",
+            ready_marker=b"Application startup complete",
+        )
+        for n, port in enumerate(ports, start=1)
+    ]
+    every = [*workers, *apis]
+    services = [asyncio.create_task(s.run()) for s in every]
+    following = asyncio.create_task(watch.follow())
     stop_sending = asyncio.Event()
     sender = asyncio.create_task(
-        keep_sending(icms, f"http://127.0.0.1:{gateway_port}/", stop_sending)
+        keep_sending(icms, [f"http://127.0.0.1:{port}/" for port in ports], stop_sending)
     )
 
     def enough() -> bool:
-        return worker.kills + api.kills >= kills
+        return sum(service.kills for service in every) >= kills
 
     def progress() -> str:
-        if ticker.done():  # a dead ticker would look like a stuck gateway
-            ticker.result()
         records = icms.licences.values()
         final = sum(1 for record in records if record.outcome)
         return (
-            f"kills worker={worker.kills} api={api.kills} licences={len(records)} final={final}"
-            f" runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
+            f"kills {' '.join(f'{s.name}={s.kills}' for s in every)} licences={len(records)}"
+            f" final={final} runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
+            f" abandoned_jobs={len(watch.abandoned)} waiting={len(watch.unrecovered())}"
         )
 
     reporter = asyncio.create_task(report_every(5, progress))
 
     try:
-        # Random lifetimes: the worker's cover batching commits and mid-RETR; the API's, ingest.
+        # Random lifetimes: the workers' cover batching commits and mid-RETR; the APIs', ingest.
         await asyncio.gather(
-            kill_at_random(worker, rng, (0.5, 4.0), enough),
-            kill_at_random(api, rng, (0.5, 4.0), enough),
+            *(kill_at_random(service, rng, (1.0, 8.0), enough) for service in every)
         )
         saboteur.active = False
+        kills_over = time.monotonic()
         stop_sending.set()
         await sender
         deadline = time.monotonic() + settle_timeout
         while time.monotonic() < deadline:
-            if all(record.outcome for record in icms.licences.values()):
+            if all(record.outcome for record in icms.licences.values()) and not (
+                watch.unrecovered()
+            ):
                 break
             await asyncio.sleep(0.5)
+        settled_s = time.monotonic() - kills_over
         await asyncio.sleep(2)  # anything late (a duplicate, a conflict) has time to show
     finally:
-        ticker.cancel()
         reporter.cancel()
-        for service in (worker, api):
+        following.cancel()
+        for service in every:
             await service.stop()
         await asyncio.gather(*services, return_exceptions=True)
         icms_server.stop()
         await hmrc.stop()
-        await redis.flushdb()
-        await redis.aclose()
 
-    result = outcomes(icms, hmrc)
-    result.runs = worker.kills + api.kills
+    result = outcomes(icms, hmrc, await overlapping_batches(database_url))
+    result.runs = sum(service.kills for service in every)
+    result.replicas = replicas
+    watch.read()
+    unrecovered = watch.unrecovered()
+    result.max_recovery_s = max(watch.recovered.values(), default=0.0)
+    if unrecovered:
+        result.max_recovery_s = float("inf")
     result.details.update(
-        worker_kills=worker.kills,
-        api_kills=api.kills,
+        kills={service.name: service.kills for service in every},
         targeted_kills=dict(saboteur.hits),
-        unexpected_exits=worker.other_exits + api.other_exits,
+        unexpected_exits=[code for service in every for code in service.other_exits],
+        abandoned_jobs=len(watch.abandoned),
+        unrecovered_jobs=unrecovered,
+        job_starts_by_try=dict(sorted(watch.tries.items())),
+        recovery_s_median=round(statistics.median(watch.recovered.values()), 1)
+        if watch.recovered
+        else None,
+        settled_after_kills_s=round(settled_s, 1),
         elapsed=round(time.monotonic() - started, 1),
         logs=str(logs),
     )
@@ -373,13 +515,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=100, help="SIGKILLs of worker and API")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--settle-timeout", type=float, default=120)
+    parser.add_argument("--settle-timeout", type=float, default=180)
     parser.add_argument("--database", default="reliability_crash")
     parser.add_argument("--redis-db", type=int, default=12)
+    parser.add_argument("--replicas", type=int, default=2, help="of the API and of the worker")
     args = parser.parse_args()
     logging.getLogger("mohawk").setLevel(logging.ERROR)  # warns on every signed response
     result = asyncio.run(
-        crash_injection(args.kills, args.seed, args.settle_timeout, args.database, args.redis_db)
+        crash_injection(
+            args.kills,
+            args.seed,
+            args.settle_timeout,
+            args.database,
+            args.redis_db,
+            args.replicas,
+        )
     )
     print(result.line(), flush=True)
     print(f"  crash-injection details: {result.details}", file=sys.stderr, flush=True)

@@ -33,6 +33,11 @@ def tolerating_missing_settings(job: Callable[[dict[str, Any]], Awaitable[str]])
 
     @functools.wraps(job)
     async def run(ctx: dict[Any, Any], *_args: Any, **_kwargs: Any) -> str:
+        # arq names a cron job by its function only; the id and try say which run this is.
+        logger.info(
+            "mail-flow job started",
+            extra={"job": job.__name__, "job_id": ctx.get("job_id"), "job_try": ctx.get("job_try")},
+        )
         try:
             return await job(ctx)
         except NotConfiguredError as exc:
@@ -52,9 +57,9 @@ def every(minutes: int) -> set[int]:
 # arq holds a started job's in-progress key for the longest job timeout + 10 s, with no renewal,
 # and cancels a job at its timeout. A worker killed mid-job leaves the key behind: another
 # worker runs the job again (its next try) once the key expires, so these timeouts bound that
-# wait: 45 + 10 = 55 s. A pass that needs longer is cancelled and the next one carries on
+# wait: 40 + 10 = 50 s. A pass that needs longer is cancelled and the next one carries on
 # (every job is resumable).
-MAIL_FLOW_JOB_TIMEOUT_SECONDS = 45
+MAIL_FLOW_JOB_TIMEOUT_SECONDS = 40
 
 
 def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
