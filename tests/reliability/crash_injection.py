@@ -187,6 +187,7 @@ class JobWatch:
         self.abandoned: dict[str, float] = {}  # job id -> when its worker died
         self.recovered: dict[str, float] = {}  # job id -> seconds until a worker took it again
         self.tries: Counter[int] = Counter()  # starts by try number
+        self.given_up = 0  # jobs arq took again past their max_tries (not run)
 
     def read(self) -> None:
         for worker in self.workers:
@@ -215,10 +216,19 @@ class JobWatch:
                 self.recovered[job] = time.monotonic() - self.abandoned[job]
             return
         matched = ARQ_JOB.search(message)
-        if matched is not None and matched["sign"] != "→":
-            jobs = self.running[name][matched["function"]]
-            if jobs:
-                jobs.pop(0)
+        if matched is None or matched["sign"] == "→":
+            return
+        if "max retries" in message:  # taken again and given up: the next cron slot does it
+            self.given_up += 1
+            prefix = f"cron:{matched['function']}:"
+            waiting = [j for j in self.unrecovered() if j.startswith(prefix)]
+            if waiting:
+                oldest = min(waiting, key=self.abandoned.__getitem__)
+                self.recovered[oldest] = time.monotonic() - self.abandoned[oldest]
+            return
+        jobs = self.running[name][matched["function"]]
+        if jobs:
+            jobs.pop(0)
 
     async def died(self, worker: Respawning) -> None:
         """After a death, before the restart: what the dead process was running is abandoned."""
@@ -501,6 +511,7 @@ async def crash_injection(
         abandoned_jobs=len(watch.abandoned),
         unrecovered_jobs=unrecovered,
         job_starts_by_try=dict(sorted(watch.tries.items())),
+        jobs_past_max_tries=watch.given_up,
         recovery_s_median=round(statistics.median(watch.recovered.values()), 1)
         if watch.recovered
         else None,

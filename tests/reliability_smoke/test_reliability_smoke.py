@@ -1,7 +1,8 @@
 """Small runs of the reliability harnesses (tests/reliability) inside `make test`.
 
 `make reliability` runs them in full: 100 kills, every fault scenario. Here: a few kills of the
-real gateway worker and API, two mail faults and two sync faults, each asserting nothing is lost.
+real gateway workers and APIs (two replicas each, arq's cron), two mail faults, two sync faults
+and two Slack faults, each asserting nothing is lost or sent twice.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ def redis_db_for_tests() -> int:
     return int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
-async def test_killing_the_worker_and_api_loses_no_licence_and_reuses_no_run_number() -> None:
+async def test_killing_replicas_loses_no_licence_and_arq_takes_killed_jobs_again() -> None:
     result = await crash_injection(
         kills=5,
         seed=7,
-        settle_timeout=60,
+        settle_timeout=150,
         database=f"{database_name_for_tests()}_crash",
         redis_db=redis_db_for_tests(),
     )
@@ -33,6 +34,8 @@ async def test_killing_the_worker_and_api_loses_no_licence_and_reuses_no_run_num
     assert (result.lost, result.conflicting) == (0, 0), result.details
     assert result.details["unknown_outcomes"] == 0
     assert result.details["unexpected_exits"] == []
+    assert result.details["unrecovered_jobs"] == []
+    assert result.max_recovery_s <= 60
 
 
 async def test_pop3_cut_mid_retr_and_a_malformed_reply_lose_nothing() -> None:
