@@ -16,8 +16,9 @@ at exact points of the flow (both replicas: the one in the flow is not known):
 
 On top of those, each worker and API process is killed after a seeded random lifetime, which
 lands in batching commits, mid-RETR, mid-request and everywhere else. The ICMS simulator keeps
-sending licences through all of it. Then the kills stop, the flow settles, and the harness
-counts what matters to users:
+sending licences through all of it, at a steady rate (50 a second by default; each retried on
+either API replica until taken, its p99 printed beside the kill count). Then the kills stop,
+the flow settles, and the harness counts what matters to users:
 
     reliability crash-injection: runs=N lost=L conflicting=C duplicates_sent=D max_recovery_s=S
     replicas=2
@@ -73,6 +74,7 @@ from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import Mailbox, StoredMessage
 from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
+from tests.reliability.load import SteadyLoad
 from tests.support.database import migrated_database
 from tests.support.infra import free_port, redis_url_for_db
 from tests.support.processes import Respawning
@@ -258,6 +260,14 @@ class Result:
     details: dict[str, Any]
     max_recovery_s: float = 0.0
     replicas: int = 2
+    load: tuple[float, float, int] = (0.0, float("nan"), 0)  # rate, p99 ms, failed requests
+
+    def load_line(self) -> str:
+        rate, p99, _ = self.load
+        return (
+            f"reliability load-held: during=crash-injection kills={self.runs}"
+            f" licences_per_s={rate:g} ingest_p99_ms={p99:.0f}"
+        )
 
     def line(self) -> str:
         return (
@@ -321,22 +331,24 @@ async def kill_at_random(
             await asyncio.sleep(0.05)
 
 
-async def keep_sending(icms: IcmsSimulator, gateway_urls: list[str], stop: asyncio.Event) -> None:
-    """ICMS sends a few licences at a time, to each API replica in turn, retrying each licence
-    until the gateway takes it."""
-    async with httpx.AsyncClient(timeout=5) as http:
-        for turn in itertools.count():
-            if stop.is_set():
-                return
-            icms.gateway_url = gateway_urls[turn % len(gateway_urls)]
-            await icms.send(http, icms.new_licences(3), patience=3600)
-            await asyncio.sleep(0.3)
+def licence_sender(icms: IcmsSimulator, http: httpx.AsyncClient, gateway_urls: list[str]) -> Any:
+    """The n-th request of the steady load: one new licence to an API replica in turn, retried
+    (on either replica) until the gateway takes it; its latency is the wait for that."""
+
+    async def send(number: int) -> bool:
+        icms.gateway_url = gateway_urls[number % len(gateway_urls)]
+        await icms.send(http, icms.new_licences(1), patience=3600)
+        return True
+
+    return send
 
 
-async def report_every(seconds: float, progress: Callable[[], str]) -> None:
+async def report_every(
+    seconds: float, progress: Callable[[], str], name: str = "crash-injection"
+) -> None:
     while True:
         await asyncio.sleep(seconds)
-        print(f"  crash-injection: {progress()}", file=sys.stderr, flush=True)
+        print(f"  {name}: {progress()}", file=sys.stderr, flush=True)
 
 
 async def overlapping_batches(database_url: str) -> int:
@@ -397,6 +409,7 @@ async def crash_injection(
     database: str,
     redis_db: int,
     replicas: int = 2,
+    rate: float = 50,
 ) -> Result:
     rng = random.Random(seed)
     started = time.monotonic()
@@ -451,9 +464,13 @@ async def crash_injection(
     services = [asyncio.create_task(s.run()) for s in every]
     following = asyncio.create_task(watch.follow())
     stop_sending = asyncio.Event()
-    sender = asyncio.create_task(
-        keep_sending(icms, [f"http://127.0.0.1:{port}/" for port in ports], stop_sending)
+    http = httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_connections=200))
+    load = SteadyLoad(
+        "licences in",
+        rate,
+        licence_sender(icms, http, [f"http://127.0.0.1:{port}/" for port in ports]),
     )
+    sender = asyncio.create_task(load.run(stop_sending))
 
     def enough() -> bool:
         return sum(service.kills for service in every) >= kills
@@ -464,7 +481,8 @@ async def crash_injection(
         return (
             f"kills {' '.join(f'{s.name}={s.kills}' for s in every)} licences={len(records)}"
             f" final={final} runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
-            f" abandoned_jobs={len(watch.abandoned)} waiting={len(watch.unrecovered())}"
+            f" abandoned_jobs={len(watch.abandoned)} waiting={len(watch.unrecovered())};"
+            f" {load.summary()}"
         )
 
     reporter = asyncio.create_task(report_every(5, progress))
@@ -478,6 +496,8 @@ async def crash_injection(
         kills_over = time.monotonic()
         stop_sending.set()
         await sender
+        load_during_kills = load.summary()
+        result_load = (load.rate, load.p99_ms(), load.failures)
         deadline = time.monotonic() + settle_timeout
         while time.monotonic() < deadline:
             if all(record.outcome for record in icms.licences.values()) and not (
@@ -495,10 +515,12 @@ async def crash_injection(
         await asyncio.gather(*services, return_exceptions=True)
         icms_server.stop()
         await hmrc.stop()
+        await http.aclose()
 
     result = outcomes(icms, hmrc, await overlapping_batches(database_url))
     result.runs = sum(service.kills for service in every)
     result.replicas = replicas
+    result.load = result_load
     watch.read()
     unrecovered = watch.unrecovered()
     result.max_recovery_s = max(watch.recovered.values(), default=0.0)
@@ -516,6 +538,7 @@ async def crash_injection(
         if watch.recovered
         else None,
         settled_after_kills_s=round(settled_s, 1),
+        load=load_during_kills,
         elapsed=round(time.monotonic() - started, 1),
         logs=str(logs),
     )
@@ -530,6 +553,7 @@ def main() -> int:
     parser.add_argument("--database", default="reliability_crash")
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--replicas", type=int, default=2, help="of the API and of the worker")
+    parser.add_argument("--rate", type=float, default=50, help="licences ICMS sends per second")
     args = parser.parse_args()
     logging.getLogger("mohawk").setLevel(logging.ERROR)  # warns on every signed response
     result = asyncio.run(
@@ -540,9 +564,11 @@ def main() -> int:
             args.database,
             args.redis_db,
             args.replicas,
+            args.rate,
         )
     )
     print(result.line(), flush=True)
+    print(result.load_line(), flush=True)
     print(f"  crash-injection details: {result.details}", file=sys.stderr, flush=True)
     return 0
 
