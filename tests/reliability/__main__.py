@@ -1,9 +1,9 @@
 """`make reliability`: every reliability harness in its own process, their lines passed through.
 
-Crash injection runs first and alone (it times SIGKILLs and restarts, which a busy machine would
-blur); then mail faults, sync faults and fuzzing run side by side. Each harness prints one
-`reliability NAME: ...` line (fuzzing prints two) on stdout; their logs go to
-.local/reliability/NAME.log.
+The two crash harnesses run first, each alone (they time SIGKILLs and restarts, which a busy
+machine would blur); then mail, sync and Slack faults and fuzzing run side by side. Each harness
+prints its `reliability NAME: ...` line (the crash harnesses add a `reliability load-held: ...`
+line, fuzzing prints two) on stdout; their logs go to .local/reliability/NAME.log.
 
 The exit status says whether the harnesses ran, not what they found: a harness that finds a lost
 licence still prints its line and exits 0, and so does this runner. It exits 1 only when a
@@ -33,13 +33,14 @@ class Harness:
 
 
 HARNESSES = (
-    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 1, 540),
+    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 2, 900),
+    Harness("invoice-crash", "tests.reliability.invoice_crash", ("--kills", "40"), 2, 900),
     Harness("mail-faults", "tests.reliability.mail_faults", (), 1, 240),
     Harness("sync-faults", "tests.reliability.sync_faults", (), 1, 300),
     Harness("slack-faults", "tests.reliability.slack_faults", (), 1, 300),
     Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 600),
 )
-ALONE = ("crash-injection",)  # the rest run side by side afterwards
+ALONE = ("crash-injection", "invoice-crash")  # one after the other; the rest side by side
 
 
 async def run(harness: Harness) -> bool:

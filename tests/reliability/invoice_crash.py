@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import random
@@ -65,7 +66,14 @@ SLACK_TOKEN = "xoxb-invoice-crash"
 ADMINS = ("UADMIN1",)
 TIMEZONE = "Europe/Helsinki"
 EVERY_MINUTE = "* * * * *"
-RUNNING = ("sync_hours", "sync_users", "sync_projects", "refresh_stats", "slack_sync")
+
+RUNNING = (
+    "sync_hours",
+    "sync_users",
+    "sync_projects",
+    "refresh_stats",
+    "slack_sync",
+)  # each minute
 NOTICES = ("unsubmitted_notice", "unapproved_notice")
 OFF = (
     "sync_holidays",
@@ -102,6 +110,13 @@ class Result:
             f" double_notices={self.double_notices}"
         )
 
+    def load_line(self) -> str:
+        return (
+            f"reliability load-held: during=invoice-crash kills={self.runs}"
+            f" invoice_list_per_s={self.details['invoice_list_rate']:g}"
+            f" invoice_list_p99_ms={self.details['invoice_list_p99_ms']:.0f}"
+        )
+
 
 def today() -> date:
     return datetime.now(ZoneInfo(TIMEZONE)).date()
@@ -134,8 +149,14 @@ def env_for(database_url: str, redis_url: str, tenkfeet_url: str, slack_url: str
         "slack_timeout_seconds": "2",
         "slack_outbox_lease_seconds": "10",
         "schedule_timezone": TIMEZONE,
-        **{f"schedule_{name}": EVERY_MINUTE for name in (*RUNNING, *NOTICES)},
+        **{f"schedule_{name}": EVERY_MINUTE for name in RUNNING},
         **{f"schedule_{name}": "off" for name in OFF},
+        # A batch goes out once per period: the notices run once, two and three minutes from
+        # now (after the first syncs linked Slack ids), while the kills go on.
+        **{
+            f"schedule_{name}": f"{(datetime.now(ZoneInfo(TIMEZONE)).minute + 2 + n) % 60} * * * *"
+            for n, name in enumerate(NOTICES)
+        },
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVOICE_CHECKER_")}
     env.update({f"INVOICE_CHECKER_{name.upper()}": value for name, value in values.items()})
@@ -267,9 +288,23 @@ async def invoice_crash(
     http = httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"})
 
     async def read_invoices(number: int) -> bool:
-        port = ports[number % len(ports)]
-        response = await http.get(f"http://127.0.0.1:{port}/api/v1/invoices?page_size=50")
-        return response.status_code == 200
+        """One read, to a replica in turn; failed over to the other (as a load balancer would)
+        until one answers, for up to 15 s; the latency includes that."""
+        deadline = time.monotonic() + 15
+        for attempt in itertools.count():
+            port = ports[(number + attempt) % len(ports)]
+            try:
+                response = await http.get(f"http://127.0.0.1:{port}/api/v1/invoices?page_size=50")
+            except httpx.TransportError:
+                response = None
+            if response is not None and response.status_code == 200:
+                return True
+            if response is not None and response.status_code < 500:
+                return False  # a refusal is an error of the harness, not of a replica
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05 if attempt % 2 == 0 else 0.25)
+        return False
 
     reader = SteadyLoad("invoice list", rate, read_invoices)
     reading = asyncio.create_task(reader.run(stop))
@@ -338,6 +373,7 @@ async def invoice_crash(
             "slack_messages": len(delivered),
             "invoice_list": reader.summary(),
             "invoice_list_p99_ms": round(reader.p99_ms(), 1),
+            "invoice_list_rate": reader.rate,
             "elapsed": round(time.monotonic() - started, 1),
             "logs": str(logs),
         },
@@ -385,6 +421,7 @@ def main() -> int:
         )
     )
     print(result.line(), flush=True)
+    print(result.load_line(), flush=True)
     print(f"  invoice-crash details: {result.details}", file=sys.stderr, flush=True)
     return 0
 
