@@ -2,11 +2,13 @@
 
 Two `invoice-checker serve` and two `invoice-checker worker` replicas (arq, cron as configured:
 here the hour, user and project syncs, the Slack user sync, both hour notices and the stats
-refresh every minute) run against one PostgreSQL database and one Redis index. The 10000ft
-stand-in (a seeded account, edited every few seconds while the kills last) and the Slack stand-in
-run in this process. Every process is SIGKILLed after a seeded random lifetime and started again;
-the harness never touches the database or Redis to help. The invoice list is read through the
-APIs at a steady rate meanwhile.
+refresh every minute; the two notices once each, during the kills) run against one PostgreSQL
+database and one Redis index. The 10000ft stand-in (a seeded account, edited every 2 s and
+answering slowly while the kills last, so kills land inside syncs) and the Slack stand-in run in
+this process. Every process is SIGKILLed after a seeded random lifetime and started again; the
+harness never touches the database or Redis to help. Meanwhile an hour sync is requested through
+an API replica every 5 s, and the invoice list is read through the APIs at a steady rate (failed
+over to the other replica while one is down, as a load balancer would).
 
 When the kills stop, the account stops changing; the harness waits for an hour sync requested
 after that to succeed, then checks:
@@ -49,7 +51,7 @@ from invoice_checker.adapters.tenkfeet import TenkfeetClient
 from invoice_checker.jobs.schedules import HOURS_AHEAD, HOURS_BACK
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.simulators.slack import SlackWorkspace
-from invoice_checker.simulators.tenkfeet import TenkfeetWorld, create_app
+from invoice_checker.simulators.tenkfeet import Faults, TenkfeetWorld, create_app
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
@@ -65,6 +67,7 @@ TOKEN = "invoice-crash-token"
 SLACK_TOKEN = "xoxb-invoice-crash"
 ADMINS = ("UADMIN1",)
 TIMEZONE = "Europe/Helsinki"
+SLOW_SECONDS = 0.3  # each 10000ft answer while the kills last
 EVERY_MINUTE = "* * * * *"
 
 RUNNING = (
@@ -182,7 +185,9 @@ async def admin_token(env: dict[str, str]) -> str:
 
 
 async def keep_editing(world: TenkfeetWorld, rng: random.Random, stop: asyncio.Event) -> int:
-    """Edit one entry's hours every 2 s (the syncs always have something to bring over)."""
+    """Edit one entry's hours every 2 s (the syncs always have something to bring over), and
+    answer slowly, so an hour sync takes seconds and the kills land inside syncs."""
+    world.faults = Faults(slow=10**9, slow_seconds=SLOW_SECONDS)
     edits = 0
     days = list(world.generated_days())
     while not stop.is_set():
@@ -194,7 +199,30 @@ async def keep_editing(world: TenkfeetWorld, rng: random.Random, stop: asyncio.E
             world.change_day(day, "update", {"id": entry["id"], "changes": {"hours": hours}})
             edits += 1
         await asyncio.sleep(2)
+    world.faults = Faults()
     return edits
+
+
+async def keep_requesting_syncs(
+    http: httpx.AsyncClient, ports: list[int], stop: asyncio.Event
+) -> tuple[int, int]:
+    """Ask an API replica for an hour sync every 5 s, as people do (a refused or dropped
+    request is just counted: the next one comes)."""
+    asked = refused = 0
+    for turn in itertools.count():
+        if stop.is_set():
+            return asked, refused
+        port = ports[turn % len(ports)]
+        asked += 1
+        try:
+            response = await http.post(
+                f"http://127.0.0.1:{port}/api/v1/syncs", json={"kind": "hours"}
+            )
+            refused += response.status_code >= 300
+        except httpx.TransportError:
+            refused += 1
+        await asyncio.sleep(5)
+    return asked, refused
 
 
 async def invoices_of(engine: AsyncEngine) -> dict[tuple[int, date], tuple[float, ...]]:
@@ -308,6 +336,7 @@ async def invoice_crash(
 
     reader = SteadyLoad("invoice list", rate, read_invoices)
     reading = asyncio.create_task(reader.run(stop))
+    requesting = asyncio.create_task(keep_requesting_syncs(http, ports, stop))
 
     def enough() -> bool:
         return sum(service.kills for service in every) >= kills
@@ -329,6 +358,7 @@ async def invoice_crash(
         stop.set()
         edits = await editing
         await reading
+        asked, refused = await requesting
         settled = await wait_for_sync(engine, kills_over, settle_timeout)
         await asyncio.sleep(15)  # notices and the outbox's resend get their minute
         runs = await sync_runs(engine)
@@ -370,6 +400,8 @@ async def invoice_crash(
             "stuck_runs": stuck,
             "final_sync_succeeded": settled,
             "account_edits": edits,
+            "syncs_asked_through_api": asked,
+            "sync_requests_failed": refused,
             "slack_messages": len(delivered),
             "invoice_list": reader.summary(),
             "invoice_list_p99_ms": round(reader.p99_ms(), 1),
