@@ -27,6 +27,7 @@ from invoice_checker.adapters.slack import (
     slack_error,
 )
 from invoice_checker.domain.slack_messages import (
+    escape,
     new_project_text,
     unapproved_attachment,
     unsubmitted_attachment,
@@ -253,10 +254,10 @@ async def send_unsubmitted_notices(
             )
             if person.slack_id:
                 batch.post(person.slack_id, "You have unsubmitted hours", [attachment])
-                batch.to_admins(f"This was sent to {person.email} in slack:", [attachment])
+                batch.to_admins(f"This was sent to {escape(person.email)} in slack:", [attachment])
             else:
                 batch.to_admins(
-                    f"{person.email} has unsubmitted hours but no Slack id:", [attachment]
+                    f"{escape(person.email)} has unsubmitted hours but no Slack id:", [attachment]
                 )
         return f"unsubmitted-hours ({len(people)} people, {period})"
 
@@ -288,7 +289,8 @@ async def send_unapproved_notices(
             attachment = unapproved_attachment(project, settings.public_url)
             if not leads:
                 batch.to_admins(
-                    f"Unapproved hours in {project.client} - {project.name} "
+                    f"Unapproved hours in {escape(project.client)} - "
+                    f"{escape(project.name)} "
                     f"(id: {project.project_id}), but no admin users specified.",
                     [attachment],
                 )
@@ -300,7 +302,7 @@ async def send_unapproved_notices(
             else:
                 batch.post("", text, [attachment], open_with=leads)
             batch.to_admins(
-                f"This was sent to the leads of {project.client} - {project.name}:",
+                f"This was sent to the leads of {escape(project.client)} - {escape(project.name)}:",
                 [attachment],
                 skip=leads,
             )
