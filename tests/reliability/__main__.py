@@ -38,7 +38,7 @@ HARNESSES = (
     Harness("mail-faults", "tests.reliability.mail_faults", (), 1, 240),
     Harness("sync-faults", "tests.reliability.sync_faults", (), 1, 300),
     Harness("slack-faults", "tests.reliability.slack_faults", (), 1, 300),
-    Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 600),
+    Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 1200),
 )
 ALONE = ("crash-injection", "invoice-crash")  # one after the other; the rest side by side
 

@@ -551,7 +551,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--settle-timeout", type=float, default=180)
     parser.add_argument("--database", default="reliability_crash")
-    parser.add_argument("--redis-db", type=int, default=12)
+    parser.add_argument("--redis-db", type=int, default=8)
     parser.add_argument("--replicas", type=int, default=2, help="of the API and of the worker")
     parser.add_argument("--rate", type=float, default=50, help="licences ICMS sends per second")
     args = parser.parse_args()
