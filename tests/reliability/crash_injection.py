@@ -488,6 +488,9 @@ async def crash_injection(
     reporter = asyncio.create_task(report_every(5, progress))
 
     try:
+        while not all(service.ready() for service in every):
+            await asyncio.sleep(0.1)
+        load.reset()  # the p99 is of the kill phase, not of the first start
         # Random lifetimes: the workers' cover batching commits and mid-RETR; the APIs', ingest.
         await asyncio.gather(
             *(kill_at_random(service, rng, (1.0, 8.0), enough) for service in every)

@@ -19,9 +19,12 @@ class SteadyLoad:
     name: str
     rate: float  # requests per second
     request: Callable[[int], Awaitable[bool]]  # the n-th request; True if it succeeded
+    max_in_flight: int = 500  # beyond this the harness itself would fall behind: shed instead
     latencies: list[float] = field(default_factory=list)  # seconds, of successful requests
     failures: int = 0
+    shed: int = 0  # requests not started: too many still waiting (counted as failures too)
     started: int = 0
+    started_before_reset: int = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -31,10 +34,14 @@ class SteadyLoad:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(self._one(self.started))
+            self.started += 1
+            if len(tasks) >= self.max_in_flight:
+                self.shed += 1
+                self.failures += 1
+                continue
+            task = asyncio.create_task(self._one(self.started - 1))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            self.started += 1
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _one(self, number: int) -> None:
@@ -48,6 +55,12 @@ class SteadyLoad:
         else:
             self.failures += 1
 
+    def reset(self) -> None:
+        """Count from now on (the kills start): what came before was the services starting."""
+        self.latencies.clear()
+        self.failures = self.shed = 0
+        self.started_before_reset = self.started
+
     def p99_ms(self) -> float:
         if len(self.latencies) < 2:
             return float("nan")
@@ -55,6 +68,7 @@ class SteadyLoad:
 
     def summary(self) -> str:
         return (
-            f"{self.name}: {self.started} requests at {self.rate:g}/s, {self.failures} failed,"
+            f"{self.name}: {self.started - self.started_before_reset} requests at"
+            f" {self.rate:g}/s, {self.failures} failed ({self.shed} shed),"
             f" p99 {self.p99_ms():.0f} ms"
         )
