@@ -23,7 +23,7 @@ from invoice_checker.domain.flex import (
 )
 from invoice_checker.domain.slack_messages import flex_notice_attachment, flex_notice_text
 from invoice_checker.jobs.runtime import local_today, stepwise_session
-from invoice_checker.jobs.slack import NoticeBatch, send_batch_once
+from invoice_checker.jobs.slack import NoticeBatch, forced, send_batch_once
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.events import record_event
@@ -160,8 +160,7 @@ async def check_contracts(
         except SlackNotConfigured as exc:
             message += f"; not posted: {exc}"
         else:
-            assert sent is not None  # a forced claim is never taken
-            message += "; " + sent.summary()
+            message += "; " + forced(sent).summary()
     await record_event(session, "check_contracts", message, details={"problems": problems})
     await session.commit()
     return message

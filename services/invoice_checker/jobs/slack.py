@@ -150,6 +150,13 @@ async def send_batch_once(
     return BatchResult(what, await send_outbox(session, client, settings, bundle_id))
 
 
+def forced(result: BatchResult | None) -> BatchResult:
+    """The result of a forced batch, which no earlier claim can have taken."""
+    if result is None:
+        raise RuntimeError("a forced Slack batch found its claim taken")
+    return result
+
+
 async def send_outbox(
     session: AsyncSession, client: AsyncWebClient, settings: InvoiceCheckerSettings, bundle_id: int
 ) -> BatchProgress:
@@ -340,8 +347,7 @@ async def announce_new_projects(
     result = await send_batch_once(
         session, settings, NEW_PROJECTS, now.isoformat(timespec="seconds"), plan, force=True
     )
-    assert result is not None  # a forced claim is never taken
-    message = result.summary()
+    message = forced(result).summary()
     await record_event(session, "send_new_project_notifications", message)
     await session.commit()
     return message
