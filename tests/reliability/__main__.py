@@ -43,7 +43,7 @@ HARNESSES = (
 ALONE = ("crash-injection", "invoice-crash")  # one after the other; the rest side by side
 
 
-async def run(harness: Harness) -> bool:
+async def run(harness: Harness, extra: tuple[str, ...] = ()) -> bool:
     """Run one harness; print its lines as they come; True if it ran to the end."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{harness.name}.log"
@@ -54,6 +54,7 @@ async def run(harness: Harness) -> bool:
             "-m",
             harness.module,
             *harness.args,
+            *extra,
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
@@ -93,10 +94,11 @@ def broken(harness: Harness, why: str, log_path: Path) -> bool:
     return False
 
 
-async def run_all(chosen: list[Harness]) -> bool:
+async def run_all(chosen: list[Harness], load_rate: float) -> bool:
     alone = [harness for harness in chosen if harness.name in ALONE]
     together = [harness for harness in chosen if harness.name not in ALONE]
-    results = [await run(harness) for harness in alone]
+    # The crash harnesses hold a steady load while they kill: licences in, invoice list reads.
+    results = [await run(harness, ("--rate", f"{load_rate:g}")) for harness in alone]
     results += await asyncio.gather(*(run(harness) for harness in together))
     return all(results)
 
@@ -105,10 +107,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     names = [harness.name for harness in HARNESSES]
     parser.add_argument("--only", action="append", choices=names, help="repeatable")
+    parser.add_argument(
+        "--load-rate",
+        type=float,
+        default=50,
+        help="requests a second held during the crash harnesses (licences in, invoice reads)",
+    )
     args = parser.parse_args()
     chosen = [harness for harness in HARNESSES if not args.only or harness.name in args.only]
     started = time.monotonic()
-    ok = asyncio.run(run_all(chosen))
+    ok = asyncio.run(run_all(chosen, args.load_rate))
     print(f"# reliability: {time.monotonic() - started:.0f} s in all", file=sys.stderr)
     return 0 if ok else 1
 
