@@ -19,7 +19,9 @@ class SteadyLoad:
     name: str
     rate: float  # requests per second
     request: Callable[[int], Awaitable[bool]]  # the n-th request; True if it succeeded
-    max_in_flight: int = 500  # beyond this the harness itself would fall behind: shed instead
+    # Beyond this the harness itself (its simulators share the event loop) would fall behind:
+    # requests are shed and counted instead.
+    max_in_flight: int = 100
     latencies: list[float] = field(default_factory=list)  # seconds, of successful requests
     failures: int = 0
     shed: int = 0  # requests not started: too many still waiting (counted as failures too)
