@@ -25,6 +25,7 @@ async def test_killing_replicas_loses_no_licence_and_arq_takes_killed_jobs_again
         kills=5,
         seed=7,
         settle_timeout=150,
+        rate=5,
         database=f"{database_name_for_tests()}_crash",
         redis_db=redis_db_for_tests(),
     )
