@@ -8,15 +8,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoice_checker.store.syncs import SyncRun
-
-# Advisory lock namespace (the two-int form) of sync runs: whoever performs a run holds
-# (RUN_LOCK_CLASS, run id) for its transaction. A dead process's lock goes with its connection.
-RUN_LOCK_CLASS = 0x5359
+from service_kit.advisory_locks import AdvisoryLockClass
 
 
 async def lock_run(session: AsyncSession, run_id: int) -> bool:
-    """Take the run's lock until the session's transaction ends; False if someone holds it."""
-    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(RUN_LOCK_CLASS, run_id)))
+    """Take the run's lock until the session's transaction ends; False if someone holds it. A
+    dead process's lock goes with its connection."""
+    locked = await session.scalar(
+        select(func.pg_try_advisory_xact_lock(int(AdvisoryLockClass.SYNC_RUN), run_id))
+    )
     return bool(locked)
 
 
