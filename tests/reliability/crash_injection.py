@@ -172,9 +172,11 @@ class RecordingIcms(IcmsSimulator):
         self.saboteur.strike("icms after record")
 
 
-# arq logs a cron job by its function only: "→ cron:send_to_icms()" started, "←" done, "!"
-# failed or out of tries, "↻" retried or cancelled. Each mail-flow job logs its own id and try.
+# arq logs a cron job by its function only ("→ cron:send_to_icms()" started, "←" done, "!"
+# failed or out of tries); each mail-flow job logs its own id and try at start and its id at the
+# end, which the watch follows.
 ARQ_JOB = re.compile(r"(?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
+ARQ_EXPIRED = re.compile(r"job (?P<job>cron:[a-z_]+:\d+) expired")
 
 
 class JobWatch:
@@ -184,12 +186,12 @@ class JobWatch:
     def __init__(self, workers: list[Respawning]) -> None:
         self.workers = workers
         self.offsets = {worker.name: 0 for worker in workers}
-        # worker -> function -> ids of its jobs started and not ended, oldest first
-        self.running: dict[str, dict[str, list[str]]] = {w.name: defaultdict(list) for w in workers}
+        # worker -> ids of the jobs it started and has not ended
+        self.running: dict[str, set[str]] = {worker.name: set() for worker in workers}
         self.abandoned: dict[str, float] = {}  # job id -> when its worker died
         self.recovered: dict[str, float] = {}  # job id -> seconds until a worker took it again
         self.tries: Counter[int] = Counter()  # starts by try number
-        self.given_up = 0  # jobs arq took again past their max_tries (not run)
+        self.given_up = 0  # jobs arq took again and dropped (past max_tries, or expired)
 
     def read(self) -> None:
         for worker in self.workers:
@@ -210,37 +212,37 @@ class JobWatch:
 
     def _record(self, name: str, record: dict[str, Any]) -> None:
         message = str(record.get("msg", ""))
-        if message == "mail-flow job started" and record.get("job_id"):
-            job = str(record["job_id"])
+        job = str(record.get("job_id") or "")
+        if message == "mail-flow job started" and job:
             self.tries[int(record.get("job_try") or 1)] += 1
-            self.running[name][str(record.get("job"))].append(job)
-            if job in self.abandoned and job not in self.recovered:
-                self.recovered[job] = time.monotonic() - self.abandoned[job]
-            return
-        matched = ARQ_JOB.search(message)
-        if matched is None or matched["sign"] == "→":
-            return
-        if "max retries" in message:  # taken again and given up: the next cron slot does it
+            self.running[name].add(job)
+            self._taken(job)
+        elif message == "mail-flow job ended" and job:
+            self.running[name].discard(job)
+        elif expired := ARQ_EXPIRED.search(message):  # taken again and dropped as too old
+            self.given_up += 1
+            self._taken(expired["job"])
+        elif (matched := ARQ_JOB.search(message)) and "max retries" in message:
+            # Taken again and given up past max_tries (arq names only the function here): the
+            # oldest waiting job of that function. The next cron slot does the work.
             self.given_up += 1
             prefix = f"cron:{matched['function']}:"
             waiting = [j for j in self.unrecovered() if j.startswith(prefix)]
             if waiting:
-                oldest = min(waiting, key=self.abandoned.__getitem__)
-                self.recovered[oldest] = time.monotonic() - self.abandoned[oldest]
-            return
-        jobs = self.running[name][matched["function"]]
-        if jobs:
-            jobs.pop(0)
+                self._taken(min(waiting, key=self.abandoned.__getitem__))
+
+    def _taken(self, job: str) -> None:
+        if job in self.abandoned and job not in self.recovered:
+            self.recovered[job] = time.monotonic() - self.abandoned[job]
 
     async def died(self, worker: Respawning) -> None:
         """After a death, before the restart: what the dead process was running is abandoned."""
         self.read()
         now = time.monotonic()
-        for jobs in self.running[worker.name].values():
-            for job in jobs:
-                self.abandoned[job] = now
-                self.recovered.pop(job, None)
-        self.running[worker.name] = defaultdict(list)
+        for job in self.running[worker.name]:
+            self.abandoned[job] = now
+            self.recovered.pop(job, None)
+        self.running[worker.name] = set()
 
     def unrecovered(self) -> list[str]:
         return sorted(set(self.abandoned) - set(self.recovered))
@@ -536,7 +538,7 @@ async def crash_injection(
         abandoned_jobs=len(watch.abandoned),
         unrecovered_jobs=unrecovered,
         job_starts_by_try=dict(sorted(watch.tries.items())),
-        jobs_past_max_tries=watch.given_up,
+        jobs_dropped_by_arq=watch.given_up,
         recovery_s_median=round(statistics.median(watch.recovered.values()), 1)
         if watch.recovered
         else None,

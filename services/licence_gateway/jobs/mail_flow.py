@@ -45,6 +45,8 @@ def tolerating_missing_settings(job: Callable[[dict[str, Any]], Awaitable[str]])
                 "job skipped: not configured", extra={"job": job.__name__, "why": str(exc)}
             )
             return f"not configured: {exc}"
+        finally:
+            logger.info("mail-flow job ended", extra={"job_id": ctx.get("job_id")})
 
     return run
 
