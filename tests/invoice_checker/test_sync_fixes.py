@@ -119,6 +119,23 @@ async def test_admins_are_all_tagged_users_and_untagged_projects_lose_stale_admi
     assert admins == []  # the original kept Bob
 
 
+def worker_ctx(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    database_url: str,
+    redis_url: str,
+    tenkfeet_url: str,
+) -> dict[str, Any]:
+    """What a worker gives its jobs, against the 10000ft stand-in at `tenkfeet_url`."""
+    settings = InvoiceCheckerSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        tenkfeet_api_url=tenkfeet_url,
+        tenkfeet_api_token=TOKEN,
+    )
+    return {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+
+
 async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: ArqRedis,
@@ -128,13 +145,7 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     """15.11: the original left exactly one queued update pending forever."""
     world = vector_world(VECTOR)
     with served(world) as url:
-        settings = InvoiceCheckerSettings(
-            database_url=database_url,
-            redis_url=redis_url,
-            tenkfeet_api_url=url,
-            tenkfeet_api_token=TOKEN,
-        )
-        ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
             run = await queue_sync(session, redis, kind="hours", start=START, end=END)
         jobs = await redis.queued_jobs(queue_name=QUEUE_NAME)
@@ -217,13 +228,7 @@ async def test_a_run_whose_worker_died_is_queued_again_and_a_live_one_is_left_al
     running run nobody holds is queued and enqueued again by the sweeper."""
     world = vector_world(VECTOR)
     with served(world) as url:
-        settings = InvoiceCheckerSettings(
-            database_url=database_url,
-            redis_url=redis_url,
-            tenkfeet_api_url=url,
-            tenkfeet_api_token=TOKEN,
-        )
-        ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
             dead = await queue_sync(session, redis, kind="hours", start=START, end=END)
             alive = await queue_sync(session, redis, kind="users")
