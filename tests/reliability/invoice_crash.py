@@ -305,7 +305,7 @@ async def invoice_crash(
             [str(BIN / "invoice-checker"), "serve", "--port", str(port)],
             env,
             logs / f"api-{n}.log",
-            ready_marker=b"",  # it logs nothing at start: up once it runs (kills come later)
+            ready_marker=b"Application startup complete",
         )
         for n, port in enumerate(ports, start=1)
     ]
