@@ -80,7 +80,7 @@ def test_a_job_a_killed_worker_was_running_is_tried_again_within_a_minute(
     """arq keeps a started job's in-progress key for the longest timeout + 10 s (no renewal):
     until it expires no worker takes the job again. It was 310 s (the 300 s default timeout)."""
     worker = Worker(**(build_worker_settings(mail_flow.settings) | {"handle_signals": False}))
-    assert worker.in_progress_timeout_s <= 50
+    assert worker.in_progress_timeout_s <= 40
     # A queued job must still exist when its retry becomes possible, or arq calls it expired.
     assert worker.expires_extra_ms > worker.in_progress_timeout_s * 1000
-    assert {job.timeout_s for job in worker.cron_jobs} == {40}
+    assert {job.timeout_s for job in worker.cron_jobs} == {30}
