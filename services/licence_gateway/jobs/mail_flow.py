@@ -59,7 +59,7 @@ def every(minutes: int) -> set[int]:
 # arq holds a started job's in-progress key for the longest job timeout + 10 s, with no renewal,
 # and cancels a job at its timeout. A worker killed mid-job leaves the key behind: another
 # worker runs the job again (its next try) once the key expires, so these timeouts bound that
-# wait: 30 + 10 = 40 s (40 s with 40 s timeouts proved too tight: when both replicas were killed
+# wait: 30 + 10 = 40 s (40 s timeouts, so 50 s, proved too tight: when both replicas were killed
 # at once, their restart on a loaded machine pushed a retry to 70 s). A pass that needs longer is
 # cancelled and the next one carries on (every job is resumable).
 MAIL_FLOW_JOB_TIMEOUT_SECONDS = 30
