@@ -1,7 +1,7 @@
 """Slack outbox: one row per notice message, committed with its batch's claim; forced batches
 
-Revision ID: ic0005
-Revises: ic0004
+Revision ID: ic0006
+Revises: ic0005
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "ic0005"
-down_revision: str | None = "ic0004"
+revision: str = "ic0006"
+down_revision: str | None = "ic0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
