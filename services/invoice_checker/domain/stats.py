@@ -62,8 +62,9 @@ def counted_sql(alias: str = "e") -> str:
 
 
 # The incorrect-entry kinds, in display order (an entry may be in several), each as the flag
-# values that put an entry in it. Python (`incorrect_kinds`) and SQL (`incorrect_sql`) both read
-# this table.
+# values that put an entry in it. The SQL (`incorrect_sql`) is generated from this table; the
+# Python (`incorrect_kinds`) is written out for speed, and a hypothesis test against PostgreSQL
+# proves the two agree.
 INCORRECT_WHEN: dict[str, tuple[tuple[str, bool], ...]] = {
     "billable_incorrect_price": (
         ("calculated_is_billable", True),
@@ -96,6 +97,20 @@ def incorrect_kinds(entry: EntryFacts) -> list[str]:
     if not entry.calculated_has_category:
         kinds.append("no_category")
     return kinds
+
+
+def incorrect_sql(kind: str, alias: str | None = "e") -> str:
+    """The SQL condition of one incorrect-entry kind, over the row `alias` (None: bare columns)."""
+    prefix = f"{alias}." if alias else ""
+    return " AND ".join(
+        f"{prefix}{flag}" if wanted else f"NOT {prefix}{flag}"
+        for flag, wanted in INCORRECT_WHEN[kind]
+    )
+
+
+def any_incorrect_sql(kinds: Iterable[str], alias: str | None = "e") -> str:
+    """An entry in any of `kinds`, as one parenthesised SQL condition."""
+    return "(" + " OR ".join(f"({incorrect_sql(kind, alias)})" for kind in kinds) + ")"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ from sqlalchemy import Select
 from starlette.responses import Response
 
 from invoice_checker.api.hour_entries import entries_statement, entry_item
-from invoice_checker.api.pagination import PageParams, paginate
 from invoice_checker.api.permissions import CurrentPrincipal, RowScope
 from invoice_checker.domain.permissions import Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render
 from service_kit.db import SessionDep
+from service_kit.pagination import PageParams, paginate
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api import syncs
-from invoice_checker.api.pagination import PageParams
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.web.rendering import page_count, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.pagination import PageParams
 
 router = APIRouter(include_in_schema=False)
 

@@ -88,7 +88,7 @@ def downgrade() -> None:
     op.drop_index("ix_slack_outbox_messages_unsent", "slack_outbox_messages", schema=SCHEMA)
     op.drop_table("slack_outbox_messages", schema=SCHEMA)
     op.drop_index("uq_slack_notification_bundles_once", "slack_notification_bundles", schema=SCHEMA)
-    op.execute(f"DELETE FROM {SCHEMA}.slack_notification_bundles WHERE forced")
+    op.execute(f"DELETE FROM {SCHEMA}.slack_notification_bundles WHERE forced")  # nosec B608 # a constant schema name
     op.create_unique_constraint(
         "uq_slack_notification_bundles_notification_type_period",
         "slack_notification_bundles",
