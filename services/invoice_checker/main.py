@@ -17,6 +17,7 @@ from invoice_checker.api import (
     reports,
     syncs,
     tags,
+    you,
 )
 from invoice_checker.api.flex import router as flex_router
 from invoice_checker.api.slack import links_router as slack_links_router
@@ -46,6 +47,7 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             directory.router,
             reports.router,
             flex_router,
+            you.router,
             slack_router,
             slack_links_router,
         ],

@@ -39,4 +39,5 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "reports", "description": "Billing ratio, sick leaves, company and client figures"},
     {"name": "directory", "description": "Projects, clients and people"},
     {"name": "auth", "description": "Sign-in, who you are, personal API tokens"},
+    {"name": "you", "description": "Your own hours: the unsubmitted ones, submitting them"},
 ]
