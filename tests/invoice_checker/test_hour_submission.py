@@ -246,7 +246,7 @@ async def _local(
 async def _ids(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, int]:
     async with sessionmaker() as session:
         rows = await session.execute(select(HourEntry.upstream_id, HourEntry.id))
-        return {upstream: local for upstream, local in rows}
+        return {row[0]: row[1] for row in rows.all()}
 
 
 async def _february_webshop_hours(sessionmaker: async_sessionmaker[AsyncSession]) -> float:
