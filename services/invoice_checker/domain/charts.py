@@ -56,16 +56,15 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("axis limits must be finite")
     low, high = min(low, high, 0.0), max(low, high, 0.0)
-    if high - low < 1e-9:
+    if high - low < 1e-6:
         high = low + 1.0
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step + 1e-12) * step
-    ticks = [first]
-    while ticks[-1] < high - 1e-9:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
+    first = math.floor(low / step) * step
+    steps = max(math.ceil((high - first) / step), 1)
+    decimals = max(0, 2 - math.floor(math.log10(step)))
+    return [round(first + index * step, decimals) + 0.0 for index in range(steps + 1)]
 
 
 def number(value: float | None, unit: str = "", decimals: int = 2) -> str:
