@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -132,7 +133,7 @@ async def test_billing_ratio_and_client_hours_month_by_month(db_session: AsyncSe
         for p in (acme, globex)
         for m in (1, 2)
     }
-    billable = {"calculated_is_billable": True}
+    billable: dict[str, Any] = {"calculated_is_billable": True}
     await make_entry(db_session, alice, invoices["Webshop", 1], date(2018, 1, 2), 6.0, **billable)
     await make_entry(db_session, alice, invoices["Webshop", 1], date(2018, 1, 2), 2.0)
     await make_entry(db_session, alice, invoices["Webshop", 2], date(2018, 2, 1), 4.0, **billable)
