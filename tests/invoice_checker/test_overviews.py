@@ -15,7 +15,7 @@ from invoice_checker.domain.aws_billing import ACCOUNT_TOTAL
 from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount, UserAmazonAccount
 from invoice_checker.store.checking import currency_totals
 from invoice_checker.store.flex import (
-    NO_ACTIVE_CONTRACT,
+    NO_CONTRACTS,
     FlexTimeCorrection,
     PersonSaldo,
     WorkContract,
@@ -74,10 +74,22 @@ async def test_everyones_saldo_lowest_first_with_the_reasons(db_session: AsyncSe
     assert people[0] == PersonSaldo(low.guid, "low@example.com", "Low Saldo", -59.5, -2.0)
     assert people[3].problem == "Hour markings for 2018-02-01 for Gap Person, but no contract."
     assert people[4].guid == none.guid
-    assert people[4].problem == NO_ACTIVE_CONTRACT.format(day="2018-03-01")
-    # Without include_inactive, people without a contract are left out (as the monthly notice).
+    assert people[4].problem == NO_CONTRACTS
+    # Without include_inactive, people without a contract that day are left out (as the monthly
+    # notice leaves them); with it, everyone is listed.
     active = await everyones_saldo(db_session, date(2018, 3, 2))
     assert "none@example.com" not in [p.email for p in active]
+    later = await everyones_saldo(db_session, date(2019, 1, 2), include_inactive=True)
+    # Nobody is dropped: without markings the calculation runs to yesterday, past the contract,
+    # so the page says why (the original's rule for the last day).
+    assert {p.email: p.problem for p in later} == {
+        "fine@example.com": "Hour markings for 2019-01-01 for Fine Saldo, but no contract.",
+        "gap@example.com": "Hour markings for 2018-02-01 for Gap Person, but no contract.",
+        "high@example.com": "Hour markings for 2019-01-01 for High Saldo, but no contract.",
+        "low@example.com": "Hour markings for 2019-01-01 for Low Saldo, but no contract.",
+        "none@example.com": NO_CONTRACTS,
+    }
+    assert await everyones_saldo(db_session, date(2019, 1, 2)) == []
 
 
 async def test_hours_overview_by_status_and_flag(db_session: AsyncSession) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -197,7 +197,7 @@ class PersonSaldo:
         return None if self.saldo is None else saldo_band(self.saldo)
 
 
-NO_ACTIVE_CONTRACT = "No work contract covers {day}: flex is not in use."
+NO_CONTRACTS = "No work contracts: flex is not in use."
 
 
 async def everyones_saldo(
@@ -209,23 +209,22 @@ async def everyones_saldo(
     include_inactive: bool = False,
 ) -> list[PersonSaldo]:
     """Every non-archived person's saldo, lowest first; those whose saldo cannot be computed
-    last, each with the reason. People without a contract on the last day are left out unless
-    `include_inactive` (then listed with that reason)."""
+    last, each with the reason. People without a contract on the last day are left out (as the
+    monthly notices leave them) unless `include_inactive`: then their saldo is computed too, and
+    people without any contract are listed with that reason."""
     people: list[PersonSaldo] = []
     users = await session.execute(
         select(TenkfeetUser).where(TenkfeetUser.archived.is_(False)).order_by(TenkfeetUser.email)
     )
-    last_day = flex_last_day or today - timedelta(days=1)
     for user in users.scalars():
         inputs = await load_flex_inputs(
             session, user, today=today, flex_last_day=flex_last_day, ignore_events=ignore_events
         )
         person = (user.guid, user.email, user.full_name)
-        if not is_active(inputs):
-            if include_inactive:
-                people.append(
-                    PersonSaldo(*person, None, None, NO_ACTIVE_CONTRACT.format(day=last_day))
-                )
+        if not include_inactive and not is_active(inputs):
+            continue
+        if not inputs.contracts:
+            people.append(PersonSaldo(*person, None, None, NO_CONTRACTS))
             continue
         try:
             result = calculate_flex_saldo(inputs)
