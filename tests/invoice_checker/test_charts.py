@@ -55,8 +55,11 @@ def test_saldo_chart_draws_each_month_and_the_band() -> None:
     assert len(guides) == 2
     texts = {t.text for t in root.iter(f"{SVG}text")}
     assert {"120 h", "-40 h"} <= texts
-    assert chart.header == ("Month", "Flex saldo")
+    assert chart.header == ("Month", "Flex saldo (h)")
     assert chart.rows == (("2018-01", "-12.50 h"), ("2018-02", "30.00 h"), ("2018-03", "-55.25 h"))
+    assert charts.csv_text(chart) == (
+        "Month,Flex saldo (h)\r\n2018-01,-12.5\r\n2018-02,30.0\r\n2018-03,-55.25\r\n"
+    )
     tooltips = [t.text for t in root.iter(f"{SVG}title")][1:]
     assert tooltips == [
         "Flex saldo, 2018-01: -12.50 h",
@@ -102,6 +105,10 @@ def test_billing_ratio_lines_break_where_a_person_had_no_hours() -> None:
         ("Alice <a&b>", "80.0 %", "–", "70.0 %", "75.5 %"),
         ("Bob", "50.0 %", "55.0 %", "–", "–"),
     )
+    assert charts.csv_text(chart).splitlines()[1:] == [
+        "Alice <a&b>,80.0,,70.0,75.5",
+        "Bob,50.0,55.0,,",
+    ]
 
 
 def test_company_charts_bars_and_tables() -> None:
@@ -122,6 +129,7 @@ def test_company_charts_bars_and_tables() -> None:
     )
     parse(money.svg)
     assert money.rows == (("2018-1", "95 000.00 €"), ("2018-2", "110 500.25 €"))
+    assert money.values == (("2018-1", 95000.0), ("2018-2", 110500.25))
     # Two charts on one page: their ids differ.
     assert hours_root.get("aria-labelledby") != parse(money.svg).get("aria-labelledby")
 

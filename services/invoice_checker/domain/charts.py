@@ -8,6 +8,8 @@ numbers in, markup and table rows out.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -40,14 +42,19 @@ class Guide:
     label: str
 
 
+Cell = str | float | None
+
+
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """An SVG and the same numbers as a table: `header` names the columns of `rows`."""
+    """An SVG and the same numbers as a table: `header` names the columns of `rows` (formatted
+    for reading) and of `values` (the plain numbers, for a CSV download)."""
 
     title: str
     svg: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    values: tuple[tuple[Cell, ...], ...] = ()
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -65,6 +72,15 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     steps = max(math.ceil((high - first) / step), 1)
     decimals = max(0, 2 - math.floor(math.log10(step)))
     return [round(first + index * step, decimals) + 0.0 for index in range(steps + 1)]
+
+
+def csv_text(chart: Chart) -> str:
+    """The chart's numbers as CSV: its header and plain values (empty where none)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(chart.header)
+    writer.writerows(["" if cell is None else cell for cell in row] for row in chart.values)
+    return buffer.getvalue()
 
 
 def number(value: float | None, unit: str = "", decimals: int = 2) -> str:
@@ -278,7 +294,7 @@ def saldo_chart(months: Sequence[tuple[str, float]]) -> Chart:
         ],
     )
     rows = tuple((month, number(saldo, "h")) for month, saldo in months)
-    return Chart(title, svg, ("Month", "Flex saldo"), rows)
+    return Chart(title, svg, ("Month", "Flex saldo (h)"), rows, tuple(months))
 
 
 def billing_ratio_chart(
@@ -293,7 +309,8 @@ def billing_ratio_chart(
     ]
     svg = line_svg(title, months, series, "%")
     rows = tuple((s.name, *(number(v, "%", 1) for v in s.values)) for s in series)
-    return Chart(title, svg, ("Person", *months), rows)
+    values = tuple((s.name, *s.values) for s in series)
+    return Chart(title, svg, ("Person", *months), rows, values)
 
 
 def company_charts(months: Sequence[tuple[str, float, float, float]]) -> tuple[Chart, Chart]:
@@ -320,12 +337,14 @@ def company_charts(months: Sequence[tuple[str, float, float, float]]) -> tuple[C
             hours,
             ("Month", "Billable hours", "Non-billable hours"),
             tuple((month, number(b, "h"), number(n, "h")) for month, b, n, _ in months),
+            tuple((month, b, n) for month, b, n, _ in months),
         ),
         Chart(
             money_title,
             money,
-            ("Month", "Billable money"),
+            ("Month", "Billable money (€)"),
             tuple((month, number(m, "€")) for month, *_, m in months),
+            tuple((month, m) for month, *_, m in months),
         ),
     )
 
@@ -346,4 +365,8 @@ def client_share_chart(hours_by_client: Mapping[str, float], top: int = 10) -> C
         (client, number(hours, "h"), number(share * 100, "%", 1))
         for (client, hours), share in zip(ranked, shares, strict=True)
     )
-    return Chart(title, svg, ("Client", "Hours", "Share"), rows)
+    values = tuple(
+        (client, hours, round(share * 100, 4))
+        for (client, hours), share in zip(ranked, shares, strict=True)
+    )
+    return Chart(title, svg, ("Client", "Hours", "Share (%)"), rows, values)
