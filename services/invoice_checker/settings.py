@@ -44,6 +44,12 @@ class InvoiceCheckerSettings(ServiceSettings):
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="Browser session life")
     cookie_secure: bool = Field(default=True, description="Send cookies over HTTPS only")
 
+    # Health data: entries of these leave types show as "Leave" to all but their owner and
+    # holders of can_see_sick_leaves (domain/scopes.py).
+    sensitive_leave_types: str = Field(
+        default="Sick leave", description="Comma-separated 10000ft leave type names"
+    )
+
     # Links in Slack messages point here (the original's https://DOMAIN).
     public_url: str = Field(
         default="http://127.0.0.1:8001", description="Absolute base URL of this service"

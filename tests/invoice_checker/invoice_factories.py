@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.store.auth import ensure_user, issue_credential
-from invoice_checker.store.directory import Client, Project
+from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 
@@ -25,6 +26,22 @@ async def make_token(session: AsyncSession, group: str, email: str | None = None
     _, secret = await issue_credential(session, user, kind="api", name="test")
     await session.flush()
     return secret
+
+
+async def lead_token(session: AsyncSession, *projects: Project, email: str | None = None) -> str:
+    """A team lead's token; the lead leads `projects` (as the project sync records it)."""
+    number = next(_ids)
+    email = email or f"lead-{number}@example.com"
+    person = (
+        await session.execute(select(TenkfeetUser).where(TenkfeetUser.email == email))
+    ).scalar_one_or_none()
+    if person is None:
+        person = TenkfeetUser(guid=uuid.uuid4(), user_id=number % 10**9, email=email)
+        session.add(person)
+        await session.flush()
+    session.add_all(ProjectAdmin(project_guid=p.guid, user_guid=person.guid) for p in projects)
+    await session.flush()
+    return await make_token(session, "team-lead", email)
 
 
 def bearer(token: str) -> dict[str, str]:

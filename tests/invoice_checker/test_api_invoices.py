@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from invoice_checker.api.invoices import InvoiceListItem
 from invoice_checker.api.pagination import Page
+from invoice_checker.domain.scopes import ProjectReach, Scope
 from invoice_checker.store.invoice_list import (
     InvoiceFilters,
     invoice_page,
@@ -18,6 +19,8 @@ from invoice_checker.store.invoice_list import (
 )
 from service_kit.db import read_connection
 from tests.invoice_checker.invoice_factories import bearer, make_invoice, make_project, make_token
+
+EVERY_PROJECT = Scope(email="finance@example.com", reach=ProjectReach.ALL, sees_sick_leave=False)
 
 MONTH = date(2032, 3, 1)  # a month no other test uses
 
@@ -87,7 +90,7 @@ async def test_a_fresh_session_reads_in_autocommit(engine: AsyncEngine) -> None:
     """One round trip: no BEGIN and ROLLBACK around the list's single statement."""
     async with async_sessionmaker(engine)() as session:
         found = await invoice_page(
-            session, InvoiceFilters(month=MONTH), "-month", limit=5, offset=0
+            session, InvoiceFilters(month=MONTH), "-month", scope=EVERY_PROJECT, limit=5, offset=0
         )
         assert (found.rows, found.total) == ([], 0)
         assert not await _server_transaction_open(await read_connection(session))
@@ -102,5 +105,7 @@ async def test_a_session_in_a_transaction_reads_in_it(
     # A test session joined to an outer transaction sees that transaction's rows.
     project = await make_project(db_session, name="Joined", client=f"J {uuid.uuid4().hex[:6]}")
     invoice = await make_invoice(db_session, project, MONTH)
-    found = await invoice_page(db_session, InvoiceFilters(month=MONTH), "-month", limit=5, offset=0)
+    found = await invoice_page(
+        db_session, InvoiceFilters(month=MONTH), "-month", scope=EVERY_PROJECT, limit=5, offset=0
+    )
     assert [row[0] for row in found.rows] == [invoice.id] and found.total == 1

@@ -66,8 +66,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/invoices/{invoice_id}/tags/{tag}"): P.CHECK_INVOICES,
     ("DELETE", "/api/v1/invoices/{invoice_id}/tags/{tag}"): P.CHECK_INVOICES,
     # Hours and syncs.
-    ("GET", "/api/v1/hour-entries"): P.SEE_HOURS_OVERVIEW,
-    ("POST", "/api/v1/syncs"): P.RUN_SYNC,
+    # Rows: your own hours; a team lead's projects' hours; everyone's (test_row_scopes.py).
+    ("GET", "/api/v1/hour-entries"): "signed-in",
+    # Any sync with can_run_sync; a team lead resyncs the hours of a project they lead.
+    ("POST", "/api/v1/syncs"): P.VIEW_INVOICES,
     ("GET", "/api/v1/syncs"): P.VIEW_INVOICES,
     ("GET", "/api/v1/syncs/{run_id}"): P.VIEW_INVOICES,
     # Directory and reports.
@@ -76,7 +78,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/clients"): P.VIEW_DIRECTORY,
     ("GET", "/api/v1/clients/{client_id}"): P.VIEW_DIRECTORY,
     ("GET", "/api/v1/users"): P.VIEW_REPORTS,
-    ("GET", "/api/v1/users/{user_guid}"): P.VIEW_REPORTS,
+    ("GET", "/api/v1/users/{user_guid}"): "signed-in",  # your own; anyone's: can_view_reports
     ("GET", "/api/v1/reports/billing-ratio"): P.VIEW_REPORTS,
     ("GET", "/api/v1/reports/sick-leaves"): P.SEE_SICK_LEAVES,
     ("GET", "/api/v1/reports/company"): P.VIEW_REPORTS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import date
 from urllib.parse import unquote
 
@@ -14,13 +15,22 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.hour_exports import export_filename
+from invoice_checker.store.directory import Project
+from invoice_checker.store.invoices import Invoice
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     bearer,
+    lead_token,
     make_invoice,
     make_project,
     make_token,
 )
+
+
+async def _lead_of(session: AsyncSession, invoice_id: str) -> dict[str, str]:
+    """A team lead leading the invoice's project."""
+    invoice = await session.get_one(Invoice, uuid.UUID(invoice_id))
+    return bearer(await lead_token(session, await session.get_one(Project, invoice.project_guid)))
 
 
 async def _invoice_with_hours(session: AsyncSession) -> str:
@@ -39,7 +49,7 @@ async def _invoice_with_hours(session: AsyncSession) -> str:
 
 async def test_csv_export(ic_client: httpx.AsyncClient, db_session: AsyncSession) -> None:
     invoice_id = await _invoice_with_hours(db_session)
-    token = bearer(await make_token(db_session, "team-lead"))
+    token = await _lead_of(db_session, invoice_id)
     response = await ic_client.get(f"/api/v1/invoices/{invoice_id}/hours.csv", headers=token)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -91,7 +101,7 @@ async def test_unknown_formats_and_employees_are_refused(
     ic_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
     invoice_id = await _invoice_with_hours(db_session)
-    lead = bearer(await make_token(db_session, "team-lead"))
+    lead = await _lead_of(db_session, invoice_id)
     employee = bearer(await make_token(db_session, "employee"))
     bad = await ic_client.get(f"/api/v1/invoices/{invoice_id}/hours.exe", headers=lead)
     assert bad.status_code == 422

@@ -21,6 +21,7 @@ from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     bearer,
+    lead_token,
     make_invoice,
     make_project,
     make_token,
@@ -122,7 +123,7 @@ async def test_reports_and_directory_over_stored_hours(
     )
     await refresh_invoice_stats(db_session, invoice_ids=[october.id, leaves.id])
     admin = bearer(await make_token(db_session, "admin", alice.email))
-    lead = bearer(await make_token(db_session, "team-lead"))
+    lead = bearer(await lead_token(db_session, project))
 
     ratio = await ic_client.get(
         "/api/v1/reports/billing-ratio",

@@ -27,6 +27,7 @@ from tests.invoice_checker.directory_factories import (
     make_user,
 )
 from tests.invoice_checker.flex_vectors import VECTORS, flex_cases
+from tests.invoice_checker.invoice_factories import make_token
 from tests.invoice_checker.slack_support import (  # noqa: F401 (fixtures)
     PUBLIC_URL,
     WORKSPACE_TOKEN,
@@ -68,7 +69,8 @@ def _event(body: dict[str, object]) -> bytes:
 async def test_unsigned_forged_stale_and_tampered_requests_are_401(
     client: httpx.AsyncClient, url: str
 ) -> None:
-    body = _event({"type": "url_verification", "challenge": "c"})
+    # Its own body per url: the same body signed in the same second would be a replay.
+    body = _event({"type": "url_verification", "challenge": url})
     unsigned = await client.post(url, content=body)
     forged = await client.post(
         url, content=body, headers=signed_headers(body, secret="not-the-secret")
@@ -203,6 +205,8 @@ async def test_link_unfurls_are_posted_to_slack(
     db_session.add(ProjectAdmin(project_guid=project.guid, user_guid=lead.guid))
     invoice = await make_invoice(db_session, project, date(2018, 2, 1))
     invoice.incurred_hours, invoice.incurred_money, invoice.incorrect_entries_count = 10, 1000, 2
+    await make_user(db_session, "Fiona", "Finance", email="fiona@example.com", slack_id="UFIONA")
+    await make_token(db_session, "admin", "fiona@example.com")
     await db_session.flush()
     links = {
         "flex": f"{PUBLIC_URL}/users/{user.guid}/flexhours",
@@ -216,6 +220,7 @@ async def test_link_unfurls_are_posted_to_slack(
         "type": "event_callback",
         "event": {
             "type": "link_shared",
+            "user": "UFIONA",  # who shared the links: an admin sees them all
             "channel": "C123",
             "message_ts": "1518.000200",
             "links": [{"domain": "finance.example.com", "url": url} for url in links.values()],

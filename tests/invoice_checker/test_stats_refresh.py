@@ -92,7 +92,11 @@ async def test_refresh_matches_the_vector_with_currencies_apart(db_session: Asyn
 async def test_invoiced_invoices_keep_their_frozen_rows(db_session: AsyncSession) -> None:
     invoice = await vector_invoice(db_session)
     await add_comment(
-        db_session, invoice, CommentInput(checked=True, invoice_number="42"), actor="f@example.com"
+        db_session,
+        invoice,
+        CommentInput(checked=True, invoice_number="42"),
+        actor="f@example.com",
+        may_change_invoicing=True,
     )
     row = (
         await db_session.execute(
@@ -103,7 +107,13 @@ async def test_invoiced_invoices_keep_their_frozen_rows(db_session: AsyncSession
     await db_session.flush()
     await refresh_invoice_stats(db_session, invoice_ids=[invoice.id])
     assert (await totals_of(db_session, invoice))["EUR"] == pytest.approx(2010.0)
-    await add_comment(db_session, invoice, CommentInput(checked=True), actor="f@example.com")
+    await add_comment(
+        db_session,
+        invoice,
+        CommentInput(checked=True),
+        actor="f@example.com",
+        may_change_invoicing=True,
+    )
     assert (await totals_of(db_session, invoice))["EUR"] == pytest.approx(1510.0 + 900.0)
 
 

@@ -20,6 +20,7 @@ from invoice_checker.store.workflow import ProjectFixedRow
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     bearer,
+    lead_token,
     make_invoice,
     make_project,
     make_token,
@@ -125,8 +126,9 @@ async def test_a_team_lead_approves_but_may_not_invoice_or_send(
     ic_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
     """Bug 15.15: the original let any signed-in user mark an invoice sent."""
-    invoice = await make_invoice(db_session, await make_project(db_session), date(2026, 10, 1))
-    lead = bearer(await make_token(db_session, "team-lead"))
+    project = await make_project(db_session)
+    invoice = await make_invoice(db_session, project, date(2026, 10, 1))
+    lead = bearer(await lead_token(db_session, project))
     finance = bearer(await make_token(db_session, "finance"))
     employee = bearer(await make_token(db_session, "employee"))
     url = f"/api/v1/invoices/{invoice.id}/comments"
@@ -201,7 +203,7 @@ async def test_detail_shows_problems_checklist_and_comparison(
         {"hours": 2, "category": "No category", "calculated_has_category": False},
         {"hours": 4, "status": "Unsubmitted"},
     )
-    lead = bearer(await make_token(db_session, "team-lead"))
+    lead = bearer(await lead_token(db_session, project))
     from invoice_checker.store.invoice_stats import refresh_invoice_stats
 
     await refresh_invoice_stats(db_session, invoice_ids=[september.id, october.id])
@@ -238,8 +240,9 @@ async def test_detail_shows_problems_checklist_and_comparison(
 
 
 async def test_tags_label_invoices(ic_client: httpx.AsyncClient, db_session: AsyncSession) -> None:
-    invoice = await make_invoice(db_session, await make_project(db_session), date(2026, 8, 1))
-    lead = bearer(await make_token(db_session, "team-lead"))
+    project = await make_project(db_session)
+    invoice = await make_invoice(db_session, project, date(2026, 8, 1))
+    lead = bearer(await lead_token(db_session, project))
     url = f"/api/v1/invoices/{invoice.id}/tags"
     assert (await ic_client.put(f"{url}/disputed", headers=lead)).status_code == 204
     assert (await ic_client.put(f"{url}/disputed", headers=lead)).status_code == 204
@@ -315,7 +318,9 @@ async def test_two_submissions_at_once_freeze_the_rows_once(engine: AsyncEngine)
             async with sessionmaker() as session:
                 mine = await session.get_one(Invoice, invoice.id)
                 given = CommentInput(checked=True, invoice_number=number)
-                await add_comment(session, mine, given, actor="finance@example.com")
+                await add_comment(
+                    session, mine, given, actor="finance@example.com", may_change_invoicing=True
+                )
                 await session.commit()
 
         await asyncio.gather(submit("1"), submit("2"))

@@ -13,8 +13,7 @@ from invoice_checker.api.invoice_detail import (
     comment_out,
     invoice_or_404,
 )
-from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices
-from invoice_checker.domain.invoice_state import normalise_invoice_number
+from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices, RowScope
 from invoice_checker.domain.permissions import Permission
 from invoice_checker.store import checking
 from service_kit.db import SessionDep
@@ -61,9 +60,9 @@ class CommentIn(BaseModel):
     responses=NOT_FOUND,
 )
 async def list_comments(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> list[CommentOut]:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     return [out for c in await checking.comments_of(session, invoice.id) if (out := comment_out(c))]
 
 
@@ -77,27 +76,28 @@ async def list_comments(
     },
 )
 async def add_comment(
-    invoice_id: uuid.UUID, body: CommentIn, session: SessionDep, principal: CanCheckInvoices
+    invoice_id: uuid.UUID,
+    body: CommentIn,
+    session: SessionDep,
+    principal: CanCheckInvoices,
+    scope: RowScope,
 ) -> CommentOut:
-    invoice = await invoice_or_404(session, invoice_id)
-    latest = await checking.latest_comment(session, invoice.id)
-    number = normalise_invoice_number(body.invoice_number)
-    invoicing_changed = (number, body.invoice_sent_to_customer) != (
-        (latest.invoice_number, latest.invoice_sent_to_customer) if latest else (None, False)
-    )
-    if invoicing_changed and not principal.can(Permission.SEND_INVOICES):
+    invoice = await invoice_or_404(session, scope, invoice_id)
+    try:
+        comment = await checking.add_comment(
+            session,
+            invoice,
+            checking.CommentInput(**body.model_dump()),
+            actor=principal.email,
+            may_change_invoicing=principal.can(Permission.SEND_INVOICES),
+        )
+    except checking.InvoicingForbidden:
         raise Problem(
             403,
             "Only finance may set or clear the invoice number or the sent flag; "
             "re-send the current values to keep them.",
             type_="urn:problem:forbidden",
             permission=Permission.SEND_INVOICES.value,
-        )
-    comment = await checking.add_comment(
-        session,
-        invoice,
-        checking.CommentInput(**body.model_dump()),
-        actor=principal.email,
-    )
+        ) from None
     await session.commit()
     return CommentOut.model_validate(comment, from_attributes=True)

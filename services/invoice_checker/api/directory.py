@@ -1,4 +1,8 @@
-"""Projects, clients and people, with their invoice sums (spec 7.6)."""
+"""Projects, clients and people, with their invoice sums (spec 7.6).
+
+What each caller reaches follows `domain/scopes.py`: team leads their own projects (and those
+projects' clients), employees every page but without money, invoices or other people's hours,
+and only their own person-month."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from invoice_checker.api.permissions import CanViewDirectory, CanViewReports
+from invoice_checker.api.permissions import CanViewDirectory, CanViewReports, RowScope
 from invoice_checker.domain.reports import billing_ratio, ratio
+from invoice_checker.domain.scopes import Scope
 from invoice_checker.store import reports
 from invoice_checker.store.invoice_stats import month_end
 from service_kit.db import SessionDep
@@ -51,8 +56,8 @@ class ProjectOut(BaseModel):
     starts_at: date | None
     ends_at: date | None
     leads: list[str] = Field(description="E-mails of the project leads (10000ft tags)")
-    incurred_hours: float
-    incurred_money: float
+    incurred_hours: float | None = Field(description="Null for employees")
+    incurred_money: float | None = Field(description="Null for employees")
 
 
 class ProjectDetail(ProjectOut):
@@ -63,9 +68,9 @@ class ProjectDetail(ProjectOut):
 class ClientOut(BaseModel):
     id: int
     name: str
-    incurred_hours: float
-    incurred_money: float
-    invoices: int
+    incurred_hours: float | None = Field(description="Null for employees")
+    incurred_money: float | None = Field(description="Null for employees")
+    invoices: int | None = Field(description="Null for employees")
 
 
 class ClientDetail(ClientOut):
@@ -100,6 +105,16 @@ def _month_bounds(month: str) -> tuple[date, date]:
     return first, month_end(first)
 
 
+def _sums(row: object, scope: Scope) -> dict[str, object]:
+    """A project or client row, its sums blanked for those who see no money."""
+    values: dict[str, object] = dict(row)  # type: ignore[call-overload]
+    if not scope.sees_money:
+        values.update(incurred_hours=None, incurred_money=None)
+        if "invoices" in values:
+            values["invoices"] = None
+    return values
+
+
 def _person(row: dict[str, object]) -> dict[str, object]:
     billable_h = float(row["billable_hours"])  # type: ignore[arg-type]
     non_billable_h = float(row["non_billable_hours"])  # type: ignore[arg-type]
@@ -116,6 +131,7 @@ def _person(row: dict[str, object]) -> dict[str, object]:
 async def list_projects(
     session: SessionDep,
     _: CanViewDirectory,
+    scope: RowScope,
     q: Annotated[str | None, Query(max_length=100, description="Name or client contains")] = None,
     client_id: int | None = None,
     show_only: Annotated[
@@ -125,12 +141,13 @@ async def list_projects(
 ) -> list[ProjectOut]:
     rows = await reports.projects_with_sums(
         session,
+        scope,
         q=q,
         client_id=client_id,
         no_lead=show_only == "no_lead",
         running_on=date.today() if show_only == "running" else None,
     )
-    return [ProjectOut.model_validate(dict(r)) for r in rows]
+    return [ProjectOut.model_validate(_sums(r, scope)) for r in rows]
 
 
 @router.get(
@@ -139,27 +156,30 @@ async def list_projects(
     responses={404: {"description": "No such project"}},
 )
 async def get_project(
-    project_guid: uuid.UUID, session: SessionDep, _: CanViewDirectory
+    project_guid: uuid.UUID, session: SessionDep, _: CanViewDirectory, scope: RowScope
 ) -> ProjectDetail:
-    rows = await reports.projects_with_sums(session, guid=project_guid)
+    rows = await reports.projects_with_sums(session, scope, guid=project_guid)
     if not rows:
         raise not_found(f"project {project_guid}")
     return ProjectDetail(
-        **dict(rows[0]),
+        **_sums(rows[0], scope),
         invoices=[
             InvoiceRow.model_validate(dict(r))
-            for r in await reports.invoices_of(session, project_guid=project_guid)
+            for r in await reports.invoices_of(session, scope, project_guid=project_guid)
         ],
         members=[
             Member.model_validate(dict(r))
-            for r in await reports.members_of(session, project_guid=project_guid)
+            for r in await reports.members_of(session, scope, project_guid=project_guid)
         ],
     )
 
 
 @router.get("/clients", summary="Clients with invoiced hours, by money")
-async def list_clients(session: SessionDep, _: CanViewDirectory) -> list[ClientOut]:
-    return [ClientOut.model_validate(dict(r)) for r in await reports.clients_with_sums(session)]
+async def list_clients(
+    session: SessionDep, _: CanViewDirectory, scope: RowScope
+) -> list[ClientOut]:
+    rows = await reports.clients_with_sums(session, scope)
+    return [ClientOut.model_validate(_sums(r, scope)) for r in rows]
 
 
 @router.get(
@@ -167,21 +187,23 @@ async def list_clients(session: SessionDep, _: CanViewDirectory) -> list[ClientO
     summary="A client, its projects, invoices and members",
     responses={404: {"description": "No such client"}},
 )
-async def get_client(client_id: int, session: SessionDep, _: CanViewDirectory) -> ClientDetail:
-    rows = await reports.clients_with_sums(session, client_id)
+async def get_client(
+    client_id: int, session: SessionDep, _: CanViewDirectory, scope: RowScope
+) -> ClientDetail:
+    rows = await reports.clients_with_sums(session, scope, client_id)
     if not rows:
         raise not_found(f"client {client_id}")
-    projects = await reports.projects_with_sums(session, client_id=client_id)
+    projects = await reports.projects_with_sums(session, scope, client_id=client_id)
     return ClientDetail(
-        **dict(rows[0]),
-        projects=[ProjectOut.model_validate(dict(r)) for r in projects],
+        **_sums(rows[0], scope),
+        projects=[ProjectOut.model_validate(_sums(r, scope)) for r in projects],
         invoice_list=[
             InvoiceRow.model_validate(dict(r))
-            for r in await reports.invoices_of(session, client_id=client_id)
+            for r in await reports.invoices_of(session, scope, client_id=client_id)
         ],
         members=[
             Member.model_validate(dict(r))
-            for r in await reports.members_of(session, client_id=client_id)
+            for r in await reports.members_of(session, scope, client_id=client_id)
         ],
     )
 
@@ -201,13 +223,14 @@ async def list_people(session: SessionDep, _: CanViewReports, month: Month) -> l
 async def get_person(
     user_guid: uuid.UUID,
     session: SessionDep,
-    _: CanViewReports,
+    scope: RowScope,
     month: OptionalMonth = None,
 ) -> PersonDetail:
+    """Your own person-month; anyone's with `can_view_reports` (others: 404)."""
     today = date.today()
     first, last = _month_bounds(month or today.strftime("%Y-%m"))
     rows = await reports.people_of_month(session, first=first, last=last, guid=user_guid)
-    if not rows:
+    if not rows or not scope.sees_person(rows[0]["email"]):
         raise not_found(f"person {user_guid}")
     person = _person(dict(rows[0]))
     ratios = {}

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain import hour_exports
 from invoice_checker.store import checking
 from service_kit.db import SessionDep
@@ -46,9 +46,11 @@ async def export_hours(
     file_format: Literal["csv", "xlsx", "pdf"],
     session: SessionDep,
     _: CanViewInvoices,
+    scope: RowScope,
 ) -> Response:
-    invoice = await invoice_or_404(session, invoice_id)
-    rows = hour_exports.export_rows(await checking.counted_entries(session, invoice.id))  # type: ignore[arg-type]
+    invoice = await invoice_or_404(session, scope, invoice_id)
+    entries = await checking.counted_entries(session, invoice.id)
+    rows = hour_exports.export_rows(entries, scope)  # type: ignore[arg-type]
     project = invoice.project
     filename = hour_exports.export_filename(
         project.client.name, project.name, invoice.month, file_format

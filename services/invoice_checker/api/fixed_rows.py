@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
-from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices
-from invoice_checker.store import checking
+from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices, RowScope
+from invoice_checker.domain.scopes import Scope
+from invoice_checker.store import checking, scopes
 from invoice_checker.store.directory import Project
 from invoice_checker.store.workflow import InvoiceFixedRow, ProjectFixedRow
 from service_kit.db import SessionDep
@@ -65,8 +66,8 @@ async def _committed_change(session: AsyncSession, description: str = "") -> Asy
     await session.commit()
 
 
-async def _project_or_404(session: SessionDep, project_guid: uuid.UUID) -> Project:
-    project = await session.get(Project, project_guid)
+async def _project_or_404(session: SessionDep, scope: Scope, project_guid: uuid.UUID) -> Project:
+    project = await scopes.project_in_scope(session, scope, project_guid)
     if project is None:
         raise not_found(f"project {project_guid}")
     return project
@@ -77,9 +78,9 @@ async def _project_or_404(session: SessionDep, project_guid: uuid.UUID) -> Proje
 
 @router.get("/projects/{project_guid}/fixed-rows", summary="A project's fixed rows")
 async def list_project_rows(
-    project_guid: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    project_guid: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> list[FixedRowOut]:
-    await _project_or_404(session, project_guid)
+    await _project_or_404(session, scope, project_guid)
     rows = await checking.project_fixed_rows(session, project_guid)
     return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
 
@@ -91,9 +92,13 @@ async def list_project_rows(
     responses=CONFLICTS,
 )
 async def add_project_row(
-    project_guid: uuid.UUID, body: FixedRowIn, session: SessionDep, principal: CanEditFixedRows
+    project_guid: uuid.UUID,
+    body: FixedRowIn,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> FixedRowOut:
-    await _project_or_404(session, project_guid)
+    await _project_or_404(session, scope, project_guid)
     row = ProjectFixedRow(project_guid=project_guid, **body.model_dump())
     async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
@@ -101,8 +106,9 @@ async def add_project_row(
 
 
 async def _project_row_or_404(
-    session: SessionDep, project_guid: uuid.UUID, row_id: int
+    session: SessionDep, scope: Scope, project_guid: uuid.UUID, row_id: int
 ) -> ProjectFixedRow:
+    await _project_or_404(session, scope, project_guid)
     row = await session.get(ProjectFixedRow, row_id)
     if row is None or row.project_guid != project_guid:
         raise not_found(f"fixed row {row_id} on that project")
@@ -120,8 +126,9 @@ async def update_project_row(
     body: FixedRowIn,
     session: SessionDep,
     principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> FixedRowOut:
-    row = await _project_row_or_404(session, project_guid, row_id)
+    row = await _project_row_or_404(session, scope, project_guid, row_id)
     async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
@@ -133,9 +140,13 @@ async def update_project_row(
     status_code=204,
 )
 async def delete_project_row(
-    project_guid: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
+    project_guid: uuid.UUID,
+    row_id: int,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> Response:
-    row = await _project_row_or_404(session, project_guid, row_id)
+    row = await _project_row_or_404(session, scope, project_guid, row_id)
     async with _committed_change(session):
         await checking.delete_fixed_row(session, row, actor=principal.email)
     return Response(status_code=204)
@@ -150,9 +161,9 @@ async def delete_project_row(
     responses=NOT_FOUND,
 )
 async def list_invoice_rows(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> list[FixedRowOut]:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     rows = await checking.invoice_fixed_rows(session, invoice.id)
     return [FixedRowOut.model_validate(r, from_attributes=True) for r in rows]
 
@@ -164,9 +175,13 @@ async def list_invoice_rows(
     responses={**NOT_FOUND, **CONFLICTS},
 )
 async def add_invoice_row(
-    invoice_id: uuid.UUID, body: FixedRowIn, session: SessionDep, principal: CanEditFixedRows
+    invoice_id: uuid.UUID,
+    body: FixedRowIn,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> FixedRowOut:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     row = InvoiceFixedRow(invoice_id=invoice.id, frozen=False, **body.model_dump())
     async with _committed_change(session, body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
@@ -174,8 +189,9 @@ async def add_invoice_row(
 
 
 async def _invoice_row_or_404(
-    session: SessionDep, invoice_id: uuid.UUID, row_id: int
+    session: SessionDep, scope: Scope, invoice_id: uuid.UUID, row_id: int
 ) -> InvoiceFixedRow:
+    await invoice_or_404(session, scope, invoice_id)
     row = await session.get(InvoiceFixedRow, row_id)
     if row is None or row.invoice_id != invoice_id:
         raise not_found(f"fixed row {row_id} on that invoice")
@@ -193,8 +209,9 @@ async def update_invoice_row(
     body: FixedRowIn,
     session: SessionDep,
     principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> FixedRowOut:
-    row = await _invoice_row_or_404(session, invoice_id, row_id)
+    row = await _invoice_row_or_404(session, scope, invoice_id, row_id)
     async with _committed_change(session, body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
@@ -207,9 +224,13 @@ async def update_invoice_row(
     responses={**NOT_FOUND, **CONFLICTS},
 )
 async def delete_invoice_row(
-    invoice_id: uuid.UUID, row_id: int, session: SessionDep, principal: CanEditFixedRows
+    invoice_id: uuid.UUID,
+    row_id: int,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    scope: RowScope,
 ) -> Response:
-    row = await _invoice_row_or_404(session, invoice_id, row_id)
+    row = await _invoice_row_or_404(session, scope, invoice_id, row_id)
     async with _committed_change(session):
         await checking.delete_fixed_row(session, row, actor=principal.email)
     return Response(status_code=204)

@@ -1,4 +1,8 @@
-"""Hour entries as synced from 10000ft, leave entries included, filtered and paged."""
+"""Hour entries as synced from 10000ft, leave entries included, filtered and paged.
+
+Everyone signed in reads their own entries; team leads also those of the projects they lead,
+finance and admin every entry (domain/scopes.py). Sick leave keeps its type only for its owner
+and holders of `can_see_sick_leaves`."""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
-from invoice_checker.api.permissions import CanSeeHoursOverview
+from invoice_checker.api.permissions import RowScope
+from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.scopes import hour_entry_visible
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
 
@@ -64,8 +70,9 @@ class HourEntryOut(BaseModel):
     flags: HourFlagsOut
 
 
-def _item(row: Any) -> HourEntryOut:
+def _item(row: Any, scope: Scope) -> HourEntryOut:
     entry: HourEntry = row[0]
+    shown = mask_leave(scope, entry)
     return HourEntryOut(
         id=entry.id,
         upstream_id=entry.upstream_id,
@@ -76,9 +83,9 @@ def _item(row: Any) -> HourEntryOut:
         phase_name=entry.phase_name,
         status=entry.status,
         billable=entry.calculated_is_billable,
-        leave_type=entry.leave_type,
-        category=entry.category,
-        notes=entry.notes,
+        leave_type=shown.leave_type,
+        category=shown.category,
+        notes=shown.notes,
         bill_rate=entry.bill_rate,
         money=entry.incurred_money,
         approved_at=entry.approved_at,
@@ -134,7 +141,7 @@ def _project_condition(project: str) -> Any:
 async def list_hour_entries(
     session: SessionDep,
     page: PageDep,
-    _: CanSeeHoursOverview,
+    scope: RowScope,
     start: Annotated[date | None, Query(description="first day, YYYY-MM-DD")] = None,
     end: Annotated[date | None, Query(description="last day, YYYY-MM-DD (included)")] = None,
     user: Annotated[
@@ -152,7 +159,8 @@ async def list_hour_entries(
         .join(Invoice, Invoice.id == HourEntry.invoice_id)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
+        .where(hour_entry_visible(scope))
         .order_by(HourEntry.date, HourEntry.user_id, HourEntry.upstream_id)
     )
     statement = _filtered(statement, start, end, user, project)
-    return await paginate(session, statement, page, _item)
+    return await paginate(session, statement, page, lambda row: _item(row, scope))

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.comparison import Change, InvoiceFigures, compare
 from invoice_checker.domain.invoice_state import InvoiceState
+from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.domain.stats import (
     INCORRECT_KINDS,
     hour_totals,
@@ -20,7 +21,7 @@ from invoice_checker.domain.stats import (
     invoice_totals,
     phase_sections,
 )
-from invoice_checker.store import checking
+from invoice_checker.store import checking, scopes
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceComment
@@ -191,8 +192,9 @@ ACKNOWLEDGED_BY = {
 }
 
 
-async def invoice_or_404(session: SessionDep, invoice_id: uuid.UUID) -> Invoice:
-    invoice = await checking.get_invoice(session, invoice_id)
+async def invoice_or_404(session: SessionDep, scope: Scope, invoice_id: uuid.UUID) -> Invoice:
+    """The invoice if the caller reaches it; one outside their reach is 404 too, not 403."""
+    invoice = await scopes.invoice_in_scope(session, scope, invoice_id)
     if invoice is None:
         raise not_found(f"invoice {invoice_id}")
     return invoice
@@ -208,7 +210,8 @@ def project_ref(invoice: Invoice) -> ProjectRef:
     )
 
 
-def entry_out(entry: HourEntry) -> EntryOut:
+def entry_out(entry: HourEntry, scope: Scope) -> EntryOut:
+    shown = mask_leave(scope, entry)
     return EntryOut(
         id=entry.id,
         upstream_id=entry.upstream_id,
@@ -219,8 +222,8 @@ def entry_out(entry: HourEntry) -> EntryOut:
         bill_rate=entry.bill_rate,
         money=entry.incurred_money,
         phase_name=entry.phase_name,
-        category=entry.category,
-        notes=entry.notes,
+        category=shown.category,
+        notes=shown.notes,
         status=entry.status,
         billable=entry.calculated_is_billable,
         problems=incorrect_kinds(entry),  # type: ignore[arg-type]
@@ -263,9 +266,9 @@ async def comparison_of(session: SessionDep, invoice: Invoice) -> ComparisonOut 
     responses=NOT_FOUND,
 )
 async def get_invoice(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> InvoiceDetail:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     entries = await checking.counted_entries(session, invoice.id)
     fixed = await checking.shown_fixed_rows(session, invoice)
     aws = await checking.aws_rows(session, invoice)
@@ -344,12 +347,13 @@ async def list_entries(
     invoice_id: uuid.UUID,
     session: SessionDep,
     _: CanViewInvoices,
+    scope: RowScope,
     problem: Annotated[
         ProblemKind | None, Query(description="Only entries in this incorrect-entry list")
     ] = None,
 ) -> list[EntryOut]:
-    invoice = await invoice_or_404(session, invoice_id)
-    entries = [entry_out(e) for e in await checking.counted_entries(session, invoice.id)]
+    invoice = await invoice_or_404(session, scope, invoice_id)
+    entries = [entry_out(e, scope) for e in await checking.counted_entries(session, invoice.id)]
     return [e for e in entries if problem is None or problem in e.problems]
 
 
@@ -359,8 +363,8 @@ async def list_entries(
     responses=NOT_FOUND,
 )
 async def invoice_history(
-    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices
+    invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> list[HistoryOut]:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     records = await checking.history_of(session, invoice)
     return [HistoryOut.model_validate(r, from_attributes=True) for r in records]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.pagination import Page, PageDep
-from invoice_checker.api.permissions import CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
 from service_kit.db import SessionDep
@@ -85,6 +85,7 @@ async def list_invoices(
     session: SessionDep,
     page: PageDep,
     _: CanViewInvoices,
+    scope: RowScope,
     month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
     project: Annotated[uuid.UUID | None, Query(description="Project guid")] = None,
     client: Annotated[int | None, Query(description="Client id")] = None,
@@ -97,7 +98,8 @@ async def list_invoices(
     ] = None,
     sort: Annotated[Sort, Query(description="Column, '-' for descending")] = "-month",
 ) -> Page[InvoiceListItem]:
-    """Newest month first, then by client and project name (or as `sort` says)."""
+    """Newest month first, then by client and project name (or as `sort` says). Team leads get
+    the invoices of the projects they lead only."""
     filters = InvoiceFilters(
         month=None if month is None else parse_month(month),
         project=project,
@@ -106,7 +108,9 @@ async def list_invoices(
         tag=tag,
         has_problems=has_problems,
     )
-    found = await invoice_page(session, filters, sort, limit=page.page_size, offset=page.offset)
+    found = await invoice_page(
+        session, filters, sort, scope=scope, limit=page.page_size, offset=page.offset
+    )
     body = {
         "items": [_list_item(row) for row in found.rows],
         "total": found.total,

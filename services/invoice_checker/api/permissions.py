@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from invoice_checker.domain.permissions import Permission, Principal
+from invoice_checker.domain.scopes import Scope
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -148,3 +149,16 @@ CanSeeHoursOverview = Annotated[Principal, Depends(require(Permission.SEE_HOURS_
 CanSeeSickLeaves = Annotated[Principal, Depends(require(Permission.SEE_SICK_LEAVES))]
 CanSeeFlexSaldos = Annotated[Principal, Depends(require(Permission.SEE_FLEX_SALDOS))]
 CanManageAccess = Annotated[Principal, Depends(require(Permission.MANAGE_ACCESS))]
+
+
+def sensitive_leave_types(request: Request) -> tuple[str, ...]:
+    names: str = request.app.state.settings.sensitive_leave_types
+    return tuple(name.strip() for name in names.split(",") if name.strip())
+
+
+async def current_scope(request: Request, principal: CurrentPrincipal) -> Scope:
+    """The rows the caller reaches (domain/scopes.py); every route reading rows takes it."""
+    return Scope.of(principal, sensitive_leave_types(request))
+
+
+RowScope = Annotated[Scope, Depends(current_scope)]

@@ -1,8 +1,10 @@
 """Slack calls us: the `/flex-hours` slash command and the Events API (URL check, link unfurls).
 
 Both are public URLs, so every request must carry Slack's signature over its raw body, made
-with the signing secret in the last five minutes; anything else is 401. Answers are never 500:
-a person whose saldo cannot be computed gets a reply saying so (15.16).
+with the signing secret in the last five minutes, and not seen before (each signature is kept in
+Redis for that window); anything else is 401. Answers are never 500: a person whose saldo cannot
+be computed gets a reply saying so (15.16). A link unfurls only to what the person who shared it
+may see (domain/scopes.py), else to a neutral "sign in to view".
 """
 
 from __future__ import annotations
@@ -17,16 +19,21 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters.slack import SlackApiError, SlackNotConfigured, unfurl, unfurl_client
 from invoice_checker.api.flex import Today
+from invoice_checker.api.permissions import sensitive_leave_types
 from invoice_checker.domain import slack_messages as messages
 from invoice_checker.domain.flex import FlexError, calculate_flex_saldo, is_active
-from invoice_checker.domain.slack_signing import SignatureError, verify
+from invoice_checker.domain.permissions import Permission, Principal
+from invoice_checker.domain.scopes import Scope
+from invoice_checker.domain.slack_signing import MAX_AGE_SECONDS, SignatureError, verify
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.flex import load_flex_inputs
+from invoice_checker.store.scopes import invoice_in_scope, principal_for_slack_id, project_in_scope
 from invoice_checker.store.slack import invoice_card, person_by_slack_id, project_card
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -62,7 +69,24 @@ async def signed_body(request: Request) -> bytes:
         )
     except SignatureError as exc:
         raise Problem(401, str(exc), type_="urn:problem:slack-signature") from exc
+    if not await _first_sight(request, request.headers["x-slack-signature"]):
+        raise Problem(
+            401, "This signed request was seen before.", type_="urn:problem:slack-signature"
+        )
     return body
+
+
+async def _first_sight(request: Request, signature: str) -> bool:
+    """Remember the signature while its timestamp passes (5 minutes either way); False if
+    it was seen already."""
+    key = f"invoice_checker:slack-signature:{signature}"
+    try:
+        stored = await request.app.state.redis.set(key, b"1", nx=True, ex=2 * MAX_AGE_SECONDS)
+    except RedisError as exc:
+        raise Problem(
+            503, "Cannot check Slack requests for replays now.", type_="urn:problem:unavailable"
+        ) from exc
+    return bool(stored)
 
 
 SignedBody = Annotated[bytes, Depends(signed_body)]
@@ -74,11 +98,11 @@ async def _flex_summary(
     """The person's flex summary, or why there is none (in words for Slack)."""
     inputs = await load_flex_inputs(session, user, today=today)
     if not is_active(inputs):
-        return f"Flex saldo is not enabled for {user.full_name}."
+        return f"Flex saldo is not enabled for {messages.escape(user.full_name)}."
     try:
         result = calculate_flex_saldo(inputs)
     except FlexError as exc:
-        return f"The flex saldo of {user.full_name} cannot be computed: {exc}"
+        return f"The flex saldo of {messages.escape(user.full_name)} cannot be computed: {exc}"
     return messages.flex_summary(str(user.guid), user.full_name, result)
 
 
@@ -149,7 +173,16 @@ async def slack_event(
         )
     if event.get("type") == "link_shared":
         settings = _settings(request)
-        unfurls = await _unfurls(settings, session, event, today)
+        sharer = event.get("user")
+        principal = (
+            await principal_for_slack_id(session, sharer) if isinstance(sharer, str) else None
+        )
+        viewer = (
+            None
+            if principal is None
+            else (principal, Scope.of(principal, sensitive_leave_types(request)))
+        )
+        unfurls = await _unfurls(settings, session, event, today, viewer)
         channel, ts = event.get("channel"), event.get("message_ts")
         if unfurls and isinstance(channel, str) and isinstance(ts, str):
             # Slack wants its answer within 3 s: acknowledge first, call chat.unfurl after.
@@ -157,14 +190,21 @@ async def slack_event(
     return PlainTextResponse("ok")
 
 
+Viewer = tuple[Principal, Scope] | None  # who shared the link; None: nobody we know
+
+
 async def _unfurls(
-    settings: InvoiceCheckerSettings, session: AsyncSession, event: dict[str, Any], today: date
+    settings: InvoiceCheckerSettings,
+    session: AsyncSession,
+    event: dict[str, Any],
+    today: date,
+    viewer: Viewer,
 ) -> dict[str, dict[str, Any]]:
     unfurls: dict[str, dict[str, Any]] = {}
     for link in event.get("links") or []:
         url = link.get("url") if isinstance(link, dict) else None
         if isinstance(url, str):
-            attachment = await _unfurl_for(session, url, settings.public_url, today)
+            attachment = await _unfurl_for(session, url, settings.public_url, today, viewer)
             if attachment is not None:
                 unfurls[url] = attachment
     return unfurls
@@ -181,28 +221,48 @@ async def _send_unfurls(
 
 
 async def _unfurl_for(
-    session: AsyncSession, url: str, public_url: str, today: date
+    session: AsyncSession, url: str, public_url: str, today: date, viewer: Viewer
 ) -> dict[str, Any] | None:
+    """The unfurl of one of our links as the sharer may see it (the API's rules), else a
+    neutral "sign in to view"; None for links that are not ours to unfurl."""
     path = urlsplit(url).path
-    if match := messages.USER_FLEX_PATH.match(path):
-        user = await session.get(TenkfeetUser, uuid.UUID(match["guid"]))
+    flex, invoice, project = (
+        pattern.match(path)
+        for pattern in (messages.USER_FLEX_PATH, messages.INVOICE_PATH, messages.PROJECT_PATH)
+    )
+    if not (flex or invoice or project):
+        return None
+    if viewer is None:
+        return messages.sign_in_unfurl(url)
+    principal, scope = viewer
+    if flex:
+        user = await session.get(TenkfeetUser, uuid.UUID(flex["guid"]))
         if user is None:
             return messages.not_found_unfurl("User does not exist")
+        if not (scope.is_own(user.email) or principal.can(Permission.SEE_FLEX_SALDOS)):
+            return messages.sign_in_unfurl(url)
         summary = await _flex_summary(session, user, today)
         if isinstance(summary, str):
             return {"text": summary}
         return messages.flex_unfurl(summary, public_url)
-    if match := messages.INVOICE_PATH.match(path):
-        invoice = await invoice_card(session, uuid.UUID(match["id"]))
-        if invoice is None:
-            return messages.not_found_unfurl("this invoice does not exist")
-        return messages.invoice_unfurl(invoice, url)
-    if match := messages.PROJECT_PATH.match(path):
-        project = await project_card(session, uuid.UUID(match["guid"]))
-        if project is None:
-            return messages.not_found_unfurl("project does not exist")
-        return messages.project_unfurl(project, url, public_url)
-    return None
+    # An invoice or a project: its card for those who reach it (as the API decides).
+    key: uuid.UUID
+    if invoice:
+        key, what = uuid.UUID(invoice["id"]), "this invoice does not exist"
+        card: Any = await invoice_card(session, key)
+        reached = invoice_in_scope
+    else:
+        assert project is not None  # nosec B101 # one of the three matched
+        key, what = uuid.UUID(project["guid"]), "project does not exist"
+        card = await project_card(session, key)
+        reached = project_in_scope  # type: ignore[assignment]
+    if card is None:
+        return messages.not_found_unfurl(what)
+    if not principal.can(Permission.VIEW_INVOICES) or not await reached(session, scope, key):
+        return messages.sign_in_unfurl(url)
+    if invoice:
+        return messages.invoice_unfurl(card, url)
+    return messages.project_unfurl(card, url, public_url)
 
 
 @links_router.get("/users/{user_guid}/flexhours")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Literal, Self
 
@@ -10,12 +11,14 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
-from invoice_checker.api.permissions import CanRunSync, CanViewInvoices
+from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
+from invoice_checker.domain.permissions import Permission
 from invoice_checker.jobs.sync_runs import queue_sync
+from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
-from service_kit.errors import not_found
+from service_kit.errors import Problem, not_found
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
 
@@ -30,12 +33,17 @@ class SyncRequest(BaseModel):
     start: date | None = Field(default=None, description="hours only; default today - 60 days")
     end: date | None = Field(default=None, description="hours only, included; default today + 2")
     force: bool = Field(default=False, description="hours only: ignore day checksums")
+    project: uuid.UUID | None = Field(
+        default=None,
+        description="hours only: a project you lead, which lets a team lead resync its hours "
+        "(10000ft is read by day, so the run refreshes every entry of the range)",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Self:
         if self.kind != "hours":
-            if self.start or self.end or self.force:
-                raise ValueError("start, end and force apply to kind 'hours' only")
+            if self.start or self.end or self.force or self.project:
+                raise ValueError("start, end, force and project apply to kind 'hours' only")
             return self
         today = date.today()
         self.start = self.start or today - timedelta(days=DEFAULT_DAYS_BACK)
@@ -95,9 +103,25 @@ class SyncRunOut(BaseModel):
 
 @router.post("", status_code=202, response_model=SyncRunOut)
 async def request_sync(
-    body: SyncRequest, request: Request, session: SessionDep, principal: CanRunSync
+    body: SyncRequest,
+    request: Request,
+    session: SessionDep,
+    principal: CanViewInvoices,
+    scope: RowScope,
 ) -> SyncRunOut:
-    """Queue a sync. An identical request still waiting is answered with that run."""
+    """Queue a sync. An identical request still waiting is answered with that run.
+    `can_run_sync` queues any; a team lead resyncs the hours of a `project` they lead."""
+    if not principal.can(Permission.RUN_SYNC):
+        if body.kind != "hours" or body.project is None:
+            raise Problem(
+                403,
+                f"Without {Permission.RUN_SYNC} you may only resync the hours of a project "
+                "you lead: kind 'hours' with its `project`.",
+                type_="urn:problem:forbidden",
+                permission=Permission.RUN_SYNC.value,
+            )
+        if await project_in_scope(session, scope, body.project) is None:
+            raise not_found(f"project {body.project}")
     run = await queue_sync(
         session,
         request.app.state.redis,

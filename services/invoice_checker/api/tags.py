@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
-from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices
+from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices, RowScope
 from invoice_checker.store import checking
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -26,8 +26,9 @@ class TagCount(BaseModel):
 
 
 @router.get("/tags", summary="Every tag in use, with how many invoices carry it")
-async def list_tags(session: SessionDep, _: CanViewInvoices) -> list[TagCount]:
-    return [TagCount(tag=tag, invoices=n) for tag, n in await checking.all_tags(session)]
+async def list_tags(session: SessionDep, _: CanViewInvoices, scope: RowScope) -> list[TagCount]:
+    """Counted over the invoices the caller reaches."""
+    return [TagCount(tag=tag, invoices=n) for tag, n in await checking.all_tags(session, scope)]
 
 
 @router.put(
@@ -37,9 +38,13 @@ async def list_tags(session: SessionDep, _: CanViewInvoices) -> list[TagCount]:
     responses=NOT_FOUND,
 )
 async def add_tag(
-    invoice_id: uuid.UUID, tag: Tag, session: SessionDep, principal: CanCheckInvoices
+    invoice_id: uuid.UUID,
+    tag: Tag,
+    session: SessionDep,
+    principal: CanCheckInvoices,
+    scope: RowScope,
 ) -> Response:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     await checking.add_tag(session, invoice, tag, actor=principal.email)
     await session.commit()
     return Response(status_code=204)
@@ -52,9 +57,13 @@ async def add_tag(
     responses={404: {"description": "No such invoice, or it lacks the tag"}},
 )
 async def remove_tag(
-    invoice_id: uuid.UUID, tag: Tag, session: SessionDep, principal: CanCheckInvoices
+    invoice_id: uuid.UUID,
+    tag: Tag,
+    session: SessionDep,
+    principal: CanCheckInvoices,
+    scope: RowScope,
 ) -> Response:
-    invoice = await invoice_or_404(session, invoice_id)
+    invoice = await invoice_or_404(session, scope, invoice_id)
     if not await checking.remove_tag(session, invoice, tag, actor=principal.email):
         raise Problem(404, f"The invoice has no tag {tag!r}.", type_="urn:problem:not-found")
     await session.commit()

@@ -17,6 +17,7 @@ from fpdf.fonts import FontFace
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.domain.stats import EntryFacts
 
 COLUMNS = (
@@ -42,6 +43,8 @@ class ExportEntry(EntryFacts, Protocol):
     def category(self) -> str: ...
     @property
     def notes(self) -> str | None: ...
+    @property
+    def leave_type(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +60,25 @@ class ExportRow:
     billable: bool
 
 
-def export_rows(entries: Iterable[ExportEntry]) -> list[ExportRow]:
-    return [
-        ExportRow(
-            date=e.date,
-            person=e.user_name or e.user_email or "",
-            rate=e.bill_rate if e.calculated_is_billable else 0.0,
-            hours=e.incurred_hours,
-            money=e.incurred_money if e.calculated_is_billable else 0.0,
-            phase_name=e.phase_name,
-            category=e.category,
-            notes=e.notes or "",
-            billable=e.calculated_is_billable,
+def export_rows(entries: Iterable[ExportEntry], scope: Scope) -> list[ExportRow]:
+    """The rows as `scope` may see them: a sensitive leave shows as `Leave` (domain/scopes)."""
+    rows = []
+    for e in entries:
+        shown = mask_leave(scope, e)
+        rows.append(
+            ExportRow(
+                date=e.date,
+                person=e.user_name or e.user_email or "",
+                rate=e.bill_rate if e.calculated_is_billable else 0.0,
+                hours=e.incurred_hours,
+                money=e.incurred_money if e.calculated_is_billable else 0.0,
+                phase_name=e.phase_name,
+                category=shown.category,
+                notes=shown.notes or "",
+                billable=e.calculated_is_billable,
+            )
         )
-        for e in entries
-    ]
+    return rows
 
 
 def export_filename(client: str, project: str, month: str, extension: str) -> str:

@@ -24,6 +24,9 @@ class Permission(StrEnum):
     SEE_SICK_LEAVES = "can_see_sick_leaves"
     SEE_FLEX_SALDOS = "can_see_flex_saldos"
     MANAGE_ACCESS = "can_manage_access"  # other people's groups and tokens
+    # Every project's rows; without it a team lead sees only the projects they lead
+    # (domain/scopes.py).
+    SEE_ALL_PROJECTS = "can_see_all_projects"
 
 
 _EMPLOYEE = frozenset({Permission.VIEW_DIRECTORY})
@@ -37,6 +40,7 @@ _FINANCE = _TEAM_LEAD | {
     Permission.SEND_INVOICES,
     Permission.EDIT_FIXED_ROWS,
     Permission.RUN_SYNC,
+    Permission.SEE_ALL_PROJECTS,
 }
 
 GROUPS: dict[str, frozenset[Permission]] = {

@@ -20,6 +20,12 @@ FLEX_NOTABLE_CHANGE = 10.0
 TENKFEET_APP = "https://app.10000ft.com"
 
 
+def escape(text: str | None) -> str:
+    """Text from 10000ft made inert in a Slack message: `&`, `<` and `>` as entities, so a
+    name like `Web> <!everyone>` cannot mention, link or format anything."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def signed_hours(value: float) -> str:
     """`+3.50h` / `-13.50h`: a change or saldo, sign always shown."""
     return f"{value:+.2f}h"
@@ -53,7 +59,7 @@ class FlexSummary:
 
 
 def flex_headline(summary: FlexSummary) -> str:
-    return f"Flex saldo for {summary.name} is {signed_hours(summary.saldo)}"
+    return f"Flex saldo for {escape(summary.name)} is {signed_hours(summary.saldo)}"
 
 
 def flex_attachment(summary: FlexSummary, public_url: str) -> dict[str, Any]:
@@ -165,8 +171,9 @@ def unsubmitted_attachment(
     user_guid: str, entries: Sequence[UnsubmittedEntry], today: date, public_url: str
 ) -> dict[str, Any]:
     lines = [
-        f"- {e.date.isoformat()} - <{public_url}/projects/{e.project_guid}|{e.client} - "
-        f"{e.project}> - {e.category} - {e.phase} - {e.hours}h - {e.notes}"
+        f"- {e.date.isoformat()} - <{public_url}/projects/{e.project_guid}|{escape(e.client)} - "
+        f"{escape(e.project)}> - {escape(e.category)} - {escape(e.phase)} - {e.hours}h - "
+        f"{escape(e.notes)}"
         for e in entries
     ]
     total = sum(e.hours for e in entries)
@@ -207,7 +214,7 @@ class UnapprovedProject:
 
 
 def unapproved_attachment(project: UnapprovedProject, public_url: str) -> dict[str, Any]:
-    title = f"Unapproved project hours: {project.client} - {project.name}"
+    title = f"Unapproved project hours: {escape(project.client)} - {escape(project.name)}"
     return {
         "author_name": AUTHOR,
         "title": title,
@@ -261,7 +268,7 @@ def new_project_text(project: NewProject) -> str:
     """The channel announcement of a project new in 10000ft (the original's exact words)."""
     return (
         f"<!channel> Hi! New project was added: <{TENKFEET_APP}/viewproject?id="
-        f"{project.project_id}|{project.client} - {project.name}> "
+        f"{project.project_id}|{escape(project.client)} - {escape(project.name)}> "
         f"(created at {project.created_at})"
     )
 
@@ -277,6 +284,11 @@ PROJECT_UNFURL_INVOICES = 13
 
 def not_found_unfurl(what: str) -> dict[str, Any]:
     return {"text": f"404 - {what}"}
+
+
+def sign_in_unfurl(url: str) -> dict[str, Any]:
+    """What a link shows when the person who shared it may not see the page (or is unknown)."""
+    return {"title": AUTHOR, "title_link": url, "text": "Sign in to view."}
 
 
 def flex_unfurl(summary: FlexSummary, public_url: str) -> dict[str, Any]:
@@ -302,11 +314,13 @@ class InvoiceCard:
 
 def invoice_unfurl(card: InvoiceCard, url: str) -> dict[str, Any]:
     return {
-        "title": f"Solinor Invoice - {card.client} - {card.project} - {card.month:%Y-%m}",
+        "title": (
+            f"Solinor Invoice - {escape(card.client)} - {escape(card.project)} - {card.month:%Y-%m}"
+        ),
         "title_link": url,
         "fields": [
             {"title": "Invoice state", "value": card.state_label, "short": True},
-            {"title": "Tags", "value": ", ".join(card.leads) or "-", "short": True},
+            {"title": "Tags", "value": escape(", ".join(card.leads)) or "-", "short": True},
             {"title": "Incurred hours", "value": hours(card.incurred_hours), "short": True},
             {"title": "Incurred billing", "value": euros(card.incurred_money), "short": True},
             {"title": "Incorrect hour entries", "value": card.incorrect_entries, "short": True},
@@ -334,10 +348,11 @@ def project_unfurl(card: ProjectCard, url: str, public_url: str) -> dict[str, An
     if len(card.invoices) > PROJECT_UNFURL_INVOICES:
         lines.append("...")
     listing = "\n".join(lines) if lines else "No invoices."
+    description = escape(card.description)
     return {
-        "title": f"Solinor project - {card.client} {card.name}",
+        "title": f"Solinor project - {escape(card.client)} {escape(card.name)}",
         "title_link": url,
-        "text": f"{card.description}\n\n{listing}" if card.description else listing,
+        "text": f"{description}\n\n{listing}" if description else listing,
         "mrkdwn_in": ["text"],
         "fields": [
             # A project without dates shows "-" (the original crashed formatting None).
@@ -353,7 +368,7 @@ def project_unfurl(card: ProjectCard, url: str, public_url: str) -> dict[str, An
                 "value": euros(sum(i.incurred_money for i in card.invoices)),
                 "short": True,
             },
-            {"title": "Project state", "value": card.state or "-", "short": True},
+            {"title": "Project state", "value": escape(card.state) or "-", "short": True},
         ],
     }
 

@@ -21,6 +21,7 @@ from invoice_checker.adapters.slack import (
     post_message,
 )
 from invoice_checker.domain.slack_messages import (
+    escape,
     new_project_text,
     unapproved_attachment,
     unsubmitted_attachment,
@@ -121,10 +122,12 @@ async def send_unsubmitted_notices(
         attachment = unsubmitted_attachment(str(person.guid), entries, today, settings.public_url)
         if person.slack_id:
             await outbox.post(person.slack_id, "You have unsubmitted hours", [attachment])
-            await outbox.to_admins(f"This was sent to {person.email} in slack:", [attachment])
+            await outbox.to_admins(
+                f"This was sent to {escape(person.email)} in slack:", [attachment]
+            )
         else:
             await outbox.to_admins(
-                f"{person.email} has unsubmitted hours but no Slack id:", [attachment]
+                f"{escape(person.email)} has unsubmitted hours but no Slack id:", [attachment]
             )
     message = outbox.summary(f"unsubmitted-hours ({len(people)} people, {period})")
     await record_bundle_size(session, UNSUBMITTED, period, outbox.sent)
@@ -153,7 +156,8 @@ async def send_unapproved_notices(
         attachment = unapproved_attachment(project, settings.public_url)
         if not leads:
             await outbox.to_admins(
-                f"Unapproved hours in {project.client} - {project.name} "
+                f"Unapproved hours in {escape(project.client)} - "
+                f"{escape(project.name)} "
                 f"(id: {project.project_id}), but no admin users specified.",
                 [attachment],
             )
@@ -166,7 +170,7 @@ async def send_unapproved_notices(
             continue
         await outbox.post(channel, "Your project has unapproved hours", [attachment])
         await outbox.to_admins(
-            f"This was sent to the leads of {project.client} - {project.name}:",
+            f"This was sent to the leads of {escape(project.client)} - {escape(project.name)}:",
             [attachment],
             skip=leads,
         )

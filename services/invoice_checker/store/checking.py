@@ -21,6 +21,7 @@ from invoice_checker.domain.invoice_state import (
     fixed_rows_change,
     normalise_invoice_number,
 )
+from invoice_checker.domain.scopes import Scope
 from invoice_checker.domain.stats import AwsRow, FixedRow
 from invoice_checker.store.history import (
     HistoryRecord,
@@ -31,6 +32,7 @@ from invoice_checker.store.history import (
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoice_stats import AWS_ROW_MATCH, refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.scopes import project_visible
 from invoice_checker.store.workflow import (
     InvoiceComment,
     InvoiceCurrencyTotal,
@@ -55,6 +57,10 @@ class FrozenRows(Exception):
 
 class DuplicateRow(Exception):
     """The invoice or project has a fixed row with this description already."""
+
+
+class InvoicingForbidden(Exception):
+    """The submission sets or clears the invoice number or sent flag without finance's right."""
 
 
 async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice | None:
@@ -109,12 +115,27 @@ class CommentInput:
 
 
 async def add_comment(
-    session: AsyncSession, invoice: Invoice, given: CommentInput, *, actor: str
+    session: AsyncSession,
+    invoice: Invoice,
+    given: CommentInput,
+    *,
+    actor: str,
+    may_change_invoicing: bool,
 ) -> InvoiceComment:
-    """Append a checklist submission; the invoice's state follows this comment alone."""
-    # Lock the invoice: two submissions at once must not both freeze (or unfreeze) its rows.
+    """Append a checklist submission; the invoice's state follows this comment alone.
+
+    Without `may_change_invoicing` the submission must carry the current invoice number and
+    sent flag (`InvoicingForbidden` otherwise)."""
+    # Lock the invoice: two submissions at once must not both freeze (or unfreeze) its rows,
+    # and the finance-only fields are compared with the latest comment only under the lock: a
+    # check made before it let a team lead's comment wipe a number finance saved meanwhile.
     await session.refresh(invoice, with_for_update=True)
     number = normalise_invoice_number(given.invoice_number)
+    if not may_change_invoicing:
+        latest = await latest_comment(session, invoice.id)
+        current = (latest.invoice_number, latest.invoice_sent_to_customer) if latest else None
+        if (number, given.invoice_sent_to_customer) != (current or (None, False)):
+            raise InvoicingForbidden
     comment = InvoiceComment(
         invoice_id=invoice.id,
         created_at=datetime.now(UTC),
@@ -422,8 +443,13 @@ async def remove_tag(session: AsyncSession, invoice: Invoice, tag: str, *, actor
     return True
 
 
-async def all_tags(session: AsyncSession) -> list[tuple[str, int]]:
+async def all_tags(session: AsyncSession, scope: Scope) -> list[tuple[str, int]]:
+    """Tags of the invoices `scope` reaches, with how many of them carry each."""
     rows = await session.execute(
-        select(InvoiceTag.tag, func.count()).group_by(InvoiceTag.tag).order_by(InvoiceTag.tag)
+        select(InvoiceTag.tag, func.count())
+        .join(Invoice, Invoice.id == InvoiceTag.invoice_id)
+        .where(project_visible(scope, Invoice.project_guid))
+        .group_by(InvoiceTag.tag)
+        .order_by(InvoiceTag.tag)
     )
     return [(tag, count) for tag, count in rows]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
+    false,
     func,
     literal_column,
     select,
@@ -35,8 +36,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from invoice_checker.domain.scopes import ProjectReach, Scope
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.scopes import led_project_guids
 from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import read_connection
 
@@ -103,6 +106,10 @@ def _condition(name: str) -> ColumnElement[bool]:
         return Invoice.id.in_(tagged)
     if name == "has_problems":
         return (Invoice.incorrect_entries_count > 0) == bindparam("has_problems", Boolean())
+    if name == "led_by":  # the caller's scope: a team lead's own projects
+        return Invoice.project_guid.in_(led_project_guids(bindparam("led_by", String())))
+    if name == "out_of_reach":
+        return false()
     raise ValueError(f"unknown invoice filter {name!r}")
 
 
@@ -156,10 +163,26 @@ class InvoicePage:
     total: int
 
 
+def _scope_values(scope: Scope) -> dict[str, Any]:
+    """The scope as one more filter (see store/scopes.py for the rule)."""
+    if scope.reach is ProjectReach.ALL:
+        return {}
+    if scope.reach is ProjectReach.LED:
+        return {"led_by": scope.email}
+    return {"out_of_reach": None}
+
+
 async def invoice_page(
-    session: AsyncSession, filters: InvoiceFilters, sort: str, *, limit: int, offset: int
+    session: AsyncSession,
+    filters: InvoiceFilters,
+    sort: str,
+    *,
+    scope: Scope,
+    limit: int,
+    offset: int,
 ) -> InvoicePage:
-    values = filters.in_use()
+    """A page of the invoices `scope` reaches that match `filters`."""
+    values = {**filters.in_use(), **_scope_values(scope)}
     names = tuple(values)
     connection = await read_connection(session)
     result = await connection.execute(

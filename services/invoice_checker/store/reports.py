@@ -16,6 +16,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.scopes import Scope
+from invoice_checker.store.scopes import scope_params, scope_sql
+
 COUNTED = "e.status <> 'Unsubmitted' AND e.incurred_hours > 0"
 PROJECT_WORK = "e.leave_type = '[project]'"
 INTERNAL_CLIENTS = ("Solinor", "[none]")
@@ -32,7 +35,8 @@ def _sql(template: str) -> str:
         COUNTED=COUNTED,
         PROJECT_WORK=PROJECT_WORK,
         BILLABLE="e.calculated_is_billable",
-        INVOICE_SUMS=_INVOICE_SUMS,
+        INVOICE_SUMS=_INVOICE_SUMS.format(PROJECT_IN_SCOPE=scope_sql("p.guid")),
+        PROJECT_IN_SCOPE=scope_sql("p.guid"),
     )
 
 
@@ -278,11 +282,15 @@ _INVOICE_SUMS = """
     SELECT p.client_id, p.guid AS project_guid, sum(i.incurred_hours) AS hours,
         sum(i.incurred_money) AS money, count(*) AS invoices
     FROM invoice_checker.invoices i JOIN invoice_checker.projects p ON p.guid = i.project_guid
+    WHERE {PROJECT_IN_SCOPE}
     GROUP BY p.client_id, p.guid
 """
 
 
-async def clients_with_sums(session: AsyncSession, client_id: int | None = None) -> list[Any]:
+async def clients_with_sums(
+    session: AsyncSession, scope: Scope, client_id: int | None = None
+) -> list[Any]:
+    """Clients with a project page in `scope`, with the sums of the projects in it."""
     return await _rows(
         session,
         _sql(
@@ -291,18 +299,22 @@ async def clients_with_sums(session: AsyncSession, client_id: int | None = None)
             coalesce(sum(s.money), 0) AS incurred_money,
             coalesce(sum(s.invoices), 0) AS invoices
         FROM invoice_checker.clients c LEFT JOIN ({INVOICE_SUMS}) s ON s.client_id = c.id
-        WHERE CAST(:client_id AS integer) IS NULL OR c.id = :client_id
+        WHERE (CAST(:client_id AS integer) IS NULL OR c.id = :client_id)
+          AND EXISTS (SELECT 1 FROM invoice_checker.projects p
+                      WHERE p.client_id = c.id AND {PROJECT_IN_SCOPE})
         GROUP BY c.id, c.name
         HAVING CAST(:client_id AS integer) IS NOT NULL OR coalesce(sum(s.hours), 0) > 0
         ORDER BY incurred_money DESC, c.name
         """
         ),
         client_id=client_id,
+        **scope_params(scope, directory=True),
     )
 
 
 async def projects_with_sums(
     session: AsyncSession,
+    scope: Scope,
     *,
     q: str | None = None,
     client_id: int | None = None,
@@ -334,6 +346,7 @@ async def projects_with_sums(
                 SELECT 1 FROM invoice_checker.project_admins a WHERE a.project_guid = p.guid))
           AND (CAST(:running_on AS date) IS NULL
                 OR (p.starts_at <= :running_on AND :running_on <= p.ends_at))
+          AND {PROJECT_IN_SCOPE}
         ORDER BY c.name, p.name
         """
         ),
@@ -342,31 +355,46 @@ async def projects_with_sums(
         guid=guid,
         no_lead=no_lead,
         running_on=running_on,
+        **scope_params(scope, directory=True),
     )
 
 
 async def invoices_of(
-    session: AsyncSession, *, project_guid: uuid.UUID | None = None, client_id: int | None = None
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    project_guid: uuid.UUID | None = None,
+    client_id: int | None = None,
 ) -> list[Any]:
+    """Invoices of a project or client that `scope` reaches (employees: none)."""
     return await _rows(
         session,
-        """
+        _sql(
+            """
         SELECT i.id, to_char(i.date, 'YYYY-MM') AS month, i.invoice_state AS state,
             p.name AS project, i.incurred_hours, i.incurred_money, i.incorrect_entries_count
         FROM invoice_checker.invoices i JOIN invoice_checker.projects p ON p.guid = i.project_guid
         WHERE (CAST(:project AS uuid) IS NULL OR i.project_guid = :project)
           AND (CAST(:client AS integer) IS NULL OR p.client_id = :client)
+          AND {PROJECT_IN_SCOPE}
         ORDER BY i.date DESC, p.name
-        """,
+        """
+        ),
         project=project_guid,
         client=client_id,
+        **scope_params(scope),
     )
 
 
 async def members_of(
-    session: AsyncSession, *, project_guid: uuid.UUID | None = None, client_id: int | None = None
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    project_guid: uuid.UUID | None = None,
+    client_id: int | None = None,
 ) -> list[Any]:
-    """People with more than one counted hour on a project or a client's projects."""
+    """People with more than one counted hour on a project or a client's projects in `scope`;
+    to an employee only themselves."""
     return await _rows(
         session,
         _sql(
@@ -378,12 +406,14 @@ async def members_of(
         WHERE {COUNTED}
           AND (CAST(:project AS uuid) IS NULL OR p.guid = :project)
           AND (CAST(:client AS integer) IS NULL OR p.client_id = :client)
+          AND {PROJECT_IN_SCOPE} AND (:scope_sees_money OR e.user_email = :scope_email)
         GROUP BY e.user_email HAVING sum(e.incurred_hours) > 1
         ORDER BY hours DESC
         """
         ),
         project=project_guid,
         client=client_id,
+        **scope_params(scope, directory=True),
     )
 
 
