@@ -31,6 +31,7 @@ from invoice_checker.store.overviews import (
     client_hours,
     hours_overview,
     link_project,
+    person_project_hours,
     unlink_project,
 )
 from tests.invoice_checker.directory_factories import (
@@ -168,6 +169,16 @@ async def test_billing_ratio_and_client_hours_month_by_month(db_session: AsyncSe
         "Alice Aalto": {"2018-01": 75.0, "2018-02": 100.0},
         "Bob Builder": {"2018-02": 0.0},  # unsubmitted hours do not count
     }
+    projects = await person_project_hours(
+        db_session, alice.guid, first=date(2018, 1, 1), last=date(2018, 1, 31)
+    )
+    assert [(p.project, p.hours, p.billable_hours, p.billable_share) for p in projects] == [
+        ("Webshop", 8.0, 6.0, 75.0)
+    ]
+    bobs = await person_project_hours(
+        db_session, bob.guid, first=date(2018, 2, 1), last=date(2018, 2, 28)
+    )
+    assert [(p.client, p.project, p.hours) for p in bobs] == [("Globex", "Portal", 5.0)]
     hours = await client_hours(db_session, first=date(2018, 1, 1), last=date(2018, 2, 28))
     # Unsubmitted hours are work done for the client all the same (the client report's rule).
     assert hours == {"Acme": pytest.approx(12.0), "Globex": pytest.approx(8.0)}

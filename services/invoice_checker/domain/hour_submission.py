@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-UNSUBMITTED = "Unsubmitted"
+# UNSUBMITTED is re-exported: the submission rules and their callers use the one status name.
+from invoice_checker.domain.flex import UNSUBMITTED as UNSUBMITTED
+
 PENDING_APPROVAL = "Pending Approval"
 # 10000ft locks older entries; the original did not offer them (can_submit_automatically).
 SUBMIT_WINDOW = timedelta(days=60)

@@ -26,6 +26,7 @@ from invoice_checker.store.aws import (
     ensure_invoices,
 )
 from invoice_checker.store.directory import Client, Project, TenkfeetUser
+from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoice_stats import month_end, refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
 
@@ -301,3 +302,52 @@ async def unlink_project(session: AsyncSession, account_id: str, project_guid: u
     )
     await _refresh_project_months(session, project_guid, await _account_months(session, account_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+# People ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectHours:
+    project_guid: uuid.UUID
+    client: str
+    project: str
+    hours: float
+    billable_hours: float
+
+    @property
+    def billable_share(self) -> float | None:
+        return self.billable_hours / self.hours * 100 if self.hours else None
+
+
+async def person_project_hours(
+    session: AsyncSession, user_guid: uuid.UUID, *, first: date, last: date
+) -> list[ProjectHours]:
+    """A person's submitted hours in first..last per project (leave included, as its own
+    project), most hours first: the person page's month."""
+    rows = await session.execute(
+        select(
+            Project.guid,
+            Client.name,
+            Project.name,
+            func.sum(HourEntry.incurred_hours),
+            func.coalesce(
+                func.sum(HourEntry.incurred_hours).filter(HourEntry.calculated_is_billable), 0.0
+            ),
+        )
+        .join(Invoice, Invoice.id == HourEntry.invoice_id)
+        .join(Project, Project.guid == Invoice.project_guid)
+        .join(Client, Client.id == Project.client_id)
+        .where(
+            HourEntry.user_guid == user_guid,
+            HourEntry.date.between(first, last),
+            HourEntry.status != UNSUBMITTED,
+            HourEntry.incurred_hours > 0,
+        )
+        .group_by(Project.guid, Client.name, Project.name)
+        .order_by(func.sum(HourEntry.incurred_hours).desc(), Client.name, Project.name)
+    )
+    return [
+        ProjectHours(guid, client, name, float(hours), float(billable))
+        for guid, client, name, hours, billable in rows
+    ]

@@ -26,6 +26,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invoice_checker.domain.flex import UNSUBMITTED as UNSUBMITTED_ENTRY
+from invoice_checker.domain.hour_submission import PENDING_APPROVAL
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.slack_messages import (
     InvoiceCard,
@@ -39,8 +41,7 @@ from invoice_checker.store.directory import Client, Project, ProjectAdmin, Tenkf
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 
-UNSUBMITTED_STATUS = "Unsubmitted"
-PENDING_APPROVAL = "Pending Approval"
+UNSUBMITTED_STATUS = UNSUBMITTED_ENTRY
 
 # Notification kinds; each is sent at most once per period (see SlackNotificationBundle).
 UNSUBMITTED = "unsubmitted"
