@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoice_checker.domain.aws_billing import ACCOUNT_TOTAL
 from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount, UserAmazonAccount
 from invoice_checker.store.checking import currency_totals
+from invoice_checker.store.events import record_event
 from invoice_checker.store.flex import (
     NO_CONTRACTS,
     FlexTimeCorrection,
@@ -30,8 +31,10 @@ from invoice_checker.store.overviews import (
     billing_ratio_by_month,
     client_hours,
     hours_overview,
+    latest_events,
     link_project,
     person_project_hours,
+    recent_events,
     unlink_project,
 )
 from tests.invoice_checker.directory_factories import (
@@ -257,3 +260,21 @@ async def test_aws_accounts_costs_links_and_the_months_split(db_session: AsyncSe
     assert await unlink_project(db_session, "111", project.guid) is False
     assert await _usd_by_month(db_session, project.guid) == {jan: None, feb: None}
     assert (await aws_accounts(db_session, months=[feb], account_id="111"))[0].projects == []
+
+
+async def test_latest_and_recent_events(db_session: AsyncSession) -> None:
+    for event_type, message, ok in (
+        ("sync_10000ft_users", "first", True),
+        ("sync_10000ft_users", "second", False),
+        ("cleanup", "tidy", True),
+    ):
+        await record_event(db_session, event_type, message, succeeded=ok)
+        await db_session.flush()
+    latest = await latest_events(db_session, ["sync_10000ft_users", "cleanup", "never"])
+    assert {k: (e.message, e.succeeded) for k, e in latest.items()} == {
+        "sync_10000ft_users": ("second", False),
+        "cleanup": ("tidy", True),
+    }
+    assert await latest_events(db_session, []) == {}
+    recent = await recent_events(db_session, limit=2)
+    assert [e.message for e in recent] == ["tidy", "second"]

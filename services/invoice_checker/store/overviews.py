@@ -29,6 +29,7 @@ from invoice_checker.store.directory import Client, Project, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoice_stats import month_end, refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.syncs import Event
 
 APPROVED = "Approved"
 STATUSES = (UNSUBMITTED, PENDING_APPROVAL, APPROVED)
@@ -351,3 +352,26 @@ async def person_project_hours(
         ProjectHours(guid, client, name, float(hours), float(billable))
         for guid, client, name, hours, billable in rows
     ]
+
+
+# Jobs and events -------------------------------------------------------------------------------
+
+
+async def latest_events(session: AsyncSession, event_types: Sequence[str]) -> dict[str, Event]:
+    """The newest event of each of these types (types never written are absent)."""
+    if not event_types:
+        return {}
+    rows = await session.execute(
+        select(Event)
+        .where(Event.event_type.in_(list(event_types)))
+        .distinct(Event.event_type)
+        .order_by(Event.event_type, Event.timestamp.desc(), Event.id.desc())
+    )
+    return {event.event_type: event for event in rows.scalars()}
+
+
+async def recent_events(session: AsyncSession, limit: int = 50) -> list[Event]:
+    rows = await session.execute(
+        select(Event).order_by(Event.timestamp.desc(), Event.id.desc()).limit(limit)
+    )
+    return list(rows.scalars())
