@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-# UNSUBMITTED is re-exported: the submission rules and their callers use the one status name.
-from invoice_checker.domain.flex import UNSUBMITTED as UNSUBMITTED
+from invoice_checker.domain.entry_status import EntryStatus
 
-PENDING_APPROVAL = "Pending Approval"
 # 10000ft locks older entries; the original did not offer them (can_submit_automatically).
 SUBMIT_WINDOW = timedelta(days=60)
 # A sync after submitting covers the submitted dates when they are this close together.
@@ -55,7 +53,7 @@ class SubmitResult:
 
 def refusal(candidate: Candidate, today: date) -> str | None:
     """Why this entry cannot be submitted, or None when it can (the original's filter)."""
-    if candidate.status != UNSUBMITTED:
+    if candidate.status != EntryStatus.UNSUBMITTED:
         return ALREADY_SUBMITTED.format(status=candidate.status)
     if candidate.project_archived:
         return ARCHIVED_PROJECT

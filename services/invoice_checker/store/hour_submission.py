@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters.tenkfeet import Approvable, Record, TenkfeetClient
 from invoice_checker.domain import hour_submission as rules
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.hour_submission import Candidate, SubmitResult
 from invoice_checker.store.directory import Project, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
@@ -54,7 +55,7 @@ async def unsubmitted_entries(
     left out)."""
     rows = await session.execute(
         _candidates_query(user_guid).where(
-            HourEntry.status == rules.UNSUBMITTED,
+            HourEntry.status == EntryStatus.UNSUBMITTED,
             HourEntry.incurred_hours != 0,
             Project.archived.is_(False),
         )
@@ -88,7 +89,7 @@ async def submit_hours(
     if entry_ids is not None:
         statement = statement.where(HourEntry.id.in_(list(entry_ids)))
     else:
-        statement = statement.where(HourEntry.status == rules.UNSUBMITTED)
+        statement = statement.where(HourEntry.status == EntryStatus.UNSUBMITTED)
     if start is not None:
         statement = statement.where(HourEntry.date >= start)
     if end is not None:
@@ -151,10 +152,10 @@ async def _mark_pending(session: AsyncSession, approvals: list[Record]) -> None:
             update(HourEntry)
             .where(
                 HourEntry.upstream_id == approval["approvable_id"],
-                HourEntry.status == rules.UNSUBMITTED,
+                HourEntry.status == EntryStatus.UNSUBMITTED,
             )
             .values(
-                status=rules.PENDING_APPROVAL,
+                status=EntryStatus.PENDING_APPROVAL,
                 upstream_approvable_id=approval.get("id"),
                 submitted_by=None if submitted_by is None else str(submitted_by),
             )

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.aws_billing import ACCOUNT_TOTAL
-from invoice_checker.domain.hour_submission import PENDING_APPROVAL, UNSUBMITTED
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.reports import billing_ratio, month_starts
 from invoice_checker.store import reports
 from invoice_checker.store.aws import (
@@ -31,8 +31,7 @@ from invoice_checker.store.invoice_stats import month_end, refresh_invoice_stats
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.syncs import Event
 
-APPROVED = "Approved"
-STATUSES = (UNSUBMITTED, PENDING_APPROVAL, APPROVED)
+STATUSES = tuple(str(status) for status in EntryStatus)
 # The overview's flags: each counts the entries that have the problem (spec 1.5.1), by the
 # query parameter `/hours` filters on.
 FLAGS = {
@@ -342,7 +341,7 @@ async def person_project_hours(
         .where(
             HourEntry.user_guid == user_guid,
             HourEntry.date.between(first, last),
-            HourEntry.status != UNSUBMITTED,
+            HourEntry.status != EntryStatus.UNSUBMITTED,
             HourEntry.incurred_hours > 0,
         )
         .group_by(Project.guid, Client.name, Project.name)
