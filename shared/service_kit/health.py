@@ -79,6 +79,9 @@ def health_router() -> APIRouter:
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         registry: CollectorRegistry = request.app.state.metrics_registry
+        # A service may set gauges from its database just before they are read.
+        for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+            await refresh(request.app)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # `serve --workers N`: every process's samples, summed, whichever one answers.
             registry = CollectorRegistry()

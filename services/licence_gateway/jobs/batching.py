@@ -174,7 +174,7 @@ async def commit_batch(
         f"{reason}, run {run_number}",
         message_id=message_id,
         # Rendered once and stored, so that every re-send repeats these very bytes.
-        message_bytes=flow.smtp.render_licence_data(built.name, built.text, message_id, now),
+        message_bytes=flow.smtp.render_licence_data(built.name, built.attachment, message_id, now),
     )
     batch = LicenceDataBatch(
         run_number=run_number, file_name=built.name, file_text=built.text, mail_id=mail.id
@@ -193,6 +193,7 @@ async def commit_batch(
         .values(is_processed=True)
     )
     await session.commit()
+    log_cut_fields(built, [payload.id for payload in payloads])
     logger.info(
         "licenceData batch committed",
         extra={"mail_id": mail.id, "run_number": run_number, "licences": len(payloads)},
@@ -260,3 +261,18 @@ async def send_licence_data(ctx: dict[str, Any]) -> str:
         if failed.transient:
             raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from failed
         return str(failed)
+
+
+def log_cut_fields(built: LicenceDataFile, payload_ids: Sequence[int]) -> None:
+    """Name each payload and field the attachment cut to its CHIEF maximum (file order ids)."""
+    for cut in built.cut_fields:
+        logger.warning(
+            "licence field cut to its CHIEF maximum in the e-mailed attachment",
+            extra={
+                "payload_id": payload_ids[cut.licence],
+                "field": cut.field,
+                "length": cut.length,
+                "maximum": cut.maximum,
+                "run_number": built.run_number,
+            },
+        )
