@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from service_kit.errors import problem_response
 
+logger = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -68,11 +70,13 @@ def health_router() -> APIRouter:
         results = await run_checks(checks)
         failing = sorted(name for name, result in results.items() if result != "ok")
         if failing:
+            # Anyone may call this: the error text (hosts, ports) goes to the log, not the body.
+            logger.warning("not ready", extra={"checks": {n: results[n] for n in failing}})
             return problem_response(
                 503,
                 f"Not ready: {', '.join(failing)} unreachable.",
                 title="Service Unavailable",
-                checks=results,
+                checks={name: "ok" if name not in failing else "unreachable" for name in results},
             )
         return JSONResponse({"status": "ok", "checks": results})
 

@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
 
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
+from invoice_checker.store.access import access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -50,6 +52,8 @@ class PrincipalCache:
         self.ttl = ttl
         self.max_size = max_size
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self.epoch: bytes | None = None  # the access epoch (store.access) the entries are of
+        self.redis_down_until = 0.0  # monotonic time before which Redis is not asked again
 
     def get(self, kind: str, secret: str) -> Principal | None:
         found = self._entries.get((kind, secret))
@@ -74,10 +78,30 @@ def principal_cache(request: Request) -> PrincipalCache:
     return cache
 
 
+async def _fresh_cache(request: Request) -> PrincipalCache:
+    """The cache, emptied when access was taken away anywhere since it was filled (another
+    process, the CLI): a deactivated person's next request is refused."""
+    cache = principal_cache(request)
+    if cache.redis_down_until > time.monotonic():
+        cache.clear()  # cannot tell: ask the database
+        return cache
+    try:
+        epoch = await access_epoch(request.app.state.redis)
+    except (RedisError, OSError):
+        # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
+        cache.redis_down_until = time.monotonic() + cache.ttl
+        cache.clear()
+        return cache
+    if epoch != cache.epoch:
+        cache.clear()
+        cache.epoch = epoch
+    return cache
+
+
 async def _lookup(
     request: Request, session: SessionDep, secret: str, kind: CredentialKind
 ) -> Principal | None:
-    cache = principal_cache(request)
+    cache = await _fresh_cache(request)
     principal = cache.get(kind, secret)
     if principal is None:
         principal = await principal_for_secret(session, secret, kind=kind)
