@@ -234,7 +234,9 @@ async def test_aws_accounts_costs_links_and_the_months_split(db_session: AsyncSe
     db_session.add(UserAmazonAccount(user_guid=person.guid, linked_account_id="222"))
     await db_session.flush()
 
-    assert await link_project(db_session, "111", project.guid) == 2  # January and February
+    linked = await link_project(db_session, "111", project.guid)
+    assert (linked.created, linked.invoices_created) == (True, 2)  # January and February
+    assert (await link_project(db_session, "111", project.guid)).created is False
     # The linked account's costs are on the project's invoices at once.
     assert await _usd_by_month(db_session, project.guid) == {jan: 100.0, feb: 120.0}
 

@@ -275,11 +275,19 @@ async def _refresh_project_months(
     await refresh_invoice_stats(session, invoice_ids=set(ids.scalars()))
 
 
-async def link_project(session: AsyncSession, account_id: str, project_guid: uuid.UUID) -> int:
+@dataclass(frozen=True, slots=True)
+class AwsLinkResult:
+    created: bool  # False when the link was there already
+    invoices_created: int
+
+
+async def link_project(
+    session: AsyncSession, account_id: str, project_guid: uuid.UUID
+) -> AwsLinkResult:
     """Bill the account's AWS costs on the project's invoices: link them, create the project's
     invoices of the months the account has costs in (as an import would) and refresh their
-    totals. Returns how many invoices were created."""
-    await session.execute(
+    totals."""
+    result = await session.execute(
         insert(ProjectAmazonAccount)
         .values(project_guid=project_guid, linked_account_id=account_id)
         .on_conflict_do_nothing()
@@ -289,7 +297,7 @@ async def link_project(session: AsyncSession, account_id: str, project_guid: uui
     for month in months:
         created += await ensure_invoices(session, month, [account_id])
     await _refresh_project_months(session, project_guid, months)
-    return created
+    return AwsLinkResult(bool(getattr(result, "rowcount", 0)), created)
 
 
 async def unlink_project(session: AsyncSession, account_id: str, project_guid: uuid.UUID) -> bool:
