@@ -66,15 +66,24 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
     @group.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=spec.default_port, show_default=True, type=int)
-    @click.option("--workers", default=1, show_default=True, type=int, help="Server processes")
-    def serve(host: str, port: int, workers: int) -> None:
+    @click.option(
+        "--workers",
+        type=int,
+        help="Server processes  [default: one per core this process may run on]",
+    )
+    def serve(host: str, port: int, workers: int | None) -> None:
         """Run the HTTP API (several workers share the port through SO_REUSEPORT)."""
+        from service_kit.serving import one_per_core
         from service_kit.serving import serve as serve_app
 
         settings = settings_or_exit(spec.load_settings, starting=True)
         configure_logging(settings.log_level)
         serve_app(
-            spec.app_factory, host=host, port=port, workers=workers, log_level=settings.log_level
+            spec.app_factory,
+            host=host,
+            port=port,
+            workers=workers or one_per_core(),
+            log_level=settings.log_level,
         )
 
     @group.command()

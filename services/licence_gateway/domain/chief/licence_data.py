@@ -156,14 +156,14 @@ def cut_to_chief_maxima(attachment: str) -> tuple[str, tuple[CutField, ...]]:
 
 
 def check_licence_data(text: str, attachment: str | None = None) -> list[FileProblem]:
-    """The self-check on the stored text and, when it differs, on the ASCII attachment too."""
+    """The self-check on the stored text and, where it differs, on the ASCII attachment too."""
     problems = validate_licence_data_file(text)
     if attachment is None:
         attachment = to_ascii(text)
     if attachment != text:
         problems += [
             FileProblem(p.line, p.record_type, f"{p.message} (in the ASCII attachment)")
-            for p in validate_licence_data_file(attachment)
+            for p in validate_licence_data_file(attachment, derived_from=text)
         ]
     return problems
 
