@@ -77,7 +77,7 @@ def _overview_sql() -> str:
         FROM invoice_checker.hour_entries e
         WHERE e.date BETWEEN :first AND :last AND e.incurred_hours <> 0
         GROUP BY 1 ORDER BY 1 DESC
-    """
+    """  # nosec B608
 
 
 async def hours_overview(session: AsyncSession, *, first: date, last: date) -> list[HoursMonth]:
