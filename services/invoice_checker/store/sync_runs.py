@@ -114,3 +114,15 @@ async def fail_abandoned_runs(session: AsyncSession, older_than: timedelta) -> i
         .values(status="failed", finished_at=datetime.now(UTC), error="worker lost the run")
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def latest_runs(
+    session: AsyncSession, kind: str, *, covering: tuple[date, date] | None = None, limit: int = 1
+) -> list[SyncRun]:
+    """The newest runs of `kind`, optionally only those whose range overlaps `covering`."""
+    query = select(SyncRun).where(SyncRun.kind == kind)
+    if covering is not None:
+        first, last = covering
+        query = query.where(SyncRun.start_date <= last, SyncRun.end_date >= first)
+    query = query.order_by(SyncRun.created_at.desc(), SyncRun.id.desc()).limit(limit)
+    return list(await session.scalars(query))
