@@ -30,7 +30,6 @@ from invoice_checker.api import (
     you,
 )
 from invoice_checker.api.flex import router as flex_router
-from invoice_checker.api.slack import links_router as slack_links_router
 from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.web.app import install_web
@@ -82,7 +81,6 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             flex_router,
             you.router,
             slack_router,
-            slack_links_router,
         ],
     )
     install_web(app, settings)
