@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from invoice_checker.domain.aws_billing import ACCOUNT_TOTAL
+from invoice_checker.store.auth import ensure_user
 from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount, ProjectAmazonAccount
 from invoice_checker.store.checking import currency_totals
 from invoice_checker.store.directory import Project
@@ -21,7 +22,8 @@ from invoice_checker.store.invoices import Invoice
 from tests.web.conftest import FINANCE, TEAM_LEAD, Person
 from tests.web.test_monthly_check import sign_in
 
-MARCH = date(2018, 3, 1)  # no invoices of the synced month are touched
+MARCH = date(2018, 3, 1)
+ADMIN = "alice.admin@example.com"  # no invoices of the synced month are touched
 
 
 @pytest_asyncio.fixture
@@ -61,12 +63,21 @@ async def aws_month(engine: AsyncEngine, synced_month: dict[str, Any]) -> AsyncI
         await session.commit()
 
 
-async def test_finance_links_an_account_to_a_project(
+async def test_finance_reads_and_an_admin_links_an_account_to_a_project(
     open_person: Any, web_url: str, engine: AsyncEngine, aws_month: Project
 ) -> None:
+    # Finance reads the costs; linking is the operations API's, for can_manage_access.
     finance: Person = await open_person()
-    page = finance.page
     await sign_in(finance, web_url, FINANCE)
+    await finance.page.goto(f"{web_url}/aws/111111111111")
+    await expect(finance.page.get_by_role("heading", level=1)).to_contain_text("sales-demo")
+    await expect(finance.page.get_by_role("button", name="Link project")).to_have_count(0)
+    async with async_sessionmaker(engine)() as session:
+        await ensure_user(session, ADMIN, groups=["admin"])
+        await session.commit()
+    admin: Person = await open_person()
+    page = admin.page
+    await sign_in(admin, web_url, ADMIN)
     await page.get_by_role("link", name="AWS").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("AWS accounts")
     await page.goto(f"{web_url}/aws?month=2018-03")
@@ -74,7 +85,7 @@ async def test_finance_links_an_account_to_a_project(
     await expect(demo).to_contain_text("not linked")
     await expect(demo).to_contain_text("42.50\u00a0USD")
     await expect(page.locator("dl.facts")).to_contain_text("2 not linked")
-    await finance.shot("aws")
+    await admin.shot("aws")
 
     await demo.get_by_role("link", name="sales-demo").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("AWS account sales-demo")
@@ -82,7 +93,7 @@ async def test_finance_links_an_account_to_a_project(
     await page.get_by_role("button", name="Link project").click()
     await expect(page.get_by_role("status")).to_have_text("Linked.")
     await expect(page.get_by_role("link", name="[none] – Sales work")).to_be_visible()
-    await finance.shot("aws-account")
+    await admin.shot("aws-account")
 
     # The project's March invoice exists now and carries the account's costs.
     maker = async_sessionmaker(engine, expire_on_commit=False)

@@ -1,6 +1,6 @@
 """/aws and /aws/{account}: AWS accounts with their monthly costs and the projects they are
-billed on (finance and admin: the permission that edits invoices' fixed rows). Link or unlink a
-project; queue the import of a month's billing file."""
+billed on (finance and admin: the permission that edits invoices' fixed rows). Linking,
+unlinking and queueing a month's import need what the operations API needs: can_manage_access."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api.flex import Today
-from invoice_checker.api.permissions import CanEditFixedRows
+from invoice_checker.api.permissions import CanEditFixedRows, CanManageAccess
 from invoice_checker.jobs.queue import job
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.overviews import (
@@ -108,7 +108,7 @@ def _back(account_id: str, saved: str) -> RedirectResponse:
 async def link_account_project(
     account_id: AccountId,
     session: SessionDep,
-    _: CanEditFixedRows,
+    _: CanManageAccess,
     project: Annotated[uuid.UUID, Form()],
 ) -> Response:
     if not await aws_accounts(session, months=[], account_id=account_id):
@@ -122,7 +122,7 @@ async def link_account_project(
 
 @router.post("/aws/{account_id}/projects/{project_guid}/delete", dependencies=[CsrfChecked])
 async def unlink_account_project(
-    account_id: AccountId, project_guid: uuid.UUID, session: SessionDep, _: CanEditFixedRows
+    account_id: AccountId, project_guid: uuid.UUID, session: SessionDep, _: CanManageAccess
 ) -> Response:
     if not await unlink_project(session, account_id, project_guid):
         raise not_found(f"a link of AWS account {account_id} to project {project_guid}")
@@ -134,7 +134,7 @@ async def unlink_account_project(
 async def import_month(
     request: Request,
     session: SessionDep,
-    _: CanEditFixedRows,
+    _: CanManageAccess,
     month: Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
 ) -> Response:
     year, number = (int(part) for part in month.split("-"))
