@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api import auth
 from invoice_checker.api.permissions import CurrentPrincipal
+from invoice_checker.store.auth import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
@@ -24,7 +25,15 @@ async def _page(
     created: auth.NewToken | None = None,
 ) -> Response:
     tokens = await auth.list_tokens(session, principal)
-    return render(request, "tokens.html", principal, tokens=tokens, created=created)
+    return render(
+        request,
+        "tokens.html",
+        principal,
+        tokens=tokens,
+        created=created,
+        max_days=MAX_TOKEN_DAYS,
+        default_days=DEFAULT_TOKEN_DAYS,
+    )
 
 
 @router.get("/you/tokens")
@@ -38,10 +47,10 @@ async def create_my_token(
     session: SessionDep,
     principal: CurrentPrincipal,
     name: Annotated[str, Form(min_length=1, max_length=100)],
-    expires_in_days: Annotated[int | None, Form(ge=1, le=3650)] = None,
+    expires_in_days: Annotated[int, Form(ge=1, le=MAX_TOKEN_DAYS)] = DEFAULT_TOKEN_DAYS,
 ) -> Response:
     created = await auth.create_token(
-        auth.TokenRequest(name=name, expires_in_days=expires_in_days), session, principal
+        auth.TokenRequest(name=name, expires_in_days=expires_in_days), request, session, principal
     )
     # The secret is in this answer only; it is never stored nor shown again.
     return await _page(request, session, principal, created=created)
