@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -13,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse, Response
 
 from service_kit.errors import problem_response
+from service_kit.state import ReadinessCheck, lifespan_state
 
-ReadinessCheck = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -62,8 +61,7 @@ def health_router() -> APIRouter:
         responses={503: {"description": "A dependency is unreachable; the body names it"}},
     )
     async def readyz(request: Request) -> Response:
-        checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
-        results = await run_checks(checks)
+        results = await run_checks(lifespan_state(request).readiness_checks)
         failing = sorted(name for name, result in results.items() if result != "ok")
         if failing:
             return problem_response(

@@ -1,4 +1,4 @@
-"""arq helpers: Redis clients, a worker-settings factory, and enqueue-after-commit."""
+"""arq helpers: Redis clients, a worker-settings factory, and the after-commit hook."""
 
 from __future__ import annotations
 
@@ -86,8 +86,31 @@ async def enqueue(redis: ArqRedis, job: JobRequest) -> bool:
     return True
 
 
-async def commit_then_enqueue(session: AsyncSession, redis: ArqRedis, *jobs: JobRequest) -> None:
-    """Commit first so a worker never sees a job whose rows are not visible yet."""
+_AFTER_COMMIT = "service_kit.after_commit"
+
+AfterCommit = JobRequest | Callable[[], None]
+"""A job to enqueue, or a call (such as dropping a cache entry) to make, once committed."""
+
+
+def after_commit(session: AsyncSession, *work: AfterCommit) -> None:
+    """Enqueue these jobs or make these calls once `session` commits; drop them if it rolls back.
+
+    A job's rows are visible to the worker by then; a crash before the enqueue leaves them to
+    the sweeper (the database is the outbox)."""
+    session.info.setdefault(_AFTER_COMMIT, []).extend(work)
+
+
+async def commit(session: AsyncSession, redis: ArqRedis) -> None:
+    """Commit, then run the after-commit work: the one place that work runs."""
     await session.commit()
-    for job in jobs:
-        await enqueue(redis, job)
+    work: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for item in work:
+        if isinstance(item, JobRequest):
+            await enqueue(redis, item)
+        else:
+            item()
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    await session.rollback()

@@ -184,7 +184,6 @@ async def callback(
         name="browser",
         lifetime=timedelta(hours=settings.session_hours),
     )
-    await session.commit()
     response = RedirectResponse(saved["next"], status_code=302)
     response.delete_cookie(STATE_COOKIE, path="/api/v1/auth")
     response.set_cookie(
@@ -202,8 +201,7 @@ async def callback(
 async def logout(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
     if secret := request.cookies.get(SESSION_COOKIE):
         await revoke_secret(session, secret)
-        await session.commit()
-        principal_cache(request).clear()
+        after_commit(session, principal_cache(request).clear)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -233,7 +231,6 @@ async def create_token(
     credential, secret = await issue_credential(
         session, user, kind="api", name=body.name, lifetime=lifetime
     )
-    await session.commit()
     out = TokenOut.model_validate(credential, from_attributes=True)
     return NewToken(**out.model_dump(), token=secret)
 
@@ -249,6 +246,5 @@ async def delete_token(
 ) -> Response:
     if not await revoke_credential(session, credential_id=token_id, user_id=principal.user_id):
         raise Problem(404, "You have no live token with that id.")
-    await session.commit()
-    principal_cache(request).clear()
+    after_commit(session, principal_cache(request).clear)
     return Response(status_code=204)

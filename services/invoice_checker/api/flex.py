@@ -231,7 +231,6 @@ async def create_contract(
     session.add(contract)
     await session.flush()
     await record_history(session, contract, body.model_dump(), principal.email)
-    await session.commit()
     return contract
 
 
@@ -249,7 +248,6 @@ async def replace_contract(
     contract = await _contract(session, contract_id)
     await _refuse_overlap(session, contract.user_guid, body, other_than=contract_id)
     await update_with_history(session, contract, body.model_dump(), principal.email)
-    await session.commit()
     return contract
 
 
@@ -260,7 +258,6 @@ async def delete_contract(
     contract = await _contract(session, contract_id)
     await record_history(session, contract, {"deleted": True}, principal.email)
     await session.delete(contract)
-    await session.commit()
     return Response(status_code=204)
 
 
@@ -281,7 +278,6 @@ async def create_correction(
     session.add(correction)
     await session.flush()
     await record_history(session, correction, body.model_dump(), principal.email)
-    await session.commit()
     return correction
 
 
@@ -298,7 +294,6 @@ async def replace_correction(
 ) -> FlexTimeCorrection:
     correction = await _correction(session, correction_id)
     await update_with_history(session, correction, body.model_dump(), principal.email)
-    await session.commit()
     return correction
 
 
@@ -309,5 +304,4 @@ async def delete_correction(
     correction = await _correction(session, correction_id)
     await record_history(session, correction, {"deleted": True}, principal.email)
     await session.delete(correction)
-    await session.commit()
     return Response(status_code=204)

@@ -16,7 +16,7 @@ from invoice_checker.api.pagination import Page, PageDep
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
@@ -82,7 +82,7 @@ Sort = Literal[
 
 @router.get("", response_model=Page[InvoiceListItem])
 async def list_invoices(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     _: CanViewInvoices,
     scope: RowScope,

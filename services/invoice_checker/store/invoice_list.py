@@ -41,7 +41,7 @@ from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import led_project_guids
 from invoice_checker.store.workflow import InvoiceTag
-from service_kit.db import read_connection
+from service_kit.db import autocommit_connection
 
 # Stats columns of an item, as they are stored, in the order the API documents them.
 STAT_COLUMNS = (
@@ -184,7 +184,7 @@ async def invoice_page(
     """A page of the invoices `scope` reaches that match `filters`."""
     values = {**filters.in_use(), **_scope_values(scope)}
     names = tuple(values)
-    connection = await read_connection(session)
+    connection = await autocommit_connection(session)
     result = await connection.execute(
         page_statement(names, sort), {**values, "limit": limit, "offset": offset}
     )

@@ -122,18 +122,16 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
         return _json(exc.body, 400)
     try:
         outcome = await store_payload(session, payload)
-        if outcome is Ingest.CONFLICT:
-            await session.rollback()
-            message = (
-                f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
-                " received with different content; send a new id for a new instruction."
-            )
-            return _json(_licence_errors({"id": [message]}), 409)
-        await session.commit()
     except DATABASE_UNREACHABLE as exc:
         # ICMS retries; the repeat is harmless (idempotent) if the row did get committed.
         logger.error("licence not stored: database unreachable", extra={"error": repr(exc)})
         return _json({"detail": "The licence store is unavailable; try again later."}, 503)
+    if outcome is Ingest.CONFLICT:
+        message = (
+            f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
+            " received with different content; send a new id for a new instruction."
+        )
+        return _json(_licence_errors({"id": [message]}), 409)
     return _json({"licence": licence}, 201)
 
 
