@@ -12,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 
 from invoice_checker.adapters import oidc
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal, principal_cache
 from invoice_checker.domain.permissions import email_in_domain
 from invoice_checker.settings import InvoiceCheckerSettings
@@ -25,6 +26,7 @@ from invoice_checker.store.auth import (
 )
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.queue import after_commit
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -57,7 +59,7 @@ class NewToken(TokenOut):
 
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
-    settings: InvoiceCheckerSettings = request.app.state.settings
+    settings = app_settings(request)
     if not (
         settings.google_client_id
         and settings.allowed_domain

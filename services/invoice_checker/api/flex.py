@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from invoice_checker.api.deps import SettingsDep
 from invoice_checker.api.permissions import CanSeeFlexSaldos, CurrentPrincipal
 from invoice_checker.domain.flex import (
     FLEX_MAX_MINUS,
@@ -140,9 +141,9 @@ def _may_read(principal: Principal, user: TenkfeetUser) -> None:
         )
 
 
-def local_today(request: Request) -> date:
+def local_today(settings: SettingsDep) -> date:
     """Today on the company's calendar (a dependency, so tests can fix the date)."""
-    zone = ZoneInfo(request.app.state.settings.schedule_timezone)
+    zone = ZoneInfo(settings.schedule_timezone)
     return datetime.now(zone).date()
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
@@ -151,8 +152,8 @@ CanSeeFlexSaldos = Annotated[Principal, Depends(require(Permission.SEE_FLEX_SALD
 CanManageAccess = Annotated[Principal, Depends(require(Permission.MANAGE_ACCESS))]
 
 
-def sensitive_leave_types(request: Request) -> tuple[str, ...]:
-    names: str = request.app.state.settings.sensitive_leave_types
+def sensitive_leave_types(settings: SettingsDep) -> tuple[str, ...]:
+    names = settings.sensitive_leave_types
     return tuple(name.strip() for name in names.split(",") if name.strip())
 
 

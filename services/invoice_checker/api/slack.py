@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters.slack import SlackApiError, SlackNotConfigured, unfurl, unfurl_client
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.flex import Today
 from invoice_checker.api.permissions import sensitive_leave_types
 from invoice_checker.domain import slack_messages as messages
@@ -37,6 +38,7 @@ from invoice_checker.store.scopes import invoice_in_scope, principal_for_slack_i
 from invoice_checker.store.slack import invoice_card, person_by_slack_id, project_card
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.state import get_redis
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
@@ -45,8 +47,7 @@ links_router = APIRouter(include_in_schema=False)
 
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
-    settings: InvoiceCheckerSettings = request.app.state.settings
-    return settings
+    return app_settings(request)
 
 
 async def signed_body(request: Request) -> bytes:
@@ -81,7 +82,7 @@ async def _first_sight(request: Request, signature: str) -> bool:
     it was seen already."""
     key = f"invoice_checker:slack-signature:{signature}"
     try:
-        stored = await request.app.state.redis.set(key, b"1", nx=True, ex=2 * MAX_AGE_SECONDS)
+        stored = await get_redis(request).set(key, b"1", nx=True, ex=2 * MAX_AGE_SECONDS)
     except RedisError as exc:
         raise Problem(
             503, "Cannot check Slack requests for replays now.", type_="urn:problem:unavailable"

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Literal, Self
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.domain.permissions import Permission
-from invoice_checker.jobs.sync_runs import queue_sync
+from invoice_checker.jobs.sync_runs import stage_sync
 from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
@@ -104,7 +104,6 @@ class SyncRunOut(BaseModel):
 @router.post("", status_code=202, response_model=SyncRunOut)
 async def request_sync(
     body: SyncRequest,
-    request: Request,
     session: SessionDep,
     principal: CanViewInvoices,
     scope: RowScope,
@@ -122,15 +121,15 @@ async def request_sync(
             )
         if await project_in_scope(session, scope, body.project) is None:
             raise not_found(f"project {body.project}")
-    run = await queue_sync(
+    run = await stage_sync(
         session,
-        request.app.state.redis,
         kind=body.kind,
         start=body.start,
         end=body.end,
         force=body.force,
         requested_by=principal.email,
     )
+    await session.flush()
     await session.refresh(run)
     return SyncRunOut.of(run)
 

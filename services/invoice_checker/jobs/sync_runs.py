@@ -24,7 +24,7 @@ from invoice_checker.jobs.queue import job
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store import sync_runs
 from invoice_checker.store.syncs import Event, SyncRun
-from service_kit.queue import JobRequest, commit_then_enqueue, enqueue
+from service_kit.queue import JobRequest, after_commit, commit, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,25 @@ def sync_job(run_id: int, attempt: str = "") -> JobRequest:
     return job(RUN_SYNC_JOB, run_id, job_id=f"sync-run:{run_id}{attempt}")
 
 
+async def stage_sync(
+    session: AsyncSession,
+    *,
+    kind: str,
+    start: date | None = None,
+    end: date | None = None,
+    force: bool = False,
+    requested_by: str = "system",
+) -> SyncRun:
+    """Request a sync: add the run, its job enqueued once the session commits (identical waiting
+    runs collapse into one)."""
+    run, created = await sync_runs.request_run(
+        session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
+    )
+    if created:
+        after_commit(session, sync_job(run.id))
+    return run
+
+
 async def queue_sync(
     session: AsyncSession,
     redis: ArqRedis,
@@ -61,11 +80,11 @@ async def queue_sync(
     force: bool = False,
     requested_by: str = "system",
 ) -> SyncRun:
-    """Request a sync: commit the run, then enqueue its job (identical waiting runs collapse)."""
-    run, created = await sync_runs.request_run(
+    """Request a sync outside a request (schedules, CLI): commit the run, then enqueue its job."""
+    run = await stage_sync(
         session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
     )
-    await commit_then_enqueue(session, redis, *([sync_job(run.id)] if created else []))
+    await commit(session, redis)
     return run
 
 

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from licence_gateway.api.deps import SettingsDep
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
-from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store import mail_queries
 from licence_gateway.store.mail import (
     BatchPayload,
@@ -37,8 +37,7 @@ T = TypeVar("T")
 # --- access ----------------------------------------------------------------------------------
 
 
-def require_admin(request: Request) -> None:
-    settings: LicenceGatewaySettings = request.app.state.settings
+def require_admin(request: Request, settings: SettingsDep) -> None:
     token = settings.admin_token.get_secret_value()
     if not token:
         raise Problem(
