@@ -6,15 +6,16 @@ and holders of `can_see_sick_leaves`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
-from invoice_checker.api.pagination import Page, PageDep, paginate
+from invoice_checker.api.pagination import AnySelect, Page, PageDep, paginate
 from invoice_checker.api.permissions import RowScope
 from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.store.directory import Client, Project
@@ -65,7 +66,7 @@ class HourEntryOut(BaseModel):
     notes: str | None
     bill_rate: float
     money: float
-    approved_at: date | None
+    approved_at: dt.date | None
     invoice_id: uuid.UUID
     flags: HourFlagsOut
 
@@ -103,12 +104,12 @@ def _item(row: Any, scope: Scope) -> HourEntryOut:
 
 
 def _filtered(
-    statement: Select[Any],
+    statement: AnySelect,
     start: date | None,
     end: date | None,
     user: str | None,
     project: str | None,
-) -> Select[Any]:
+) -> AnySelect:
     if start is not None:
         statement = statement.where(HourEntry.date >= start)
     if end is not None:

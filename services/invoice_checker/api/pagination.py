@@ -44,16 +44,19 @@ async def page_params(
     return PageParams(page, page_size)
 
 
+AnySelect = Select[*tuple[Any, ...]]
+"""A statement selecting any columns."""
+
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[Any],
+    statement: AnySelect,
     params: PageParams,
     to_item: Callable[[Any], Item],
     *,
-    count: Select[Any] | None = None,
+    count: AnySelect | None = None,
 ) -> Page[Item]:
     """Run one page of an ordered statement and count all its rows (with `count`, a cheaper
     statement giving the same number, when the page's joins do not change it)."""

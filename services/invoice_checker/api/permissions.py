@@ -17,6 +17,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
+from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
@@ -152,14 +153,14 @@ CanSeeFlexSaldos = Annotated[Principal, Depends(require(Permission.SEE_FLEX_SALD
 CanManageAccess = Annotated[Principal, Depends(require(Permission.MANAGE_ACCESS))]
 
 
-def sensitive_leave_types(settings: SettingsDep) -> tuple[str, ...]:
+def sensitive_leave_types(settings: InvoiceCheckerSettings) -> tuple[str, ...]:
     names = settings.sensitive_leave_types
     return tuple(name.strip() for name in names.split(",") if name.strip())
 
 
-async def current_scope(request: Request, principal: CurrentPrincipal) -> Scope:
+async def current_scope(principal: CurrentPrincipal, settings: SettingsDep) -> Scope:
     """The rows the caller reaches (domain/scopes.py); every route reading rows takes it."""
-    return Scope.of(principal, sensitive_leave_types(request))
+    return Scope.of(principal, sensitive_leave_types(settings))
 
 
 RowScope = Annotated[Scope, Depends(current_scope)]

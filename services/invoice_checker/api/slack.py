@@ -181,7 +181,7 @@ async def slack_event(
         viewer = (
             None
             if principal is None
-            else (principal, Scope.of(principal, sensitive_leave_types(request)))
+            else (principal, Scope.of(principal, sensitive_leave_types(_settings(request))))
         )
         unfurls = await _unfurls(settings, session, event, today, viewer)
         channel, ts = event.get("channel"), event.get("message_ts")

@@ -80,11 +80,11 @@ class SyncRunOut(BaseModel):
     def of(cls, run: SyncRun) -> SyncRunOut:
         return cls(
             id=run.id,
-            kind=run.kind,  # type: ignore[arg-type]
+            kind=run.kind,
             start=run.start_date,
             end=run.end_date,
             force=run.force,
-            status=run.status,  # type: ignore[arg-type]
+            status=run.status,
             progress=run.progress,
             days_done=run.days_done,
             days_total=run.days_total,
