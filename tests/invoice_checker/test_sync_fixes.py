@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.jobs.queue import QUEUE_NAME
+from invoice_checker.jobs.runtime import CheckerJobs
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.jobs.sync_runs import RUN_SYNC_JOB, queue_sync, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
@@ -127,7 +128,7 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
             tenkfeet_api_url=url,
             tenkfeet_api_token=TOKEN,
         )
-        ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+        ctx = CheckerJobs(settings, sessionmaker, redis).into({})
         async with sessionmaker() as session:
             run = await queue_sync(session, redis, kind="hours", start=START, end=END)
         jobs = await redis.queued_jobs(queue_name=QUEUE_NAME)
@@ -165,7 +166,7 @@ async def test_a_failing_run_is_recorded_with_its_reason(
         tenkfeet_api_url="http://127.0.0.1:9",  # nothing listens there
         tenkfeet_max_retries=0,
     )
-    ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+    ctx = CheckerJobs(settings, sessionmaker, redis).into({})
     async with sessionmaker() as session:
         run = await queue_sync(session, redis, kind="users")
     assert (await run_sync(ctx, run.id)).startswith("failed: 10000ft unavailable")

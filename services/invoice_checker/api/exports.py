@@ -50,7 +50,7 @@ async def export_hours(
 ) -> Response:
     invoice = await invoice_or_404(session, scope, invoice_id)
     entries = await checking.counted_entries(session, invoice.id)
-    rows = hour_exports.export_rows(entries, scope)  # type: ignore[arg-type]
+    rows = hour_exports.export_rows(entries, scope)
     project = invoice.project
     filename = hour_exports.export_filename(
         project.client.name, project.name, invoice.month, file_format

@@ -226,7 +226,7 @@ def entry_out(entry: HourEntry, scope: Scope) -> EntryOut:
         notes=shown.notes,
         status=entry.status,
         billable=entry.calculated_is_billable,
-        problems=incorrect_kinds(entry),  # type: ignore[arg-type]
+        problems=incorrect_kinds(entry),
     )
 
 
@@ -272,8 +272,8 @@ async def get_invoice(
     entries = await checking.counted_entries(session, invoice.id)
     fixed = await checking.shown_fixed_rows(session, invoice)
     aws = await checking.aws_rows(session, invoice)
-    totals = invoice_totals(hour_totals(entries), fixed, aws)  # type: ignore[arg-type]
-    lists = incorrect_lists(entries)  # type: ignore[type-var]
+    totals = invoice_totals(hour_totals(entries), fixed, aws)
+    lists = incorrect_lists(entries)
     comparison = await comparison_of(session, invoice)
     checklist = [
         ChecklistItem(field=field, count=len(lists[kind]))
@@ -328,7 +328,7 @@ async def get_invoice(
                     for email, user in s.users.items()
                 ],
             )
-            for s in phase_sections(entries)  # type: ignore[arg-type]
+            for s in phase_sections(entries)
         ],
         fixed_rows=[FixedRowOut.model_validate(r, from_attributes=True) for r in fixed],
         aws_rows=[AwsRowOut.model_validate(r, from_attributes=True) for r in aws],

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -248,6 +249,7 @@ async def _unfurl_for(
         return messages.flex_unfurl(summary, public_url)
     # An invoice or a project: its card for those who reach it (as the API decides).
     key: uuid.UUID
+    reached: Callable[[AsyncSession, Scope, uuid.UUID], Awaitable[object | None]]
     if invoice:
         key, what = uuid.UUID(invoice["id"]), "this invoice does not exist"
         card: Any = await invoice_card(session, key)
@@ -256,7 +258,7 @@ async def _unfurl_for(
         assert project is not None  # nosec B101 # one of the three matched
         key, what = uuid.UUID(project["guid"]), "project does not exist"
         card = await project_card(session, key)
-        reached = project_in_scope  # type: ignore[assignment]
+        reached = project_in_scope
     if card is None:
         return messages.not_found_unfurl(what)
     if not principal.can(Permission.VIEW_INVOICES) or not await reached(session, scope, key):

@@ -21,9 +21,9 @@ class EntryFacts(Protocol):
     """What the stats read from an hour entry (the store's rows satisfy this)."""
 
     @property
-    def user_email(self) -> str: ...
+    def user_email(self) -> str | None: ...
     @property
-    def user_name(self) -> str: ...
+    def user_name(self) -> str | None: ...
     @property
     def incurred_hours(self) -> float: ...
     @property
@@ -202,7 +202,7 @@ class UserRateSum:
 
 @dataclass(slots=True)
 class PhaseUser:
-    user_name: str
+    user_name: str | None
     rates: dict[float, UserRateSum] = field(default_factory=dict)
 
 
@@ -236,7 +236,8 @@ def phase_sections(entries: Iterable[EntryFacts]) -> list[PhaseSection]:
         section.incurred_hours += entry.incurred_hours
         if entry.calculated_is_billable:
             section.incurred_money += entry.incurred_money
-        user = section.users.setdefault(entry.user_email, PhaseUser(entry.user_name))
+        # An entry whose user 10000ft did not name is listed under "" (was a 500: email None).
+        user = section.users.setdefault(entry.user_email or "", PhaseUser(entry.user_name))
         rate = user.rates.setdefault(entry.bill_rate, UserRateSum())
         rate.incurred_hours += entry.incurred_hours
         rate.incurred_money += entry.incurred_money

@@ -21,7 +21,7 @@ from invoice_checker.domain.schedule import parse_schedule
 from invoice_checker.jobs.aws import import_aws_billing_automatic
 from invoice_checker.jobs.flex import contract_checks_job, flex_notice_job
 from invoice_checker.jobs.housekeeping import housekeeping_job
-from invoice_checker.jobs.runtime import job_session, local_today
+from invoice_checker.jobs.runtime import checker_jobs, job_session, local_today
 from invoice_checker.jobs.slack import (
     new_project_notice_job,
     slack_sync_job,
@@ -41,7 +41,9 @@ HOURS_BACK, HOURS_AHEAD = 60, 2
 
 async def _request_sync(ctx: dict[str, Any], kind: str, **dates: Any) -> str:
     async with job_session(ctx) as (session, _):
-        run = await queue_sync(session, ctx["redis"], kind=kind, requested_by="schedule", **dates)
+        run = await queue_sync(
+            session, checker_jobs(ctx).redis, kind=kind, requested_by="schedule", **dates
+        )
     return f"sync run {run.id} ({kind}) requested"
 
 

@@ -21,6 +21,7 @@ from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
 from invoice_checker.domain.date_ranges import InvalidRange
 from invoice_checker.jobs import sync
 from invoice_checker.jobs.queue import job
+from invoice_checker.jobs.runtime import checker_jobs
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store import sync_runs
 from invoice_checker.store.syncs import Event, SyncRun
@@ -165,8 +166,8 @@ async def execute(
 
 async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
     """arq job: claim the run (a duplicate job finds it taken and stops) and perform it."""
-    sessionmaker: Sessionmaker = ctx["sessionmaker"]
-    settings: InvoiceCheckerSettings = ctx["settings"]
+    jobs = checker_jobs(ctx)
+    sessionmaker, settings = jobs.sessions, jobs.settings
     async with sessionmaker() as session, session.begin():
         run = await sync_runs.claim_run(session, run_id)
     if run is None:
@@ -184,12 +185,11 @@ async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
 
 async def sweep_sync_runs(ctx: dict[str, Any]) -> int:
     """arq cron: re-enqueue runs whose job was lost; fail runs whose worker died."""
-    sessionmaker: Sessionmaker = ctx["sessionmaker"]
-    redis: ArqRedis = ctx["redis"]
-    async with sessionmaker() as session, session.begin():
+    jobs = checker_jobs(ctx)
+    async with jobs.sessions() as session, session.begin():
         await sync_runs.fail_abandoned_runs(session, ABANDONED_RUNNING_AFTER)
         stale = await sync_runs.stale_queued_runs(session, STALE_QUEUED_AFTER)
     for run_id in stale:
         # A fresh job id: the lost job's id may still hold a stored result in Redis.
-        await enqueue(redis, sync_job(run_id, ":sweep"))
+        await enqueue(jobs.redis, sync_job(run_id, ":sweep"))
     return len(stale)
