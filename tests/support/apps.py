@@ -37,15 +37,15 @@ async def app_client(
     """An httpx client talking to the app over ASGI, lifespan started and stopped around it.
 
     With a test `session`, requests run on the same connection, each in its own session (see
-    `joined_sessionmakers`); the test session forgets what it had loaded after each request."""
+    `joined_sessionmakers`). Objects the test session had loaded keep their loaded values: a
+    test reading what a request changed queries it again (`populate_existing`, `refresh`)."""
     if session is not None:
         connection = await session.connection()
         writing, reading = joined_sessionmakers(connection)
 
-        async def request_sessionmaker() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+        async def request_sessionmaker() -> async_sessionmaker[AsyncSession]:
             await session.flush()  # the request sees what the test has written so far
-            yield writing
-            session.expire_all()
+            return writing
 
         app.dependency_overrides[get_sessionmaker] = request_sessionmaker
         app.dependency_overrides[get_read_sessionmaker] = lambda: reading
