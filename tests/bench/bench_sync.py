@@ -30,6 +30,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -105,7 +106,7 @@ async def limit_seconds(
             assignables=mapping.assignables(await client.projects_with_phases()),
             leave_types=await directory.leave_type_names(session),
         )
-        invoices = dict(
+        invoices: dict[str, int] = dict(
             (
                 await session.execute(
                     text(
@@ -132,7 +133,7 @@ async def limit_seconds(
     del now
     async with sessionmaker() as session:
         connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
+        raw: Any = (await connection.get_raw_connection()).driver_connection
         copy_started = time.perf_counter()
         await raw.copy_records_to_table(
             "hour_entries", schema_name="invoice_checker", records=records, columns=columns

@@ -183,7 +183,7 @@ def gateway_env(
 @pytest.fixture
 def settings(gateway_env: dict[str, str]) -> LicenceGatewaySettings:
     fields = {name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()}
-    return LicenceGatewaySettings(**fields)
+    return LicenceGatewaySettings.model_validate(fields)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Err
 
 from invoice_checker.main import create_app as create_checker
 from invoice_checker.settings import InvoiceCheckerSettings
@@ -68,6 +69,8 @@ def generated_cases(app: FastAPI, per_operation: int) -> list[Case]:
     schema = schemathesis.openapi.from_dict(app.openapi())
     cases: list[Case] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
