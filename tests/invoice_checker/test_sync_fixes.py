@@ -15,11 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.runtime import CheckerJobs
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
-from invoice_checker.jobs.sync_runs import RUN_SYNC_JOB, queue_sync, run_sync, sweep_sync_runs
+from invoice_checker.jobs.sync_runs import (
+    RUN_SYNC_JOB,
+    enqueue_when_committed,
+    run_sync,
+    sweep_sync_runs,
+)
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
+from invoice_checker.store.sync_runs import request_run
 from invoice_checker.store.syncs import SyncRun
+from service_kit.queue import commit
 from tests.invoice_checker.sync_support import (
     TOKEN,
     clean_sessionmaker,
@@ -130,7 +137,9 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
         )
         ctx = CheckerJobs(settings, sessionmaker, redis).into({})
         async with sessionmaker() as session:
-            run = await queue_sync(session, redis, kind="hours", start=START, end=END)
+            requested = await request_run(session, kind="hours", start=START, end=END)
+            run = enqueue_when_committed(session, requested)
+            await commit(session, redis)
         jobs = await redis.queued_jobs(queue_name=QUEUE_NAME)
         assert [(job.function, job.args) for job in jobs] == [(RUN_SYNC_JOB, (run.id,))]
 
@@ -168,7 +177,8 @@ async def test_a_failing_run_is_recorded_with_its_reason(
     )
     ctx = CheckerJobs(settings, sessionmaker, redis).into({})
     async with sessionmaker() as session:
-        run = await queue_sync(session, redis, kind="users")
+        run = enqueue_when_committed(session, await request_run(session, kind="users"))
+        await commit(session, redis)
     assert (await run_sync(ctx, run.id)).startswith("failed: 10000ft unavailable")
     async with sessionmaker() as session:
         failed = await session.get(SyncRun, run.id)

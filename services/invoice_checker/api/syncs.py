@@ -14,7 +14,8 @@ from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import InvalidRange, check_range
 from invoice_checker.domain.permissions import Permission
-from invoice_checker.jobs.sync_runs import stage_sync
+from invoice_checker.jobs.sync_runs import enqueue_when_committed
+from invoice_checker.store import sync_runs
 from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
 from service_kit.db import SessionDep
@@ -121,7 +122,7 @@ async def request_sync(
             )
         if await project_in_scope(session, scope, body.project) is None:
             raise not_found(f"project {body.project}")
-    run = await stage_sync(
+    requested = await sync_runs.request_run(
         session,
         kind=body.kind,
         start=body.start,
@@ -129,6 +130,7 @@ async def request_sync(
         force=body.force,
         requested_by=principal.email,
     )
+    run = enqueue_when_committed(session, requested)
     await session.flush()
     await session.refresh(run)
     return SyncRunOut.of(run)

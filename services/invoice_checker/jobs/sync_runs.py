@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
@@ -25,7 +24,7 @@ from invoice_checker.jobs.runtime import checker_jobs
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store import sync_runs
 from invoice_checker.store.syncs import Event, SyncRun
-from service_kit.queue import JobRequest, after_commit, commit, enqueue
+from service_kit.queue import JobRequest, after_commit, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -52,40 +51,12 @@ def sync_job(run_id: int, attempt: str = "") -> JobRequest:
     return job(RUN_SYNC_JOB, run_id, job_id=f"sync-run:{run_id}{attempt}")
 
 
-async def stage_sync(
-    session: AsyncSession,
-    *,
-    kind: str,
-    start: date | None = None,
-    end: date | None = None,
-    force: bool = False,
-    requested_by: str = "system",
-) -> SyncRun:
-    """Request a sync: add the run, its job enqueued once the session commits (identical waiting
-    runs collapse into one)."""
-    run, created = await sync_runs.request_run(
-        session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
-    )
+def enqueue_when_committed(session: AsyncSession, requested: tuple[SyncRun, bool]) -> SyncRun:
+    """The run `sync_runs.request_run` answered; a new one's job is enqueued once `session`
+    commits (a reused waiting run has its job already)."""
+    run, created = requested
     if created:
         after_commit(session, sync_job(run.id))
-    return run
-
-
-async def queue_sync(
-    session: AsyncSession,
-    redis: ArqRedis,
-    *,
-    kind: str,
-    start: date | None = None,
-    end: date | None = None,
-    force: bool = False,
-    requested_by: str = "system",
-) -> SyncRun:
-    """Request a sync outside a request (schedules, CLI): commit the run, then enqueue its job."""
-    run = await stage_sync(
-        session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
-    )
-    await commit(session, redis)
     return run
 
 
