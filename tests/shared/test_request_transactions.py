@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.app import build_app
-from service_kit.db import SessionDep, get_sessionmaker
+from service_kit.db import ReadSessionDep, SessionDep, get_sessionmaker
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
 from service_kit.settings import ServiceSettings
@@ -49,6 +49,14 @@ def marks_app(database_url: str, redis_url: str, calls: list[str]) -> FastAPI:
     ) -> None:
         await session.execute(INSERT, {"name": name})
 
+    @router.get("/read")
+    async def read(session: ReadSessionDep) -> dict[str, bool]:
+        """Whether PostgreSQL holds a transaction open around a read session's statement."""
+        connection = await session.connection()
+        await connection.execute(text("SELECT 1"))
+        raw = (await connection.get_raw_connection()).driver_connection
+        return {"in_transaction": bool(raw and raw.is_in_transaction())}
+
     settings = ServiceSettings(database_url=database_url, redis_url=redis_url)
     return build_app(
         title="marks",
@@ -77,3 +85,9 @@ async def test_only_work_the_session_dependency_commits_is_kept(
         assert (await client.post("/kept/d")).status_code == 204
     assert await _names(db_session) == ["a", "d"]
     assert calls == ["a", "d"]  # after-commit work ran for committed requests only
+
+
+async def test_list_reads_run_in_autocommit(database_url: str, redis_url: str) -> None:
+    """No BEGIN and ROLLBACK around a read session's statements (the app's own engine)."""
+    async with app_client(marks_app(database_url, redis_url, [])) as client:
+        assert (await client.get("/read")).json() == {"in_transaction": False}

@@ -22,7 +22,7 @@ from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import hour_entry_visible
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep
 from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
@@ -140,7 +140,7 @@ def _project_condition(project: str) -> Any:
 
 @router.get("", response_model=Page[HourEntryOut])
 async def list_hour_entries(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     scope: RowScope,
     start: Annotated[date | None, Query(description="first day, YYYY-MM-DD")] = None,

@@ -29,7 +29,7 @@ from licence_gateway.store.mail import (
     ReceivedEmail,
 )
 from licence_gateway.store.payloads import LicencePayload
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import Problem, not_found
 
 T = TypeVar("T")
@@ -298,7 +298,7 @@ def admin_router() -> APIRouter:
     @router.get("/mails", summary="Mails, newest first")
     async def list_mails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         status: MailStatus | None = None,
         extract_type: ExtractType | None = None,
@@ -344,7 +344,7 @@ def admin_router() -> APIRouter:
     @router.get("/payloads", summary="Payloads, newest first, with their latest batch")
     async def list_payloads(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         state: PayloadState | None = None,
         received_from: Annotated[datetime | None, Query(description="inclusive")] = None,
@@ -394,7 +394,7 @@ def admin_router() -> APIRouter:
     @router.get("/received-emails", summary="E-mails read from the HMRC mailbox, newest first")
     async def list_received_emails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         flagged: Annotated[
             bool | None, Query(description="true: only those stored but not applied")
