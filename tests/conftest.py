@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -14,12 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from service_kit.queue import create_redis
 from tests.support.database import migrated_database
 from tests.support.infra import database_name_for_tests, redis_url_for_tests
+from tests.support.system_tools import report_missing_tools
 
 # CI replays the same generated examples on every run, so a failure there can be reproduced;
 # developers' runs keep exploring new ones (and remember failures in .hypothesis/).
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """After pytest's own short summary: the one line naming missing system tools."""
+    yield
+    report_missing_tools(terminalreporter)
 
 
 @pytest.fixture(scope="session")

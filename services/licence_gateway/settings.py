@@ -15,85 +15,165 @@ class LicenceGatewaySettings(ServiceSettings):
         env_prefix="LICENCE_GATEWAY_", env_ignore_empty=True, extra="ignore"
     )
 
-    # ICMS-facing API (engineer B): Hawk credentials, the same pair in both directions.
-    icms_hawk_id: str = Field(default="icms-api", description="Hawk credentials id ICMS signs with")
+    # ICMS-facing API: Hawk credentials, the same pair in both directions.
+    icms_hawk_id: str = Field(
+        default="icms-api",
+        description="Hawk credentials id ICMS signs with (and we sign our calls to ICMS with)",
+    )
     icms_hawk_key: SecretStr = Field(
-        default=SecretStr(""), description="Hawk key shared with ICMS; unset refuses every request"
+        default=SecretStr(""),
+        description=(
+            "Hawk key shared with ICMS; empty refuses every ICMS request with 401 (logged as an "
+            "error at start)"
+        ),
     )
     hawk_disabled: bool = Field(
-        default=False, description="true turns inbound Hawk off (logged as a warning)"
+        default=False,
+        description=(
+            "true accepts unsigned ICMS requests and signs no answers (logged as a warning at "
+            "start); never in production"
+        ),
     )
     health_payload_max_age_seconds: int = Field(
-        default=300, ge=1, description="/healthcheck/ fails when a payload waits longer than this"
+        default=300,
+        ge=1,
+        description="/healthcheck/ fails while an unsent, non-skipped payload is older than this",
     )
     health_reply_max_wait_seconds: int = Field(
-        default=3600, ge=1, description="/healthcheck/ fails when a sent mail waits longer"
+        default=3600,
+        ge=1,
+        description=(
+            "/healthcheck/ fails while a mail sent longer ago than this has no processed reply"
+        ),
     )
 
-    # Mail transport and the ICMS client (engineer C). An empty host/URL means "not configured":
+    # Mail transport and the ICMS client. An empty host/URL means "not configured":
     # the service still starts and is ready; the feature says what to set when it is used.
     tls_ca_file: str = Field(
         default="",
-        description="extra CA bundle (PEM) trusted for outbound TLS: SMTP, POP3, identity, ICMS",
+        description=(
+            "Extra CA bundle (PEM) trusted for SMTP, POP3, the identity platform and ICMS; empty "
+            "uses the system store"
+        ),
     )
-    smtp_host: str = Field(default="", description="SMTP relay for licenceData e-mails")
-    smtp_port: int = Field(default=587, ge=1, le=65535, description="587 STARTTLS, 465 TLS")
+    smtp_host: str = Field(
+        default="",
+        description="SMTP relay licenceData e-mails go through; empty: sending is not configured",
+    )
+    smtp_port: int = Field(
+        default=587, ge=1, le=65535, description="587 for STARTTLS, 465 for implicit TLS"
+    )
     smtp_security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="starttls, tls (implicit, SMTPS) or none"
+        default="starttls", description="starttls, tls (SMTPS) or none (local simulators only)"
     )
     smtp_auth: Literal["password", "xoauth2", "none"] = Field(
-        default="password", description="password, xoauth2 (token from the azure_* settings), none"
+        default="password",
+        description="password, xoauth2 (token from the AZURE_* settings) or none",
     )
     smtp_username: str = Field(default="", description="SMTP login; also the From address")
     smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password")
-    smtp_from_address: str = Field(default="", description="From address if not the login")
-    smtp_to_address: str = Field(default="", description="HMRC CHIEF mailbox licenceData goes to")
-    smtp_timeout_seconds: float = Field(default=60, gt=0, description="per SMTP operation")
-    smtp_legacy_layout: bool = Field(
-        default=False, description="send the original's legacy MIME layout instead of base64"
+    smtp_from_address: str = Field(
+        default="", description="From address when it is not the login (empty: the username)"
     )
-    pop3_host: str = Field(default="", description="POP3 server of the mailbox HMRC replies to")
-    pop3_port: int = Field(default=995, ge=1, le=65535, description="995 POP3S, 110 STARTTLS")
+    smtp_to_address: str = Field(
+        default="", description="The HMRC CHIEF mailbox licenceData goes to"
+    )
+    smtp_timeout_seconds: float = Field(
+        default=60, gt=0, description="Per SMTP operation; a timeout is a transient failure"
+    )
+    smtp_legacy_layout: bool = Field(
+        default=False,
+        description=(
+            "true sends the original's legacy MIME layout (raw 7-bit text under a base64 header, "
+            "name: headers, no Date or Message-ID) for a relay that needs it; false sends a "
+            "standard multipart message with the ASCII file base64-encoded, Date and Message-ID"
+        ),
+    )
+    pop3_host: str = Field(
+        default="",
+        description=(
+            "POP3 server of the mailbox HMRC replies to (e.g. outlook.office365.com); empty: "
+            "reading is not configured"
+        ),
+    )
+    pop3_port: int = Field(
+        default=995, ge=1, le=65535, description="995 for POP3S, 110 for STARTTLS"
+    )
     pop3_security: Literal["tls", "starttls", "none"] = Field(
-        default="tls", description="tls (implicit, POP3S), starttls (STLS) or none"
+        default="tls", description="tls (POP3S), starttls (STLS) or none (local simulators only)"
     )
     pop3_auth: Literal["xoauth2", "password"] = Field(
-        default="xoauth2", description="xoauth2 (token from the azure_* settings) or password"
+        default="xoauth2",
+        description=(
+            "xoauth2 (Microsoft 365, token from the AZURE_* settings) or password (USER/PASS)"
+        ),
     )
-    pop3_username: str = Field(default="", description="mailbox user name")
-    pop3_password: SecretStr = Field(default=SecretStr(""), description="mailbox password")
+    pop3_username: str = Field(default="", description="The mailbox")
+    pop3_password: SecretStr = Field(
+        default=SecretStr(""), description="The mailbox's password, for POP3_AUTH=password"
+    )
     pop3_timeout_seconds: float = Field(default=60, gt=0, description="per POP3 operation")
-    azure_tenant_id: str = Field(default="", description="Microsoft Entra tenant for XOAUTH2")
-    azure_client_id: str = Field(default="", description="app (client) id for XOAUTH2")
-    azure_client_secret: SecretStr = Field(default=SecretStr(""), description="client secret")
+    azure_tenant_id: str = Field(
+        default="",
+        description=(
+            "Tenant of the app registration whose client-credentials tokens log in with XOAUTH2"
+        ),
+    )
+    azure_client_id: str = Field(
+        default="",
+        description="App (client) id for XOAUTH2 (msal; the token is cached until it expires)",
+    )
+    azure_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="The app registration's client secret"
+    )
     azure_authority_host: str = Field(
-        default="https://login.microsoftonline.com", description="identity platform (https)"
+        default="https://login.microsoftonline.com",
+        description="Identity platform (the Microsoft identity simulator locally; https only)",
     )
     azure_scope: str = Field(
         default="https://outlook.office.com/.default", description="scope of the mail token"
     )
     icms_api_url: str = Field(
-        default="", description="ICMS base URL the callbacks go to, e.g. http://caseworker:8008/"
+        default="",
+        description=(
+            "ICMS base URL; callbacks go to chief/license-data-callback and "
+            "chief/usage-data-callback under it (a missing trailing / is added)"
+        ),
     )
-    icms_timeout_seconds: float = Field(default=60, gt=0, description="per ICMS request")
+    icms_timeout_seconds: float = Field(
+        default=60, gt=0, description="Per ICMS request; a timeout is a transient failure"
+    )
 
-    # Mail flow jobs, operator commands and the admin API (engineer D).
+    # Mail flow jobs, operator commands and the admin API.
     chief_source_system: str = Field(
-        default="ILBDOTI", description="fileHeader sourceSystem and part of each file name"
+        default="ILBDOTI",
+        description="fileHeader sourceSystem and part of each licenceData file name (never CHIEF)",
     )
     hmrc_sender_address: str = Field(
-        default="", description="From address HMRC replies come from; other senders are left"
+        default="",
+        description=(
+            "From address of HMRC's replies; other mail is left in the box. Needed to read the "
+            "mailbox"
+        ),
     )
     batch_every_minutes: int = Field(
-        default=10, ge=1, le=60, description="licenceData batching job schedule"
+        default=10, ge=1, le=60, description="Batching job: at minutes 0, n, 2n… of each hour"
     )
-    inbox_every_minutes: int = Field(default=5, ge=1, le=60, description="POP3 mailbox job")
-    callbacks_every_minutes: int = Field(default=5, ge=1, le=60, description="ICMS callbacks job")
+    inbox_every_minutes: int = Field(
+        default=5, ge=1, le=60, description="Mailbox job, at second 30 of those minutes"
+    )
+    callbacks_every_minutes: int = Field(
+        default=5, ge=1, le=60, description="ICMS callbacks job, at second 45 of those minutes"
+    )
     first_run_number: int = Field(
-        default=1, ge=1, description="run number of the first batch when none exists (go-live)"
+        default=1,
+        ge=1,
+        description=(
+            "Run number of the first batch when none exists (the last live run + 1 at go-live)"
+        ),
     )
     admin_token: SecretStr = Field(
-        default=SecretStr(""), description="bearer token of /admin; unset answers 503"
+        default=SecretStr(""), description="Bearer token of /admin/…; empty answers 503"
     )
 
     @field_validator("chief_source_system")

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
 from service_kit.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from service_kit.error_reporting import start_error_reporting
 from service_kit.errors import install_problem_handlers
 from service_kit.health import health_router, postgres_check, redis_check
 from service_kit.logging import configure_logging
@@ -77,6 +78,7 @@ def build_app(
     configure_logs: bool = True,
 ) -> FastAPI:
     """Build a service app. Engines and clients are created when it starts, never at import."""
+    start_error_reporting(settings, application_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from service_kit.db import create_engine
+from service_kit.error_reporting import start_error_reporting
 from service_kit.health import postgres_check, redis_check, run_checks
 from service_kit.logging import configure_logging
 from service_kit.migrations import alembic_config, upgrade
@@ -73,6 +74,7 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
 
         settings = settings_or_exit(spec.load_settings)
         configure_logging(settings.log_level)
+        start_error_reporting(settings, f"{spec.name}-worker")
         run_worker(spec.worker_settings(settings))
 
     @group.command()

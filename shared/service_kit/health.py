@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -75,6 +77,10 @@ def health_router() -> APIRouter:
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         registry: CollectorRegistry = request.app.state.metrics_registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # `serve --workers N`: every process's samples, summed, whichever one answers.
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

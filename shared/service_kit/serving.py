@@ -3,15 +3,26 @@
 Several processes each bind their own listening socket with SO_REUSEPORT, so the kernel spreads
 new connections evenly over them. (uvicorn's own --workers shares one socket, and whichever
 process wakes first tends to take every keep-alive connection, leaving the others idle.)
+
+With several processes, Prometheus metrics run in multiprocess mode: each process writes its
+samples to files in PROMETHEUS_MULTIPROC_DIR and `/metrics`, whichever process answers, adds up
+all of them (service_kit.health). The directory is the operator's if set, else a temporary one;
+either way it is emptied at start, as stale files from an earlier run would be counted.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -41,8 +52,40 @@ def _serve_one(app_factory: str, host: str, port: int, log_level: str) -> None:
     uvicorn.Server(_config(app_factory)).run(sockets=[_listening_socket(host, port)])
 
 
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def shared_metrics_directory() -> Iterator[Path]:
+    """An empty PROMETHEUS_MULTIPROC_DIR, set in the environment the worker processes inherit.
+
+    The workers are spawned, so prometheus_client, which picks its storage when first imported,
+    sees the variable in each of them.
+    """
+    chosen = os.environ.get(MULTIPROC_DIR_ENV)
+    directory = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_DIR_ENV] = str(directory)
+    try:
+        yield directory
+    finally:
+        if chosen is None:
+            del os.environ[MULTIPROC_DIR_ENV]
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def serve(app_factory: str, *, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve until SIGINT/SIGTERM; with several workers, stop all when one dies."""
+    if workers <= 1:
+        _serve(app_factory, host=host, port=port, workers=workers, log_level=log_level)
+        return
+    with shared_metrics_directory():
+        _serve(app_factory, host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _serve(app_factory: str, *, host: str, port: int, workers: int, log_level: str) -> None:
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(
             app_factory,
@@ -76,4 +119,5 @@ def serve(app_factory: str, *, host: str, port: int, workers: int, log_level: st
         process.join(timeout=30)
     # uvicorn re-raises the SIGTERM it handled once it has shut down: that is a clean stop.
     clean = {0, -signal.SIGTERM, -signal.SIGINT}
-    sys.exit(0 if all(process.exitcode in clean for process in processes) else 1)
+    if not all(process.exitcode in clean for process in processes):
+        sys.exit(1)

@@ -21,16 +21,38 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     database_url: str = Field(
-        description="PostgreSQL URL, postgresql+asyncpg://user:pass@host:port/db"
+        description=(
+            "PostgreSQL URL: postgresql+asyncpg://user:pass@host:5432/db (or ?host=/socket/dir)"
+        )
     )
-    redis_url: str = Field(description="Redis URL, redis://host:port/db or unix:///path/redis.sock")
+    redis_url: str = Field(
+        description="Redis URL: redis://host:6379/0, rediss://… or unix:///path/redis.sock"
+    )
     environment: Environment = Field(
-        default="production", description="development enables developer-only commands"
+        default="production",
+        description="development, test or production; development enables developer-only commands",
     )
-    log_level: str = Field(default="INFO", description="Python log level")
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="SQLAlchemy pool size")
+    log_level: str = Field(
+        default="INFO",
+        description=(
+            "Python log level; JSON logs go to stderr, stdout carries only a command's output"
+        ),
+    )
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="SQLAlchemy pool size (overflow as much again)"
+    )
     max_body_bytes: int = Field(
-        default=1_048_576, ge=1024, description="Largest request body accepted (413 above)"
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body, declared or chunked; larger ones get 413 problem+json",
+    )
+
+    sentry_dsn: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Sentry DSN: unhandled errors and ERROR log lines are reported there; empty sends "
+            "nothing anywhere"
+        ),
     )
 
     @field_validator("database_url")

@@ -16,6 +16,7 @@ from licence_gateway.jobs import batching
 from licence_gateway.jobs.batching import BatcherBusy, SendFailed, run_batching, send_licence_data
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.advisory_locks import AdvisoryLock
 from service_kit.db import create_sessionmaker
 from service_kit.settings import SettingsError, load_settings
 from tests.licence_gateway.mail_fixtures import (
@@ -275,12 +276,12 @@ async def test_a_batcher_holding_the_lock_keeps_others_out(
     await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
     async with engine.connect() as other_worker:
         await other_worker.execute(
-            text("SELECT pg_advisory_lock(:key)"), {"key": batching.BATCH_LOCK_KEY}
+            text("SELECT pg_advisory_lock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
         )
         with pytest.raises(BatcherBusy):
             await run_batching(mail_flow)
         await other_worker.execute(
-            text("SELECT pg_advisory_unlock(:key)"), {"key": batching.BATCH_LOCK_KEY}
+            text("SELECT pg_advisory_unlock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
         )
     assert chief_smtp.messages == []
     assert await run_batching(mail_flow) == "mail 1 sent"

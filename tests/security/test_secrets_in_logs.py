@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import mohawk
 import pytest
+import sentry_sdk
 from pydantic import SecretStr
 
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
@@ -57,6 +58,8 @@ GATEWAY_SECRETS = {
     "pop3_password": "Pop3Password-s3cr3t-0004",
     "azure_client_secret": "AzureSecret-s3cr3t-0005",
     "admin_token": "AdminToken-s3cr3t-0006",
+    # A DSN sentry_sdk accepts, on a port where nothing listens: reports go nowhere.
+    "sentry_dsn": "http://SentryKey-s3cr3t-0014@127.0.0.1:9/1",
 }
 CHECKER_SECRETS = {
     "tenkfeet_api_token": "TenkfeetToken-s3cr3t-0007",
@@ -66,6 +69,7 @@ CHECKER_SECRETS = {
     "slack_workspace_token": "xoxp-SlackWorkspace-s3cr3t-0011",
     "slack_signing_secret": "SlackSigning-s3cr3t-0012",
     "aws_secret_access_key": "AwsSecret-s3cr3t-0013",
+    "sentry_dsn": "http://SentryKey-s3cr3t-0015@127.0.0.1:9/1",
 }
 SECRETS = [DB_PASSWORD, *GATEWAY_SECRETS.values(), *CHECKER_SECRETS.values()]
 
@@ -105,6 +109,14 @@ def captured_logs(*, expect_lines: bool = True) -> Iterator[io.StringIO]:
     if expect_lines:
         assert stream.getvalue(), "the paths driven logged nothing: the test would prove nothing"
     assert_no_secret(stream.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def no_sentry_client_afterwards() -> Iterator[None]:
+    """The apps here start a Sentry client (their DSN is set); later tests run without one."""
+    yield
+    sentry_sdk.get_client().close(timeout=0)
+    sentry_sdk.get_global_scope().set_client(None)
 
 
 def secret_db_url(database_url: str) -> str:

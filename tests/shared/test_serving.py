@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.infra import free_port
 
@@ -16,13 +17,7 @@ def test_several_workers_answer_on_one_port_and_stop_on_sigterm(
     database_url: str, redis_url: str
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "LICENCE_GATEWAY_DATABASE_URL": database_url,
-        "LICENCE_GATEWAY_REDIS_URL": redis_url,
-    }
-    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+    process = _serve_two_workers(database_url, redis_url, port)
     try:
         deadline = time.monotonic() + 60
         pids: set[int] = set()
@@ -43,6 +38,17 @@ def test_several_workers_answer_on_one_port_and_stop_on_sigterm(
             process.kill()
 
 
+def _serve_two_workers(database_url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes its own
+    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
+    return subprocess.Popen([*command, "--workers", "2"], env=env, stderr=subprocess.DEVNULL)
+
+
 def _server_processes(pid: int) -> set[int]:
     """The worker processes under `serve` (not multiprocessing's resource tracker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -52,3 +58,41 @@ def _server_processes(pid: int) -> set[int]:
         if b"spawn_main" in cmdline:
             found.add(int(child))
     return found
+
+
+def test_metrics_of_several_workers_add_up_whichever_answers(
+    database_url: str, redis_url: str
+) -> None:
+    """Prometheus multiprocess mode: every scrape counts the requests all the workers answered."""
+    port = free_port()
+    process = _serve_two_workers(database_url, redis_url, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while len(_server_processes(process.pid)) < 2 or not _answers(f"{url}/readyz"):
+            assert time.monotonic() < deadline, "serve --workers 2 did not start"
+            time.sleep(0.2)
+        answered = 40
+        for _ in range(answered):  # a new connection each: the kernel spreads them over both
+            httpx.get(f"{url}/healthz").raise_for_status()
+        scraped = [_healthz_count(httpx.get(f"{url}/metrics").text) for _ in range(10)]
+        assert scraped == [answered] * 10
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _healthz_count(exposition: str) -> int:
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz":
+                total += sample.value
+    return int(total)

@@ -3,7 +3,8 @@
 Plain POP3 with STLS on one port, POP3S on another (both with the test certificate); USER/PASS
 against one shared password, and AUTH XOAUTH2 through Dovecot's oauth2 passdb, which checks each
 token at an introspection URL (the Microsoft identity simulator's /introspect).
-Debian: `apt-get install dovecot-core dovecot-pop3d` (.ci/run does it).
+Debian: `apt-get install dovecot-core dovecot-pop3d` (.ci/run does it); without them the tests
+that use it are skipped (see tests/support/system_tools.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from pathlib import Path
 
 from licence_gateway.simulators.serving import StartsAndStops
 from tests.support.infra import free_port
+from tests.support.system_tools import require_tool
 from tests.support.tls import LocalCertificate
 
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+# Debian's dovecot-core installs the master; it runs the POP3 server from its libexec directory.
+POP3_BINARY = "/usr/lib/dovecot/pop3"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class DovecotServer(StartsAndStops):
     def __init__(
         self, certificate: LocalCertificate, *, introspection_url: str, password: str
     ) -> None:
+        self.executable = require_tool("dovecot", "dovecot-core")
+        require_tool(POP3_BINARY, "dovecot-pop3d")
         # Not pytest's tmp_path: its 0700 parents keep the unprivileged mail user out.
         self.root = Path(tempfile.mkdtemp(prefix="dovecot-test-"))
         self.root.chmod(0o755)
@@ -127,7 +132,7 @@ service pop3-login {{
 
     def start(self) -> DovecotServer:
         self._process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
+            [self.executable, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from invoice_checker.domain.entry_status import EntryStatus
+
 WORKDAY_HOURS = 7.5
 FLEX_MAX_MINUS = -40.0
 FLEX_MAX_PLUS = 120.0
@@ -21,7 +23,6 @@ FLEX_MAX_PLUS = 120.0
 PROJECT_LEAVE_TYPE = "[project]"
 FLEX_TIME_LEAVE = "Flex time Leave"
 UNPAID_LEAVE = "Unpaid leave"
-UNSUBMITTED = "Unsubmitted"
 KIKY_PROJECT = "KIKY - Make Finland Great again"
 # KIKY hours count from September 2017; the monthly deduction starts in November 2017.
 KIKY_HOURS_FROM = date(2017, 9, 1)
@@ -144,7 +145,7 @@ def is_overtime(phase_name: str) -> bool:
 
 
 def counts_for_flex(entry: HourEntry) -> bool:
-    return entry.status != UNSUBMITTED
+    return entry.status != EntryStatus.UNSUBMITTED
 
 
 def day_totals(entries: Iterable[HourEntry]) -> dict[date, DayHours]:

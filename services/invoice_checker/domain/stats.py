@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from invoice_checker.domain.entry_status import EntryStatus
+
 HOME_CURRENCY = "EUR"
-UNSUBMITTED = "Unsubmitted"
 
 
 class EntryFacts(Protocol):
@@ -51,7 +52,7 @@ E = TypeVar("E", bound=EntryFacts)
 
 def is_counted(status: str, hours: float) -> bool:
     """Entries an invoice counts (spec 2.2): submitted or approved, with hours."""
-    return status != UNSUBMITTED and hours > 0
+    return status != EntryStatus.UNSUBMITTED and hours > 0
 
 
 # The incorrect-entry lists, in display order. An entry may be in several.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.hour_flags import (
     LEAVE_PROJECT_NAME,
     NO_PHASE,
@@ -336,11 +337,11 @@ class HourRow(NamedTuple):
     calculated_is_overtime: bool
 
 
-def entry_status(approval: Record | None) -> str:
+def entry_status(approval: Record | None) -> EntryStatus:
     """The approval's presence and approved_at decide; its `status` string is not read."""
     if not approval:
-        return "Unsubmitted"
-    return "Approved" if approval.get("approved_at") else "Pending Approval"
+        return EntryStatus.UNSUBMITTED
+    return EntryStatus.APPROVED if approval.get("approved_at") else EntryStatus.PENDING_APPROVAL
 
 
 def counts_as_hours(entry: Record) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.invoice_state import (
     InvoiceState,
     derive_state,
@@ -74,7 +75,7 @@ async def counted_entries(session: AsyncSession, invoice_id: uuid.UUID) -> list[
         select(HourEntry)
         .where(
             HourEntry.invoice_id == invoice_id,
-            HourEntry.status != "Unsubmitted",
+            HourEntry.status != EntryStatus.UNSUBMITTED,
             HourEntry.incurred_hours > 0,
         )
         .order_by(HourEntry.date, HourEntry.user_id, HourEntry.id)

@@ -27,17 +27,16 @@ from invoice_checker.store.directory import (
 )
 from invoice_checker.store.history import changed_fields, record_history_rows
 from invoice_checker.store.hours import HourEntry
+from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
 
-# Directory writes read, compare, then write; two syncs doing that at once (two workers, two
-# CLI runs) would both insert the same new rows. One transaction-scoped lock serialises them;
-# they are small, so the wait is short.
-DIRECTORY_LOCK_KEY = 0x10F7_D1
-
 
 async def lock_directory(session: AsyncSession) -> None:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIRECTORY_LOCK_KEY})
+    """Serialise directory writes (transaction-scoped; they are small, so the wait is short)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": AdvisoryLock.DIRECTORY_SYNC}
+    )
 
 
 @dataclass

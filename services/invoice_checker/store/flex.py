@@ -22,7 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invoice_checker.domain.flex import UNSUBMITTED, Contract, Correction, FlexInputs
+from invoice_checker.domain.entry_status import EntryStatus
+from invoice_checker.domain.flex import Contract, Correction, FlexInputs
 from invoice_checker.domain.flex import HourEntry as FlexHourEntry
 from invoice_checker.store.base import Base
 from invoice_checker.store.directory import PublicHoliday, TenkfeetUser
@@ -97,7 +98,7 @@ async def load_flex_inputs(
             HourEntry.leave_type,
             HourEntry.phase_name,
             HourEntry.status,
-        ).where(HourEntry.user_guid == user.guid, HourEntry.status != UNSUBMITTED)
+        ).where(HourEntry.user_guid == user.guid, HourEntry.status != EntryStatus.UNSUBMITTED)
     )
     return FlexInputs(
         contracts=[to_contract(c) for c in contracts.scalars()],

@@ -21,9 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.tenkfeet_mapping import HourRow
-
-# First key of the two-key advisory locks an hour sync holds, one per day (second key: ordinal).
-DAY_LOCK_CLASS = 0x10F7
+from service_kit.advisory_locks import AdvisoryLockClass
 
 STAGE = "hour_rows_stage"
 _STAGE_COLUMNS = {
@@ -172,7 +170,10 @@ async def lock_days(session: AsyncSession, days: Sequence[date]) -> None:
             "SELECT pg_advisory_xact_lock(:lock_class, d) "
             "FROM unnest(CAST(:ordinals AS integer[])) AS d ORDER BY d"
         ),
-        {"lock_class": DAY_LOCK_CLASS, "ordinals": sorted(day.toordinal() for day in days)},
+        {
+            "lock_class": AdvisoryLockClass.HOUR_SYNC_DAY,
+            "ordinals": sorted(day.toordinal() for day in days),
+        },
     )
 
 

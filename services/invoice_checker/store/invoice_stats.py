@@ -20,9 +20,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# One lock for every refresh: two concurrent refreshes would otherwise update the same invoice
-# rows in different orders and could deadlock. A refresh is short, so serialising costs little.
-REFRESH_LOCK_KEY = 0x1C_57A7
+from service_kit.advisory_locks import AdvisoryLock
 
 _TARGETS = """
     SELECT id FROM invoice_checker.invoices
@@ -168,7 +166,9 @@ async def refresh_invoice_stats(
     month_list = sorted({month_start(day) for day in months}) if months is not None else None
     if month_list == [] or (invoice_ids is not None and not invoice_ids):
         return 0
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK_KEY})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": AdvisoryLock.INVOICE_STATS_REFRESH}
+    )
     # JIT compiling this one statement costs ~2 s, far more than running it.
     await session.execute(text("SET LOCAL jit = off"))
     targets = {

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invoice_checker.domain.entry_status import EntryStatus
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.domain.slack_messages import (
     InvoiceCard,
@@ -38,9 +39,6 @@ from invoice_checker.store.base import Base
 from invoice_checker.store.directory import Client, Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
-
-UNSUBMITTED_STATUS = "Unsubmitted"
-PENDING_APPROVAL = "Pending Approval"
 
 # Notification kinds; each is sent at most once per period (see SlackNotificationBundle).
 UNSUBMITTED = "unsubmitted"
@@ -193,7 +191,7 @@ async def unsubmitted_by_person(
         .join(Invoice, Invoice.id == HourEntry.invoice_id)
         .join(Project, Project.guid == Invoice.project_guid)
         .where(
-            HourEntry.status == UNSUBMITTED_STATUS,
+            HourEntry.status == EntryStatus.UNSUBMITTED,
             HourEntry.date.between(first, last),
             HourEntry.incurred_hours > 0,
             Project.archived.is_(False),
@@ -239,7 +237,9 @@ async def unapproved_projects(
         .join(Invoice, Invoice.id == HourEntry.invoice_id)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
-        .where(HourEntry.status == PENDING_APPROVAL, HourEntry.date.between(first, last))
+        .where(
+            HourEntry.status == EntryStatus.PENDING_APPROVAL, HourEntry.date.between(first, last)
+        )
         .group_by(Project.guid, Client.name)
         .order_by(Client.name, Project.name)
     )

@@ -36,11 +36,9 @@ from licence_gateway.store.mail import (
     record_send_failure,
 )
 from licence_gateway.store.payloads import LicencePayload
+from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
-
-# pg advisory lock key of everything that creates or sends a licenceData mail.
-BATCH_LOCK_KEY = 0x4C47_4261  # "LGBa"
 
 
 class BatcherBusy(Exception):
@@ -65,7 +63,7 @@ async def batching_session(flow: MailFlow) -> AsyncIterator[AsyncSession]:
     """
     async with flow.engine.connect() as connection:
         locked = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": BATCH_LOCK_KEY}
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
         )
         await connection.commit()
         if not locked:
@@ -79,7 +77,9 @@ async def batching_session(flow: MailFlow) -> AsyncIterator[AsyncSession]:
 
 async def _unlock(connection: AsyncConnection) -> None:
     await connection.rollback()
-    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": BATCH_LOCK_KEY})
+    await connection.execute(
+        text("SELECT pg_advisory_unlock(:key)"), {"key": AdvisoryLock.LICENCE_BATCHING}
+    )
     await connection.commit()
 
 
