@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -182,8 +183,10 @@ def gateway_env(
 
 @pytest.fixture
 def settings(gateway_env: dict[str, str]) -> LicenceGatewaySettings:
-    fields = {name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()}
-    return LicenceGatewaySettings.model_validate(fields)
+    fields: dict[str, Any] = {
+        name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()
+    }
+    return LicenceGatewaySettings(**fields)
 
 
 @pytest.fixture
