@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from invoice_checker.cli_admin import create_token
+from invoice_checker.cli_admin import create_token, user
 from invoice_checker.cli_flex import flex
 from invoice_checker.cli_jobs import jobs
 from invoice_checker.cli_sync import sync
@@ -31,5 +31,6 @@ add_standard_commands(main, SPEC)
 main.add_command(flex)
 main.add_command(jobs)
 main.add_command(create_token)
+main.add_command(user)
 main.add_command(simulate)
 main.add_command(sync)

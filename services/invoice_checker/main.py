@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from invoice_checker.api import (
+    access,
     auth,
     comments,
     directory,
@@ -14,6 +21,7 @@ from invoice_checker.api import (
     hour_entries,
     invoice_detail,
     invoices,
+    operations,
     reports,
     syncs,
     tags,
@@ -24,6 +32,25 @@ from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from service_kit.app import build_app
 
+EXPORT_PROCESSES = 2  # PDF/XLSX builds at once per server process; more wait their turn
+EXPORT_NICENESS = 10  # on a busy machine the API's event loop goes first, exports after
+
+
+@asynccontextmanager
+async def export_pool(app: FastAPI) -> AsyncIterator[None]:
+    """Processes that build PDF and XLSX exports off the event loop; started on first use."""
+    pool = ProcessPoolExecutor(
+        max_workers=EXPORT_PROCESSES,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice,
+        initargs=(EXPORT_NICENESS,),
+    )
+    app.state.export_pool = pool
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
 
 def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -33,8 +60,11 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
         openapi_tags=guide.OPENAPI_TAGS,
         settings=settings,
         application_name="invoice_checker",
+        extra_lifespan=export_pool,
         routers=[
             auth.router,
+            access.router,
+            operations.router,
             invoices.router,
             invoice_detail.router,
             hour_entries.router,

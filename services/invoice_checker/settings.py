@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from invoice_checker.domain.schedule import Cron
 from service_kit.settings import ServiceSettings, load_settings
 
+MIN_SESSION_SECRET_BYTES = 32
+
 
 class InvoiceCheckerSettings(ServiceSettings):
     model_config = SettingsConfigDict(
@@ -58,11 +60,14 @@ class InvoiceCheckerSettings(ServiceSettings):
     )
     session_secret: SecretStr = Field(
         default=SecretStr(""),
-        description="Signs the 10-minute sign-in state cookie (state, nonce, PKCE verifier)",
+        description="Signs the 10-minute sign-in state cookie (state, nonce, PKCE verifier); "
+        "in production `serve` and `worker` refuse one shorter than 32 bytes",
     )
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="Browser session life")
     cookie_secure: bool = Field(
-        default=True, description="Cookies only over HTTPS; false only for plain-http development"
+        default=True,
+        description="Cookies only over HTTPS; false only for plain-http development "
+        "(`serve` and `worker` refuse it in production)",
     )
 
     # Health data: entries of these leave types show as "Leave" to all but their owner and
@@ -190,6 +195,13 @@ class InvoiceCheckerSettings(ServiceSettings):
         le=3650,
         description="Housekeeping deletes events and finished sync runs older than this",
     )
+
+    def unsafe_for_production(self) -> str | None:
+        if not self.cookie_secure:
+            return "COOKIE_SECURE: must be true (session cookies would travel over plain http)"
+        if len(self.session_secret.get_secret_value().encode()) < MIN_SESSION_SECRET_BYTES:
+            return f"SESSION_SECRET: must be at least {MIN_SESSION_SECRET_BYTES} bytes"
+        return None
 
 
 def get_settings() -> InvoiceCheckerSettings:

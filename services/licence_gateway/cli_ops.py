@@ -27,6 +27,7 @@ from licence_gateway.domain.chief import (
     parse_licence_reply,
 )
 from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
+from licence_gateway.domain.hmrc_sender import check_hmrc_sender
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.batching import (
     BatcherBusy,
@@ -37,6 +38,7 @@ from licence_gateway.jobs.batching import (
     mark_sent,
     send_pending_mail,
 )
+from licence_gateway.jobs.callbacks import redeliver_outcome
 from licence_gateway.jobs.context import MailFlow, open_mail_flow
 from licence_gateway.jobs.inbox import Envelope
 from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError, get_settings
@@ -48,6 +50,7 @@ from licence_gateway.store.mail import (
     batch_of_mail,
     licence_mail_in_flight,
     move_mail,
+    parked_callback,
     record_send_failure,
 )
 from licence_gateway.store.payloads import LicencePayload
@@ -238,6 +241,29 @@ async def set_skip_flag(
         say(f"skip_process={str(skip).lower()} on {what}; it will {effect}")
 
 
+# --- redeliver -------------------------------------------------------------------------------
+
+
+async def redeliver(flow: MailFlow, payload_id: int, dry_run: bool, say: Say) -> None:
+    """Send a parked licence's outcome to ICMS again, once someone has fixed it in ICMS."""
+    async with flow.sessions() as session:
+        payload = await session.get(LicencePayload, payload_id)
+        if payload is None:
+            raise Refused(f"no payload {payload_id}")
+        icms_id = str(payload.icms_id)
+        callback = await parked_callback(session, payload.id, icms_id, lock=True)
+        what = f"payload {payload.id} ({payload.reference}, ICMS id {icms_id})"
+        if callback is None:
+            raise Refused(f"{what} is not parked: ICMS has not refused its outcome")
+        if dry_run:
+            say(f"dry run: would send the outcome of {what} to ICMS again")
+            say(f"ICMS refused it with: {callback.refused_ids[icms_id]}")
+            return
+        await redeliver_outcome(await flow.icms(), callback, icms_id)
+        await session.commit()
+        say(f"ICMS took the outcome of {what}; it is no longer parked")
+
+
 # --- fake-reply ------------------------------------------------------------------------------
 
 
@@ -314,18 +340,21 @@ async def check_mailbox(flow: MailFlow, fetch_email: bool, dry_run: bool, say: S
     say(f"{where}: {await flow.mailbox.count()} message(s)")
     if fetch_email:
         for message in (await flow.mailbox.fetch_all())[-3:]:
-            say(_describe(message.raw, flow.settings.hmrc_sender_address))
+            say(_describe(message.raw, flow.settings))
 
 
-def _describe(raw: bytes | None, hmrc_sender: str) -> str:
+def _describe(raw: bytes | None, settings: LicenceGatewaySettings) -> str:
     if raw is None:
         return "- (too large to fetch)"
-    envelope = Envelope.of(raw)
+    verdict = check_hmrc_sender(
+        raw, settings.hmrc_sender_address, settings.hmrc_trusted_authserv_id
+    )
+    envelope = Envelope.of(raw, verdict)
     try:
         attachment = parse_hmrc_email(raw).attachment_name
     except EmailParseError as exc:
         attachment = f"unusable: {exc}"
-    sender_ok = "HMRC" if envelope.sender == hmrc_sender.strip().lower() else "NOT HMRC"
+    sender_ok = "HMRC" if verdict.problem is None else "NOT HMRC"
     return (
         f"- subject: {envelope.subject!r}, from: {envelope.sender} ({sender_ok}),"
         f" attachment: {attachment}"
@@ -368,6 +397,13 @@ def add_ops_commands(group: click.Group) -> None:
     def set_skip_flag_command(payload_id: int, unset: bool, dry_run: bool) -> None:
         """Keep an unsent payload out of every batch (or, with --unset, let it go)."""
         run(lambda flow: set_skip_flag(flow, payload_id, not unset, dry_run, say))
+
+    @group.command("redeliver")
+    @click.argument("payload_id", type=int)
+    @dry_run_option
+    def redeliver_command(payload_id: int, dry_run: bool) -> None:
+        """Send the outcome of a licence ICMS refused (parked) to ICMS again."""
+        run(lambda flow: redeliver(flow, payload_id, dry_run, say))
 
     @group.command("fake-reply")
     @click.option("--outcome", type=click.Choice([o.value for o in FakeReply]), default="accept")

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from licence_gateway.api.admin import admin_router
 from licence_gateway.api.icms import icms_router, pingdom_router
+from licence_gateway.api.metrics import LicenceMetrics
 from licence_gateway.hawk import warn_if_disabled
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
 from service_kit.app import build_app
@@ -22,7 +23,7 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
         warn_if_disabled(settings)  # after logging is configured, once per server process
         yield
 
-    return build_app(
+    app = build_app(
         title="Licence gateway",
         description=(
             "Receives Hawk-signed licence instructions from ICMS, sends them to HMRC CHIEF as"
@@ -33,3 +34,5 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
         routers=[icms_router(), pingdom_router(), admin_router()],
         extra_lifespan=on_start,
     )
+    app.state.metrics_refreshers = [LicenceMetrics(app.state.metrics_registry).refresh]
+    return app

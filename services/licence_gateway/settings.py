@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from service_kit.settings import ServiceSettings, load_settings
+from service_kit.settings import ServiceSettings, SettingsError, load_settings
 
 
 class LicenceGatewaySettings(ServiceSettings):
@@ -31,7 +31,7 @@ class LicenceGatewaySettings(ServiceSettings):
         default=False,
         description=(
             "true accepts unsigned ICMS requests and signs no answers (logged as a warning at "
-            "start); never in production"
+            "start); refused in production (start-up stops)"
         ),
     )
     health_payload_max_age_seconds: int = Field(
@@ -64,7 +64,8 @@ class LicenceGatewaySettings(ServiceSettings):
         default=587, ge=1, le=65535, description="587 for STARTTLS, 465 for implicit TLS"
     )
     smtp_security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls", description="starttls, tls (SMTPS) or none (local simulators only)"
+        default="starttls",
+        description="starttls, tls (SMTPS) or none (local simulators only; refused in production)",
     )
     smtp_auth: Literal["password", "xoauth2", "none"] = Field(
         default="password",
@@ -100,7 +101,10 @@ class LicenceGatewaySettings(ServiceSettings):
         default=995, ge=1, le=65535, description="995 for POP3S, 110 for STARTTLS"
     )
     pop3_security: Literal["tls", "starttls", "none"] = Field(
-        default="tls", description="tls (POP3S), starttls (STLS) or none (local simulators only)"
+        default="tls",
+        description=(
+            "tls (POP3S), starttls (STLS) or none (local simulators only; refused in production)"
+        ),
     )
     pop3_auth: Literal["xoauth2", "password"] = Field(
         default="xoauth2",
@@ -156,6 +160,14 @@ class LicenceGatewaySettings(ServiceSettings):
             "mailbox"
         ),
     )
+    hmrc_trusted_authserv_id: str = Field(
+        default="",
+        description=(
+            "authserv-id of our receiving server (e.g. Exchange Online) whose"
+            " Authentication-Results must show dmarc=pass, or dkim=pass for HMRC's domain, before"
+            " a reply is applied; empty skips the check (local simulators only)"
+        ),
+    )
     batch_every_minutes: int = Field(
         default=10, ge=1, le=60, description="Batching job: at minutes 0, n, 2n… of each hour"
     )
@@ -191,8 +203,30 @@ class LicenceGatewaySettings(ServiceSettings):
         return value if not value or value.endswith("/") else f"{value}/"
 
 
+# Settings that are fine on a laptop and dangerous in production: start-up refuses them there.
+UNSAFE_IN_PRODUCTION = {
+    "hawk_disabled": True,
+    "smtp_security": "none",
+    "pop3_security": "none",
+}
+
+
+def refuse_unsafe_in_production(settings: LicenceGatewaySettings) -> None:
+    """Raise SettingsError naming the first setting that must not be used in production."""
+    if settings.environment != "production":
+        return
+    for name, unsafe in UNSAFE_IN_PRODUCTION.items():
+        if getattr(settings, name) == unsafe:
+            raise SettingsError(
+                f"LICENCE_GATEWAY_{name.upper()}={str(unsafe).lower()} is not allowed"
+                " when LICENCE_GATEWAY_ENVIRONMENT=production"
+            )
+
+
 def get_settings() -> LicenceGatewaySettings:
-    return load_settings(LicenceGatewaySettings)
+    settings = load_settings(LicenceGatewaySettings)
+    refuse_unsafe_in_production(settings)
+    return settings
 
 
 class NotConfiguredError(RuntimeError):

@@ -16,7 +16,13 @@ from service_kit.health import postgres_check, redis_check, run_checks
 from service_kit.logging import configure_logging
 from service_kit.migrations import alembic_config, upgrade
 from service_kit.queue import create_redis
-from service_kit.settings import ServiceSettings, SettingsError, SettingsT, masked_settings
+from service_kit.settings import (
+    ServiceSettings,
+    SettingsError,
+    SettingsT,
+    check_safe_to_start,
+    masked_settings,
+)
 
 
 @dataclass(frozen=True)
@@ -34,12 +40,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def settings_or_exit(load: Callable[[], SettingsT]) -> SettingsT:
-    """Settings from `load`, or one line naming the bad variable and exit code 2."""
+def settings_or_exit(load: Callable[[], SettingsT], *, starting: bool = False) -> SettingsT:
+    """Settings from `load`, or one line naming the bad variable and exit code 2. `starting`
+    (a server or worker): also refuse settings unsafe in production."""
     try:
-        return load()
+        settings = load()
+        if starting:
+            check_safe_to_start(settings)
     except SettingsError as exc:
         fail(str(exc))
+    return settings
 
 
 async def check_connections(settings: ServiceSettings) -> dict[str, str]:
@@ -56,15 +66,24 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
     @group.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=spec.default_port, show_default=True, type=int)
-    @click.option("--workers", default=1, show_default=True, type=int, help="Server processes")
-    def serve(host: str, port: int, workers: int) -> None:
+    @click.option(
+        "--workers",
+        type=int,
+        help="Server processes  [default: one per core this process may run on]",
+    )
+    def serve(host: str, port: int, workers: int | None) -> None:
         """Run the HTTP API (several workers share the port through SO_REUSEPORT)."""
+        from service_kit.serving import one_per_core
         from service_kit.serving import serve as serve_app
 
-        settings = settings_or_exit(spec.load_settings)
+        settings = settings_or_exit(spec.load_settings, starting=True)
         configure_logging(settings.log_level)
         serve_app(
-            spec.app_factory, host=host, port=port, workers=workers, log_level=settings.log_level
+            spec.app_factory,
+            host=host,
+            port=port,
+            workers=workers or one_per_core(),
+            log_level=settings.log_level,
         )
 
     @group.command()
@@ -72,7 +91,7 @@ def add_standard_commands(group: click.Group, spec: ServiceSpec) -> None:
         """Run the arq worker: queued jobs and the cron schedule."""
         from arq.worker import run_worker
 
-        settings = settings_or_exit(spec.load_settings)
+        settings = settings_or_exit(spec.load_settings, starting=True)
         configure_logging(settings.log_level)
         start_error_reporting(settings, f"{spec.name}-worker")
         run_worker(spec.worker_settings(settings))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, NewType
+from typing import Annotated, Any, NewType
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -51,6 +51,9 @@ def create_engine(
         },
     )
 
+
+AnySelect = Select[*tuple[Any, ...]]
+"""A statement selecting any columns."""
 
 ReadSession = NewType("ReadSession", AsyncSession)
 """A session that only reads, in autocommit; see `get_read_session`."""

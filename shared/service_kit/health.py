@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from service_kit.errors import problem_response
 from service_kit.state import ReadinessCheck, lifespan_state
 
+logger = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -66,17 +68,22 @@ def health_router() -> APIRouter:
         results = await run_checks(lifespan_state(request).readiness_checks)
         failing = sorted(name for name, result in results.items() if result != "ok")
         if failing:
+            # Anyone may call this: the error text (hosts, ports) goes to the log, not the body.
+            logger.warning("not ready", extra={"checks": {n: results[n] for n in failing}})
             return problem_response(
                 503,
                 f"Not ready: {', '.join(failing)} unreachable.",
                 title="Service Unavailable",
-                checks=results,
+                checks={name: "ok" if name not in failing else "unreachable" for name in results},
             )
         return JSONResponse({"status": "ok", "checks": results})
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         registry: CollectorRegistry = request.app.state.metrics_registry
+        # A service may set gauges from its database just before they are read.
+        for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+            await refresh(request.app)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # `serve --workers N`: every process's samples, summed, whichever one answers.
             registry = CollectorRegistry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ async def enqueue(redis: ArqRedis, job: JobRequest) -> bool:
 
 _AFTER_COMMIT = "service_kit.after_commit"
 
-AfterCommit = JobRequest | Callable[[], None]
-"""A job to enqueue, or a call (such as dropping a cache entry) to make, once committed."""
+AfterCommit = JobRequest | Callable[[], Awaitable[None] | None]
+"""A job to enqueue, or a call (dropping a cache, telling other processes) to make once
+committed; a call may be a coroutine function."""
 
 
 def after_commit(session: AsyncSession, *work: AfterCommit) -> None:
@@ -107,8 +109,8 @@ async def commit(session: AsyncSession, redis: ArqRedis) -> None:
     for item in work:
         if isinstance(item, JobRequest):
             await enqueue(redis, item)
-        else:
-            item()
+        elif inspect.isawaitable(outcome := item()):
+            await outcome
 
 
 async def rollback(session: AsyncSession) -> None:

@@ -12,6 +12,7 @@ either way it is emptied at start, as stale files from an earlier run would be c
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -47,7 +48,26 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve_one(app_factory: str, host: str, port: int, log_level: str) -> None:
+def one_per_core() -> int:
+    """`serve`'s default: one worker per core this process may run on (a container's limit).
+    An API worker is one single-threaded event loop, so fewer leaves cores idle under load."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM when `serve` dies, even by SIGKILL: no orphan keeps the port."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _serve_one(app_factory: str, host: str, port: int, log_level: str, parent: int) -> None:
+    _die_with_parent(parent)
     configure_logging(log_level)
     uvicorn.Server(_config(app_factory)).run(sockets=[_listening_socket(host, port)])
 
@@ -100,7 +120,9 @@ def _serve(app_factory: str, *, host: str, port: int, workers: int, log_level: s
         return
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_serve_one, args=(app_factory, host, port, log_level), daemon=False)
+        context.Process(
+            target=_serve_one, args=(app_factory, host, port, log_level, os.getpid()), daemon=False
+        )
         for _ in range(workers)
     ]
     for process in processes:

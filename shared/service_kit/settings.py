@@ -55,6 +55,11 @@ class ServiceSettings(BaseSettings):
         ),
     )
 
+    def unsafe_for_production(self) -> str | None:
+        """The first setting a service must not run with in production, as `NAME: why`;
+        None when safe. Services override it; `load_settings` refuses such settings."""
+        return None
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_url(cls, value: str) -> str:
@@ -94,6 +99,14 @@ def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
         field = ".".join(str(part) for part in first["loc"]) or "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{prefix}{field.upper()}: {message}") from None
+
+
+def check_safe_to_start(settings: ServiceSettings) -> None:
+    """Raise SettingsError naming the first unsafe setting when the environment is production
+    (servers and workers call this before they start)."""
+    if settings.environment == "production" and (unsafe := settings.unsafe_for_production()):
+        prefix = str(settings.model_config.get("env_prefix", "")).upper()
+        raise SettingsError(f"{prefix}{unsafe} (refused with {prefix}ENVIRONMENT=production)")
 
 
 def mask_url(url: str) -> str:

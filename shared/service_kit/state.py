@@ -33,11 +33,15 @@ def set_lifespan_state(app: FastAPI, state: LifespanState) -> None:
     app.state.lifespan = state
 
 
-def lifespan_state(request: Request) -> LifespanState:
-    state = getattr(request.app.state, "lifespan", None)
+def app_lifespan_state(app: FastAPI) -> LifespanState:
+    state = getattr(app.state, "lifespan", None)
     if not isinstance(state, LifespanState):
         raise RuntimeError("the app's lifespan has not started")
     return state
+
+
+def lifespan_state(request: Request) -> LifespanState:
+    return app_lifespan_state(request.app)
 
 
 def get_redis(request: Request) -> ArqRedis:

@@ -181,10 +181,13 @@ async def test_flex_last_day_must_be_in_the_past(
     Clock.today = date(2018, 3, 1)
     headers = await bearer(db_session, ADMIN, "admin")
     url = f"/api/v1/users/{user.guid}/flex"
-    for value in ("2018-03-01", "9999-12-31"):
-        response = await client.get(url, params={"flex_last_day": value}, headers=headers)
-        assert response.status_code == 422
-        assert "before today (2018-03-01)" in response.json()["detail"]
+    response = await client.get(url, params={"flex_last_day": "2018-03-01"}, headers=headers)
+    assert response.status_code == 422
+    assert "before today (2018-03-01)" in response.json()["detail"]
+    # Beyond the calendar every date query accepts (issue 12), refused before the route runs.
+    far = await client.get(url, params={"flex_last_day": "9999-12-31"}, headers=headers)
+    assert far.status_code == 422
+    assert "2199-12-31" in str(far.json()["errors"])
     bad = await client.get(url, params={"flex_last_day": "yesterday"}, headers=headers)
     assert bad.status_code == 422
 

@@ -555,6 +555,24 @@ UNSCOPED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/flex-corrections/{correction_id}"): "edits for can_see_flex_saldos only",
     ("POST", "/api/v1/slack/flex-hours"): "Slack's signature; the caller's own saldo (Slack tests)",
     ("POST", "/api/v1/slack/events"): "Slack's signature; unfurls as the sharer (Slack tests)",
+    # Access administration and operations: can_manage_access / can_send_notifications only
+    # (admin); people, groups and tokens, or jobs queued, never a project's rows or money
+    # (test_access_admin.py, test_operations_api.py).
+    ("GET", "/api/v1/access/users"): "people and groups, for can_manage_access",
+    ("GET", "/api/v1/access/users/{email}"): "a person and their tokens, for can_manage_access",
+    ("PUT", "/api/v1/access/users/{email}/groups/{group}"): "group change, can_manage_access",
+    ("DELETE", "/api/v1/access/users/{email}/groups/{group}"): "group change, can_manage_access",
+    ("POST", "/api/v1/access/users/{email}/deactivate"): "deactivation, can_manage_access",
+    ("POST", "/api/v1/access/users/{email}/reactivate"): "reactivation, can_manage_access",
+    ("GET", "/api/v1/access/groups"): "groups and members, for can_manage_access",
+    ("GET", "/api/v1/access/tokens"): "token metadata (never secrets), for can_manage_access",
+    ("DELETE", "/api/v1/access/tokens/{token_id}"): "token revocation, can_manage_access",
+    ("POST", "/api/v1/notices/{kind}"): "queues a notice batch, can_send_notifications",
+    ("POST", "/api/v1/slack-sync"): "queues the Slack sync, can_send_notifications",
+    ("POST", "/api/v1/aws-imports"): "queues an AWS import, can_manage_access",
+    ("PUT", "/api/v1/projects/{project_guid}/aws-accounts/{linked_account_id}"): (
+        "admin-only link of any project, can_manage_access"
+    ),
 }
 
 ROW_RULES: dict[tuple[str, str], Check] = {

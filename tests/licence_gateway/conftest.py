@@ -19,9 +19,11 @@ from tests.licence_gateway.mail_fixtures import (  # noqa: F401 (real mail serve
 from tests.licence_gateway.mail_flow_support import (  # noqa: F401 (fixtures of the mail-flow tests)
     chief_smtp,
     icms_stand_in,
+    inbox_flow,
     mail_flow,
     mail_flow_settings,
     mail_flow_tables,
+    mailbox,
 )
 from tests.support.apps import app_client
 

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -32,6 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import LicenceGatewaySettings
+from licence_gateway.simulators.icms import IcmsSimulator
+from licence_gateway.simulators.icms import create_app as create_icms_app
+from licence_gateway.simulators.serving import BackgroundServer
 from licence_gateway.store.mail import (
     BatchPayload,
     LicenceDataBatch,
@@ -42,6 +45,8 @@ from licence_gateway.store.mail import (
 )
 from licence_gateway.store.payloads import LicencePayload
 from service_kit.db import create_sessionmaker
+from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
+from tests.support.dovecot import DovecotServer
 from tests.support.infra import free_port
 from tests.support.smtp_server import LocalSmtpServer
 from tests.support.tls import LocalCertificate
@@ -363,3 +368,39 @@ async def add_usage_mail(engine: AsyncEngine, usage_text: str) -> int:
         )
         await session.commit()
         return mail.id
+
+
+@pytest.fixture
+def mailbox(dovecot: DovecotServer) -> Iterator[DovecotServer]:
+    """The Dovecot mailbox the gateway reads, emptied before and after the test."""
+    dovecot.clear(MAILBOX_USER)
+    yield dovecot
+    dovecot.clear(MAILBOX_USER)
+
+
+@pytest.fixture
+def inbox_flow(mail_flow: MailFlow, mailbox: DovecotServer) -> MailFlow:
+    """The mail flow reading `mailbox` over POP3 (STARTTLS, password) as HMRC's replies box."""
+    mail_flow.settings = mail_flow.settings.model_copy(
+        update={
+            "pop3_host": "127.0.0.1",
+            "pop3_port": mailbox.pop3_port,
+            "pop3_security": "starttls",
+            "pop3_auth": "password",
+            "pop3_username": MAILBOX_USER,
+            "pop3_password": SecretStr(POP3_PASSWORD),
+            "pop3_timeout_seconds": 5,
+            "hmrc_sender_address": HMRC,
+        }
+    )
+    return mail_flow
+
+
+@contextmanager
+def running_icms_simulator(
+    hawk_key: str, patience: float = 10
+) -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
+    """The ICMS simulator serving on a free port (point the gateway's ICMS_API_URL at it)."""
+    simulator = IcmsSimulator(gateway_url="http://unset/", hawk_id="icms-api", hawk_key=hawk_key)
+    with BackgroundServer(create_icms_app(simulator, patience=patience)) as server:
+        yield simulator, server

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from licence_gateway.cli import main
+from licence_gateway.domain.chief import to_ascii, validate_licence_data_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
 GOLDEN = sorted(
@@ -96,6 +97,27 @@ def test_build_prints_utf8_text_or_the_ascii_attachment(tmp_path: Path) -> None:
     attachment = build(tmp_path, bodies, "--attachment")
     assert b"\\Societe Generale\\" in attachment.stdout_bytes
     assert attachment.stdout_bytes.isascii()
+
+
+def test_build_accepts_what_the_original_accepted_and_its_attachment_passes_the_validator(
+    tmp_path: Path,
+) -> None:
+    """Issue 18.1: untrimmed lengths and transliteration growth; the text stays the original's."""
+    bodies = golden_bodies()
+    organisation = bodies[0]["licence"]["organisation"]
+    organisation["name"] = "€" * 30  # 30 characters, 90 once transliterated
+    organisation["address"]["line_1"] = "Straße " * 5  # 35, and 40 in ASCII
+    organisation["address"]["postcode"] = " S11 8ZZ "  # 9 raw, 7 as the original measured it
+    bodies[0]["licence"]["restrictions"] = "…" * 2000
+    text = build(tmp_path, bodies)
+    assert text.exit_code == 0, text.stderr
+    assert "\\" + "€" * 30 + "\\" in text.stdout and "\\ S11 8ZZ \n" in text.stdout
+    attachment = build(tmp_path, bodies, "--attachment")
+    assert attachment.exit_code == 0, attachment.stderr
+    assert validate_licence_data_file(attachment.stdout) == []
+    assert validate_licence_data_file(to_ascii(text.stdout)) != []  # what an uncut file would be
+    assert "\\" + "EUR" * 26 + "EU\\" in attachment.stdout
+    assert "\\restrictions\\" + "." * 2000 + "\n" in attachment.stdout
 
 
 def test_build_refuses_an_invalid_body_naming_index_and_field(tmp_path: Path) -> None:

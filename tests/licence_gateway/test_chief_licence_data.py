@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from unidecode import unidecode_expect_ascii
 
 from licence_gateway.domain.chief import (
     ChiefFormatError,
@@ -156,6 +158,34 @@ def test_ascii_attachment_is_transliterated_as_the_original() -> None:
     assert built.attachment.isascii()
     assert to_ascii("30 𝗄𝗆/𝗁 北亰") == "30 km/h Bei Jing "
     assert to_ascii("smile \U0001f600") == "smile ?"  # no transliteration known
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(st.characters(codec="utf-8"), max_size=60) | st.text(max_size=60))
+def test_ascii_fast_path_gives_what_unidecode_gives(text: str) -> None:
+    """Only non-ASCII runs go through unidecode's table: the whole string must come out the same
+    as unidecode over all of it, for any character, surrogates and unmapped planes included."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # unidecode warns about surrogates
+        expected = unidecode_expect_ascii(text, errors="replace")
+        assert to_ascii(text) == expected
+        assert to_ascii(f"ascii {text} and {text}\n{text}") == (
+            f"ascii {expected} and {expected}\n{expected}"
+        )
+
+
+def test_attachment_is_checked_only_where_transliteration_changed_a_line() -> None:
+    """A problem of the text is reported once, not again for its unchanged ASCII line."""
+    text = (
+        "1\\fileHeader\\SRC\\CHIEF\\licenceData\\202201011011\\1\\N\n"
+        "2\\licence\\R\\update\\L\\SIL\\I\\20220101\\\n"
+        "3\\restrictions\\a＼b\n"
+    )
+    problems = check_licence_data(text)
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "Invalid action update for the data identifier licenceData"),
+        (3, "restrictions doesn't contain all necessary values (in the ASCII attachment)"),
+    ]
 
 
 def test_source_system_equal_to_destination_is_refused() -> None:

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from licence_gateway.domain.chief import licence_reply_file_name, render_licence_reply
 from licence_gateway.jobs.batching import run_batching
 from licence_gateway.jobs.callbacks import run_callbacks
 from licence_gateway.jobs.context import open_mail_flow
@@ -34,10 +37,10 @@ from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.simulators.hmrc import HmrcConfig, HmrcSimulator, OutcomeMix
 from licence_gateway.simulators.icms import IcmsSimulator
-from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import TokenCheck, introspection_token_check
 from licence_gateway.simulators.serving import BackgroundServer
-from licence_gateway.store.mail import Mail
+from licence_gateway.store.mail import Mail, ReceivedEmail
+from licence_gateway.store.payloads import LicencePayload
 from service_kit.migrations import upgrade
 from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
@@ -48,6 +51,7 @@ from tests.licence_gateway.mail_fixtures import (
     identity_service,
     local_certificate,
 )
+from tests.licence_gateway.mail_flow_support import running_icms_simulator
 from tests.support.database import recreate_database
 from tests.support.infra import (
     ROOT,
@@ -64,6 +68,7 @@ HAWK_KEY = "end-to-end-hawk-key"
 GATEWAY, ICMS_MAILBOX, CHIEF = "gateway@lg.test", "icms-mailbox@lg.test", "chief@hmrc.test"
 PASSWORD = "e2e-password"
 MIX = OutcomeMix(seed=11, accept_ratio=0.7)
+RECEIVING_SERVER = "mx.lg.test"  # stamps Authentication-Results, as Exchange Online does
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,10 @@ def production_login(identity: IdentityService, certificate: LocalCertificate) -
         "azure_client_id": CLIENT_ID,
         "azure_client_secret": CLIENT_SECRET,
         "azure_authority_host": identity.authority_host,
+        "hmrc_trusted_authserv_id": RECEIVING_SERVER,
     }
     hmrc = HmrcConfig(
+        authserv_id=RECEIVING_SERVER,
         smtp_username=MAILBOX_USER,
         mailbox_user=MAILBOX_USER,
         tls_context=certificate.server_context(),
@@ -150,9 +157,8 @@ async def hmrc(mail_login: MailLogin) -> AsyncIterator[HmrcSimulator]:
 
 @pytest.fixture
 def icms() -> Iterator[tuple[IcmsSimulator, BackgroundServer]]:
-    simulator = IcmsSimulator(gateway_url="http://unset/", hawk_id="icms-api", hawk_key=HAWK_KEY)
-    with BackgroundServer(create_icms_app(simulator, patience=10)) as server:
-        yield simulator, server
+    with running_icms_simulator(HAWK_KEY) as running:
+        yield running
 
 
 @pytest.fixture
@@ -244,6 +250,24 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     assert {item["type"] for item in licences} == {"OIL", "DFL", "SIL", "SAN", "NUCLEAR"}
     assert {item["action"] for item in licences} == {"insert", "replace", "cancel"}
     assert totals(simulator)["sent"] == 40  # every POST answered 201 with a good signature
+    # An attacker answers run 1 first, "accepting" everything, with a From that only contains
+    # HMRC's address and a verdict from a server we do not trust: it must change nothing.
+    everything = tuple(item["reference"] for item in licences)
+    forged = render_licence_reply(
+        run_number="1",
+        created_at=datetime.now(UTC),
+        accepted=everything,
+        rejected=(),
+        file_errors=(),
+    )
+    raw = hmrc.chief_email(licence_reply_file_name(1, datetime.now(UTC)), forged)
+    untrusted = raw.replace(RECEIVING_SERVER.encode(), b"evil.test")  # HMRC's From, wrong server
+    hmrc.deliver_raw(untrusted)
+    hmrc.deliver_raw(
+        untrusted.replace(b"Message-ID: <", b"Message-ID: <other.").replace(
+            b"From: ", f"From: {CHIEF} <attacker@evil.test>\nX-Was-From: ".encode()
+        )
+    )
 
     await run_jobs_until(
         settings,
@@ -255,6 +279,9 @@ async def test_every_licence_reaches_icms_with_the_outcome_hmrc_gave(
     assert result["accepted"] == hmrc.totals.accepted > 0
     assert result["rejected"] == hmrc.totals.rejected > 0
     assert result["conflicts"] == result["unknown_outcomes"] == 0
+    async with AsyncSession(create_async_engine(settings.database_url)) as session:
+        flags = list(await session.scalars(select(ReceivedEmail.flag).order_by(ReceivedEmail.id)))
+    assert flags.count("sender_not_verified") == 2 and flags.count(None) == 1
     licences = simulator.status()["licences"].values()
     rejected = [item for item in licences if item["outcome"] == "rejected"]
     assert len(rejected) == result["rejected"]
@@ -349,3 +376,45 @@ async def test_make_demo_runs_the_flow_through_the_whole_stack(tmp_path: Path) -
     (line,) = [line for line in output.splitlines() if line.startswith("demo licences: ")]
     assert line.startswith("demo licences: sent=12 final=12 accepted="), line
     assert (tmp_path / "demo" / "logs" / "hmrc-simulator.log").exists()
+
+
+async def test_licences_icms_refuses_are_parked_and_the_rest_of_the_run_reaches_icms(
+    settings: LicenceGatewaySettings,
+    gateway_env: dict[str, str],
+    gateway: BackgroundServer,
+    hmrc: HmrcSimulator,
+    icms: tuple[IcmsSimulator, BackgroundServer],
+) -> None:
+    """Issue 18.3: ICMS answers 422 `{}` to any callback naming two of the run's licences."""
+    simulator, server = icms
+    await icms_sends(server, 12)
+    refused = sorted(simulator.licences)[:2]
+    simulator.refuse_ids = set(refused)
+
+    async def run_is_processed() -> bool:
+        async with open_mail_flow(settings) as flow, flow.sessions() as session:
+            return {mail.status for mail in await session.scalars(select(Mail))} == {
+                "reply_processed"
+            }
+
+    processed = False
+
+    def done() -> bool:
+        return totals(simulator)["final"] == 10 and processed
+
+    deadline = time.monotonic() + 20
+    while not done():
+        assert time.monotonic() < deadline, f"stuck: {simulator.status()['totals']}"
+        await run_jobs_until(settings, lambda: totals(simulator)["final"] == 10)
+        processed = await run_is_processed()
+    assert all(simulator.licences[icms_id].outcome is None for icms_id in refused)
+    assert simulator.refused_callbacks >= 2
+
+    async with open_mail_flow(settings) as flow, flow.sessions() as session:
+        rows = await session.execute(select(LicencePayload.id, LicencePayload.icms_id))
+        by_icms_id = {str(icms_id): payload_id for payload_id, icms_id in rows.all()}
+    simulator.refuse_ids = set()  # fixed in ICMS
+    for icms_id in refused:
+        output = await operator_command(gateway_env, "redeliver", str(by_icms_id[icms_id]))
+        assert "no longer parked" in output, output
+    assert totals(simulator)["final"] == 12 and totals(simulator)["conflicts"] == 0

@@ -137,4 +137,5 @@ async def test_postgres_down_fails_every_database_check(
             "check_database",
             "check_unprocessed_payloads",
             "check_pending_mail",
+            "check_icms_refused_licences",
         ]

@@ -123,6 +123,33 @@ async def test_skipped_payloads_stay_out_of_the_file(
     assert by_id[skipped].is_processed is False
 
 
+async def test_batch_rows_carry_every_payload_in_file_order(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer
+) -> None:
+    """The rows are written by one INSERT ... SELECT over the ids: positions follow the file."""
+    vectors = licences("fa_dfl_insert") + licences("sanction_insert") + licences("fa_sil_insert")
+    ids = await add_payloads(mail_flow.engine, vectors)
+
+    assert await run_batching(mail_flow) == "mail 1 sent"
+
+    [batch] = await batches(mail_flow.engine)
+    engine = mail_flow.engine
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT payload_id, position FROM licence_gateway.licence_data_batch_payloads"
+                " WHERE batch_id = :batch ORDER BY position"
+            ),
+            {"batch": batch.id},
+        )
+        assert [tuple(row) for row in rows] == [(id_, n) for n, id_ in enumerate(ids, start=1)]
+    references = [vector["reference"] for vector in vectors]
+    sent = attachment_text(chief_smtp.messages[0].data)
+    records = [line.split("\\") for line in sent.splitlines()]
+    assert [fields[2] for fields in records if fields[1] == "licence"] == references
+    assert [p.is_processed for p in await payloads(engine)] == [True] * len(ids)
+
+
 async def test_a_payload_that_cannot_be_built_is_set_aside_not_blocking_the_rest(
     mail_flow: MailFlow, chief_smtp: LocalSmtpServer
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -19,7 +18,6 @@ from tests.licence_gateway.mail_fixtures import (
     CLIENT_ID,
     CLIENT_SECRET,
     MAILBOX_USER,
-    POP3_PASSWORD,
     TENANT_ID,
     IdentityService,
 )
@@ -36,31 +34,8 @@ from tests.support.dovecot import DovecotServer
 from tests.support.faulty_proxy import FaultyProxy
 
 REPLY_29236 = "CHIEF_licenceReply_29236_202209231140.eml"
-REFERENCES = {"IMA/2022/00003": "00000000-0000-4000-8000-000000000001"}
-
-
-@pytest.fixture
-def mailbox(dovecot: DovecotServer) -> Iterator[DovecotServer]:
-    dovecot.clear(MAILBOX_USER)
-    yield dovecot
-    dovecot.clear(MAILBOX_USER)
-
-
-@pytest.fixture
-def inbox_flow(mail_flow: MailFlow, mailbox: DovecotServer) -> MailFlow:
-    mail_flow.settings = mail_flow.settings.model_copy(
-        update={
-            "pop3_host": "127.0.0.1",
-            "pop3_port": mailbox.pop3_port,
-            "pop3_security": "starttls",
-            "pop3_auth": "password",
-            "pop3_username": MAILBOX_USER,
-            "pop3_password": SecretStr(POP3_PASSWORD),
-            "pop3_timeout_seconds": 5,
-            "hmrc_sender_address": HMRC,
-        }
-    )
-    return mail_flow
+# The run the fixture reply answers: its one transaction, 88514.
+REFERENCES = {"88514": "00000000-0000-4000-8000-000000000001"}
 
 
 async def received(mail_flow: MailFlow) -> list[ReceivedEmail]:

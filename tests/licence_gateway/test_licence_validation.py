@@ -151,28 +151,67 @@ def test_end_before_start_is_refused() -> None:
     assert list(refused(organisation)) == ["organisation.end_date"]
 
 
-def test_length_is_checked_on_the_printed_untrimmed_text() -> None:
-    # The original trimmed before checking ≤80 but printed the spaces: the file then failed.
-    licence = golden("fa_oil_insert")
-    licence["organisation"]["name"] = "x" * 80 + "  "
-    assert refused(licence) == {
-        "organisation.name": ["Ensure this field has no more than 80 characters."]
+def test_length_and_blank_are_measured_without_surrounding_whitespace_as_drf_does() -> None:
+    """Issue 18.1: the original's CharField trims for validation and stores the raw value."""
+    licence = golden("sanction_insert")
+    organisation = licence["organisation"]
+    organisation["name"] = "x" * 80 + "  "
+    organisation["eori_number"] = " " + organisation["eori_number"] + " "
+    organisation["address"] |= {"line_1": " " + "a" * 35, "line_2": "b" * 35 + "\t"}
+    organisation["address"]["postcode"] = " S11 8ZZ "  # 9 characters raw, 7 trimmed
+    licence["licence_reference"] = "L" * 35 + " "
+    licence["reference"] = " " + licence["reference"]
+    licence["restrictions"] = "r" * 2000 + "\n"
+    licence["country_code"], licence["country_group"] = " US", None
+    licence["goods"][0]["commodity"] = " " + "1" * 11
+    assert validate_licence(licence) == {}
+    built = build_licence_data([licence], run_number=1, created_at=datetime(2022, 1, 1))
+    assert "\\" + "x" * 80 + "  \\" in built.text  # stored and printed raw
+    assert "\\" + "x" * 80 + "\\" in built.attachment  # cut for CHIEF
+    cut = {field.field for field in built.cut_fields}
+    assert cut == {
+        "organisation.name",
+        "organisation.eori_number",
+        "organisation.address.line_1",
+        "organisation.address.line_2",
+        "organisation.address.postcode",
+        "licence_reference",
+        "country_code",
+        "goods[0].commodity",
     }
 
 
-def test_length_is_checked_after_ascii_transliteration() -> None:
-    # 20 characters, but "Bei Jing ..." in the ASCII attachment: 80 characters.
+def test_a_blank_or_overlong_trimmed_value_is_still_refused() -> None:
+    licence = golden("fa_oil_insert")
+    licence["organisation"]["name"] = "x" * 81
+    licence["organisation"]["address"]["line_1"] = "   "
+    licence["licence_reference"] = " \t "
+    assert refused(licence) == {
+        "organisation.name": ["Ensure this field has no more than 80 characters."],
+        "organisation.address.line_1": ["This field may not be blank."],
+        "licence_reference": ["This field may not be blank."],
+    }
+
+
+def test_a_field_transliteration_makes_too_long_is_accepted_and_cut_in_the_attachment() -> None:
+    # 20 characters, but "Bei Jing ..." in the ASCII attachment: 90 characters.
     licence = golden("fa_oil_insert")
     licence["organisation"]["address"]["line_3"] = "北京" * 10
-    message = refused(licence)["organisation.address.line_3"][0]
-    assert message == (
-        "Ensure this field has no more than 35 characters once transliterated to ASCII for CHIEF."
-    )
+    licence["organisation"]["name"] = "£" * 80
+    assert validate_licence(licence) == {}
+    built = build_licence_data([licence], run_number=1, created_at=datetime(2022, 1, 1))
+    assert "北京" * 10 in built.text and "£" * 80 in built.text
+    assert [(f.licence, f.field, f.length, f.maximum) for f in built.cut_fields] == [
+        (0, "organisation.name", 160, 80),
+        (0, "organisation.address.line_3", 90, 35),
+    ]
+    assert "\\" + "PS" * 40 + "\\" in built.attachment
 
 
 def test_reference_must_match_without_trailing_newline_or_unicode_digits() -> None:
-    for reference in ("IMA/2022/00001\n", "IMA/２０２２/00001", " IMA/2022/00001", "IMA/2022"):
+    for reference in ("IMA/2022/00001\n", "IMA/２０２２/00001", "IMA/2022"):
         assert "reference" in refused(golden("fa_oil_insert") | {"reference": reference})
+    assert validate_licence(golden("fa_oil_insert") | {"reference": " IMA/2022/00001 "}) == {}
 
 
 def test_quantity_must_print_as_plain_digits() -> None:

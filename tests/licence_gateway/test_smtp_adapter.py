@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -22,7 +23,9 @@ from licence_gateway.adapters.smtp import (
     SmtpTransientError,
     legacy_message,
     new_message_id,
+    standard_message,
 )
+from licence_gateway.domain.chief import to_ascii
 from licence_gateway.settings import LicenceGatewaySettings, NotConfiguredError
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER, IdentityService
 from tests.support.infra import free_port
@@ -318,3 +321,53 @@ async def test_stored_bytes_go_out_unchanged_on_every_delivery(
     first, second = (message.data for message in starttls_server.messages)
     assert first == second == data.replace(b"\n", b"\r\n")
     assert starttls_server.messages[0].recipients == [CHIEF]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        FILE_TEXT,
+        "1\\restrictions\\Müller “quoted” — 北京\n" * 3,
+        # Over 57 bytes a base64 line: the body spans many lines and ends on a short one.
+        "".join(
+            f"{n}\\line\\{n}\\\\\\\\Société Générale №{n}\\O\\\\\\\\\\\\\\\\\\\n"
+            for n in range(999)
+        ),
+    ],
+)
+def test_rendered_mail_is_the_email_packages_own_rendering(text: str) -> None:
+    """The large base64 body is written by binascii: the bytes are what the email package writes."""
+    sender = SmtpSender(
+        SmtpConfig(
+            host="smtp.test",
+            port=25,
+            security="none",
+            auth="none",
+            username="",
+            password="",
+            from_address=USER,
+            to_address=CHIEF,
+        )
+    )
+    date = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
+    message_id = new_message_id()
+    rendered = sender.render_licence_data(FILE_NAME, text, message_id, date)
+    reference = standard_message(
+        sender=USER,
+        recipient=CHIEF,
+        subject=FILE_NAME,
+        file_name=FILE_NAME,
+        text=text,
+        message_id=message_id,
+        date=date,
+    ).as_bytes()
+
+    def boundary_free(data: bytes) -> bytes:
+        [boundary] = set(re.findall(rb'boundary="([^"]+)"', data))
+        return data.replace(boundary, b"BOUNDARY")
+
+    assert boundary_free(rendered) == boundary_free(reference)
+    parts: Any = parsed(rendered).get_payload()
+    first_part = parts[0]
+    assert first_part.get_content() == to_ascii(text).encode()

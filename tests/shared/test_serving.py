@@ -60,6 +60,47 @@ def _server_processes(pid: int) -> set[int]:
     return found
 
 
+def test_serve_runs_one_worker_per_core_by_default_and_none_outlives_a_killed_parent(
+    database_url: str, redis_url: str
+) -> None:
+    """docker-compose runs `serve` without --workers: it gets one worker per core, and a SIGKILL
+    of `serve` (an OOM kill, a crash harness) takes the workers with it instead of leaving them
+    holding the port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LICENCE_GATEWAY_DATABASE_URL": database_url,
+        "LICENCE_GATEWAY_REDIS_URL": redis_url,
+    }
+    command = [str(Path(sys.executable).parent / "licence-gateway"), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    cores = len(os.sched_getaffinity(0))
+    try:
+        deadline = time.monotonic() + 60
+        pids: set[int] = set()
+        while time.monotonic() < deadline and len(pids) < cores:
+            time.sleep(0.2)
+            pids = _server_processes(process.pid) if cores > 1 else {process.pid}
+        assert len(pids) == cores
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+            time.sleep(0.1)
+        assert not [pid for pid in pids if _alive(pid)]
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_metrics_of_several_workers_add_up_whichever_answers(
     database_url: str, redis_url: str
 ) -> None:

@@ -6,19 +6,26 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 
 from invoice_checker.adapters import oidc
 from invoice_checker.api.deps import app_settings
-from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal, principal_cache
+from invoice_checker.api.permissions import (
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    forget_sign_ins_after_commit,
+)
 from invoice_checker.domain.permissions import email_in_domain
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.auth import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_TOKEN_DAYS,
     AuthUser,
     api_tokens_of,
+    credential_id_of,
     ensure_user,
     issue_credential,
     revoke_credential,
@@ -26,7 +33,6 @@ from invoice_checker.store.auth import (
 )
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
-from service_kit.queue import after_commit
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -41,9 +47,14 @@ class Me(BaseModel):
     permissions: list[str] = Field(examples=[["can_view_invoices", "can_send_invoices"]])
 
 
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["monthly check script"])
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650, examples=[90])
+    expires_in_days: int = Field(
+        default=DEFAULT_TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS, examples=[DEFAULT_TOKEN_DAYS]
+    )
 
 
 class TokenOut(BaseModel):
@@ -176,6 +187,10 @@ async def callback(
     if not domain_ok or (identity.hosted_domain or "").lower() != settings.allowed_domain.lower():
         raise Problem(403, f"Only {settings.allowed_domain} accounts may sign in.")
     user = await ensure_user(session, identity.email, groups=None, name=identity.name)
+    if not user.active:
+        raise Problem(
+            403, "Your access was withdrawn; ask an admin.", type_="urn:problem:forbidden"
+        )
     if not user.groups:
         user.groups = list(NEW_USER_GROUPS)
     user.last_login_at = datetime.now().astimezone()
@@ -203,7 +218,7 @@ async def callback(
 async def logout(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
     if secret := request.cookies.get(SESSION_COOKIE):
         await revoke_secret(session, secret)
-        after_commit(session, principal_cache(request).clear)
+        forget_sign_ins_after_commit(request, session)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -224,14 +239,23 @@ async def list_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[
     return [TokenOut.model_validate(token, from_attributes=True) for token in tokens]
 
 
-@router.post("/tokens", summary="Create a personal API token for scripts", status_code=201)
+@router.post(
+    "/tokens",
+    summary="Create a personal API token for scripts (one made in the browser ends at sign-out)",
+    status_code=201,
+)
 async def create_token(
-    body: TokenRequest, session: SessionDep, principal: CurrentPrincipal
+    body: TokenRequest, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> NewToken:
     user = await session.get_one(AuthUser, principal.user_id)
-    lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    cookie = None if request.headers.get("authorization") else request.cookies.get(SESSION_COOKIE)
     credential, secret = await issue_credential(
-        session, user, kind="api", name=body.name, lifetime=lifetime
+        session,
+        user,
+        kind="api",
+        name=body.name,
+        lifetime=timedelta(days=body.expires_in_days),
+        session_id=await credential_id_of(session, cookie) if cookie else None,
     )
     out = TokenOut.model_validate(credential, from_attributes=True)
     return NewToken(**out.model_dump(), token=secret)
@@ -244,9 +268,9 @@ async def create_token(
     responses={404: {"description": "No such live token of yours"}},
 )
 async def delete_token(
-    token_id: int, request: Request, session: SessionDep, principal: CurrentPrincipal
+    token_id: TokenId, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     if not await revoke_credential(session, credential_id=token_id, user_id=principal.user_id):
         raise Problem(404, "You have no live token with that id.")
-    after_commit(session, principal_cache(request).clear)
+    forget_sign_ins_after_commit(request, session)
     return Response(status_code=204)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.permissions import CanViewDirectory, CanViewReports, RowScope
+from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.domain.reports import billing_ratio, ratio
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store import reports
@@ -24,7 +25,7 @@ from service_kit.errors import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
-MONTH_QUERY = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"])
+MONTH_QUERY = Query(pattern=MONTH_PATTERN, examples=["2026-10"])
 Month = Annotated[str, MONTH_QUERY]
 # Its own Query: wrapping Month in Annotated[str | None, ...] drops the pattern (500 on bad input).
 OptionalMonth = Annotated[str | None, MONTH_QUERY]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from invoice_checker.api.deps import SettingsDep
 from invoice_checker.api.permissions import CanSeeFlexSaldos, CurrentPrincipal
+from invoice_checker.domain.date_ranges import Day
 from invoice_checker.domain.flex import (
     FLEX_MAX_MINUS,
     FLEX_MAX_PLUS,
@@ -80,8 +81,8 @@ class FlexOut(BaseModel):
 class ContractIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_date: date
-    end_date: date
+    start_date: Day
+    end_date: Day
     flex_enabled: bool = True
     worktime_percent: int = Field(default=100, ge=1, le=100)
 
@@ -102,7 +103,7 @@ class ContractOut(ContractIn):
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: Day
     adjust_by: Hours | None = Field(default=None, description="Hours added to the saldo")
     set_to: Hours | None = Field(default=None, description="The saldo from this date on")
 
@@ -157,7 +158,7 @@ async def get_flex(
     session: SessionDep,
     principal: CurrentPrincipal,
     flex_last_day: Annotated[
-        date | None, Query(description="Last day computed (default: yesterday)")
+        Day | None, Query(description="Last day computed (default: yesterday)")
     ] = None,
     ignore_events: Annotated[bool, Query(description="Leave corrections out")] = False,
 ) -> dict[str, Any]:

@@ -10,7 +10,8 @@ leads and finance.
 
 **Sign in.** In a browser, open `/api/v1/auth/login` (Google, your company account); the session
 cookie then works on this page. Scripts use a personal token: create one with
-`POST /api/v1/auth/tokens` (or `invoice-checker create-token`) and press **Authorize** above.
+`POST /api/v1/auth/tokens` (or `invoice-checker create-token`; it lasts 90 days unless you ask
+for up to 365, and one made here ends when you sign out) and press **Authorize** above.
 `GET /api/v1/auth/me` shows your groups and permissions.
 
 **The monthly check**
@@ -38,5 +39,15 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "tags", "description": "Free labels to sort invoices by"},
     {"name": "reports", "description": "Billing ratio, sick leaves, company and client figures"},
     {"name": "directory", "description": "Projects, clients and people"},
-    {"name": "auth", "description": "Sign-in, who you are, personal API tokens"},
+    {"name": "auth", "description": "Sign-in, who you are, personal API tokens (90 days)"},
+    {
+        "name": "access",
+        "description": "Admins: people, groups, deactivation, anyone's tokens "
+        "(as `invoice-checker user ...`)",
+    },
+    {
+        "name": "operations",
+        "description": "Notice batches, Slack sync, AWS import and account links, queued for "
+        "the worker (202)",
+    },
 ]

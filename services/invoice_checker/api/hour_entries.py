@@ -15,17 +15,19 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from invoice_checker.api.pagination import AnySelect, Page, PageDep, paginate
+from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import RowScope
+from invoice_checker.domain.date_ranges import Day
 from invoice_checker.domain.scopes import Scope, mask_leave
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import hour_entry_visible
-from service_kit.db import ReadSessionDep
+from service_kit.db import AnySelect, ReadSessionDep
 from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
+MAX_UPSTREAM_ID = 2**31 - 1  # 10000ft ids are stored as PostgreSQL integer
 
 
 class UserRef(BaseModel):
@@ -115,9 +117,16 @@ def _filtered(
     if end is not None:
         statement = statement.where(HourEntry.date <= end)
     if user is not None:
+        user_id = upstream_id(user)
+        if user_id is None and "@" not in user:
+            raise Problem(
+                422,
+                "user must be a 10000ft user id (ASCII digits) or an e-mail.",
+                type_="urn:problem:validation",
+            )
         statement = statement.where(
-            HourEntry.user_id == int(user)
-            if user.isdigit()
+            HourEntry.user_id == user_id
+            if user_id is not None
             else func.lower(HourEntry.user_email) == user.lower()
         )
     if project is not None:
@@ -125,9 +134,18 @@ def _filtered(
     return statement
 
 
+def upstream_id(text: str) -> int | None:
+    """A 10000ft id written in ASCII digits that fits their 32-bit ids; else None. (`isdigit`
+    alone takes `²` and `٣`, which int() then refuses or reads.)"""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_UPSTREAM_ID else None
+
+
 def _project_condition(project: str) -> Any:
-    if project.isdigit():
-        return Project.project_id == int(project)
+    if (project_id := upstream_id(project)) is not None:
+        return Project.project_id == project_id
     try:
         return Project.guid == uuid.UUID(project)
     except ValueError:
@@ -143,8 +161,8 @@ async def list_hour_entries(
     session: ReadSessionDep,
     page: PageDep,
     scope: RowScope,
-    start: Annotated[date | None, Query(description="first day, YYYY-MM-DD")] = None,
-    end: Annotated[date | None, Query(description="last day, YYYY-MM-DD (included)")] = None,
+    start: Annotated[Day | None, Query(description="first day, YYYY-MM-DD")] = None,
+    end: Annotated[Day | None, Query(description="last day, YYYY-MM-DD (included)")] = None,
     user: Annotated[
         str | None, Query(description="10000ft user id or e-mail", max_length=255)
     ] = None,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from invoice_checker.api.pagination import Page, PageDep
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
+from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
 from service_kit.db import ReadSessionDep
@@ -86,7 +87,7 @@ async def list_invoices(
     page: PageDep,
     _: CanViewInvoices,
     scope: RowScope,
-    month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM", pattern=MONTH_PATTERN)] = None,
     project: Annotated[uuid.UUID | None, Query(description="Project guid")] = None,
     client: Annotated[int | None, Query(description="Client id")] = None,
     state: Annotated[

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from service_kit.db import AnySelect
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -43,9 +45,6 @@ async def page_params(
 ) -> PageParams:
     return PageParams(page, page_size)
 
-
-AnySelect = Select[*tuple[Any, ...]]
-"""A statement selecting any columns."""
 
 PageDep = Annotated[PageParams, Depends(page_params)]
 

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.queue import after_commit
+from service_kit.state import get_redis
 
 SESSION_COOKIE = "ic_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -52,6 +58,8 @@ class PrincipalCache:
         self.ttl = ttl
         self.max_size = max_size
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self.epoch: bytes | None = None  # the access epoch (store.access) the entries are of
+        self.redis_down_until = 0.0  # monotonic time before which Redis is not asked again
 
     def get(self, kind: str, secret: str) -> Principal | None:
         found = self._entries.get((kind, secret))
@@ -76,10 +84,38 @@ def principal_cache(request: Request) -> PrincipalCache:
     return cache
 
 
+def forget_sign_ins_after_commit(request: Request, session: AsyncSession) -> None:
+    """Once `session` commits a change of access, empty this process's cache and make every
+    other process re-check sign-ins on its next request."""
+    after_commit(
+        session, principal_cache(request).clear, partial(access_changed, get_redis(request))
+    )
+
+
+async def _fresh_cache(request: Request) -> PrincipalCache:
+    """The cache, emptied when access was taken away anywhere since it was filled (another
+    process, the CLI): a deactivated person's next request is refused."""
+    cache = principal_cache(request)
+    if cache.redis_down_until > time.monotonic():
+        cache.clear()  # cannot tell: ask the database
+        return cache
+    try:
+        epoch = await access_epoch(get_redis(request))
+    except (RedisError, OSError):
+        # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
+        cache.redis_down_until = time.monotonic() + cache.ttl
+        cache.clear()
+        return cache
+    if epoch != cache.epoch:
+        cache.clear()
+        cache.epoch = epoch
+    return cache
+
+
 async def _lookup(
     request: Request, session: SessionDep, secret: str, kind: CredentialKind
 ) -> Principal | None:
-    cache = principal_cache(request)
+    cache = await _fresh_cache(request)
     principal = cache.get(kind, secret)
     if principal is None:
         principal = await principal_for_secret(session, secret, kind=kind)

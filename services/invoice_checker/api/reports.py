@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from invoice_checker.api.permissions import CanSeeSickLeaves, CanViewReports, CurrentPrincipal
 from invoice_checker.domain import reports as rules
+from invoice_checker.domain.date_ranges import Day
 from invoice_checker.store import reports
 from invoice_checker.store.invoice_stats import month_end
 from service_kit.db import SessionDep
@@ -19,7 +20,7 @@ from service_kit.errors import Problem
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 Today = Annotated[
-    date | None, Query(description="The report's 'today' (default: the server's date)")
+    Day | None, Query(description="The report's 'today' (default: the server's date)")
 ]
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
-from invoice_checker.domain.date_ranges import InvalidRange, check_range
+from invoice_checker.domain.date_ranges import Day, InvalidRange, check_range
 from invoice_checker.domain.permissions import Permission
 from invoice_checker.jobs.sync_runs import enqueue_when_committed
 from invoice_checker.store import sync_runs
@@ -31,8 +31,8 @@ DEFAULT_DAYS_AHEAD = 2
 
 class SyncRequest(BaseModel):
     kind: SyncKind
-    start: date | None = Field(default=None, description="hours only; default today - 60 days")
-    end: date | None = Field(default=None, description="hours only, included; default today + 2")
+    start: Day | None = Field(default=None, description="hours only; default today - 60 days")
+    end: Day | None = Field(default=None, description="hours only, included; default today + 2")
     force: bool = Field(default=False, description="hours only: ignore day checksums")
     project: uuid.UUID | None = Field(
         default=None,

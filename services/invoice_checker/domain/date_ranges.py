@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 MAX_UNSPLIT_DAYS = 181  # the original refused longer ranges unless asked to split them
 SPLIT_CHUNK_DAYS = 90
+
+
+# Every date the API accepts lies here: far enough from year 1 and 9999 that a report's "two
+# years back" or "next month" cannot overflow, wide enough for any real hour entry.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"  # YYYY-MM within those bounds
+
+
+def within_calendar(day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"must be between {EARLIEST_DAY} and {LATEST_DAY}")
+    return day
+
+
+# The type of every date in a query or body: outside the bounds is a 422, never a 500.
+Day = Annotated[date, AfterValidator(within_calendar)]
 
 
 class InvalidRange(ValueError):

@@ -155,6 +155,26 @@ def user_row(record: Record) -> dict[str, Any] | None:
     }
 
 
+def listed_guids(records: Iterable[Record]) -> set[uuid.UUID]:
+    """The guids of the records, readable or not (a record skipped for a bad field is still
+    listed: its person has not left)."""
+    guids = set()
+    for record in records:
+        with suppress(InvalidRecord):
+            guids.add(_guid(record))
+    return guids
+
+
+def departed_emails(records: Iterable[Record]) -> set[str]:
+    """E-mails of the users 10000ft lists as archived or deleted."""
+    return {
+        email.lower()
+        for record in records
+        if (_flag(record, "archived") or _flag(record, "deleted"))
+        and (email := _text(record, "email"))
+    }
+
+
 def client_name(record: Record) -> str:
     return _text(record, "client") or NO_CLIENT
 

@@ -131,6 +131,16 @@ SCHEDULE = (
 )
 
 
+SCHEDULED_JOBS = {job.name: job for job in SCHEDULE}
+
+
+async def run_scheduled_job(ctx: dict[str, Any], name: str, force: bool = False) -> Any:
+    """arq job: run one scheduled job now (the API's trigger; `jobs run NAME` in the CLI).
+    `force` is passed only to the jobs that take it (notices sent again for the period)."""
+    job = SCHEDULED_JOBS[name]
+    return await job.reported()(ctx, **({"force": True} if force else {}))
+
+
 def cron_jobs(settings: InvoiceCheckerSettings) -> list[CronJob]:
     """arq cron jobs for every schedule that is not switched off."""
     jobs = []

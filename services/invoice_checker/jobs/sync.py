@@ -25,6 +25,7 @@ from invoice_checker.domain import tenkfeet_mapping as mapping
 from invoice_checker.domain.date_ranges import check_range, days_in, months_in, split_range
 from invoice_checker.store import directory_sync as directory
 from invoice_checker.store import hour_sync
+from invoice_checker.store.access import deactivate_departed
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from invoice_checker.store.syncs import Event
 
@@ -115,9 +116,16 @@ def _valid_rows(
 
 
 async def sync_users(sessionmaker: Sessionmaker, client: TenkfeetClient) -> SyncSummary:
-    rows, skipped = _valid_rows(await client.users(), mapping.user_row, "user")
+    """Upsert the users, and take sign-in away from people who left: archived or deleted in
+    10000ft (flagged, or no longer listed though archived ones are asked for)."""
+    records = await client.users()
+    rows, skipped = _valid_rows(records, mapping.user_row, "user")
     async with sessionmaker() as session, session.begin():
+        gone = await directory.users_not_listed(session, mapping.listed_guids(records))
         counts = await directory.upsert_users(session, rows)
+        departed = await deactivate_departed(session, {*gone, *mapping.departed_emails(records)})
+        if departed:
+            logger.info("people who left 10000ft deactivated", extra={"emails": departed})
         summary = SyncSummary(
             added=counts.added,
             updated=counts.updated,

@@ -9,7 +9,7 @@ from arq import cron, func
 from invoice_checker.jobs.aws import import_aws_billing
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.runtime import CheckerJobs
-from invoice_checker.jobs.schedules import cron_jobs, schedule_timezone
+from invoice_checker.jobs.schedules import cron_jobs, run_scheduled_job, schedule_timezone
 from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
 from service_kit.db import create_engine, create_sessionmaker
@@ -42,6 +42,7 @@ def build_worker_settings(settings: InvoiceCheckerSettings) -> dict[str, Any]:
             ping,
             func(run_sync, timeout=SYNC_JOB_TIMEOUT_SECONDS, keep_result=60),
             func(import_aws_billing, timeout=1800, max_tries=1),
+            func(run_scheduled_job, timeout=1800, max_tries=1),
         ],
         cron_jobs=[
             cron(sweep_sync_runs, second=15, run_at_startup=True),

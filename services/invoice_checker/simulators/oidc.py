@@ -56,6 +56,8 @@ class OidcStandIn:
     )
     grants: dict[str, _Grant] = field(default_factory=dict)
     issued: list[dict[str, Any]] = field(default_factory=list)  # claims, for tests to inspect
+    # Claims every issued ID token gets, e.g. {"email_verified": False} for a refused sign-in.
+    claim_overrides: dict[str, Any] = field(default_factory=dict)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -121,7 +123,7 @@ class OidcStandIn:
                 "access_token": secrets.token_urlsafe(24),
                 "token_type": BEARER,
                 "expires_in": ID_TOKEN_SECONDS,
-                "id_token": self.id_token(grant.email, nonce=grant.nonce),
+                "id_token": self.id_token(grant.email, nonce=grant.nonce, **self.claim_overrides),
             }
         )
 

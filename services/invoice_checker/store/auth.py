@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -32,6 +33,9 @@ from invoice_checker.store.base import Base
 
 CredentialKind = Literal["session", "api"]
 TOKEN_PREFIX = {"session": "ics_", "api": "ict_"}
+# API tokens always expire: 90 days unless asked otherwise, never more than a year.
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
 
 
 class AuthUser(Base):
@@ -59,6 +63,10 @@ class Credential(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The browser session a token was minted from: signing out revokes the token too.
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_credentials.id", ondelete="SET NULL"), index=True
+    )
 
 
 def digest(secret: str) -> bytes:
@@ -92,8 +100,14 @@ async def issue_credential(
     kind: CredentialKind,
     name: str,
     lifetime: timedelta | None = None,
+    session_id: int | None = None,
 ) -> tuple[Credential, str]:
-    """A new credential and its secret, which is shown to its owner once and never stored."""
+    """A new credential and its secret, which is shown to its owner once and never stored.
+    An API token lives `DEFAULT_TOKEN_DAYS` unless `lifetime` says otherwise, at most a year."""
+    if kind == "api":
+        lifetime = lifetime or timedelta(days=DEFAULT_TOKEN_DAYS)
+        if lifetime > timedelta(days=MAX_TOKEN_DAYS):
+            raise ValueError(f"an API token lives at most {MAX_TOKEN_DAYS} days")
     secret = TOKEN_PREFIX[kind] + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     credential = Credential(
@@ -103,6 +117,7 @@ async def issue_credential(
         secret_sha256=digest(secret),
         created_at=now,
         expires_at=now + lifetime if lifetime else None,
+        session_id=session_id,
     )
     session.add(credential)
     await session.flush()
@@ -132,12 +147,17 @@ async def principal_for_secret(
     return Principal(user_id, email, tuple(groups), permissions_of(groups))
 
 
-async def revoke_credential(session: AsyncSession, *, credential_id: int, user_id: int) -> bool:
+async def revoke_credential(
+    session: AsyncSession, *, credential_id: int, user_id: int | None
+) -> bool:
+    """Revoke one live API token; `user_id` None: anyone's (an admin's revocation)."""
+    owner = Credential.user_id == user_id if user_id is not None else true()
     result = await session.execute(
         update(Credential)
         .where(
             Credential.id == credential_id,
-            Credential.user_id == user_id,
+            Credential.kind == "api",
+            owner,
             Credential.revoked_at.is_(None),
         )
         .values(revoked_at=func.now())
@@ -145,12 +165,36 @@ async def revoke_credential(session: AsyncSession, *, credential_id: int, user_i
     return bool(getattr(result, "rowcount", 0))
 
 
+async def credential_id_of(session: AsyncSession, secret: str) -> int | None:
+    found = await session.scalar(
+        select(Credential.id).where(Credential.secret_sha256 == digest(secret))
+    )
+    return int(found) if found is not None else None
+
+
 async def revoke_secret(session: AsyncSession, secret: str) -> None:
+    """Revoke a credential and the tokens minted from it (a session's, at sign-out)."""
+    credential_id = await credential_id_of(session, secret)
+    if credential_id is None:
+        return
     await session.execute(
         update(Credential)
-        .where(Credential.secret_sha256 == digest(secret), Credential.revoked_at.is_(None))
+        .where(
+            (Credential.id == credential_id) | (Credential.session_id == credential_id),
+            Credential.revoked_at.is_(None),
+        )
         .values(revoked_at=func.now())
     )
+
+
+async def revoke_all_of(session: AsyncSession, user_id: int) -> int:
+    """End every session and token of a person; how many were live."""
+    result = await session.execute(
+        update(Credential)
+        .where(Credential.user_id == user_id, Credential.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def api_tokens_of(session: AsyncSession, user_id: int) -> list[Credential]:

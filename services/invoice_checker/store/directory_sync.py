@@ -95,6 +95,15 @@ async def upsert_users(session: AsyncSession, rows: Sequence[Mapping[str, Any]])
     return counts
 
 
+async def users_not_listed(session: AsyncSession, listed: set[uuid.UUID]) -> list[str]:
+    """E-mails of stored users missing from a full user list (deleted in 10000ft). An empty
+    list is taken for a fault, not for everyone leaving."""
+    if not listed:
+        return []
+    rows = await session.scalars(select(TenkfeetUser.email).where(TenkfeetUser.guid.not_in(listed)))
+    return list(rows)
+
+
 async def attach_users_to_entries(session: AsyncSession) -> int:
     """Give hour entries saved before their user was synced that user (spec 4.1 step 5)."""
     result = await session.execute(

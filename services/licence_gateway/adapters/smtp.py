@@ -9,6 +9,7 @@ need it. Failures are either transient (4xx, connection, timeout: send again lat
 
 from __future__ import annotations
 
+import base64
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -149,6 +150,19 @@ def legacy_message(
     return message
 
 
+_STAND_IN = b"licence-gateway attachment stand-in 7f3a9c21e4b86d05"
+_BASE64_LINE = 76  # the email package's (and base64.encodebytes's) line: 57 bytes encoded
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """`base64.encodebytes(data)` without its Python loop over every 57-byte chunk."""
+    encoded = base64.b64encode(data)
+    lines = [
+        encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)
+    ]
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
 class SmtpSender:
     """Sends files as e-mail attachments with one server and login, as configured."""
 
@@ -195,17 +209,27 @@ class SmtpSender:
                 file_name=file_name,
                 text=text,
             )
-        else:
-            message = standard_message(
-                sender=config.from_address,
-                recipient=recipient,
-                subject=subject,
-                file_name=file_name,
-                text=text,
-                message_id=message_id,
-                date=date or datetime.now(UTC),
-            )
-        return message.as_bytes()
+            return message.as_bytes()
+        # The email package writes a base64 body a line at a time (a quarter of a second for a
+        # 10,000-licence file): it renders a short stand-in, and binascii's lines of the same
+        # 76 columns take its place, byte for byte what it would have written.
+        attachment = to_ascii(text).encode("ascii")
+        message = standard_message(
+            sender=config.from_address,
+            recipient=recipient,
+            subject=subject,
+            file_name=file_name,
+            text=_STAND_IN.decode("ascii") if attachment else "",
+            message_id=message_id,
+            date=date or datetime.now(UTC),
+        )
+        rendered = message.as_bytes()
+        if not attachment:
+            return rendered
+        head, stand_in, tail = rendered.partition(base64.encodebytes(_STAND_IN))
+        if not stand_in:
+            raise RuntimeError("the attachment's stand-in is missing from the rendered e-mail")
+        return b"".join((head, _base64_lines(attachment), tail))
 
     async def send_file(
         self, *, recipient: str, subject: str, file_name: str, text: str, message_id: str

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from licence_gateway.api.deps import SettingsDep
+from licence_gateway.domain.chief import build_licence_data
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.store import mail_queries
 from licence_gateway.store.mail import (
@@ -130,6 +131,7 @@ class Callback(BaseModel):
     attempts: int
     last_error: str | None
     delivered_at: datetime | None
+    refused: dict[str, str]  # ICMS id -> ICMS's answer, for licences parked after a 422
 
     @classmethod
     def of(cls, callback: IcmsCallback | None) -> Callback | None:
@@ -142,6 +144,7 @@ class Callback(BaseModel):
             attempts=callback.attempts,
             last_error=callback.last_error,
             delivered_at=callback.delivered_at,
+            refused=dict(callback.refused_ids),
         )
 
 
@@ -250,9 +253,46 @@ class PayloadBatch(BaseModel):
     callback: Callback | None
 
 
+class PayloadState(StrEnum):
+    WAITING = "waiting"
+    SKIPPED = "skipped"
+    BATCHED = "batched"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ICMS_REFUSED = "icms_refused"  # ICMS refused its outcome (422): parked, see `redeliver`
+
+
 class PayloadDetail(PayloadSummary):
+    state: PayloadState
+    icms_refusal: str | None = Field(description="ICMS's answer when it refused the outcome")
+    truncated_fields: list[str] = Field(
+        description="fields the e-mailed ASCII attachment cuts to their CHIEF maximum"
+    )
     licence: dict[str, Any]
     batches: list[PayloadBatch]
+
+
+def payload_state(
+    payload: LicencePayload, link: BatchPayload | None, callback: IcmsCallback | None
+) -> tuple[PayloadState, str | None]:
+    """The payload's state as the list filter names it, and ICMS's answer if it refused it."""
+    if not payload.is_processed:
+        return (PayloadState.SKIPPED if payload.skip_process else PayloadState.WAITING), None
+    refusal = callback.refused_ids.get(str(payload.icms_id)) if callback else None
+    if refusal is not None:
+        return PayloadState.ICMS_REFUSED, refusal
+    if link is not None and link.outcome is not None:
+        return PayloadState(link.outcome), None
+    return PayloadState.BATCHED, None
+
+
+def truncated_fields(licence: dict[str, Any]) -> list[str]:
+    """What the attachment cuts for this licence: the same for whichever file carries it."""
+    try:
+        built = build_licence_data([licence], run_number=1, created_at=datetime.now(UTC))
+    except ValueError:  # not buildable: nothing was ever cut
+        return []
+    return [cut.field for cut in built.cut_fields]
 
 
 class Paged(BaseModel, Generic[T]):
@@ -272,14 +312,6 @@ class Paged(BaseModel, Generic[T]):
             page_size=paging.size,
             total=found.total,
         )
-
-
-class PayloadState(StrEnum):
-    WAITING = "waiting"
-    SKIPPED = "skipped"
-    BATCHED = "batched"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -373,8 +405,14 @@ def admin_router() -> APIRouter:
             last.batch if last else None,
             last.mail if last else None,
         )
+        state, refusal = payload_state(
+            payload, last.link if last else None, last.callback if last else None
+        )
         return PayloadDetail(
             **summary.model_dump(),
+            state=state,
+            icms_refusal=refusal,
+            truncated_fields=truncated_fields(payload.data),
             licence=payload.data,
             batches=[
                 PayloadBatch(

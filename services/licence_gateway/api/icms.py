@@ -227,7 +227,11 @@ async def _database_checks(
         return results
     if not results["check_database"]:
         # Not measurable without the database; do not wait for it twice more.
-        return results | {"check_unprocessed_payloads": False, "check_pending_mail": False}
+        return results | {
+            "check_unprocessed_payloads": False,
+            "check_pending_mail": False,
+            "check_icms_refused_licences": False,
+        }
     now = datetime.now(UTC)
     payload_cutoff = now - timedelta(seconds=settings.health_payload_max_age_seconds)
     reply_cutoff = now - timedelta(seconds=settings.health_reply_max_wait_seconds)
@@ -238,8 +242,13 @@ async def _database_checks(
     async def mails() -> bool:
         return not await health.mail_awaiting_reply_since(session, reply_cutoff)
 
+    async def nothing_parked() -> bool:
+        # A licence ICMS refused waits for someone to fix it in ICMS and run `redeliver`.
+        return await health.parked_licences(session) == 0
+
     results["check_unprocessed_payloads"] = await _passes(payloads)
     results["check_pending_mail"] = await _passes(mails)
+    results["check_icms_refused_licences"] = await _passes(nothing_parked)
     return results
 
 

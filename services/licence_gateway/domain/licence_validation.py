@@ -1,8 +1,11 @@
 """Validation of the `licence` object ICMS POSTs (spec 2.4), closed against every way the original
 accepted a payload that later broke or corrupted the CHIEF file (spec 14).
 
-Rules are checked on what will be printed: raw strings (never trimmed), after the restrictions
-line-break rule, and again after the ASCII transliteration the e-mail applies.
+Lengths and blanks are measured as the original's DRF serializers measure them: without
+surrounding whitespace (`trim_whitespace`), although the raw value is stored and printed. What
+would break a CHIEF record (a backslash, a line break) is refused in the raw form and again after
+the ASCII transliteration the e-mail applies; a field that transliteration only makes longer is
+accepted, and the attachment cuts it to CHIEF's maximum (`cut_to_chief_maxima`).
 `validate_licence(licence) -> {field: [message, ...]}`; an empty dict means it is valid.
 Nested fields are named by path: `organisation.address.postcode`, `goods[2].quantity`.
 """
@@ -294,43 +297,44 @@ def _text(
     if not isinstance(value, str):
         _add(errors, field, "Not a valid string.")
         return None
-    if not blank and not value.strip():
+    # As DRF's CharField (trim_whitespace): length and blank are measured without surrounding
+    # whitespace, while the raw value is what is stored and printed.
+    trimmed = value.strip()
+    if not blank and not trimmed:
         _add(errors, field, "This field may not be blank.")
         return None
-    # restrictions keep their line breaks: they are printed as `|`
-    printed = "|".join(value.splitlines()).strip() if multiline else value
-    found = _printing_problems(value, max_length, breaks_allowed=multiline)
-    messages = [
-        _PRINTING_MESSAGES[kind].format(name=name, max=max_length, where="") for kind in found
-    ]
-    if (ascii_form := to_ascii(printed)) != value:  # what the e-mail will really carry
-        messages += [
-            _PRINTING_MESSAGES[kind].format(name=name, max=max_length, where=_IN_ASCII)
-            for kind in _printing_problems(ascii_form, max_length, breaks_allowed=False)
-            if kind not in found
-        ]
+    messages = []
+    if len(trimmed) > max_length:
+        messages.append(_PRINTING_MESSAGES["length"].format(max=max_length))
+    # What would break the record, in the raw form and in the ASCII form CHIEF receives
+    # (restrictions keep their line breaks: they are printed as `|`). A field transliteration
+    # makes longer is fine: the attachment cuts it to CHIEF's maximum.
+    printed = "|".join(value.splitlines()) if multiline else value
+    for form, where in ((value, ""), (to_ascii(printed), _IN_ASCII)):
+        for kind in _breaking_problems(form, breaks_allowed=multiline and not where):
+            message = _PRINTING_MESSAGES[kind].format(name=name, where=where)
+            if message.replace(_IN_ASCII, "") not in messages:
+                messages.append(message)
     for message in messages:
         _add(errors, field, message)
-    return None if messages else value
+    return None if messages else trimmed
 
 
 _IN_ASCII = " once transliterated to ASCII for CHIEF"
 _PRINTING_MESSAGES = {
     "backslash": "'{name}' must not contain a backslash{where}: CHIEF separates fields with it.",
     "break": "'{name}' must not contain a line break{where}.",
-    "length": "Ensure this field has no more than {max} characters{where}.",
+    "length": "Ensure this field has no more than {max} characters.",
 }
 
 
-def _printing_problems(form: str, max_length: int, *, breaks_allowed: bool) -> list[str]:
-    """What would break the CHIEF record: a separator, a record break, an overlong field."""
+def _breaking_problems(form: str, *, breaks_allowed: bool) -> list[str]:
+    """What would break the CHIEF record: a field separator or a record break."""
     kinds = []
     if "\\" in form:
         kinds.append("backslash")
     if not breaks_allowed and has_line_break(form):
         kinds.append("break")
-    if len(form) > max_length:
-        kinds.append("length")
     return kinds
 
 

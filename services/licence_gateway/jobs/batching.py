@@ -15,11 +15,27 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from arq import Retry
-from sqlalchemy import select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from licence_gateway.adapters.smtp import SmtpError, new_message_id
 from licence_gateway.domain.chief.licence_data import LicenceDataFile, build_licence_data
@@ -35,7 +51,7 @@ from licence_gateway.store.mail import (
     next_run_number,
     record_send_failure,
 )
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, licence_data
 from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
@@ -100,102 +116,189 @@ async def run_batching(flow: MailFlow) -> str:
         return f"mail {mail.id} sent"
 
 
-async def claim_payloads(session: AsyncSession) -> list[LicencePayload]:
+@dataclass(frozen=True, slots=True)
+class ClaimedPayload:
+    """What a batch needs of a waiting payload: no ORM object to track or re-check.
+
+    The licence stays JSON text until the builder reaches it: 10,000 decoded licences held at
+    once would take more memory than the whole file.
+    """
+
+    id: int
+    reference: str
+    stored: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return licence_data(self.stored)
+
+
+class PayloadToSend(Protocol):
+    """A claimed payload, or a stored one an operator sends again (`cli_ops`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+async def claim_payloads(session: AsyncSession) -> list[ClaimedPayload]:
     """Unsent, non-skipped payloads in arrival order, locked so nothing else can take them."""
-    rows = await session.scalars(
-        select(LicencePayload)
+    rows = await session.execute(
+        select(LicencePayload.id, LicencePayload.reference, cast(LicencePayload.data, Text))
         .where(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(False))
         .order_by(LicencePayload.received_at, LicencePayload.id)
         .with_for_update(skip_locked=True)
     )
-    return list(rows)
+    return [ClaimedPayload(*row) for row in rows]
 
 
 async def create_batch(session: AsyncSession, flow: MailFlow) -> Mail | None:
     """Claim the payloads and commit a `pending` mail carrying them; None if there are none."""
-    payloads = buildable(await claim_payloads(session), flow)
-    if not payloads:
+    batch = await _file_of_waiting_payloads(session, flow)
+    if batch is None:
         await session.commit()  # keeps any skip flag set on an unbuildable payload
         return None
-    return await commit_batch(session, flow, payloads, reason=f"batch of {len(payloads)} licences")
+    built, payload_ids = batch
+    reason = f"batch of {len(payload_ids)} licences"
+    return await _commit(session, flow, built, payload_ids, reason=reason)
 
 
-def buildable(payloads: list[LicencePayload], flow: MailFlow) -> list[LicencePayload]:
-    """The payloads that can go in a file; any other gets its skip flag set and is logged.
+async def _file_of_waiting_payloads(
+    session: AsyncSession, flow: MailFlow
+) -> tuple[LicenceDataFile, list[int]] | None:
+    """The file of the waiting payloads that can go in one, and their ids in file order.
 
-    Ingest refuses such payloads, so this should never find one; if one slips through, it must
-    not block every other licence as it did in the original (section 14.3).
+    Ingest refuses a payload that cannot, so this should never find one; if one slips through,
+    it gets its skip flag set and is logged, and must not block every other licence as it did in
+    the original (section 14.3). The file is built once; only when that fails is each payload
+    tried on its own. The claimed payloads (their licence texts) are dropped on return.
     """
-    if not payloads or _builds(payloads, flow):
-        return payloads
-    _build([], flow, run_number=1)  # an empty file failing means the settings are wrong: raise
-    good = []
+    payloads = await claim_payloads(session)
+    if not payloads:
+        return None
+    run_number = await next_run_number(session, flow.settings.first_run_number)
+    now = flow.clock()
+    try:
+        return _build(payloads, flow, run_number, now), [payload.id for payload in payloads]
+    except ValueError:
+        pass
+    _build([], flow, run_number, now)  # an empty file failing means the settings are wrong: raise
+    good: list[ClaimedPayload] = []
+    bad: list[ClaimedPayload] = []
     for payload in payloads:
-        if _builds([payload], flow):
-            good.append(payload)
-            continue
-        payload.skip_process = True
+        (good if _builds(payload, flow, now) else bad).append(payload)
+    for payload in bad:
         logger.error(
             "payload cannot be put in a licenceData file; skip flag set",
             extra={"payload_id": payload.id, "reference": payload.reference},
         )
-    return good
+    await session.execute(
+        update(LicencePayload)
+        .where(LicencePayload.id == any_(_ids([payload.id for payload in bad])))
+        .values(skip_process=True)
+        .execution_options(synchronize_session=False)
+    )
+    if not good:
+        return None
+    return _build(good, flow, run_number, now), [payload.id for payload in good]
 
 
-def _builds(payloads: Sequence[LicencePayload], flow: MailFlow) -> bool:
+def _builds(payload: PayloadToSend, flow: MailFlow, now: datetime) -> bool:
     try:
-        _build(payloads, flow, run_number=1)
+        _build([payload], flow, 1, now)
     except ValueError:
         return False
     return True
 
 
-def _build(payloads: Sequence[LicencePayload], flow: MailFlow, run_number: int) -> LicenceDataFile:
+def _build(
+    payloads: Sequence[PayloadToSend], flow: MailFlow, run_number: int, now: datetime
+) -> LicenceDataFile:
     return build_licence_data(
-        [payload.data for payload in payloads],
+        (payload.data for payload in payloads),
         run_number=run_number,
-        created_at=flow.clock(),
+        created_at=now,
         source_system=flow.settings.chief_source_system,
     )
 
 
+# The file and its e-mail are megabytes: PostgreSQL's default pglz compresses them several times
+# slower than lz4 does. For this transaction only, and only where the server was built with lz4;
+# every reader decompresses either.
+_FAST_COMPRESSION = text(
+    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
+def _ids(ids: list[int]) -> BindParameter[Any]:
+    """Payload ids as one array parameter (one bind, whatever the count)."""
+    return bindparam("ids", ids, type_=ARRAY(BigInteger()))
+
+
 async def commit_batch(
-    session: AsyncSession, flow: MailFlow, payloads: Sequence[LicencePayload], *, reason: str
+    session: AsyncSession, flow: MailFlow, payloads: Sequence[PayloadToSend], *, reason: str
 ) -> Mail:
     """Build the file for these payloads under the next run number and commit it as `pending`."""
     run_number = await next_run_number(session, flow.settings.first_run_number)
-    now = flow.clock()
-    built = _build(payloads, flow, run_number)
+    built = _build(payloads, flow, run_number, flow.clock())
+    return await _commit(session, flow, built, [payload.id for payload in payloads], reason=reason)
+
+
+async def _commit(
+    session: AsyncSession,
+    flow: MailFlow,
+    built: LicenceDataFile,
+    payload_ids: list[int],
+    *,
+    reason: str,
+) -> Mail:
+    """Store the built file, its e-mail and its batch rows, mark the payloads sent, commit."""
+    await session.execute(_FAST_COMPRESSION)
     message_id = new_message_id()
+    now = flow.clock()
     mail = await create_mail(
         session,
         ExtractType.LICENCE_DATA,
         MailStatus.PENDING,
-        f"{reason}, run {run_number}",
+        f"{reason}, run {built.run_number}",
         message_id=message_id,
         # Rendered once and stored, so that every re-send repeats these very bytes.
-        message_bytes=flow.smtp.render_licence_data(built.name, built.text, message_id, now),
+        message_bytes=flow.smtp.render_licence_data(built.name, built.attachment, message_id, now),
     )
     batch = LicenceDataBatch(
-        run_number=run_number, file_name=built.name, file_text=built.text, mail_id=mail.id
+        run_number=built.run_number, file_name=built.name, file_text=built.text, mail_id=mail.id
     )
     session.add(batch)
     await session.flush()
-    session.add_all(
-        BatchPayload(batch_id=batch.id, payload_id=payload.id, position=position)
-        for position, payload in enumerate(payloads, start=1)
+    # One statement for every batch row, positions in file order.
+    ids = (
+        func.unnest(_ids(payload_ids))
+        .table_valued("payload_id", with_ordinality="position")
+        .render_derived("claimed")
+    )
+    await session.execute(
+        insert(BatchPayload).from_select(
+            ["batch_id", "payload_id", "position"],
+            select(literal(batch.id, BigInteger), ids.c.payload_id, ids.c.position),
+        )
     )
     # The ids were read once, above: a payload arriving meanwhile is never marked by mistake
-    # (section 14.4).
+    # (section 14.4). No loaded object needs the new value: no in-memory synchronisation.
     await session.execute(
         update(LicencePayload)
-        .where(LicencePayload.id.in_([payload.id for payload in payloads]))
+        .where(LicencePayload.id == any_(_ids(payload_ids)))
         .values(is_processed=True)
+        .execution_options(synchronize_session=False)
     )
     await session.commit()
+    log_cut_fields(built, payload_ids)
     logger.info(
         "licenceData batch committed",
-        extra={"mail_id": mail.id, "run_number": run_number, "licences": len(payloads)},
+        extra={"mail_id": mail.id, "run_number": built.run_number, "licences": len(payload_ids)},
     )
     return mail
 
@@ -260,3 +363,18 @@ async def send_licence_data(ctx: dict[str, Any]) -> str:
         if failed.transient:
             raise Retry(defer=retry_delay(ctx.get("job_try", 1))) from failed
         return str(failed)
+
+
+def log_cut_fields(built: LicenceDataFile, payload_ids: Sequence[int]) -> None:
+    """Name each payload and field the attachment cut to its CHIEF maximum (file order ids)."""
+    for cut in built.cut_fields:
+        logger.warning(
+            "licence field cut to its CHIEF maximum in the e-mailed attachment",
+            extra={
+                "payload_id": payload_ids[cut.licence],
+                "field": cut.field,
+                "length": cut.length,
+                "maximum": cut.maximum,
+                "run_number": built.run_number,
+            },
+        )

@@ -23,7 +23,12 @@ from arq import Retry
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licence_gateway.adapters.icms import LICENCE_REPLY_PATH, USAGE_DATA_PATH, IcmsError
+from licence_gateway.adapters.icms import (
+    LICENCE_REPLY_PATH,
+    USAGE_DATA_PATH,
+    IcmsClient,
+    IcmsError,
+)
 from licence_gateway.domain.chief import (
     ChiefFormatError,
     LicenceReply,
@@ -47,6 +52,8 @@ from licence_gateway.store.payloads import LicencePayload
 
 logger = logging.getLogger(__name__)
 
+UNPROCESSABLE = 422  # ICMS: "I cannot take (one licence of) this body"; it rolled back all of it
+
 NEXT_STATUS = {
     ReplyOutcome.VALID: MailStatus.REPLY_PROCESSED,
     ReplyOutcome.PARTIALLY_VALID: MailStatus.REPLY_PARTIALLY_PROCESSED,
@@ -60,9 +67,12 @@ class CallbackReport:
     failed: list[str] = field(default_factory=list)
     transient_failure: bool = False
     needs_operator: list[int] = field(default_factory=list)
+    parked: int = 0  # licences ICMS refused on their own (422), parked for `redeliver`
 
     def __str__(self) -> str:
         text = f"prepared {self.prepared}, delivered {self.delivered}, failed {len(self.failed)}"
+        if self.parked:
+            text += f", licences parked after ICMS refused them: {self.parked}"
         if self.needs_operator:
             text += f", mails needing recreate-and-send: {self.needs_operator}"
         return text
@@ -152,12 +162,13 @@ def match_transactions(
     """
     waiting: dict[str, deque[tuple[BatchPayload, LicencePayload]]] = defaultdict(deque)
     for pair in carried:
-        waiting[pair[1].reference].append(pair)
+        waiting[pair[1].reference.strip()].append(pair)  # CHIEF's lines lose trailing spaces
     last: dict[str, tuple[BatchPayload, LicencePayload]] = {}
     ids: dict[str, str] = {}
     unknown: list[str] = []
 
     def key_of(reference: str, outcome: str, errors: list[dict[str, str]] | None) -> str | None:
+        reference = reference.strip()
         if waiting[reference]:
             last[reference] = waiting[reference].popleft()
         elif reference not in last:  # not in the run: ICMS cannot be told about it
@@ -235,9 +246,13 @@ async def _deliver(
 ) -> None:
     icms = await flow.icms()
     callback.attempts += 1
+    body = json.loads(callback.body)
     try:
-        # Decoding and re-encoding with json.dumps' defaults gives back the stored text exactly.
-        await icms.post(callback.path, json.loads(callback.body))
+        if callback.delivered_ids or callback.refused_ids:  # a split left part of it to send
+            await _deliver_part(icms, callback, body, _undelivered(callback, body))
+        else:
+            # Decoding and re-encoding with json.dumps' defaults gives back the stored text.
+            await _deliver_part(icms, callback, body, None)
     except IcmsError as exc:
         callback.last_error = str(exc)
         report.failed.append(f"callback {callback.id}: {exc}")
@@ -253,15 +268,78 @@ async def _deliver(
     mail = await session.get(Mail, callback.mail_id, with_for_update=True)
     if mail is None:  # the foreign key keeps the mail; checked rather than asserted
         raise RuntimeError(f"callback {callback.id} names missing mail {callback.mail_id}")
+    # Every licence is now delivered or parked: the run is done with.
     await move_mail(
         session, mail, MailStatus(callback.next_status), f"ICMS accepted callback {callback.id}"
     )
     report.delivered += 1
+    if callback.refused_ids:
+        report.parked += len(callback.refused_ids)
     if callback.next_status == MailStatus.REPLY_PARTIALLY_PROCESSED:
         logger.error(
             "ICMS told, but CHIEF did not process every licence: run recreate-and-send",
             extra={"mail_id": mail.id},
         )
+
+
+# One outcome in a licence reply body: ("accepted" | "rejected", {"id": ..., ...}).
+Outcome = tuple[str, dict[str, Any]]
+
+
+def _outcomes(body: dict[str, Any]) -> list[Outcome]:
+    return [(kind, item) for kind in ("accepted", "rejected") for item in body.get(kind, [])]
+
+
+def _undelivered(callback: IcmsCallback, body: dict[str, Any]) -> list[Outcome]:
+    done = callback.delivered_ids.keys() | callback.refused_ids.keys()
+    return [outcome for outcome in _outcomes(body) if outcome[1]["id"] not in done]
+
+
+def outcomes_body(body: dict[str, Any], outcomes: list[Outcome]) -> dict[str, Any]:
+    """The run's body holding only `outcomes` (key order and run number as the original's)."""
+    part = dict(body)
+    for kind in ("accepted", "rejected"):
+        part[kind] = [item for item_kind, item in outcomes if item_kind == kind]
+    return part
+
+
+async def _deliver_part(
+    icms: IcmsClient, callback: IcmsCallback, body: dict[str, Any], part: list[Outcome] | None
+) -> None:
+    """POST these outcomes (None: the whole stored body). ICMS refuses a whole licence callback
+    with 422 when it cannot take one licence of it, so halve until each refusal stands alone,
+    park that licence with ICMS's answer, and deliver everything else."""
+    outcomes = _outcomes(body) if part is None else part
+    if not outcomes and part is not None:
+        return
+    try:
+        await icms.post(callback.path, body if part is None else outcomes_body(body, outcomes))
+    except IcmsError as exc:
+        if exc.status != UNPROCESSABLE or callback.path != LICENCE_REPLY_PATH or not outcomes:
+            raise
+        if len(outcomes) == 1:
+            icms_id = str(outcomes[0][1]["id"])
+            callback.refused_ids = {**callback.refused_ids, icms_id: str(exc)}
+            logger.error(
+                "ICMS refused one licence's outcome; parked it (licence-gateway redeliver)",
+                extra={"callback_id": callback.id, "icms_id": icms_id, "answer": str(exc)},
+            )
+            return
+        half = len(outcomes) // 2
+        await _deliver_part(icms, callback, body, outcomes[:half])
+        await _deliver_part(icms, callback, body, outcomes[half:])
+        return
+    taken = {str(item["id"]): True for _, item in outcomes}
+    callback.delivered_ids = {**callback.delivered_ids, **taken}
+
+
+async def redeliver_outcome(icms: IcmsClient, callback: IcmsCallback, icms_id: str) -> None:
+    """Send one parked licence's outcome again; on success it is delivered, no longer parked."""
+    body = json.loads(callback.body)
+    outcomes = [outcome for outcome in _outcomes(body) if str(outcome[1]["id"]) == icms_id]
+    await icms.post(callback.path, outcomes_body(body, outcomes))
+    callback.refused_ids = {k: v for k, v in callback.refused_ids.items() if k != icms_id}
+    callback.delivered_ids = {**callback.delivered_ids, icms_id: True}
 
 
 def retry_delay(job_try: int) -> int:

@@ -5,6 +5,10 @@ Each message is handled on its own: stored raw (with its attachment, and the mai
 already stored (same Message-ID) is deleted without a second row, so a pass cut short anywhere
 is simply repeated. Mail that is not HMRC's, or not a reply, is left in the box and
 logged once. One odd message never blocks the others (section 14.6).
+
+Only HMRC's own reply to exactly its run is applied (issue 18.2): a reply whose sender fails the
+strict check (`domain/hmrc_sender.py`) but names HMRC's address, one that does not answer the run
+awaiting it, and a second reply for an answered run are stored flagged and never applied.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from email.utils import parseaddr
 from typing import Any
 
 from arq import Retry
@@ -23,12 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.adapters.pop3 import MailboxMessage, Pop3Error
-from licence_gateway.domain.chief import ChiefFormatError, parse_licence_reply
+from licence_gateway.domain.chief import ChiefFormatError, parse_licence_reply, reply_mismatch
 from licence_gateway.domain.email_message import EmailParseError, parse_hmrc_email
+from licence_gateway.domain.hmrc_sender import SenderVerdict, check_hmrc_sender
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.settings import require
 from licence_gateway.store.mail import (
+    BatchPayload,
     LicenceDataBatch,
     Mail,
     ReceivedEmail,
@@ -36,6 +41,7 @@ from licence_gateway.store.mail import (
     licence_mail_in_flight,
     move_mail,
 )
+from licence_gateway.store.payloads import LicencePayload
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +69,18 @@ class Envelope:
     """What routing needs, read leniently so that even an unparseable e-mail can be routed."""
 
     message_id: str
-    sender: str
+    sender: str  # the one From addr-spec, else the From header as written
     subject: str
 
     @classmethod
-    def of(cls, raw: bytes) -> Envelope:
+    def of(cls, raw: bytes, verdict: SenderVerdict | None = None) -> Envelope:
         headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         message_id = str(headers.get("Message-ID", "")).strip()
         return cls(
             # A message without a Message-ID is known by a digest of its bytes.
             message_id=message_id or f"<sha256.{hashlib.sha256(raw).hexdigest()}@no-message-id>",
-            sender=parseaddr(str(headers.get("From", "")))[1].lower(),
+            sender=(verdict.address if verdict else "")
+            or " ".join(str(headers.get("From", "")).split()).lower(),
             subject=" ".join(str(headers.get("Subject", "")).split()),
         )
 
@@ -116,10 +123,15 @@ async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) 
         report.left += 1
         await _log_once(flow, message.uid, "too large to fetch", message.uid, "")
         return False
-    envelope = Envelope.of(message.raw)
+    settings = flow.settings
+    verdict = check_hmrc_sender(
+        message.raw, settings.hmrc_sender_address, settings.hmrc_trusted_authserv_id
+    )
+    envelope = Envelope.of(message.raw, verdict)
     kind = kind_of(envelope.subject)
-    from_hmrc = envelope.sender == flow.settings.hmrc_sender_address.strip().lower()
-    if not from_hmrc or kind is None:  # only HMRC's replies are ever deleted
+    from_hmrc = verdict.problem is None
+    # A reply that only claims to be HMRC's is kept as evidence (flagged, never applied).
+    if kind is None or not (from_hmrc or verdict.claims_hmrc):
         report.left += 1
         reason = "not a reply" if from_hmrc else "not from HMRC"
         await _log_once(flow, message.uid, reason, envelope.sender, envelope.subject)
@@ -129,7 +141,7 @@ async def _handle(flow: MailFlow, message: MailboxMessage, report: InboxReport) 
             report.duplicates += 1
             return True
         try:
-            row = await _store(session, message, envelope, kind)
+            row = await _store(session, message, envelope, kind, verdict.problem)
             await session.commit()
         except IntegrityError:
             # Another pass stored it between our look and our insert (two workers, or a retry
@@ -180,7 +192,11 @@ async def _log_once(flow: MailFlow, uid: str, reason: str, sender: str, subject:
 
 
 async def _store(
-    session: AsyncSession, message: MailboxMessage, envelope: Envelope, kind: str
+    session: AsyncSession,
+    message: MailboxMessage,
+    envelope: Envelope,
+    kind: str,
+    sender_problem: str | None,
 ) -> ReceivedEmail:
     if message.raw is None:
         raise RuntimeError(f"mailbox message {message.uid} was stored without its bytes")
@@ -194,6 +210,9 @@ async def _store(
         raw=message.raw,
     )
     session.add(row)
+    if sender_problem is not None:
+        row.flag, row.flag_detail = "sender_not_verified", sender_problem
+        return row
     try:
         parsed = parse_hmrc_email(message.raw)
     except EmailParseError as exc:
@@ -210,13 +229,18 @@ async def _store(
 
 
 async def _apply_reply(session: AsyncSession, row: ReceivedEmail) -> None:
-    """Move the mail in flight to reply_received, if this reply is for its run."""
+    """Move the mail in flight to reply_received, if this reply answers exactly its run."""
     if row.attachment_text is None:
         raise RuntimeError(f"received e-mail {row.id} is a reply without its file")
     try:
-        file_run = parse_licence_reply(row.attachment_text).run_number
+        reply = parse_licence_reply(row.attachment_text)
     except ChiefFormatError as exc:
         row.flag, row.flag_detail = "unreadable", str(exc)
+        return
+    file_run = reply.run_number
+    if await _run_already_answered(session, row, file_run):
+        row.flag = SECOND_REPLY
+        row.flag_detail = f"run {file_run} already has a licenceReply; this one is not applied"
         return
     mail = await licence_mail_in_flight(session, lock=True)
     if mail is None or mail.status not in (MailStatus.PENDING, MailStatus.REPLY_PENDING):
@@ -235,11 +259,45 @@ async def _apply_reply(session: AsyncSession, row: ReceivedEmail) -> None:
             f" {row.run_number}, the file header says {file_run}"
         )
         return
+    references = await session.scalars(
+        select(LicencePayload.reference)
+        .join(BatchPayload, BatchPayload.payload_id == LicencePayload.id)
+        .where(BatchPayload.batch_id == batch.id)
+    )
+    if mismatch := reply_mismatch(reply, set(references)):
+        row.flag, row.flag_detail = "reply_not_for_run", f"run {batch.run_number}: {mismatch}"
+        return
     if mail.status == MailStatus.PENDING:
         # The reply proves CHIEF has the mail: the send was accepted before we could record it.
         await move_mail(session, mail, MailStatus.REPLY_PENDING, "reply arrived, so it was sent")
     await move_mail(session, mail, MailStatus.REPLY_RECEIVED, f"licenceReply stored ({row.id})")
     _attach(mail, row)
+
+
+SECOND_REPLY = "second_reply"
+
+
+async def _run_already_answered(session: AsyncSession, row: ReceivedEmail, file_run: str) -> bool:
+    """Has a reply for this run (by subject or file header) already been applied?"""
+    runs = {run for run in (row.run_number, _as_int(file_run)) if run is not None}
+    if not runs:
+        return False
+    applied = await session.scalar(
+        select(ReceivedEmail.id)
+        .join(Mail, Mail.id == ReceivedEmail.mail_id)
+        .join(LicenceDataBatch, LicenceDataBatch.mail_id == Mail.id)
+        .where(
+            ReceivedEmail.kind == "licence_reply",
+            ReceivedEmail.id != row.id,
+            LicenceDataBatch.run_number.in_(runs),
+        )
+        .limit(1)
+    )
+    return applied is not None
+
+
+def _as_int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 async def _apply_usage(session: AsyncSession, row: ReceivedEmail) -> None:

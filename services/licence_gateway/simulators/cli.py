@@ -35,6 +35,9 @@ RATIO = click.FloatRange(0, 1)
 @click.option("--mailbox-user", default="icms-mailbox@licence-gateway.local", show_default=True)
 @click.option("--mailbox-password", default="simulator", show_default=True)
 @click.option("--reply-sender", default="chief@hmrc.simulator.local", show_default=True)
+@click.option(
+    "--authserv-id", default="", help="stamp Authentication-Results (dkim, dmarc pass) as this id"
+)
 @click.option("--xoauth2-token", help="accept this static bearer token (XOAUTH2)")
 @click.option("--introspection-url", help="validate XOAUTH2 tokens at this endpoint")
 @click.option("--introspection-ca", help="CA file (PEM) for an https introspection endpoint")
@@ -70,6 +73,7 @@ def hmrc(**options: Any) -> None:
         mailbox_user=options["mailbox_user"],
         mailbox_password=options["mailbox_password"],
         reply_sender=options["reply_sender"],
+        authserv_id=options["authserv_id"],
         reply_delay=options["reply_delay"],
         reply_line_width=options["reply_line_width"],
         mix=simulator.OutcomeMix(
@@ -96,6 +100,11 @@ def hmrc(**options: Any) -> None:
 @click.option("--callback-hawk-id", help="id the gateway signs callbacks with (default: same)")
 @click.option("--callback-hawk-key", help="key for callbacks (default: the same key)")
 @click.option("--patience", default=60.0, show_default=True, help="seconds to wait for gateway")
+@click.option(
+    "--refuse-id",
+    multiple=True,
+    help="answer 422 {} to any licence callback naming this ICMS id (repeatable)",
+)
 def icms(**options: Any) -> None:
     """ICMS: send licences to the gateway, receive and show their outcomes."""
     from licence_gateway.simulators.icms import IcmsSimulator, create_app
@@ -110,6 +119,7 @@ def icms(**options: Any) -> None:
         seed=options["seed"],
         callback_hawk_id=options["callback_hawk_id"],
         callback_hawk_key=options["callback_hawk_key"],
+        refuse_ids=set(options["refuse_id"]),
     )
     app = create_app(simulator, send_on_start=options["count"], patience=options["patience"])
     click.echo(f"ICMS simulator: status at http://{options['host']}:{options['port']}/")

@@ -109,6 +109,9 @@ class HmrcConfig:
     mailbox_user: str = "icms-mailbox@licence-gateway.local"
     mailbox_password: str = "simulator"  # noqa: S105
     reply_sender: str = "chief@hmrc.simulator.local"
+    # When set, each reply carries the Authentication-Results our receiving server would stamp
+    # (dkim and dmarc pass for the sender's domain) under this authserv-id.
+    authserv_id: str = ""
     reply_delay: float = 1.0
     reply_line_width: int = 185  # real CHIEF pads each licenceReply line with spaces; 0: no
     mix: OutcomeMix = field(default_factory=OutcomeMix)
@@ -280,6 +283,10 @@ class HmrcSimulator:
         self.save_status()
         logger.info("licenceReply filed", extra={"subject": name, "verdict": repr(verdict)[:200]})
 
+    def deliver_raw(self, raw: bytes, now: float | None = None) -> None:
+        """Put any message in the mailbox as it is: tests forge mail as an attacker would."""
+        self.mailbox.add(raw, available_at=time.time() if now is None else now)
+
     def emit_usage_data(self, now: float | None = None) -> str:
         """File a usageData e-mail for the licences accepted since the last one; its subject."""
         now = time.time() if now is None else now
@@ -305,11 +312,17 @@ class HmrcSimulator:
     def chief_email(self, name: str, text: str) -> bytes:
         """An e-mail as CHIEF sends one: subject and attachment both named after the file."""
         message = EmailMessage()
+        domain = self.config.reply_sender.rpartition("@")[2]
+        if self.config.authserv_id:
+            message["Authentication-Results"] = (
+                f"{self.config.authserv_id}; dkim=pass (signature was verified)"
+                f" header.d={domain}; dmarc=pass action=none header.from={domain}"
+            )
         message["From"] = formataddr(("HMRC, CHIEF", self.config.reply_sender))
         message["To"] = self.config.mailbox_user
         message["Subject"] = name
         message["Date"] = formatdate(usegmt=True)
-        message["Message-ID"] = make_msgid(domain=self.config.reply_sender.rpartition("@")[2])
+        message["Message-ID"] = make_msgid(domain=domain)
         message.add_attachment(
             text.encode("ascii"), maintype="application", subtype="octet-stream", filename=name
         )

@@ -79,6 +79,10 @@ class IcmsSimulator:
     callback_hawk_key: str | None = None
     fault: Fault = "none"  # how callbacks are answered, to test the gateway's ICMS client
     hang_seconds: float = 5.0
+    # ICMS ids whose outcome ICMS cannot take (unknown id, application in the wrong state):
+    # a licence callback naming any of them is refused whole with 422 `{}`, as ICMS does.
+    refuse_ids: set[str] = field(default_factory=set)
+    refused_callbacks: int = 0
     licences: dict[str, LicenceRecord] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     unknown_outcomes: list[dict[str, Any]] = field(default_factory=list)
@@ -312,6 +316,10 @@ def create_app(
     def licence_reply(body: Any) -> dict[str, Any] | None:
         if not _valid_reply(body):
             return None
+        named = {str(item["id"]) for kind in ("accepted", "rejected") for item in body[kind]}
+        if named & simulator.refuse_ids:
+            simulator.refused_callbacks += 1
+            return None  # ICMS rolls back the whole run
         simulator.record_licence_reply(body)
         return {}
 

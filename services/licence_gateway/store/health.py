@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.domain.mail_state import MailStatus
-from licence_gateway.store.mail import Mail
+from licence_gateway.store.mail import IcmsCallback, Mail, ReceivedEmail
 from licence_gateway.store.payloads import LicencePayload
 
 
@@ -34,3 +34,21 @@ async def mail_awaiting_reply_since(session: AsyncSession, cutoff: datetime) -> 
     """Is a mail sent before `cutoff` still without a processed reply?"""
     overdue = exists().where(Mail.status != MailStatus.REPLY_PROCESSED, Mail.sent_at <= cutoff)
     return bool(await session.scalar(select(overdue)))
+
+
+async def parked_licences(session: AsyncSession) -> int:
+    """How many licence outcomes ICMS refused and that wait for `licence-gateway redeliver`."""
+    parked = await session.scalars(
+        select(IcmsCallback.refused_ids).where(IcmsCallback.refused_ids != text("'{}'::jsonb"))
+    )
+    return sum(map(len, parked))
+
+
+async def flagged_replies(session: AsyncSession) -> dict[str, int]:
+    """HMRC e-mails stored but not applied, by flag (second_reply, sender_not_verified, ...)."""
+    rows = await session.execute(
+        select(ReceivedEmail.flag, func.count())
+        .where(ReceivedEmail.flag.is_not(None))
+        .group_by(ReceivedEmail.flag)
+    )
+    return {str(flag): count for flag, count in rows.all()}

@@ -135,6 +135,14 @@ class IcmsCallback(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # When ICMS refuses a run's body (422), its licences are delivered in parts: ICMS ids it
+    # took ({id: true}), and those it refused on their own, parked with its answer ({id: text}).
+    delivered_ids: Mapped[dict[str, bool]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), default=dict
+    )
+    refused_ids: Mapped[dict[str, str]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), default=dict
+    )
 
 
 # --- queries and the one way to change a mail's status ------------------------------------
@@ -208,3 +216,21 @@ async def record_send_failure(session: AsyncSession, mail: Mail, error: str) -> 
     mail.send_attempts += 1
     mail.last_error = error
     await session.flush()
+
+
+async def parked_callback(
+    session: AsyncSession, payload_id: int, icms_id: str, *, lock: bool = False
+) -> IcmsCallback | None:
+    """The callback in which ICMS refused this payload's outcome and it waits, parked."""
+    query = (
+        select(IcmsCallback)
+        .join(LicenceDataBatch, LicenceDataBatch.mail_id == IcmsCallback.mail_id)
+        .join(BatchPayload, BatchPayload.batch_id == LicenceDataBatch.id)
+        .where(BatchPayload.payload_id == payload_id, IcmsCallback.refused_ids.has_key(icms_id))
+        .order_by(IcmsCallback.id.desc())
+        .limit(1)
+    )
+    if lock:
+        query = query.with_for_update(of=IcmsCallback)
+    result: IcmsCallback | None = await session.scalar(query)
+    return result

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.store.mail import (
@@ -164,6 +164,10 @@ async def list_payloads(
         query = query.where(LicencePayload.is_processed, BatchPayload.outcome.is_(None))
     elif state in ("accepted", "rejected"):
         query = query.where(BatchPayload.outcome == state)
+    elif state == "icms_refused":
+        query = query.join(IcmsCallback, IcmsCallback.mail_id == Mail.id).where(
+            IcmsCallback.refused_ids.has_key(cast(LicencePayload.icms_id, Text))
+        )
     return await _page(session, query, page, size)
 
 

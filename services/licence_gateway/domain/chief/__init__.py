@@ -3,7 +3,8 @@
 licenceData (we send):
     `build_licence_data(licences, run_number=, created_at=, source_system=) -> LicenceDataFile`
         stored licence objects (raw dicts, arrival order) -> `.name`, `.text` (stored),
-        `.attachment` (ASCII, e-mailed), `.references`; self-checked; raises
+        `.attachment` (ASCII, e-mailed, each field cut to its CHIEF maximum:
+        `cut_to_chief_maxima`), `.references`, `.cut_fields`; self-checked; raises
         `LicenceNotBuildable` (names the licence) or `LicenceDataInvalid` (lists `FileProblem`s).
     `validate_licence_data_file(text) -> list[FileProblem]`, `check_licence_data(text)` (text and
         its ASCII form), `is_uk_postcode`, `to_ascii`, `licence_data_file_name`.
@@ -24,12 +25,14 @@ Every parser raises only `ChiefFormatError` (`.message`, `.line`) on malformed i
 from licence_gateway.domain.chief.licence_data import (
     CHIEF_LICENCE_TYPE,
     DEFAULT_SOURCE_SYSTEM,
+    CutField,
     LicenceDataFile,
     LicenceDataSummary,
     LicenceNotBuildable,
     LicenceTransaction,
     build_licence_data,
     check_licence_data,
+    cut_to_chief_maxima,
     file_timestamp,
     licence_data_file_name,
     read_licence_data,
@@ -48,6 +51,7 @@ from licence_gateway.domain.chief.licence_reply import (
     parse_licence_reply,
     render_licence_reply,
     reply_callback_body,
+    reply_mismatch,
     reply_summary,
 )
 from licence_gateway.domain.chief.syntax import ChiefFormatError, to_ascii
@@ -72,6 +76,7 @@ __all__ = [
     "CHIEF_LICENCE_TYPE",
     "DEFAULT_SOURCE_SYSTEM",
     "ChiefFormatError",
+    "CutField",
     "FakeReply",
     "FileError",
     "FileProblem",
@@ -92,6 +97,7 @@ __all__ = [
     "callback_json",
     "check_licence_data",
     "check_usage_complete",
+    "cut_to_chief_maxima",
     "fake_licence_reply",
     "file_timestamp",
     "is_uk_postcode",
@@ -103,6 +109,7 @@ __all__ = [
     "render_licence_reply",
     "render_usage_data",
     "reply_callback_body",
+    "reply_mismatch",
     "reply_summary",
     "to_ascii",
     "usage_callback_body",

@@ -33,9 +33,21 @@ CHIEF_LICENCE_TYPE = {"DFL": "SIL", "OIL": "OIL", "SIL": "SIL", "SAN": "SAN", "N
 class LicenceDataFile:
     name: str  # also the e-mail subject and the attachment's file name
     text: str  # what is stored (edi_data): the original characters
-    attachment: str  # what is e-mailed: the ASCII transliteration of `text`
+    attachment: str  # what is e-mailed: `text` in ASCII, each field cut to its CHIEF maximum
     run_number: int
     references: tuple[str, ...]  # transaction references in file order
+    cut_fields: tuple[CutField, ...] = ()  # what the attachment had to cut, per licence
+
+
+@dataclass(frozen=True, slots=True)
+class CutField:
+    """A field the attachment carries shortened: transliteration (`£` -> `PS`) or whitespace
+    the original's serializers did not count took it past CHIEF's maximum."""
+
+    licence: int  # the licence's index in the file (arrival order)
+    field: str  # the payload field, e.g. organisation.address.line_1
+    length: int  # its length in the ASCII attachment before the cut
+    maximum: int
 
 
 class LicenceNotBuildable(ValueError):
@@ -86,8 +98,9 @@ def build_licence_data(
         references.append(licence["reference"])
     records.append(f"fileTrailer\\{len(references)}")
     text = "".join([f"{number}\\{record}\n" for number, record in enumerate(records, start=1)])
-    attachment = to_ascii(text)
-    problems = check_licence_data(text, attachment)
+    # The stored text stays what the original builds; what CHIEF receives must pass the check.
+    attachment, cut_fields = cut_to_chief_maxima(to_ascii(text))
+    problems = validate_licence_data_file(attachment)
     if problems:
         raise LicenceDataInvalid(problems)
     return LicenceDataFile(
@@ -96,18 +109,61 @@ def build_licence_data(
         attachment=attachment,
         run_number=run_number,
         references=tuple(references),
+        cut_fields=cut_fields,
     )
 
 
+_ADDRESS_LINES = {7 + n: (f"organisation.address.line_{n + 1}", 35) for n in range(5)}
+# record type -> {field index: (payload field, CHIEF maximum)}
+CHIEF_MAXIMA: dict[str, dict[int, tuple[str, int]]] = {
+    "licence": {2: ("reference", 17), 4: ("licence_reference", 35)},
+    "trader": {
+        3: ("organisation.eori_number", 17),
+        6: ("organisation.name", 80),
+        **_ADDRESS_LINES,
+        12: ("organisation.address.postcode", 8),
+    },
+    "country": {2: ("country_code", 2), 3: ("country_group", 4)},
+    "restrictions": {2: ("restrictions", 2000)},
+    "line": {3: ("goods[{}].commodity", 11), 7: ("goods[{}].description", 2000)},
+}
+
+
+def cut_to_chief_maxima(attachment: str) -> tuple[str, tuple[CutField, ...]]:
+    """Cut every field of the ASCII attachment that is longer than CHIEF allows.
+
+    Surrounding whitespace goes first (the original's serializers never counted it), then the
+    end. The API measures fields as the original did, so only what transliteration grew, or
+    that whitespace, is ever cut.
+    """
+    lines = attachment.split(LINE_SEP)
+    cuts: list[CutField] = []
+    licence = -1
+    for number, line in enumerate(lines):
+        tokens = line.split(FIELD_SEP)
+        record_type = tokens[1] if len(tokens) > 2 else ""
+        licence += record_type == "licence"
+        maxima = CHIEF_MAXIMA.get(record_type, {})
+        long_fields = [i for i in maxima if i < len(tokens) and len(tokens[i]) > maxima[i][1]]
+        for index in long_fields:
+            name, maximum = maxima[index]
+            goods_line = int(tokens[2]) - 1 if tokens[2].isdigit() else 0
+            cuts.append(CutField(licence, name.format(goods_line), len(tokens[index]), maximum))
+            tokens[index] = tokens[index].strip()[:maximum]
+        if long_fields:
+            lines[number] = FIELD_SEP.join(tokens)
+    return (LINE_SEP.join(lines), tuple(cuts)) if cuts else (attachment, ())
+
+
 def check_licence_data(text: str, attachment: str | None = None) -> list[FileProblem]:
-    """The self-check on the stored text and, when it differs, on the ASCII attachment too."""
+    """The self-check on the stored text and, where it differs, on the ASCII attachment too."""
     problems = validate_licence_data_file(text)
     if attachment is None:
         attachment = to_ascii(text)
     if attachment != text:
         problems += [
             FileProblem(p.line, p.record_type, f"{p.message} (in the ASCII attachment)")
-            for p in validate_licence_data_file(attachment)
+            for p in validate_licence_data_file(attachment, derived_from=text)
         ]
     return problems
 

@@ -164,6 +164,29 @@ def _malformed(problem: str, number: int) -> ChiefFormatError:
     return ChiefFormatError(f"Unable to process file: {problem} on line {number}", number)
 
 
+def reply_mismatch(reply: LicenceReply, run_references: Iterable[str]) -> str | None:
+    """Why this reply cannot be the answer to a run that sent `run_references`; None if it can.
+
+    Every transaction it names must be one of the run's, and a trailer, when CHIEF wrote one,
+    must count exactly what the file holds (a reply cut short by a CHIEF crash has none).
+    """
+    known = {reference.strip() for reference in run_references}
+    named = [*reply.accepted, *(transaction.reference for transaction in reply.rejected)]
+    strangers = sorted({reference for reference in named if reference.strip() not in known})
+    if strangers:
+        return f"names transactions that were not in the run: {', '.join(strangers)}"
+    trailer = reply.trailer
+    if trailer is not None:
+        counted = (trailer.accepted_count, trailer.rejected_count, trailer.file_error_count)
+        found = (len(reply.accepted), len(reply.rejected), len(reply.file_errors))
+        if tuple(map(_count, counted)) != found:
+            return (
+                f"trailer counts accepted/rejected/file errors {'/'.join(counted)},"
+                f" the file holds {'/'.join(map(str, found))}"
+            )
+    return None
+
+
 def reply_summary(reply: LicenceReply) -> dict[str, object]:
     """The `licence-gateway chief parse-reply` document."""
     return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 from unidecode import unidecode_expect_ascii
 
 FIELD_SEP = "\\"
@@ -25,10 +27,52 @@ class ChiefFormatError(ValueError):
 
 
 def to_ascii(text: str) -> str:
-    """The attachment CHIEF receives: transliterated as the original does, `?` when impossible."""
+    """The attachment CHIEF receives: transliterated as the original does, `?` when impossible.
+
+    unidecode maps each character on its own, so the ASCII encoder copies the ASCII text and
+    hands only each non-ASCII run to unidecode's table (unidecode itself would walk the whole
+    text a character at a time). The result is the very string unidecode returns.
+    """
     if text.isascii():
         return text
-    return unidecode_expect_ascii(text, errors="replace")
+    return text.encode("ascii", _TRANSLITERATE).decode("ascii")
+
+
+class _Transliterations(dict[str, str]):
+    """Character -> its ASCII form, filled on first sight (a file repeats the same few)."""
+
+    def __missing__(self, char: str) -> str:
+        ascii_form = unidecode_expect_ascii(char, errors="replace")
+        if not 0xD800 <= ord(char) <= 0xDFFF:  # unidecode warns about each surrogate: keep that
+            self[char] = ascii_form
+        return ascii_form
+
+
+_TRANSLITERATIONS = _Transliterations()
+
+
+_RUNS: dict[str, str] = {}  # whole runs ("é", "’", "—"): most repeat
+_RUNS_KEPT = 10_000
+
+
+def _transliterated_run(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    run = error.object[error.start : error.end]
+    ascii_form = _RUNS.get(run)
+    if ascii_form is None:
+        ascii_form = "".join([_TRANSLITERATIONS[char] for char in run])
+        if len(_RUNS) < _RUNS_KEPT and not _has_surrogate(run):
+            _RUNS[run] = ascii_form
+    return ascii_form, error.end
+
+
+def _has_surrogate(run: str) -> bool:
+    return any(0xD800 <= ord(char) <= 0xDFFF for char in run)
+
+
+_TRANSLITERATE = "licence_gateway.chief.transliterate"
+codecs.register_error(_TRANSLITERATE, _transliterated_run)
 
 
 def has_line_break(text: str) -> bool:

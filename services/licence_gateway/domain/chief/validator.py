@@ -171,12 +171,24 @@ _RECORDS: dict[str, tuple[int, _Check | None]] = {
 }
 
 
-def validate_licence_data_file(text: str) -> list[FileProblem]:
-    """Every problem in the file; an empty list means it may be sent."""
+def validate_licence_data_file(text: str, *, derived_from: str | None = None) -> list[FileProblem]:
+    """Every problem in the file; an empty list means it may be sent.
+
+    `derived_from` is the file this one was made from line for line (the stored text of an ASCII
+    attachment): the lines they share were checked there, so only the lines that differ are.
+    """
     problems: list[FileProblem] = []
     state = _State()
-    for number, line in enumerate(text.split(LINE_SEP), start=1):
-        if not line:
+    lines = text.split(LINE_SEP)
+    checked = derived_from.split(LINE_SEP) if derived_from is not None else []
+    if len(checked) != len(lines):
+        checked = []
+    elif lines[0] == checked[0]:  # checked already, but its data identifier governs the rest
+        header = lines[0].split(FIELD_SEP)
+        if len(header) == _RECORDS["fileHeader"][0] and header[1] == "fileHeader":
+            state.data_id = header[4]
+    for number, line in enumerate(lines, start=1):
+        if not line or (checked and line == checked[number - 1]):
             continue
         tokens = line.split(FIELD_SEP)
         record_type = tokens[1] if len(tokens) > 1 else ""
