@@ -4,7 +4,7 @@ only; an entry of an unsynced user aborting the run)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,13 +18,14 @@ from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.jobs.sync_runs import (
     RUN_SYNC_JOB,
     enqueue_when_committed,
+    performing,
     run_sync,
     sweep_sync_runs,
 )
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
-from invoice_checker.store.sync_runs import request_run
+from invoice_checker.store.sync_runs import claim_run, request_run
 from invoice_checker.store.syncs import SyncRun
 from service_kit.queue import commit
 from tests.invoice_checker.sync_support import (
@@ -120,6 +121,23 @@ async def test_admins_are_all_tagged_users_and_untagged_projects_lose_stale_admi
     assert admins == []  # the original kept Bob
 
 
+def worker_ctx(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    database_url: str,
+    redis_url: str,
+    tenkfeet_url: str,
+) -> dict[str, Any]:
+    """What a worker gives its jobs, against the 10000ft stand-in at `tenkfeet_url`."""
+    settings = InvoiceCheckerSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        tenkfeet_api_url=tenkfeet_url,
+        tenkfeet_api_token=TOKEN,
+    )
+    return CheckerJobs(settings, sessionmaker, redis).into({})
+
+
 async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: ArqRedis,
@@ -129,13 +147,7 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     """15.11: the original left exactly one queued update pending forever."""
     world = vector_world(VECTOR)
     with served(world) as url:
-        settings = InvoiceCheckerSettings(
-            database_url=database_url,
-            redis_url=redis_url,
-            tenkfeet_api_url=url,
-            tenkfeet_api_token=TOKEN,
-        )
-        ctx = CheckerJobs(settings, sessionmaker, redis).into({})
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
             requested = await request_run(session, kind="hours", start=START, end=END)
             run = enqueue_when_committed(session, requested)
@@ -208,3 +220,46 @@ async def test_a_failed_sync_writes_no_partial_batch_and_a_rerun_completes(
     assert summary.added == 9
     async with sessionmaker() as session:
         assert len(list(await session.scalars(select(HourEntry)))) == 9
+
+
+async def test_a_run_whose_worker_died_is_queued_again_and_a_live_one_is_left_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    """Issue 16: a worker SIGKILLed mid-sync left its run 'running' for six hours (and arq's
+    retry waits for the job's 3 h timeout). Whoever performs a run holds its advisory lock; a
+    running run nobody holds is queued and enqueued again by the sweeper."""
+    world = vector_world(VECTOR)
+    with served(world) as url:
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
+        async with sessionmaker() as session:
+            dead = enqueue_when_committed(
+                session, await request_run(session, kind="hours", start=START, end=END)
+            )
+            alive = enqueue_when_committed(session, await request_run(session, kind="users"))
+            await commit(session, redis)
+        await redis.flushdb()
+        minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        async with sessionmaker() as session, session.begin():
+            for run in (dead, alive):
+                await claim_run(session, run.id)  # as a worker does, then dies (no lock held)
+            await session.execute(
+                update(SyncRun).where(SyncRun.status == "running").values(started_at=minute_ago)
+            )
+        async with performing(sessionmaker, alive.id) as mine:  # another worker runs this one
+            assert mine
+            assert await sweep_sync_runs(ctx) == 1
+            assert await run_sync(ctx, alive.id) == "running elsewhere"
+        requeued = await redis.queued_jobs(queue_name=QUEUE_NAME)
+        assert [job.args for job in requeued] == [(dead.id,)]
+        assert (
+            await run_sync(ctx, dead.id) == "hours: added 9, updated 0, deleted 0, unchanged days 0"
+        )
+    async with sessionmaker() as session:
+        statuses = {
+            run.id: run.status
+            for run in await session.scalars(select(SyncRun).order_by(SyncRun.id))
+        }
+    assert statuses == {dead.id: "succeeded", alive.id: "running"}

@@ -18,7 +18,7 @@ from invoice_checker.jobs.sync_runs import enqueue_when_committed
 from invoice_checker.store import sync_runs
 from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
-from service_kit.db import ReadSessionDep, SessionDep
+from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
@@ -145,9 +145,7 @@ async def get_sync(run_id: int, session: SessionDep, _: CanViewInvoices) -> Sync
 
 
 @router.get("", response_model=Page[SyncRunOut])
-async def list_syncs(
-    session: ReadSessionDep, page: PageDep, _: CanViewInvoices
-) -> Page[SyncRunOut]:
+async def list_syncs(session: SessionDep, page: PageDep, _: CanViewInvoices) -> Page[SyncRunOut]:
     """Newest first."""
     statement = select(SyncRun).order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
     return await paginate(session, statement, page, lambda row: SyncRunOut.of(row[0]))

@@ -47,6 +47,17 @@ async def job_session(
         yield session, jobs.settings
 
 
+@asynccontextmanager
+async def stepwise_session(
+    ctx: dict[str, Any],
+) -> AsyncIterator[tuple[AsyncSession, InvoiceCheckerSettings]]:
+    """A session for a job that commits in steps itself (the Slack outbox: each message is
+    sent in a transaction of its own); what it leaves uncommitted is rolled back."""
+    jobs = checker_jobs(ctx)
+    async with jobs.sessions() as session:
+        yield session, jobs.settings
+
+
 def local_today(ctx: dict[str, Any]) -> date:
     """Today in the schedule's time zone (the company's calendar, not the server's)."""
     return datetime.now(ZoneInfo(checker_jobs(ctx).settings.schedule_timezone)).date()
