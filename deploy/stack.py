@@ -321,6 +321,11 @@ def run(seconds: float | None) -> int:
         print(f"licence gateway docs: http://127.0.0.1:{GATEWAY_PORT}/docs", flush=True)
         print(f"invoice checker docs: http://127.0.0.1:{CHECKER_PORT}/docs", flush=True)
         print(
+            f"invoice checker web app: http://127.0.0.1:{CHECKER_PORT}/ (Sign in: the stand-in"
+            f" signs in as finance@example.com; /sign-in?login_hint=EMAIL picks another account)",
+            flush=True,
+        )
+        print(
             f"invoice checker sign-in: http://127.0.0.1:{CHECKER_PORT}/api/v1/auth/login"
             f" (stand-in Google; finance token for Authorize: {finance_token(stack)})",
             flush=True,

@@ -1,4 +1,6 @@
-"""App factory for the invoice checker: `uvicorn --factory invoice_checker.main:create_app`."""
+"""App factory for the invoice checker: `uvicorn --factory invoice_checker.main:create_app`.
+
+The JSON API lives under /api/v1; the web app's pages (invoice_checker.web) at the other paths."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from invoice_checker.api.flex import router as flex_router
 from invoice_checker.api.slack import links_router as slack_links_router
 from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
+from invoice_checker.web.app import install_web
 from service_kit.app import build_app
 
 EXPORT_PROCESSES = 2  # PDF/XLSX builds at once per server process; more wait their turn
@@ -54,7 +57,7 @@ async def export_pool(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return build_app(
+    app = build_app(
         title="Invoice checker",
         description=guide.DESCRIPTION,
         openapi_tags=guide.OPENAPI_TAGS,
@@ -80,3 +83,5 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             slack_links_router,
         ],
     )
+    install_web(app, settings)
+    return app

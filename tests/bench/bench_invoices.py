@@ -40,7 +40,7 @@ import asyncpg
 import uvloop
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from invoice_checker.store.auth import ensure_user, issue_credential
+from invoice_checker.store.auth import CredentialKind, ensure_user, issue_credential
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
 from service_kit.migrations import upgrade
 from tests.bench.kit import MIN_RUNS, BenchRefused, Figure, record
@@ -165,12 +165,13 @@ async def vacuum(url: str) -> None:
         await connection.close()
 
 
-async def make_token(url: str) -> str:
+async def make_token(url: str, kind: CredentialKind = "api") -> str:
+    """A finance person's API token, or (`kind="session"`) a browser's session cookie."""
     engine = create_async_engine(url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await ensure_user(session, "bench@example.com", groups=["finance"])
-            _, secret = await issue_credential(session, user, kind="api", name="bench")
+            _, secret = await issue_credential(session, user, kind=kind, name="bench")
             await session.commit()
             return secret
     finally:

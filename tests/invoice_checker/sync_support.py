@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.adapters.tenkfeet import TenkfeetClient
 from invoice_checker.simulators.tenkfeet import TenkfeetWorld, create_app, fixture_world
+from tests.support.apps import served_over_http
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sim-token"
@@ -94,23 +91,5 @@ def in_process_client(world: TenkfeetWorld, **options: Any) -> TenkfeetClient:
 @contextmanager
 def served(world: TenkfeetWorld) -> Iterator[str]:
     """The stand-in over real HTTP on 127.0.0.1 and a free port, in a thread; yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(world), host="127.0.0.1", port=port, log_level="warning", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("10000ft stand-in did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_over_http(create_app(world), "10000ft stand-in") as url:
+        yield url

@@ -71,7 +71,10 @@ def authorization_url(
     nonce: str,
     code_verifier: str,
     hosted_domain: str,
+    login_hint: str | None = None,
 ) -> str:
+    # Google preselects that account; the stand-in signs in as it.
+    hint = {"login_hint": login_hint} if login_hint else {}
     url: str = prepare_grant_uri(
         provider.authorization_endpoint,
         client_id,
@@ -83,6 +86,7 @@ def authorization_url(
         code_challenge=create_s256_code_challenge(code_verifier),
         code_challenge_method="S256",
         hd=hosted_domain,  # Google's account-chooser hint; the ID token is still checked
+        **hint,
     )
     return url
 

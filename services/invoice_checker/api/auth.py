@@ -85,10 +85,10 @@ def _serializer(settings: InvoiceCheckerSettings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.session_secret.get_secret_value(), salt="oidc-state")
 
 
-def _safe_next(target: str) -> str:
+def safe_next(target: str, default: str = "/docs") -> str:
     """Only paths on this site: no scheme, no host, no `//evil` (open redirect)."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/docs"
+        return default
     return target
 
 
@@ -111,7 +111,11 @@ async def _provider(request: Request, settings: InvoiceCheckerSettings) -> oidc.
     responses={302: {"description": "To the identity provider's sign-in page"}},
 )
 async def login(
-    request: Request, next: Annotated[str, Query(description="Where to go after")] = "/docs"
+    request: Request,
+    next: Annotated[str, Query(description="Where to go after")] = "/docs",
+    login_hint: Annotated[
+        str | None, Query(max_length=320, description="The account to sign in with (e-mail)")
+    ] = None,
 ) -> RedirectResponse:
     settings = _settings(request)
     provider = await _provider(request, settings)
@@ -124,9 +128,10 @@ async def login(
         nonce=nonce,
         code_verifier=verifier,
         hosted_domain=settings.allowed_domain,
+        login_hint=login_hint,
     )
     response = RedirectResponse(url, status_code=302)
-    payload = {"state": state, "nonce": nonce, "verifier": verifier, "next": _safe_next(next)}
+    payload = {"state": state, "nonce": nonce, "verifier": verifier, "next": safe_next(next)}
     response.set_cookie(
         STATE_COOKIE,
         _serializer(settings).dumps(payload),

@@ -72,7 +72,7 @@ class HourEntryOut(BaseModel):
     flags: HourFlagsOut
 
 
-def _item(row: Any, scope: Scope) -> HourEntryOut:
+def entry_item(row: Any, scope: Scope) -> HourEntryOut:
     entry: HourEntry = row[0]
     shown = mask_leave(scope, entry)
     return HourEntryOut(
@@ -170,15 +170,48 @@ async def list_hour_entries(
     ] = None,
 ) -> Page[HourEntryOut]:
     """Ordered by date, then user, then 10000ft id."""
+    statement = entries_statement(scope=scope, start=start, end=end, user=user, project=project)
+    return await paginate(session, statement, page, lambda row: entry_item(row, scope))
+
+
+# Orders of `entries_statement`: a column, "-" first for descending; ties by date, person, id.
+ENTRY_SORTS: dict[str, Any] = {
+    "date": HourEntry.date,
+    "person": HourEntry.user_name,
+    "project": Project.name,
+    "hours": HourEntry.incurred_hours,
+    "money": HourEntry.incurred_money,
+}
+
+
+def entries_statement(
+    *,
+    scope: Scope,
+    start: date | None = None,
+    end: date | None = None,
+    user: str | None = None,
+    project: str | None = None,
+    statuses: tuple[str, ...] = (),
+    sort: str = "date",
+) -> Select[Any]:
+    """The entries `scope` reaches, with their project and client (the columns `entry_item`
+    reads), filtered and ordered."""
     if start is not None and end is not None and end < start:
         raise Problem(422, "end is before start.", type_="urn:problem:validation")
+    column = ENTRY_SORTS[sort.removeprefix("-")]
     statement = (
         select(HourEntry, Project.project_id, Project.guid, Project.name, Client.name)
         .join(Invoice, Invoice.id == HourEntry.invoice_id)
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
         .where(hour_entry_visible(scope))
-        .order_by(HourEntry.date, HourEntry.user_id, HourEntry.upstream_id)
+        .order_by(
+            column.desc() if sort.startswith("-") else column,
+            HourEntry.date,
+            HourEntry.user_id,
+            HourEntry.upstream_id,
+        )
     )
-    statement = _filtered(statement, start, end, user, project)
-    return await paginate(session, statement, page, lambda row: _item(row, scope))
+    if statuses:
+        statement = statement.where(HourEntry.status.in_(statuses))
+    return _filtered(statement, start, end, user, project)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.comparison import Change, InvoiceFigures, compare
@@ -210,7 +212,11 @@ def project_ref(invoice: Invoice) -> ProjectRef:
     )
 
 
-def entry_out(entry: HourEntry, scope: Scope) -> EntryOut:
+# An entry as checking reads it: an ORM HourEntry or a checking.CheckedEntry tuple.
+CheckedEntry = HourEntry | checking.CheckedEntry
+
+
+def entry_out(entry: CheckedEntry, scope: Scope) -> EntryOut:
     shown = mask_leave(scope, entry)
     return EntryOut(
         id=entry.id,
@@ -269,7 +275,16 @@ async def get_invoice(
     invoice_id: uuid.UUID, session: SessionDep, _: CanViewInvoices, scope: RowScope
 ) -> InvoiceDetail:
     invoice = await invoice_or_404(session, scope, invoice_id)
-    entries = await checking.counted_entries(session, invoice.id)
+    return await invoice_detail(
+        session, invoice, await checking.counted_entry_rows(session, invoice.id)
+    )
+
+
+async def invoice_detail(
+    session: AsyncSession, invoice: Invoice, entries: Sequence[CheckedEntry]
+) -> InvoiceDetail:
+    """Everything needed to check `invoice`, given its counted entries (the web page reuses
+    the entries it loaded for its tables)."""
     fixed = await checking.shown_fixed_rows(session, invoice)
     aws = await checking.aws_rows(session, invoice)
     totals = invoice_totals(hour_totals(entries), fixed, aws)  # type: ignore[arg-type]
@@ -353,7 +368,7 @@ async def list_entries(
     ] = None,
 ) -> list[EntryOut]:
     invoice = await invoice_or_404(session, scope, invoice_id)
-    entries = [entry_out(e, scope) for e in await checking.counted_entries(session, invoice.id)]
+    entries = [entry_out(e, scope) for e in await checking.counted_entry_rows(session, invoice.id)]
     return [e for e in entries if problem is None or problem in e.problems]
 
 

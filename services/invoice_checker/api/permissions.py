@@ -98,7 +98,7 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
     return cache
 
 
-async def _lookup(
+async def lookup_principal(
     request: Request, session: SessionDep, secret: str, kind: CredentialKind
 ) -> Principal | None:
     cache = await _fresh_cache(request)
@@ -110,7 +110,7 @@ async def _lookup(
     return principal
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     # Host, not scheme: behind a TLS-terminating proxy the app itself sees plain http.
     origin = request.headers.get("origin") or request.headers.get("referer")
     return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
@@ -125,15 +125,15 @@ async def current_principal(
     if request.headers.get("authorization") and bearer is None:
         raise _unauthenticated("Use `Authorization: Bearer <token>`.")
     if bearer is not None:
-        principal = await _lookup(request, session, bearer.credentials, "api")
+        principal = await lookup_principal(request, session, bearer.credentials, "api")
     elif cookie:
-        if request.method not in SAFE_METHODS and not _same_origin(request):
+        if request.method not in SAFE_METHODS and not same_origin(request):
             raise Problem(
                 403,
                 "A cookie-authenticated write must come from this site (Origin header).",
                 type_="urn:problem:cross-site",
             )
-        principal = await _lookup(request, session, cookie, "session")
+        principal = await lookup_principal(request, session, cookie, "session")
     else:
         raise _unauthenticated("Sign in at /api/v1/auth/login or send a bearer token.")
     if principal is None:

@@ -26,11 +26,14 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    and_,
     any_,
     bindparam,
     false,
     func,
     literal_column,
+    not_,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from invoice_checker.domain.scopes import ProjectReach, Scope
 from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.invoices import Invoice
+from invoice_checker.store.reports import INTERNAL_CLIENTS
 from invoice_checker.store.scopes import led_project_guids
 from invoice_checker.store.workflow import InvoiceTag
 from service_kit.db import read_connection
@@ -83,6 +87,9 @@ class InvoiceFilters:
     states: tuple[str, ...] = ()
     tag: str | None = None
     has_problems: bool | None = None
+    lead: str | None = None  # e-mail of one of the project's leads
+    text: str | None = None  # contained in the project's or the client's name
+    hide_minor: bool | None = None  # True: no zero, internal-client or leave invoices
 
     def in_use(self) -> dict[str, Any]:
         """The filters that narrow the list, by name: the statement's bound parameters."""
@@ -106,11 +113,62 @@ def _condition(name: str) -> ColumnElement[bool]:
         return Invoice.id.in_(tagged)
     if name == "has_problems":
         return (Invoice.incorrect_entries_count > 0) == bindparam("has_problems", Boolean())
+    if name == "lead":  # one of the project's leads (e-mails are stored lower-cased)
+        lead = func.lower(bindparam("lead", String()))
+        return Invoice.project_guid.in_(led_project_guids(lead))
+    if name == "text":
+        needle = func.lower(bindparam("text", String()))
+        named = (
+            select(Project.guid)
+            .join(Client, Client.id == Project.client_id)
+            .where(
+                or_(
+                    func.strpos(func.lower(Project.name), needle) > 0,
+                    func.strpos(func.lower(Client.name), needle) > 0,
+                )
+            )
+        )
+        return Invoice.project_guid.in_(named)
+    if name == "hide_minor":
+        return and_(bindparam("hide_minor", Boolean()), _not_minor(joined=False))
     if name == "led_by":  # the caller's scope: a team lead's own projects
         return Invoice.project_guid.in_(led_project_guids(bindparam("led_by", String())))
     if name == "out_of_reach":
         return false()
     raise ValueError(f"unknown invoice filter {name!r}")
+
+
+def _joined_condition(name: str) -> ColumnElement[bool]:
+    """`_condition` for the page statement, which has the project and client joined: their
+    columns are tested directly (a subquery there makes PostgreSQL hash the whole month)."""
+    if name != "hide_minor":
+        return _condition(name)
+    return and_(bindparam("hide_minor", Boolean()), _not_minor(joined=True))
+
+
+def _checkable_project() -> list[ColumnElement[bool]]:
+    """A project whose invoices are checked: from 10000ft (not the leave project), not
+    Internal, of a paying client (spec 7.6)."""
+    return [
+        Project.project_id.is_not(None),
+        Project.project_state.is_distinct_from("Internal"),
+        Client.name.not_in(INTERNAL_CLIENTS),
+    ]
+
+
+def _not_minor(*, joined: bool) -> ColumnElement[bool]:
+    """Invoices worth checking: some hours or money, of a checkable project."""
+    has_figures = or_(Invoice.incurred_hours != 0, Invoice.incurred_money != 0)
+    if joined:
+        return and_(has_figures, *_checkable_project())
+    # The few projects that are not checkable: a NOT IN over them is far cheaper than an IN
+    # over all the others.
+    unchecked = (
+        select(Project.guid)
+        .join(Client, Client.id == Project.client_id)
+        .where(not_(and_(*_checkable_project())))
+    )
+    return and_(has_figures, Invoice.project_guid.not_in(unchecked))
 
 
 def _count(filter_names: tuple[str, ...]) -> Select[int]:
@@ -137,7 +195,7 @@ def page_statement(filter_names: tuple[str, ...], sort: str) -> Select[Any]:
         )
         .join(Project, Project.guid == Invoice.project_guid)
         .join(Client, Client.id == Project.client_id)
-        .where(*(_condition(name) for name in filter_names))
+        .where(*(_joined_condition(name) for name in filter_names))
         .order_by(
             column.desc() if sort.startswith("-") else column.asc(),
             Client.name,
@@ -193,3 +251,34 @@ async def invoice_page(
         return InvoicePage(rows, rows[0][-1])
     # Past the last page there is no row to carry the total.
     return InvoicePage(rows, await connection.scalar(count_statement(names), values) or 0)
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    invoices: int
+    hours: float
+    money: float
+
+    @property
+    def bill_rate_avg(self) -> float | None:
+        """Weighted euros per hour: all the money over all the hours (spec 7.6's footer)."""
+        return self.money / self.hours if self.hours else None
+
+
+@lru_cache(maxsize=256)
+def totals_statement(filter_names: tuple[str, ...]) -> Select[Any]:
+    return select(
+        func.count(),
+        func.coalesce(func.sum(Invoice.incurred_hours), 0.0),
+        func.coalesce(func.sum(Invoice.incurred_money), 0.0),
+    ).where(*(_condition(name) for name in filter_names))
+
+
+async def invoice_totals(
+    session: AsyncSession, filters: InvoiceFilters, *, scope: Scope
+) -> InvoiceTotals:
+    """The sums of every invoice `scope` reaches that the filters match (the list's footer)."""
+    values = {**filters.in_use(), **_scope_values(scope)}
+    connection = await read_connection(session)
+    row = (await connection.execute(totals_statement(tuple(values)), values)).one()
+    return InvoiceTotals(int(row[0]), float(row[1]), float(row[2]))

@@ -287,6 +287,23 @@ _INVOICE_SUMS = """
 """
 
 
+async def client_names(session: AsyncSession, scope: Scope) -> list[Any]:
+    """The id and name of every client with a project page in `scope`, by name (a filter's
+    choices)."""
+    return await _rows(
+        session,
+        _sql(
+            """
+        SELECT c.id, c.name FROM invoice_checker.clients c
+        WHERE EXISTS (SELECT 1 FROM invoice_checker.projects p
+                      WHERE p.client_id = c.id AND {PROJECT_IN_SCOPE})
+        ORDER BY c.name
+        """
+        ),
+        **scope_params(scope, directory=True),
+    )
+
+
 async def clients_with_sums(
     session: AsyncSession, scope: Scope, client_id: int | None = None
 ) -> list[Any]:
@@ -321,6 +338,7 @@ async def projects_with_sums(
     guid: uuid.UUID | None = None,
     no_lead: bool = False,
     running_on: date | None = None,
+    lead: str | None = None,
 ) -> list[Any]:
     return await _rows(
         session,
@@ -347,6 +365,10 @@ async def projects_with_sums(
           AND (CAST(:running_on AS date) IS NULL
                 OR (p.starts_at <= :running_on AND :running_on <= p.ends_at))
           AND {PROJECT_IN_SCOPE}
+          AND (CAST(:lead AS text) IS NULL OR EXISTS (
+                SELECT 1 FROM invoice_checker.project_admins a
+                JOIN invoice_checker.tenkfeet_users u ON u.guid = a.user_guid
+                WHERE a.project_guid = p.guid AND u.email = lower(:lead)))
         ORDER BY c.name, p.name
         """
         ),
@@ -355,6 +377,7 @@ async def projects_with_sums(
         guid=guid,
         no_lead=no_lead,
         running_on=running_on,
+        lead=lead,
         **scope_params(scope, directory=True),
     )
 

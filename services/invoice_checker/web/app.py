@@ -1,0 +1,30 @@
+"""Mount the web app on the invoice checker: routes, static files, headers, error pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.web import directory, front, hours, invoices, signin, syncs
+from invoice_checker.web.errors import install_error_pages
+from invoice_checker.web.rendering import HERE
+from invoice_checker.web.security import SecurityHeaders
+
+# Part 2's pages (people, flex, reports, admin) add their routers here.
+ROUTERS = (
+    signin.router,
+    front.router,
+    invoices.router,
+    directory.router,
+    hours.router,
+    syncs.router,
+)
+
+
+def install_web(app: FastAPI, settings: InvoiceCheckerSettings) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    install_error_pages(app)
