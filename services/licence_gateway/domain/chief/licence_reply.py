@@ -42,7 +42,8 @@ class FileError:
     position: str | None = None  # the input record CHIEF stopped at, when it says
 
 
-class RejectedTransaction(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class RejectedTransaction:
     reference: str
     errors: tuple[ReplyError, ...]
 
