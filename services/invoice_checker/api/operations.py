@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.dialects.postgresql import insert
 
 from invoice_checker.api.permissions import CanManageAccess, CanSendNotifications
 from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.jobs.queue import job
-from invoice_checker.store.aws import AmazonLinkedAccount, ProjectAmazonAccount
+from invoice_checker.store.aws import AmazonLinkedAccount
 from invoice_checker.store.directory import Project
+from invoice_checker.store.overviews import link_project
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import enqueue
@@ -109,15 +109,12 @@ async def link_aws_account(
     account = await session.get(AmazonLinkedAccount, linked_account_id)
     if account is None:
         raise not_found(f"AWS account {linked_account_id} (import a month that bills it first)")
-    result = await session.execute(
-        insert(ProjectAmazonAccount)
-        .values(project_guid=project_guid, linked_account_id=linked_account_id)
-        .on_conflict_do_nothing()
-    )
+    # The one linking rule: the project's invoices of the account's months exist and total it.
+    result = await link_project(session, linked_account_id, project_guid)
     await session.commit()
     return AwsLink(
         project_guid=project_guid,
         linked_account_id=linked_account_id,
         linked_account_name=account.name,
-        created=bool(getattr(result, "rowcount", 0)),
+        created=result.created,
     )

@@ -120,7 +120,7 @@ async def store_billing_month(
                 set_={"name": statement.excluded.name},
             )
         )
-    created = await _ensure_invoices(session, month, list(accounts))
+    created = await ensure_invoices(session, month, list(accounts))
     for start in range(0, len(rows), UPSERT_BATCH):
         await _upsert_rows(session, rows[start : start + UPSERT_BATCH])
     deleted = await session.execute(
@@ -155,7 +155,7 @@ async def _upsert_rows(session: AsyncSession, rows: Sequence[BillingRow]) -> Non
     )
 
 
-async def _ensure_invoices(session: AsyncSession, month: date, account_ids: list[str]) -> int:
+async def ensure_invoices(session: AsyncSession, month: date, account_ids: list[str]) -> int:
     if not account_ids:
         return 0
     projects = (

@@ -6,7 +6,21 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.web import directory, front, hours, invoices, signin, syncs
+from invoice_checker.web import (
+    aws,
+    directory,
+    flex,
+    front,
+    hours,
+    invoices,
+    jobs,
+    people,
+    reports,
+    signin,
+    syncs,
+    tokens,
+    you,
+)
 from invoice_checker.web.errors import install_error_pages
 from invoice_checker.web.rendering import HERE
 from invoice_checker.web.security import SecurityHeaders
@@ -19,6 +33,13 @@ ROUTERS = (
     directory.router,
     hours.router,
     syncs.router,
+    flex.router,
+    you.router,
+    reports.router,
+    aws.router,
+    people.router,
+    tokens.router,
+    jobs.router,
 )
 
 
