@@ -16,9 +16,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from licence_gateway.api.deps import SettingsDep
 from licence_gateway.domain.chief import build_licence_data
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
-from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store import mail_queries
 from licence_gateway.store.mail import (
     BatchPayload,
@@ -29,7 +29,7 @@ from licence_gateway.store.mail import (
     ReceivedEmail,
 )
 from licence_gateway.store.payloads import LicencePayload
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import Problem, not_configured, not_found
 from service_kit.pagination import Page, PageDep, paginate
 from service_kit.settings import NotConfiguredError, require_settings
@@ -39,8 +39,7 @@ T = TypeVar("T")
 # --- access ----------------------------------------------------------------------------------
 
 
-def require_admin(request: Request) -> None:
-    settings: LicenceGatewaySettings = request.app.state.settings
+def require_admin(request: Request, settings: SettingsDep) -> None:
     try:
         require_settings(settings, "The admin API", "admin_token")
     except NotConfiguredError as exc:
@@ -297,7 +296,7 @@ def admin_router() -> APIRouter:
     @router.get("/mails", summary="Mails, newest first")
     async def list_mails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         status: MailStatus | None = None,
         extract_type: ExtractType | None = None,
@@ -340,7 +339,7 @@ def admin_router() -> APIRouter:
     @router.get("/payloads", summary="Payloads, newest first, with their latest batch")
     async def list_payloads(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         state: PayloadState | None = None,
         received_from: Annotated[datetime | None, Query(description="inclusive")] = None,
@@ -391,7 +390,7 @@ def admin_router() -> APIRouter:
     @router.get("/received-emails", summary="E-mails read from the HMRC mailbox, newest first")
     async def list_received_emails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         flagged: Annotated[
             bool | None, Query(description="true: only those stored but not applied")

@@ -37,7 +37,7 @@ def mails_query(
     extract_type: str | None,
     created_from: datetime | None,
     created_to: datetime | None,
-) -> Select[tuple[Mail, LicenceDataBatch | None]]:
+) -> Select[Mail, LicenceDataBatch]:
     """Newest first, each with its batch (None for usage mails)."""
     query = (
         select(Mail, LicenceDataBatch)
@@ -116,7 +116,7 @@ def payloads_query(
     state: str | None,
     received_from: datetime | None,
     received_to: datetime | None,
-) -> Select[tuple[LicencePayload, BatchPayload | None, LicenceDataBatch | None, Mail | None]]:
+) -> Select[LicencePayload, BatchPayload, LicenceDataBatch, Mail]:
     latest = _latest_link()
     query = (
         select(LicencePayload, BatchPayload, LicenceDataBatch, Mail)
@@ -172,7 +172,7 @@ async def payload_batches(session: AsyncSession, payload_id: int) -> list[Payloa
     return result
 
 
-def received_emails_query(*, flagged: bool | None) -> Select[tuple[ReceivedEmail]]:
+def received_emails_query(*, flagged: bool | None) -> Select[ReceivedEmail]:
     query = select(ReceivedEmail).order_by(ReceivedEmail.id.desc())
     if flagged is True:
         query = query.where(ReceivedEmail.flag.is_not(None))
