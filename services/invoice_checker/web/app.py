@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.web import directory, front, hours, invoices, signin, syncs
+from invoice_checker.web import access, directory, front, hours, invoices, signin, syncs, tokens
 from invoice_checker.web.errors import install_error_pages
 from invoice_checker.web.rendering import HERE
 from invoice_checker.web.security import SecurityHeaders
@@ -19,6 +19,8 @@ ROUTERS = (
     directory.router,
     hours.router,
     syncs.router,
+    tokens.router,
+    access.router,
 )
 
 

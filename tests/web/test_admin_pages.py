@@ -1,0 +1,141 @@
+"""The admin side of the web app in a real browser: my API tokens (everyone), and access
+administration (can_manage_access), with the refusals everyone else gets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from playwright.async_api import expect
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from invoice_checker.store.auth import ensure_user, issue_credential
+from tests.web.conftest import EMPLOYEE, FINANCE, Person
+from tests.web.test_monthly_check import sign_in
+
+ADMIN = "ada.admin@example.com"
+DEPARTING = "dora.departing@example.com"
+
+
+@pytest_asyncio.fixture
+async def admins(engine: AsyncEngine, web_url: str) -> AsyncIterator[str]:
+    """An admin, and Dora (an employee holding one API token) for the admin to manage."""
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        await ensure_user(session, ADMIN, groups=["admin"], name="Ada Admin")
+        dora = await ensure_user(session, DEPARTING, groups=["employee"], name="Dora Departing")
+        dora.groups, dora.active = ["employee"], True
+        await issue_credential(session, dora, kind="api", name="dora's script")
+        await session.commit()
+    yield ADMIN
+
+
+async def me_with(web_url: str, secret: str) -> int:
+    async with httpx.AsyncClient(base_url=web_url) as client:
+        answer = await client.get("/api/v1/auth/me", headers={"authorization": f"Bearer {secret}"})
+        return answer.status_code
+
+
+async def test_my_tokens_create_show_once_and_revoke(open_person: Any, web_url: str) -> None:
+    employee: Person = await open_person()
+    page = employee.page
+    await sign_in(employee, web_url, EMPLOYEE)
+    await page.get_by_role("link", name="API tokens").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("My API tokens")
+
+    await page.get_by_label("Name").fill("hours export script")
+    await page.get_by_label("Days valid").fill("30")
+    await page.get_by_role("button", name="Create token").click()
+    created = page.get_by_role("status")
+    await expect(created).to_contain_text("Token “hours export script” is made")
+    secret = await page.get_by_label("Secret").input_value()
+    assert len(secret) > 30
+    row = page.get_by_role("row").filter(has_text="hours export script")
+    await expect(row).to_contain_text("live")
+    await employee.shot("tokens-created")
+    await employee.shot("tokens-created-375", width=375)
+    # The secret works as a bearer token, as the employee.
+    assert await me_with(web_url, secret) == 200
+
+    # Shown once: the page again carries no secret.
+    await page.goto(f"{web_url}/you/tokens")
+    await expect(page.get_by_label("Secret")).to_have_count(0)
+    assert secret not in await page.content()
+
+    await row.get_by_role("button", name="Revoke hours export script").click()
+    await expect(page.get_by_role("status")).to_contain_text("is revoked")
+    await expect(row).to_contain_text("revoked")
+    await expect(row.get_by_role("button")).to_have_count(0)
+    assert await me_with(web_url, secret) == 401
+    await employee.shot("tokens-revoked")
+
+    # A bad form is a page with the reason, not JSON, and nothing is made.
+    await page.get_by_label("Name").fill("too long")
+    await page.get_by_label("Days valid").evaluate("e => e.removeAttribute('max')")
+    await page.get_by_label("Days valid").fill("9999")
+    employee.problems.allowed.add((f"{web_url}/you/tokens", 422))
+    async with page.expect_response(f"{web_url}/you/tokens") as answer:
+        await page.get_by_role("button", name="Create token").click()
+    assert (await answer.value).status == 422
+    await expect(page.get_by_text("expires_in_days")).to_be_visible()
+    await page.goto(f"{web_url}/you/tokens")
+    await expect(page.get_by_role("row").filter(has_text="too long")).to_have_count(0)
+
+
+async def test_admin_manages_people(open_person: Any, web_url: str, admins: str) -> None:
+    admin: Person = await open_person()
+    page = admin.page
+    await sign_in(admin, web_url, ADMIN)
+    await page.get_by_role("link", name="Access").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("People and access")
+    dora = page.get_by_role("row", name=DEPARTING)
+    await expect(dora).to_contain_text("active")
+    await expect(dora).to_contain_text("dora's script")
+    await admin.shot("admin-people")
+    await admin.shot("admin-people-375", width=375)
+
+    # Grant, then revoke, a group.
+    await dora.get_by_label(f"Group for {DEPARTING}").select_option("team-lead")
+    await dora.get_by_role("button", name=f"Add {DEPARTING}").click()
+    await expect(page.get_by_role("status")).to_have_text(f"{DEPARTING} is in team-lead.")
+    await expect(
+        dora.get_by_role("button", name=f"Remove {DEPARTING} from team-lead")
+    ).to_be_visible()
+    await dora.get_by_role("button", name=f"Remove {DEPARTING} from team-lead").click()
+    await expect(page.get_by_role("status")).to_have_text(f"{DEPARTING} is no longer in team-lead.")
+    await expect(dora.get_by_role("button", name=re.compile("from team-lead"))).to_have_count(0)
+
+    # Revoke Dora's token; then deactivate and reactivate her.
+    await dora.get_by_role("button", name=f"Revoke token dora's script of {DEPARTING}").click()
+    await expect(page.get_by_role("status")).to_contain_text("is revoked")
+    await expect(dora).not_to_contain_text("dora's script")
+    await dora.get_by_role("button", name=f"Deactivate {DEPARTING}").click()
+    await expect(page.get_by_role("status")).to_contain_text(f"{DEPARTING} is deactivated")
+    await expect(dora).to_contain_text("deactivated")
+    await admin.shot("admin-people-deactivated")
+    await dora.get_by_role("button", name=f"Reactivate {DEPARTING}").click()
+    await expect(page.get_by_role("status")).to_have_text(f"{DEPARTING} may sign in again.")
+
+    # The API's rule holds on the page: an admin cannot deactivate themself.
+    me = page.get_by_role("row", name=ADMIN)
+    admin.problems.allowed.add((f"{web_url}/admin/people/deactivate", 409))
+    await me.get_by_role("button", name=f"Deactivate {ADMIN}").click()
+    await expect(page.get_by_role("heading", name="Conflict")).to_be_visible()
+    await expect(page.get_by_text("You cannot deactivate yourself.")).to_be_visible()
+
+
+async def test_access_page_refuses_others(open_person: Any, web_url: str) -> None:
+    for email in (EMPLOYEE, FINANCE):
+        person: Person = await open_person()
+        await sign_in(person, web_url, email)
+        await expect(person.page.get_by_role("link", name="Access")).to_have_count(0)
+        url = f"{web_url}/admin/people"
+        person.problems.allowed.add((url, 403))
+        answer = await person.page.goto(url)
+        assert answer is not None and answer.status == 403
+        await expect(person.page.get_by_role("heading", name="Forbidden")).to_be_visible()
+        await expect(person.page.get_by_text(DEPARTING)).to_have_count(0)
+    await person.shot("refused-finance-admin-people")
