@@ -1,10 +1,12 @@
-"""The admin side of the web app in a real browser: my API tokens (everyone), and access
-administration (can_manage_access), with the refusals everyone else gets."""
+"""The admin side of the web app in a real browser: my API tokens (everyone), access
+administration (can_manage_access), AWS accounts (finance, admin), with the refusals everyone
+else gets."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -13,11 +15,13 @@ from playwright.async_api import expect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from invoice_checker.store.auth import ensure_user, issue_credential
+from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount
 from tests.web.conftest import EMPLOYEE, FINANCE, Person
 from tests.web.test_monthly_check import sign_in
 
 ADMIN = "ada.admin@example.com"
 DEPARTING = "dora.departing@example.com"
+AWS_ACCOUNT = "123456789012"
 
 
 @pytest_asyncio.fixture
@@ -139,3 +143,94 @@ async def test_access_page_refuses_others(open_person: Any, web_url: str) -> Non
         await expect(person.page.get_by_role("heading", name="Forbidden")).to_be_visible()
         await expect(person.page.get_by_text(DEPARTING)).to_have_count(0)
     await person.shot("refused-finance-admin-people")
+
+
+@pytest_asyncio.fixture
+async def aws_account(engine: AsyncEngine, web_url: str) -> AsyncIterator[str]:
+    """One AWS account billed for two months (two rows in February), linked to no project."""
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        await session.merge(AmazonLinkedAccount(linked_account_id=AWS_ACCOUNT, name="Shop prod"))
+        for record_id, month, cost in (
+            ("r1", date(2018, 1, 1), 40.5),
+            ("r2", date(2018, 2, 1), 100.25),
+            ("r3", date(2018, 2, 1), 20.0),
+        ):
+            await session.merge(
+                AmazonInvoiceRow(
+                    record_id=f"{record_id}{month}",
+                    invoice_month=month,
+                    linked_account_id=AWS_ACCOUNT,
+                    record_type="LinkedLineItem",
+                    product_code="AmazonEC2",
+                    usage_type="BoxUsage",
+                    item_description="EC2 hours",
+                    total_cost=cost,
+                    currency="USD",
+                )
+            )
+        await session.commit()
+    yield AWS_ACCOUNT
+
+
+async def test_aws_accounts_finance_reads_admin_links_and_imports(
+    open_person: Any, web_url: str, admins: str, aws_account: str
+) -> None:
+    finance: Person = await open_person()
+    await sign_in(finance, web_url, FINANCE)
+    await finance.page.get_by_role("link", name="AWS", exact=True).click()
+    await expect(finance.page.get_by_role("heading", level=1)).to_have_text("AWS accounts")
+    row = finance.page.get_by_role("row").filter(has_text=AWS_ACCOUNT)
+    await expect(row).to_contain_text("120.25")
+    await expect(row).to_contain_text("40.50")
+    await expect(row).to_contain_text("none")
+    # Finance reads; changing is can_manage_access, as in the API.
+    await expect(finance.page.get_by_label("Month to import")).to_have_count(0)
+    await row.get_by_role("link", name="Shop prod").click()
+    await expect(finance.page.get_by_role("heading", level=1)).to_contain_text("Shop prod")
+    await expect(finance.page.get_by_label("Project to link")).to_have_count(0)
+    await finance.shot("aws-account-finance")
+
+    admin: Person = await open_person()
+    page = admin.page
+    await sign_in(admin, web_url, ADMIN)
+    await page.goto(f"{web_url}/aws/{AWS_ACCOUNT}")
+    costs = page.get_by_role("region", name="Monthly costs")
+    await expect(costs.get_by_role("row")).to_have_count(3)
+    await expect(costs.get_by_role("row").nth(1)).to_contain_text("2018-02")
+    await page.get_by_label("Project to link").select_option(label="ACME Oy – Webshop")
+    await page.get_by_role("button", name="Link", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Linked.")
+    billed = page.get_by_role("region", name="Billed on these projects")
+    await expect(billed.get_by_role("link", name="ACME Oy – Webshop")).to_be_visible()
+    await admin.shot("aws-account-linked")
+    await admin.shot("aws-account-linked-375", width=375)
+    await page.goto(f"{web_url}/aws")
+    await expect(page.get_by_role("row").filter(has_text=AWS_ACCOUNT)).to_contain_text(
+        "ACME Oy – Webshop"
+    )
+    await admin.shot("aws-accounts")
+    await page.goto(f"{web_url}/aws/{AWS_ACCOUNT}")
+    await billed.get_by_role("button", name="Unlink ACME Oy – Webshop").click()
+    await expect(page.get_by_role("status")).to_have_text("Unlinked.")
+    await expect(billed.get_by_role("link", name="ACME Oy – Webshop")).to_have_count(0)
+
+    await page.goto(f"{web_url}/aws")
+    await page.get_by_label("Month to import").fill("2018-02")
+    await page.get_by_role("button", name="Import the month").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        "The import of 2018-02 is queued (import_aws_billing:"
+    )
+    await page.get_by_label("Month to import").fill("2018-13")
+    admin.problems.allowed.add((f"{web_url}/aws/imports", 422))
+    await page.get_by_role("button", name="Import the month").click()
+    await expect(page.get_by_text("Give the month as YYYY-MM")).to_be_visible()
+
+    employee: Person = await open_person()
+    await sign_in(employee, web_url, EMPLOYEE)
+    await expect(employee.page.get_by_role("link", name="AWS", exact=True)).to_have_count(0)
+    for path in ("/aws", f"/aws/{AWS_ACCOUNT}"):
+        employee.problems.allowed.add((f"{web_url}{path}", 403))
+        answer = await employee.page.goto(f"{web_url}{path}")
+        assert answer is not None and answer.status == 403
+        await expect(employee.page.get_by_text("Shop prod")).to_have_count(0)

@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.web import access, directory, front, hours, invoices, signin, syncs, tokens
+from invoice_checker.web import (
+    access,
+    aws,
+    directory,
+    front,
+    hours,
+    invoices,
+    signin,
+    syncs,
+    tokens,
+)
 from invoice_checker.web.errors import install_error_pages
 from invoice_checker.web.rendering import HERE
 from invoice_checker.web.security import SecurityHeaders
@@ -21,6 +31,7 @@ ROUTERS = (
     syncs.router,
     tokens.router,
     access.router,
+    aws.router,
 )
 
 
