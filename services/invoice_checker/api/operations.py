@@ -1,6 +1,7 @@
 """Operations that were CLI-only: notice batches and the Slack sync (can_send_notifications), the
-AWS import of a month and linking a project to an AWS account or unlinking it (can_manage_access). A job is
-queued for the worker and answered 202; a link is made at once and answered 200."""
+AWS import of a month and linking a project to an AWS account or unlinking it
+(can_manage_access). A job is queued for the worker and answered 202; a link is made or removed
+at once."""
 
 from __future__ import annotations
 
