@@ -16,6 +16,7 @@ import click
 from invoice_checker.jobs.aws import import_aws_billing
 from invoice_checker.jobs.runtime import job_session
 from invoice_checker.jobs.schedules import SCHEDULE
+from invoice_checker.jobs.slack import resend_slack_outbox
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.store.aws import link_users_by_name
 from service_kit.cli import fail, settings_or_exit
@@ -77,6 +78,19 @@ def run(name: str, force: bool) -> None:
         result = asyncio.run(_run_once(settings, job.run, **kwargs))
     except Exception as exc:
         fail(f"{name} failed: {exc}", 1)
+    _echo(result)
+
+
+@jobs.command("resend-slack")
+def resend_slack() -> None:
+    """Send the Slack notice messages a failed or killed run left unsent (the worker does this
+    every minute)."""
+    settings = settings_or_exit(get_settings)
+    configure_logging(settings.log_level)
+    try:
+        result = asyncio.run(_run_once(settings, resend_slack_outbox))
+    except Exception as exc:
+        fail(f"resend-slack failed: {exc}", 1)
     _echo(result)
 
 

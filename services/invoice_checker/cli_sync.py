@@ -52,7 +52,7 @@ async def _run(
                 requested_by="cli",
                 status="running",
             )
-        async with runs.tenkfeet_client(settings) as client:
+        async with runs.performing(sessionmaker, run.id), runs.tenkfeet_client(settings) as client:
             with bar:
                 summary = await runs.execute(
                     sessionmaker,

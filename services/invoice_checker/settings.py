@@ -112,6 +112,15 @@ class InvoiceCheckerSettings(ServiceSettings):
             "new_project_notification)"
         ),
     )
+    slack_timeout_seconds: int = Field(
+        default=30, ge=1, le=300, description="One Slack Web API call's time limit"
+    )
+    slack_outbox_lease_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="How long a notice sender holds a message; more than one Slack call takes",
+    )
 
     # AWS billing CSV in S3.
     aws_access_key_id: str = Field(

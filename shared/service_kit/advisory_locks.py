@@ -34,3 +34,6 @@ class AdvisoryLockClass(IntEnum):
 
     # Invoice checker: one lock per day an hour sync writes (second key: the date's ordinal).
     HOUR_SYNC_DAY = 0x10F7
+    # Invoice checker: held (transaction-level) by whoever performs a sync run, second key the
+    # run's id; the sweeper queues again a running run whose lock nobody holds.
+    SYNC_RUN = 0x5359

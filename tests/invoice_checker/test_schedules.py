@@ -86,7 +86,8 @@ def test_every_schedule_setting_has_one_cron_job_and_off_removes_it(
     quieter = ic_settings.model_copy(update={"schedule_housekeeping": "off"})
     assert "cron:housekeeping" not in {job.name for job in cron_jobs(quieter)}
     worker = build_worker_settings(ic_settings)
-    assert {"cron:sweep_sync_runs", *names} == {job.name for job in worker["cron_jobs"]}
+    expected = {"cron:sweep_sync_runs", "cron:resend_slack_outbox", *names}
+    assert expected == {job.name for job in worker["cron_jobs"]}
     assert worker["timezone"] == HELSINKI
 
 

@@ -4,7 +4,7 @@ only; an entry of an unsynced user aborting the run)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
-from invoice_checker.jobs.sync_runs import RUN_SYNC_JOB, queue_sync, run_sync, sweep_sync_runs
+from invoice_checker.jobs.sync_runs import (
+    RUN_SYNC_JOB,
+    performing,
+    queue_sync,
+    run_sync,
+    sweep_sync_runs,
+)
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
+from invoice_checker.store.sync_runs import claim_run
 from invoice_checker.store.syncs import SyncRun
 from tests.invoice_checker.sync_support import (
     TOKEN,
@@ -112,6 +119,23 @@ async def test_admins_are_all_tagged_users_and_untagged_projects_lose_stale_admi
     assert admins == []  # the original kept Bob
 
 
+def worker_ctx(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    database_url: str,
+    redis_url: str,
+    tenkfeet_url: str,
+) -> dict[str, Any]:
+    """What a worker gives its jobs, against the 10000ft stand-in at `tenkfeet_url`."""
+    settings = InvoiceCheckerSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        tenkfeet_api_url=tenkfeet_url,
+        tenkfeet_api_token=TOKEN,
+    )
+    return {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+
+
 async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: ArqRedis,
@@ -121,13 +145,7 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     """15.11: the original left exactly one queued update pending forever."""
     world = vector_world(VECTOR)
     with served(world) as url:
-        settings = InvoiceCheckerSettings(
-            database_url=database_url,
-            redis_url=redis_url,
-            tenkfeet_api_url=url,
-            tenkfeet_api_token=TOKEN,
-        )
-        ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
             run = await queue_sync(session, redis, kind="hours", start=START, end=END)
         jobs = await redis.queued_jobs(queue_name=QUEUE_NAME)
@@ -197,3 +215,43 @@ async def test_a_failed_sync_writes_no_partial_batch_and_a_rerun_completes(
     assert summary.added == 9
     async with sessionmaker() as session:
         assert len(list(await session.scalars(select(HourEntry)))) == 9
+
+
+async def test_a_run_whose_worker_died_is_queued_again_and_a_live_one_is_left_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    """Issue 16: a worker SIGKILLed mid-sync left its run 'running' for six hours (and arq's
+    retry waits for the job's 3 h timeout). Whoever performs a run holds its advisory lock; a
+    running run nobody holds is queued and enqueued again by the sweeper."""
+    world = vector_world(VECTOR)
+    with served(world) as url:
+        ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
+        async with sessionmaker() as session:
+            dead = await queue_sync(session, redis, kind="hours", start=START, end=END)
+            alive = await queue_sync(session, redis, kind="users")
+        await redis.flushdb()
+        minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        async with sessionmaker() as session, session.begin():
+            for run in (dead, alive):
+                await claim_run(session, run.id)  # as a worker does, then dies (no lock held)
+            await session.execute(
+                update(SyncRun).where(SyncRun.status == "running").values(started_at=minute_ago)
+            )
+        async with performing(sessionmaker, alive.id) as mine:  # another worker runs this one
+            assert mine
+            assert await sweep_sync_runs(ctx) == 1
+            assert await run_sync(ctx, alive.id) == "running elsewhere"
+        requeued = await redis.queued_jobs(queue_name=QUEUE_NAME)
+        assert [job.args for job in requeued] == [(dead.id,)]
+        assert (
+            await run_sync(ctx, dead.id) == "hours: added 9, updated 0, deleted 0, unchanged days 0"
+        )
+    async with sessionmaker() as session:
+        statuses = {
+            run.id: run.status
+            for run in await session.scalars(select(SyncRun).order_by(SyncRun.id))
+        }
+    assert statuses == {dead.id: "succeeded", alive.id: "running"}

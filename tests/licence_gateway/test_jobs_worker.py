@@ -72,3 +72,15 @@ async def test_a_worker_without_smtp_settings_runs_and_says_what_is_missing(
     assert "LICENCE_GATEWAY_SMTP_HOST" in skipped["send_licence_data"]
     assert await mails(mail_flow.engine) == []
     assert [p.is_processed for p in await payloads(mail_flow.engine)] == [False]
+
+
+def test_a_job_a_killed_worker_was_running_is_tried_again_within_a_minute(
+    mail_flow: MailFlow,
+) -> None:
+    """arq keeps a started job's in-progress key for the longest timeout + 10 s (no renewal):
+    until it expires no worker takes the job again. It was 310 s (the 300 s default timeout)."""
+    worker = Worker(**(build_worker_settings(mail_flow.settings) | {"handle_signals": False}))
+    assert worker.in_progress_timeout_s <= 40
+    # A queued job must still exist when its retry becomes possible, or arq calls it expired.
+    assert worker.expires_extra_ms > worker.in_progress_timeout_s * 1000
+    assert {job.timeout_s for job in worker.cron_jobs} == {30}

@@ -1,9 +1,9 @@
 """`make reliability`: every reliability harness in its own process, their lines passed through.
 
-Crash injection runs first and alone (it times SIGKILLs and restarts, which a busy machine would
-blur); then mail faults, sync faults and fuzzing run side by side. Each harness prints one
-`reliability NAME: ...` line (fuzzing prints two) on stdout; their logs go to
-.local/reliability/NAME.log.
+The two crash harnesses run first, each alone (they time SIGKILLs and restarts, which a busy
+machine would blur); then mail, sync and Slack faults and fuzzing run side by side. Each harness
+prints its `reliability NAME: ...` line (the crash harnesses add a `reliability load-held: ...`
+line, fuzzing prints two) on stdout; their logs go to .local/reliability/NAME.log.
 
 The exit status says whether the harnesses ran, not what they found: a harness that finds a lost
 licence still prints its line and exits 0, and so does this runner. It exits 1 only when a
@@ -33,15 +33,17 @@ class Harness:
 
 
 HARNESSES = (
-    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 1, 540),
+    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 2, 900),
+    Harness("invoice-crash", "tests.reliability.invoice_crash", ("--kills", "40"), 2, 900),
     Harness("mail-faults", "tests.reliability.mail_faults", (), 1, 240),
     Harness("sync-faults", "tests.reliability.sync_faults", (), 1, 300),
-    Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 600),
+    Harness("slack-faults", "tests.reliability.slack_faults", (), 1, 300),
+    Harness("fuzz", "tests.reliability.fuzz", ("--per-operation", "250"), 2, 1200),
 )
-ALONE = ("crash-injection",)  # the rest run side by side afterwards
+ALONE = ("crash-injection", "invoice-crash")  # one after the other; the rest side by side
 
 
-async def run(harness: Harness) -> bool:
+async def run(harness: Harness, extra: tuple[str, ...] = ()) -> bool:
     """Run one harness; print its lines as they come; True if it ran to the end."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{harness.name}.log"
@@ -52,6 +54,7 @@ async def run(harness: Harness) -> bool:
             "-m",
             harness.module,
             *harness.args,
+            *extra,
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
@@ -91,10 +94,11 @@ def broken(harness: Harness, why: str, log_path: Path) -> bool:
     return False
 
 
-async def run_all(chosen: list[Harness]) -> bool:
+async def run_all(chosen: list[Harness], load_rate: float) -> bool:
     alone = [harness for harness in chosen if harness.name in ALONE]
     together = [harness for harness in chosen if harness.name not in ALONE]
-    results = [await run(harness) for harness in alone]
+    # The crash harnesses hold a steady load while they kill: licences in, invoice list reads.
+    results = [await run(harness, ("--rate", f"{load_rate:g}")) for harness in alone]
     results += await asyncio.gather(*(run(harness) for harness in together))
     return all(results)
 
@@ -103,10 +107,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     names = [harness.name for harness in HARNESSES]
     parser.add_argument("--only", action="append", choices=names, help="repeatable")
+    parser.add_argument(
+        "--load-rate",
+        type=float,
+        default=50,
+        help="requests a second held during the crash harnesses (licences in, invoice reads)",
+    )
     args = parser.parse_args()
     chosen = [harness for harness in HARNESSES if not args.only or harness.name in args.only]
     started = time.monotonic()
-    ok = asyncio.run(run_all(chosen))
+    ok = asyncio.run(run_all(chosen, args.load_rate))
     print(f"# reliability: {time.monotonic() - started:.0f} s in all", file=sys.stderr)
     return 0 if ok else 1
 

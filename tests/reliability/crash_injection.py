@@ -1,9 +1,12 @@
-"""Crash injection for the licence flow: SIGKILL the gateway's worker and API again and again.
+"""Crash injection for the licence flow: SIGKILL the gateway's workers and APIs again and again.
 
-The gateway API and worker run as real subprocesses (`licence-gateway serve` / `worker`) against
-their own PostgreSQL database and Redis index. The HMRC and ICMS simulators run in this process,
-so the harness sees every file CHIEF receives and every outcome ICMS records, and can kill the
-worker at exact points of the flow:
+The gateway runs as deployed: two `licence-gateway serve` and two `licence-gateway worker`
+replicas (arq, its cron as configured, here every minute), real subprocesses against one
+PostgreSQL database and one Redis index. The harness never touches either while the processes
+run: a killed job waits for arq's own recovery (its in-progress key expires, another worker
+tries it again) or the next cron slot. The HMRC and ICMS simulators run in this process, so the
+harness sees every file CHIEF receives and every outcome ICMS records, and can kill the workers
+at exact points of the flow (both replicas: the one in the flow is not known):
 
 - SMTP: when a licenceData e-mail arrives, before or after CHIEF takes it (the worker never sees
   the 250: the mail was delivered, or not, but never recorded as sent);
@@ -13,15 +16,20 @@ worker at exact points of the flow:
 
 On top of those, each worker and API process is killed after a seeded random lifetime, which
 lands in batching commits, mid-RETR, mid-request and everywhere else. The ICMS simulator keeps
-sending licences through all of it. Then the kills stop, the flow settles, and the harness
-counts what matters to users:
+sending licences through all of it, at a steady rate (50 a second by default; each retried on
+either API replica until taken, its p99 printed beside the kill count). Then the kills stop,
+the flow settles, and the harness counts what matters to users:
 
-    reliability crash-injection: runs=N lost=L conflicting=C duplicates_sent=D
+    reliability crash-injection: runs=N lost=L conflicting=C duplicates_sent=D max_recovery_s=S
+    replicas=2
 
 runs: kills survived (each followed by a restart); lost: licences ICMS sent that never got a
 final outcome; conflicting: licences with two different outcomes at ICMS, plus run numbers that
-carried two different files; duplicates_sent: licenceData e-mails CHIEF received again (the same
-bytes, re-sent after a kill: harmless, CHIEF ignores them).
+carried two different files, plus licenceData mails created while another was still waiting for
+its reply (one batch in flight at a time); duplicates_sent: licenceData e-mails CHIEF received
+again (the same bytes, re-sent after a kill: harmless, CHIEF ignores them); max_recovery_s: the
+longest wait, over every arq job a killed worker was running, until a worker took that job again
+(read from the workers' logs; a job never taken again counts in `unrecovered_jobs`).
 
 Run: python -m tests.reliability.crash_injection [--kills 100] [--seed 1]
 """
@@ -32,10 +40,15 @@ import argparse
 import asyncio
 import email
 import email.policy
+import functools
 import hashlib
+import itertools
+import json
 import logging
 import os
 import random
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -46,8 +59,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from licence_gateway.jobs.worker import QUEUE_NAME
 from licence_gateway.simulators.hmrc import (
     LICENCE_DATA_NAME,
     HmrcConfig,
@@ -60,14 +74,14 @@ from licence_gateway.simulators.icms import create_app as create_icms_app
 from licence_gateway.simulators.pop3_server import Mailbox, StoredMessage
 from licence_gateway.simulators.serving import BackgroundServer
 from service_kit.queue import create_redis
+from tests.reliability.load import SteadyLoad
 from tests.support.database import migrated_database
 from tests.support.infra import free_port, redis_url_for_db
-from tests.support.processes import JobTicker, Respawning, forget_abandoned_jobs
+from tests.support.processes import Respawning
 
 BIN = Path(sys.executable).parent
 HAWK_KEY = "crash-injection-hawk-key"
 GATEWAY, MAILBOX, CHIEF, PASSWORD = "gateway@lg.test", "mailbox@lg.test", "chief@hmrc.test", "pw"
-MAIL_FLOW_JOBS = ("cron:send_licence_data", "cron:process_mailbox", "cron:send_to_icms")
 
 
 @dataclass
@@ -75,13 +89,17 @@ class Saboteur:
     """Kills the worker at a flow point, with a seeded chance, while the kill phase lasts."""
 
     rng: random.Random
-    worker: Respawning
+    workers: list[Respawning]
     chance: float = 0.25
     active: bool = True
     hits: Counter[str] = field(default_factory=Counter)
 
     def strike(self, point: str) -> bool:
-        if self.active and self.rng.random() < self.chance and self.worker.kill():
+        """Kill every worker replica (which one is at this point is not known here)."""
+        if not (self.active and self.rng.random() < self.chance):
+            return False
+        killed = [worker.kill() for worker in self.workers]
+        if any(killed):
             self.hits[point] += 1
             return True
         return False
@@ -154,6 +172,87 @@ class RecordingIcms(IcmsSimulator):
         self.saboteur.strike("icms after record")
 
 
+# arq logs a cron job by its function only ("→ cron:send_to_icms()" started, "←" done, "!"
+# failed or out of tries); each mail-flow job logs its own id and try at start and its id at the
+# end, which the watch follows.
+ARQ_JOB = re.compile(r"(?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
+ARQ_EXPIRED = re.compile(r"job (?P<job>cron:[a-z_]+:\d+) expired")
+
+
+class JobWatch:
+    """Reads the workers' logs as they grow: the arq jobs each process has running; for each job
+    a killed worker was running, how long until a worker took that same job again."""
+
+    def __init__(self, workers: list[Respawning]) -> None:
+        self.workers = workers
+        self.offsets = {worker.name: 0 for worker in workers}
+        # worker -> ids of the jobs it started and has not ended
+        self.running: dict[str, set[str]] = {worker.name: set() for worker in workers}
+        self.abandoned: dict[str, float] = {}  # job id -> when its worker died
+        self.recovered: dict[str, float] = {}  # job id -> seconds until a worker took it again
+        self.tries: Counter[int] = Counter()  # starts by try number
+        self.given_up = 0  # jobs arq took again and dropped (past max_tries, or expired)
+
+    def read(self) -> None:
+        for worker in self.workers:
+            if not worker.log_path.exists():
+                continue
+            with worker.log_path.open("rb") as log:
+                log.seek(self.offsets[worker.name])
+                data = log.read()
+            complete = data.rfind(b"\n") + 1
+            self.offsets[worker.name] += complete
+            for line in data[:complete].decode(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    self._record(worker.name, record)
+
+    def _record(self, name: str, record: dict[str, Any]) -> None:
+        message = str(record.get("msg", ""))
+        job = str(record.get("job_id") or "")
+        if message == "mail-flow job started" and job:
+            self.tries[int(record.get("job_try") or 1)] += 1
+            self.running[name].add(job)
+            self._taken(job)
+        elif message == "mail-flow job ended" and job:
+            self.running[name].discard(job)
+        elif expired := ARQ_EXPIRED.search(message):  # taken again and dropped as too old
+            self.given_up += 1
+            self._taken(expired["job"])
+        elif (matched := ARQ_JOB.search(message)) and "max retries" in message:
+            # Taken again and given up past max_tries (arq names only the function here): the
+            # oldest waiting job of that function. The next cron slot does the work.
+            self.given_up += 1
+            prefix = f"cron:{matched['function']}:"
+            waiting = [j for j in self.unrecovered() if j.startswith(prefix)]
+            if waiting:
+                self._taken(min(waiting, key=self.abandoned.__getitem__))
+
+    def _taken(self, job: str) -> None:
+        if job in self.abandoned and job not in self.recovered:
+            self.recovered[job] = time.monotonic() - self.abandoned[job]
+
+    async def died(self, worker: Respawning) -> None:
+        """After a death, before the restart: what the dead process was running is abandoned."""
+        self.read()
+        now = time.monotonic()
+        for job in self.running[worker.name]:
+            self.abandoned[job] = now
+            self.recovered.pop(job, None)
+        self.running[worker.name] = set()
+
+    def unrecovered(self) -> list[str]:
+        return sorted(set(self.abandoned) - set(self.recovered))
+
+    async def follow(self) -> None:
+        while True:
+            self.read()
+            await asyncio.sleep(0.1)
+
+
 @dataclass
 class Result:
     runs: int
@@ -161,11 +260,22 @@ class Result:
     conflicting: int
     duplicates_sent: int
     details: dict[str, Any]
+    max_recovery_s: float = 0.0
+    replicas: int = 2
+    load: tuple[float, float, int] = (0.0, float("nan"), 0)  # rate, p99 ms, failed requests
+
+    def load_line(self) -> str:
+        rate, p99, _ = self.load
+        return (
+            f"reliability load-held: during=crash-injection kills={self.runs}"
+            f" licences_per_s={rate:g} ingest_p99_ms={p99:.0f}"
+        )
 
     def line(self) -> str:
         return (
             f"reliability crash-injection: runs={self.runs} lost={self.lost}"
             f" conflicting={self.conflicting} duplicates_sent={self.duplicates_sent}"
+            f" max_recovery_s={self.max_recovery_s:.1f} replicas={self.replicas}"
         )
 
 
@@ -195,7 +305,10 @@ def gateway_env(
         "icms_api_url": icms_url,
         "icms_hawk_key": HAWK_KEY,
         "icms_timeout_seconds": "5",
-        # The ticker below runs the jobs back to back; the crons stay as production has them.
+        # arq's cron as deployed, at its shortest slot: every mail-flow job once a minute.
+        "batch_every_minutes": "1",
+        "inbox_every_minutes": "1",
+        "callbacks_every_minutes": "1",
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_GATEWAY_")}
     env.update({f"LICENCE_GATEWAY_{name.upper()}": value for name, value in values.items()})
@@ -220,22 +333,52 @@ async def kill_at_random(
             await asyncio.sleep(0.05)
 
 
-async def keep_sending(icms: IcmsSimulator, gateway_url: str, stop: asyncio.Event) -> None:
-    """ICMS sends a few licences at a time, retrying each until the gateway takes it."""
-    icms.gateway_url = gateway_url
-    async with httpx.AsyncClient(timeout=5) as http:
-        while not stop.is_set():
-            await icms.send(http, icms.new_licences(3), patience=3600)
-            await asyncio.sleep(0.3)
+def licence_sender(icms: IcmsSimulator, http: httpx.AsyncClient, gateway_urls: list[str]) -> Any:
+    """The n-th request of the steady load: one new licence to an API replica in turn, retried
+    (on either replica) until the gateway takes it; its latency is the wait for that."""
+
+    async def send(number: int) -> bool:
+        icms.gateway_url = gateway_urls[number % len(gateway_urls)]
+        await icms.send(http, icms.new_licences(1), patience=3600)
+        return True
+
+    return send
 
 
-async def report_every(seconds: float, progress: Callable[[], str]) -> None:
+async def report_every(
+    seconds: float, progress: Callable[[], str], name: str = "crash-injection"
+) -> None:
     while True:
         await asyncio.sleep(seconds)
-        print(f"  crash-injection: {progress()}", file=sys.stderr, flush=True)
+        print(f"  {name}: {progress()}", file=sys.stderr, flush=True)
 
 
-def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
+async def overlapping_batches(database_url: str) -> int:
+    """licenceData mails created while an earlier one had not reached reply_processed (read
+    once everything has stopped)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT m.created_at, (SELECT min(e.at) FROM licence_gateway.mail_events e"
+                    "  WHERE e.mail_id = m.id AND e.to_status = 'reply_processed')"
+                    " FROM licence_gateway.mails m WHERE m.extract_type = 'licence_data'"
+                    " ORDER BY m.created_at, m.id"
+                )
+            )
+            mails = rows.all()
+    finally:
+        await engine.dispose()
+    overlaps = 0
+    for earlier, later in itertools.pairwise(mails):
+        processed = earlier[1]
+        if processed is None or later[0] < processed:
+            overlaps += 1
+    return overlaps
+
+
+def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc, overlaps: int) -> Result:
     records = list(icms.licences.values())
     lost = sum(1 for record in records if record.outcome is None)
     two_files = sum(1 for digests in hmrc.files.values() if len(set(digests)) > 1)
@@ -243,7 +386,7 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
     return Result(
         runs=0,
         lost=lost,
-        conflicting=len(icms.conflicts) + two_files,
+        conflicting=len(icms.conflicts) + two_files + overlaps,
         duplicates_sent=duplicates,
         details={
             "licences": len(records),
@@ -252,6 +395,7 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
             "rejected": sum(1 for r in records if r.outcome == "rejected"),
             "outcome_conflicts": len(icms.conflicts),
             "runs_with_two_files": two_files,
+            "overlapping_batches": overlaps,
             "unknown_outcomes": len(icms.unknown_outcomes),
             "licence_data_runs": len(hmrc.files),
             "hmrc_file_errors": hmrc.totals.file_errors,
@@ -261,25 +405,31 @@ def outcomes(icms: RecordingIcms, hmrc: RecordingHmrc) -> Result:
 
 
 async def crash_injection(
-    kills: int, seed: int, settle_timeout: float, database: str, redis_db: int
+    kills: int,
+    seed: int,
+    settle_timeout: float,
+    database: str,
+    redis_db: int,
+    replicas: int = 2,
+    rate: float = 50,
 ) -> Result:
     rng = random.Random(seed)
     started = time.monotonic()
     database_url = await migrated_database(database)
     redis_url = redis_url_for_db(redis_db)
     redis = create_redis(redis_url)
-    await redis.flushdb()
+    await redis.flushdb()  # a fresh index before any process starts; untouched from here on
+    await redis.aclose()
     logs = Path(tempfile.mkdtemp(prefix="reliability-crash-"))
 
-    worker = Respawning(
-        "worker",
-        [],
-        {},
-        logs / "worker.log",
-        after_death=lambda: forget_abandoned_jobs(redis, QUEUE_NAME),
-        ready_marker=b"mail flow ready",
-    )
-    saboteur = Saboteur(rng, worker)
+    workers = [
+        Respawning(f"worker-{n}", [], {}, logs / f"worker-{n}.log", ready_marker=b"mail flow ready")
+        for n in range(1, replicas + 1)
+    ]
+    watch = JobWatch(workers)
+    for worker in workers:
+        worker.after_death = functools.partial(watch.died, worker)
+    saboteur = Saboteur(rng, workers)
     hmrc = RecordingHmrc(
         HmrcConfig(
             smtp_username=GATEWAY,
@@ -298,71 +448,102 @@ async def crash_injection(
     )
     icms_server = BackgroundServer(create_icms_app(icms)).start()
 
-    gateway_port = free_port()
     env = gateway_env(database_url, redis_url, hmrc, icms_server.url)
-    worker.argv, worker.env = [str(BIN / "licence-gateway"), "worker"], env
-    api = Respawning(
-        "api",
-        [str(BIN / "licence-gateway"), "serve", "--port", str(gateway_port)],
-        env,
-        logs / "api.log",
-        ready_marker=b"Application startup complete",
-    )
-    services = [asyncio.create_task(s.run()) for s in (worker, api)]
-    ticker = asyncio.create_task(JobTicker(redis, QUEUE_NAME, MAIL_FLOW_JOBS, worker=worker).run())
+    for worker in workers:
+        worker.argv, worker.env = [str(BIN / "licence-gateway"), "worker"], env
+    ports = [free_port() for _ in range(replicas)]
+    apis = [
+        Respawning(
+            f"api-{n}",
+            [str(BIN / "licence-gateway"), "serve", "--port", str(port)],
+            env,
+            logs / f"api-{n}.log",
+            ready_marker=b"Application startup complete",
+        )
+        for n, port in enumerate(ports, start=1)
+    ]
+    every = [*workers, *apis]
+    services = [asyncio.create_task(s.run()) for s in every]
+    following = asyncio.create_task(watch.follow())
     stop_sending = asyncio.Event()
-    sender = asyncio.create_task(
-        keep_sending(icms, f"http://127.0.0.1:{gateway_port}/", stop_sending)
+    http = httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_connections=200))
+    load = SteadyLoad(
+        "licences in",
+        rate,
+        licence_sender(icms, http, [f"http://127.0.0.1:{port}/" for port in ports]),
     )
+    sender = asyncio.create_task(load.run(stop_sending))
 
     def enough() -> bool:
-        return worker.kills + api.kills >= kills
+        return sum(service.kills for service in every) >= kills
 
     def progress() -> str:
-        if ticker.done():  # a dead ticker would look like a stuck gateway
-            ticker.result()
         records = icms.licences.values()
         final = sum(1 for record in records if record.outcome)
         return (
-            f"kills worker={worker.kills} api={api.kills} licences={len(records)} final={final}"
-            f" runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
+            f"kills {' '.join(f'{s.name}={s.kills}' for s in every)} licences={len(records)}"
+            f" final={final} runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
+            f" abandoned_jobs={len(watch.abandoned)} waiting={len(watch.unrecovered())};"
+            f" {load.summary()}"
         )
 
     reporter = asyncio.create_task(report_every(5, progress))
 
     try:
-        # Random lifetimes: the worker's cover batching commits and mid-RETR; the API's, ingest.
+        while not all(service.ready() for service in every):
+            await asyncio.sleep(0.1)
+        load.reset()  # the p99 is of the kill phase, not of the first start
+        # Random lifetimes: the workers' cover batching commits and mid-RETR; the APIs', ingest.
         await asyncio.gather(
-            kill_at_random(worker, rng, (0.5, 4.0), enough),
-            kill_at_random(api, rng, (0.5, 4.0), enough),
+            *(kill_at_random(service, rng, (1.0, 8.0), enough) for service in every)
         )
         saboteur.active = False
+        kills_over = time.monotonic()
         stop_sending.set()
         await sender
+        load_during_kills = load.summary()
+        result_load = (load.rate, load.p99_ms(), load.failures)
         deadline = time.monotonic() + settle_timeout
         while time.monotonic() < deadline:
-            if all(record.outcome for record in icms.licences.values()):
+            if all(record.outcome for record in icms.licences.values()) and not (
+                watch.unrecovered()
+            ):
                 break
             await asyncio.sleep(0.5)
+        settled_s = time.monotonic() - kills_over
         await asyncio.sleep(2)  # anything late (a duplicate, a conflict) has time to show
     finally:
-        ticker.cancel()
         reporter.cancel()
-        for service in (worker, api):
+        following.cancel()
+        for service in every:
             await service.stop()
         await asyncio.gather(*services, return_exceptions=True)
         icms_server.stop()
         await hmrc.stop()
-        await redis.flushdb()
-        await redis.aclose()
+        await http.aclose()
 
-    result = outcomes(icms, hmrc)
-    result.runs = worker.kills + api.kills
+    result = outcomes(icms, hmrc, await overlapping_batches(database_url))
+    result.runs = sum(service.kills for service in every)
+    result.replicas = replicas
+    result.load = result_load
+    watch.read()
+    unrecovered = watch.unrecovered()
+    result.max_recovery_s = max(watch.recovered.values(), default=0.0)
+    if unrecovered:
+        result.max_recovery_s = float("inf")
     result.details.update(
-        worker_kills=worker.kills,
-        api_kills=api.kills,
+        kills={service.name: service.kills for service in every},
         targeted_kills=dict(saboteur.hits),
-        unexpected_exits=worker.other_exits + api.other_exits,
+        unexpected_exits=[code for service in every for code in service.other_exits],
+        abandoned_jobs=len(watch.abandoned),
+        unrecovered_jobs=unrecovered,
+        job_starts_by_try=dict(sorted(watch.tries.items())),
+        jobs_dropped_by_arq=watch.given_up,
+        recovery_s_median=round(statistics.median(watch.recovered.values()), 1)
+        if watch.recovered
+        else None,
+        settled_after_kills_s=round(settled_s, 1),
+        load=load_during_kills,
         elapsed=round(time.monotonic() - started, 1),
         logs=str(logs),
     )
@@ -373,15 +554,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=100, help="SIGKILLs of worker and API")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--settle-timeout", type=float, default=120)
+    parser.add_argument("--settle-timeout", type=float, default=180)
     parser.add_argument("--database", default="reliability_crash")
-    parser.add_argument("--redis-db", type=int, default=12)
+    parser.add_argument("--redis-db", type=int, default=8)
+    parser.add_argument("--replicas", type=int, default=2, help="of the API and of the worker")
+    parser.add_argument("--rate", type=float, default=50, help="licences ICMS sends per second")
     args = parser.parse_args()
     logging.getLogger("mohawk").setLevel(logging.ERROR)  # warns on every signed response
     result = asyncio.run(
-        crash_injection(args.kills, args.seed, args.settle_timeout, args.database, args.redis_db)
+        crash_injection(
+            args.kills,
+            args.seed,
+            args.settle_timeout,
+            args.database,
+            args.redis_db,
+            args.replicas,
+            args.rate,
+        )
     )
     print(result.line(), flush=True)
+    print(result.load_line(), flush=True)
     print(f"  crash-injection details: {result.details}", file=sys.stderr, flush=True)
     return 0
 

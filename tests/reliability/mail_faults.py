@@ -412,7 +412,7 @@ def summary_line(outcomes: list[Outcome]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default="reliability_mail")
-    parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--redis-db", type=int, default=8)  # after crash injection is done
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS))
     args = parser.parse_args()
     logging.getLogger("mohawk").setLevel(logging.ERROR)  # warns on every signed response

@@ -1,7 +1,8 @@
 """Small runs of the reliability harnesses (tests/reliability) inside `make test`.
 
 `make reliability` runs them in full: 100 kills, every fault scenario. Here: a few kills of the
-real gateway worker and API, two mail faults and two sync faults, each asserting nothing is lost.
+real gateway workers and APIs (two replicas each, arq's cron), two mail faults, two sync faults
+and two Slack faults, each asserting nothing is lost or sent twice.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 
 from tests.reliability.crash_injection import crash_injection
 from tests.reliability.mail_faults import mail_faults
+from tests.reliability.slack_faults import slack_faults
 from tests.reliability.sync_faults import sync_faults
 from tests.support.infra import database_name_for_tests
 
@@ -18,11 +20,12 @@ def redis_db_for_tests() -> int:
     return int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
-async def test_killing_the_worker_and_api_loses_no_licence_and_reuses_no_run_number() -> None:
+async def test_killing_replicas_loses_no_licence_and_arq_takes_killed_jobs_again() -> None:
     result = await crash_injection(
         kills=5,
         seed=7,
-        settle_timeout=60,
+        settle_timeout=150,
+        rate=5,
         database=f"{database_name_for_tests()}_crash",
         redis_db=redis_db_for_tests(),
     )
@@ -32,6 +35,8 @@ async def test_killing_the_worker_and_api_loses_no_licence_and_reuses_no_run_num
     assert (result.lost, result.conflicting) == (0, 0), result.details
     assert result.details["unknown_outcomes"] == 0
     assert result.details["unexpected_exits"] == []
+    assert result.details["unrecovered_jobs"] == []
+    assert result.max_recovery_s <= 60
 
 
 async def test_pop3_cut_mid_retr_and_a_malformed_reply_lose_nothing() -> None:
@@ -59,3 +64,14 @@ async def test_a_missing_page_and_a_killed_sync_leave_whole_days_and_converge() 
     for outcome in outcomes:
         assert outcome.sync_error is not None  # the fault did stop the sync part-way
         assert (outcome.mixed_days, outcome.unconverged_days) == ([], []), outcome
+
+
+async def test_unconfirmed_slack_posts_and_a_killed_sender_send_each_notice_once() -> None:
+    outcomes = await slack_faults(
+        f"{database_name_for_tests()}_slack", seed=5, only=["mixed", "killed-at-random"]
+    )
+
+    assert [o.name for o in outcomes] == ["mixed", "killed-at-random"]
+    for outcome in outcomes:
+        assert outcome.expected > 0
+        assert (outcome.double_sent, outcome.lost) == (0, 0), outcome

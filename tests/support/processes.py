@@ -1,10 +1,8 @@
-"""Process control for the reliability harnesses: services that come back after SIGKILL, and a
-fast stand-in for the gateway worker's cron schedule."""
+"""Process control for the reliability harnesses: services that come back after SIGKILL."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import time
@@ -12,10 +10,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import IO
-
-from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix
-from arq.jobs import Job, JobStatus
 
 
 class Respawning:
@@ -108,70 +102,3 @@ class Respawning:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-class JobTicker:
-    """Enqueue each job again as soon as its previous run finished: cron, but back to back.
-
-    A job its worker was killed running is replaced at once; one still queued or deferred (a
-    retry) is replaced after `stale_after` seconds, as the next cron slot would.
-    """
-
-    def __init__(
-        self,
-        redis: ArqRedis,
-        queue_name: str,
-        functions: Sequence[str],
-        every: float = 0.2,
-        stale_after: float = 10.0,
-        worker: Respawning | None = None,
-    ) -> None:
-        self.redis = redis
-        self.queue_name = queue_name
-        self.functions = list(functions)
-        self.every = every
-        self.stale_after = stale_after
-        self.worker = worker  # a job it was running when it was killed will never finish
-        self._serial = itertools.count()
-        self._current: dict[str, tuple[str, float, int]] = {}
-
-    async def run(self) -> None:
-        while True:
-            for function in self.functions:
-                if await self._due(function):
-                    job_id = f"reliability:{function}:{next(self._serial)}"
-                    await self.redis.enqueue_job(
-                        function, _job_id=job_id, _queue_name=self.queue_name
-                    )
-                    self._current[function] = (job_id, time.monotonic(), self._generation())
-            await asyncio.sleep(self.every)
-
-    def _generation(self) -> int:
-        return self.worker.generation if self.worker is not None else 0
-
-    async def _due(self, function: str) -> bool:
-        if function not in self._current:
-            return True
-        job_id, enqueued_at, generation = self._current[function]
-        if time.monotonic() - enqueued_at > self.stale_after:
-            return True
-        status = await Job(job_id, self.redis, _queue_name=self.queue_name).status()
-        if status == JobStatus.in_progress:
-            return generation != self._generation()  # its worker was killed
-        return status in (JobStatus.complete, JobStatus.not_found)
-
-
-async def forget_abandoned_jobs(redis: ArqRedis, queue_name: str) -> int:
-    """Drop the jobs a killed worker was running, before its successor starts.
-
-    arq retries them once their in-progress keys expire (job timeout + 10 s: five minutes
-    here); until then they stay at the head of the queue, and a hundred kills in a few minutes
-    leave enough of them to fill a worker's read window (100 jobs) and starve it. Only for a
-    harness that knows no worker is alive at that moment; the ticker enqueues fresh jobs.
-    """
-    keys = [key async for key in redis.scan_iter(match=f"{in_progress_key_prefix}*")]
-    job_ids = [key.decode().removeprefix(in_progress_key_prefix) for key in keys]
-    if job_ids:
-        await redis.zrem(queue_name, *job_ids)
-        await redis.delete(*keys, *(job_key_prefix + job_id for job_id in job_ids))
-    return len(job_ids)

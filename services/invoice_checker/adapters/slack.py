@@ -25,7 +25,24 @@ def _client(settings: InvoiceCheckerSettings, token: str) -> AsyncWebClient:
     # Slack answers 429 with Retry-After when a batch posts too fast; wait and retry.
     retries = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(3)]
     return AsyncWebClient(
-        token=token, base_url=settings.slack_api_url, timeout=30, retry_handlers=retries
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=retries,
+    )
+
+
+def outbox_client(settings: InvoiceCheckerSettings) -> AsyncWebClient:
+    """For posting outbox messages: one try per call. A retry after a dropped connection could
+    post twice; the outbox retries instead, after looking for the message (`find_posted`)."""
+    token = settings.slack_bot_token.get_secret_value()
+    if not token:
+        raise SlackNotConfigured("Slack is not configured: set INVOICE_CHECKER_SLACK_BOT_TOKEN")
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=[],
     )
 
 
@@ -79,16 +96,76 @@ async def list_channels(client: AsyncWebClient) -> list[dict[str, Any]]:
     )
 
 
+# Outbox messages carry their row id in Slack message metadata, so a retry can find them.
+OUTBOX_EVENT = "finance_bot_outbox_message"
+
+
 async def post_message(
     client: AsyncWebClient,
     channel: str,
     *,
     text: str,
     attachments: Sequence[dict[str, Any]] | None = None,
-) -> None:
-    await client.chat_postMessage(
-        channel=channel, text=text, attachments=list(attachments or []), username="finance-bot"
+    outbox_id: int | None = None,
+) -> str:
+    """Post; the message's ts."""
+    metadata = (
+        None
+        if outbox_id is None
+        else {"event_type": OUTBOX_EVENT, "event_payload": {"outbox_id": outbox_id}}
     )
+    response = await client.chat_postMessage(
+        channel=channel,
+        text=text,
+        attachments=list(attachments or []),
+        username="finance-bot",
+        metadata=metadata,
+    )
+    return str(response.get("ts") or "")
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`channel_not_found`), or the HTTP status when the body was not JSON."""
+    data = exc.response.data
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {exc.response.status_code}"
+
+
+def is_transient(exc: SlackApiError) -> bool:
+    """Slack busy or down (429, 5xx): try again later. Anything else is a refusal."""
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or slack_error(exc) == "ratelimited"
+
+
+async def conversation_of(client: AsyncWebClient, channel: str, open_with: Sequence[str]) -> str:
+    """Where a message to `channel` (or to a group of people) lands: a person's direct
+    conversation for a person id, the channel itself otherwise."""
+    if open_with:
+        return await open_conversation(client, open_with)
+    if channel[:1] in ("U", "W"):
+        return await open_conversation(client, [channel])
+    return channel
+
+
+async def find_posted(
+    client: AsyncWebClient, conversation: str, outbox_id: int, oldest: float
+) -> str | None:
+    """The ts of the outbox message in the conversation since `oldest`, if Slack has it."""
+    history = await _paged(
+        client,
+        "conversations.history",
+        "messages",
+        channel=conversation,
+        oldest=f"{oldest:.6f}",
+        include_all_metadata="true",
+    )
+    for message in history:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == OUTBOX_EVENT and payload.get("outbox_id") == outbox_id:
+            return str(message.get("ts") or "")
+    return None
 
 
 async def open_conversation(client: AsyncWebClient, user_ids: Sequence[str]) -> str:

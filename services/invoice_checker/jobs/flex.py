@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.adapters.slack import SlackNotConfigured, bot_client
+from invoice_checker.adapters.slack import SlackNotConfigured
 from invoice_checker.domain.flex import (
     CONTRACT_CHECKS_FROM,
     Correction,
@@ -22,8 +22,8 @@ from invoice_checker.domain.flex import (
     is_active,
 )
 from invoice_checker.domain.slack_messages import flex_notice_attachment, flex_notice_text
-from invoice_checker.jobs.runtime import job_session, local_today
-from invoice_checker.jobs.slack import Outbox
+from invoice_checker.jobs.runtime import local_today, stepwise_session
+from invoice_checker.jobs.slack import NoticeBatch, forced, send_batch_once
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.events import record_event
@@ -34,7 +34,7 @@ from invoice_checker.store.flex import (
     to_contract,
 )
 from invoice_checker.store.hours import HourEntry
-from invoice_checker.store.slack import FLEX_SALDO, claim_bundle, record_bundle_size
+from invoice_checker.store.slack import CONTRACT_CHECK, FLEX_SALDO
 
 logger = logging.getLogger(__name__)
 
@@ -51,40 +51,44 @@ async def send_flex_notices(
     end_date = today.replace(day=1) - timedelta(days=1)
     compared_month = month_key(end_date.replace(day=1) - timedelta(days=1))
     period = month_key(end_date)
-    if not force and not await claim_bundle(session, FLEX_SALDO, period):
-        return f"Flex saldo notices for {period} were already sent"
-    outbox = Outbox(bot_client(settings), settings)
     skipped: list[str] = []
-    users = (await session.execute(select(TenkfeetUser).order_by(TenkfeetUser.email))).scalars()
-    for user in users:
-        inputs = await load_flex_inputs(session, user, today=today, flex_last_day=end_date)
-        if not is_active(inputs):
-            continue
-        try:
-            result = calculate_flex_saldo(inputs)
-        except FlexError as exc:
-            skipped.append(f"{user.email}: {exc}")
-            continue
-        months = {m.month: m for m in result.months}
-        saldo = result.cumulative_saldo
-        compared = months.get(compared_month)
-        change = None if compared is None else saldo - compared.cumulative_saldo
-        text = flex_notice_text(saldo, result.kiky.saldo, change)
-        if not text:
-            continue
-        attachment = flex_notice_attachment(
-            text, saldo, result.kiky.saldo, change, settings.public_url
-        )
-        if not user.slack_id:
-            logger.info("flex notice not sent: no Slack id", extra={"user": user.email})
-            continue
-        await outbox.post(user.slack_id, "Your monthly flex saldo report", [attachment])
-        await outbox.to_admins(f"Following message was sent to {user.full_name}:", [attachment])
-    message = outbox.summary(f"flex saldo ({period})")
+
+    async def plan(batch: NoticeBatch) -> str:
+        users = (await session.execute(select(TenkfeetUser).order_by(TenkfeetUser.email))).scalars()
+        for user in list(users):
+            inputs = await load_flex_inputs(session, user, today=today, flex_last_day=end_date)
+            if not is_active(inputs):
+                continue
+            try:
+                result = calculate_flex_saldo(inputs)
+            except FlexError as exc:
+                skipped.append(f"{user.email}: {exc}")
+                continue
+            months = {m.month: m for m in result.months}
+            saldo = result.cumulative_saldo
+            compared = months.get(compared_month)
+            change = None if compared is None else saldo - compared.cumulative_saldo
+            text = flex_notice_text(saldo, result.kiky.saldo, change)
+            if not text:
+                continue
+            attachment = flex_notice_attachment(
+                text, saldo, result.kiky.saldo, change, settings.public_url
+            )
+            if not user.slack_id:
+                logger.info("flex notice not sent: no Slack id", extra={"user": user.email})
+                continue
+            batch.post(user.slack_id, "Your monthly flex saldo report", [attachment])
+            batch.to_admins(f"Following message was sent to {user.full_name}:", [attachment])
+        return f"flex saldo ({period})"
+
+    sent = await send_batch_once(session, settings, FLEX_SALDO, period, plan, force=force)
+    if sent is None:
+        return f"Flex saldo notices for {period} were already sent"
+    message = sent.summary()
     if skipped:
         message += f"; {len(skipped)} people skipped: " + "; ".join(skipped)
-    await record_bundle_size(session, FLEX_SALDO, period, outbox.sent)
     await record_event(session, "send_flex_saldo_notifications", message)
+    await session.commit()
     return message
 
 
@@ -143,24 +147,32 @@ async def check_contracts(
                 f"Edit in {settings.public_url}/docs#/flex",
             ]
         )
+
+        async def plan(batch: NoticeBatch) -> str:
+            batch.to_admins(text)
+            return "contract check"
+
         try:
-            outbox = Outbox(bot_client(settings), settings)
+            # Every run tells the admins again (forced): a batch of its own, sent once.
+            sent = await send_batch_once(
+                session, settings, CONTRACT_CHECK, today.isoformat(), plan, force=True
+            )
         except SlackNotConfigured as exc:
             message += f"; not posted: {exc}"
         else:
-            await outbox.to_admins(text)
-            message += "; " + outbox.summary("contract check")
+            message += "; " + forced(sent).summary()
     await record_event(session, "check_contracts", message, details={"problems": problems})
+    await session.commit()
     return message
 
 
 async def flex_notice_job(ctx: dict[str, Any], force: bool = False) -> str:
-    async with job_session(ctx) as (session, settings):
+    async with stepwise_session(ctx) as (session, settings):
         return await send_flex_notices(session, settings, local_today(ctx), force=force)
 
 
 async def contract_checks_job(ctx: dict[str, Any]) -> str:
-    async with job_session(ctx) as (session, settings):
+    async with stepwise_session(ctx) as (session, settings):
         return await check_contracts(session, settings, local_today(ctx))
 
 

@@ -28,6 +28,17 @@ async def job_session(
         yield session, job_settings(ctx)
 
 
+@asynccontextmanager
+async def stepwise_session(
+    ctx: dict[str, Any],
+) -> AsyncIterator[tuple[AsyncSession, InvoiceCheckerSettings]]:
+    """A session for a job that commits in steps itself (the Slack outbox: each message is
+    sent in a transaction of its own); what it leaves uncommitted is rolled back."""
+    sessionmaker: async_sessionmaker[AsyncSession] = ctx["sessionmaker"]
+    async with sessionmaker() as session:
+        yield session, job_settings(ctx)
+
+
 def local_today(ctx: dict[str, Any]) -> date:
     """Today in the schedule's time zone (the company's calendar, not the server's)."""
     return datetime.now(ZoneInfo(job_settings(ctx).schedule_timezone)).date()

@@ -10,7 +10,9 @@ concurrent hour syncs are safe because each day is written under its own lock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +37,9 @@ RUN_SYNC_JOB = "run_sync"
 SYNC_JOB_TIMEOUT_SECONDS = 3 * 3600
 STALE_QUEUED_AFTER = timedelta(minutes=2)
 ABANDONED_RUNNING_AFTER = timedelta(seconds=SYNC_JOB_TIMEOUT_SECONDS * 2)
+# A run 'running' this long with nobody holding its lock lost its process (the grace covers the
+# moment between the CLI recording its run and taking the lock).
+ORPHANED_AFTER = timedelta(seconds=30)
 EXPECTED_FAILURES = (TenkfeetError, InvalidRange)
 
 
@@ -107,6 +112,14 @@ async def perform(
     return await syncs[run.kind](sessionmaker, client)
 
 
+@asynccontextmanager
+async def performing(sessionmaker: Sessionmaker, run_id: int) -> AsyncIterator[bool]:
+    """Hold the run's lock while performing it (a session of its own, open as long); yields
+    False if another process holds it. The sweeper re-queues a running run nobody holds."""
+    async with sessionmaker() as session, session.begin():
+        yield await sync_runs.lock_run(session, run_id)
+
+
 async def execute(
     sessionmaker: Sessionmaker,
     client: TenkfeetClient,
@@ -148,6 +161,15 @@ async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
     """arq job: claim the run (a duplicate job finds it taken and stops) and perform it."""
     sessionmaker: Sessionmaker = ctx["sessionmaker"]
     settings: InvoiceCheckerSettings = ctx["settings"]
+    async with performing(sessionmaker, run_id) as mine:
+        if not mine:
+            return "running elsewhere"
+        return await _claim_and_run(sessionmaker, settings, run_id)
+
+
+async def _claim_and_run(
+    sessionmaker: Sessionmaker, settings: InvoiceCheckerSettings, run_id: int
+) -> str:
     async with sessionmaker() as session, session.begin():
         run = await sync_runs.claim_run(session, run_id)
     if run is None:
@@ -164,13 +186,17 @@ async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
 
 
 async def sweep_sync_runs(ctx: dict[str, Any]) -> int:
-    """arq cron: re-enqueue runs whose job was lost; fail runs whose worker died."""
+    """arq cron: re-enqueue runs whose job was lost or whose worker died."""
     sessionmaker: Sessionmaker = ctx["sessionmaker"]
     redis: ArqRedis = ctx["redis"]
     async with sessionmaker() as session, session.begin():
         await sync_runs.fail_abandoned_runs(session, ABANDONED_RUNNING_AFTER)
         stale = await sync_runs.stale_queued_runs(session, STALE_QUEUED_AFTER)
+    # A killed worker's job would wait for arq's retry (the 3 h timeout + 10 s): run it anew.
+    orphans = await sync_runs.requeue_orphaned_runs(sessionmaker, ORPHANED_AFTER)
     for run_id in stale:
         # A fresh job id: the lost job's id may still hold a stored result in Redis.
         await enqueue(redis, sync_job(run_id, ":sweep"))
-    return len(stale)
+    for run_id in orphans:
+        await enqueue(redis, sync_job(run_id, f":orphan-{time.time_ns()}"))
+    return len(stale) + len(orphans)

@@ -9,6 +9,7 @@ from arq import cron, func
 from invoice_checker.jobs.aws import import_aws_billing
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.schedules import cron_jobs, run_scheduled_job, schedule_timezone
+from invoice_checker.jobs.slack import resend_slack_outbox
 from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
 from invoice_checker.settings import InvoiceCheckerSettings
 from service_kit.db import create_engine, create_sessionmaker
@@ -46,6 +47,7 @@ def build_worker_settings(settings: InvoiceCheckerSettings) -> dict[str, Any]:
         ],
         cron_jobs=[
             cron(sweep_sync_runs, second=15, run_at_startup=True),
+            cron(resend_slack_outbox, second=45, run_at_startup=True, max_tries=1),
             *cron_jobs(settings),
         ],
         timezone=schedule_timezone(settings),

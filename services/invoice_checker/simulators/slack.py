@@ -1,7 +1,8 @@
 """A local stand-in for the Slack Web API, for tests and the demo.
 
 It speaks the methods the invoice checker calls (`users.list`, `conversations.list`,
-`conversations.open`, `chat.postMessage`, `chat.unfurl`, `auth.test`) at `/api/<method>`, with
+`conversations.open`, `conversations.history`, `chat.postMessage` with message metadata,
+`chat.unfurl`, `auth.test`) at `/api/<method>`, with
 Slack's envelope (`{"ok": true, ...}`, HTTP 200 and `{"ok": false, "error": ...}` on failure),
 bearer-token checks and cursor paging, and records every call so tests can assert on what was sent.
 `GET /_sim/calls` lists the record; `POST /_sim/reset` clears it.
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+# The first letter of Slack's ids a message can go to: channels, DMs, groups, people.
+CONVERSATION_KINDS = ("C", "D", "G", "U", "W")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class SlackSimulator:
         self.tokens = set(tokens)  # empty: any token is accepted
         self.page_size = page_size
         self.calls: list[SlackCall] = []
+        # Posted messages by conversation, oldest first (a person's id means their DM).
+        self.history: dict[str, list[dict[str, Any]]] = {}
         self._ts = 1_500_000_000
         self._runner: web.AppRunner | None = None
         self.base_url = ""  # set by start()
@@ -115,18 +122,38 @@ class SlackSimulator:
         users = sorted(str(args.get("users", "")).split(","))
         if users == [""]:
             return {"ok": False, "error": "users_list_not_supplied"}
-        # The same people always get the same conversation, as in Slack.
-        channel = ("D" if len(users) == 1 else "G") + "".join(u[-3:] for u in users)
-        return {"ok": True, "channel": {"id": channel}}
+        return {"ok": True, "channel": {"id": _conversation(users)}}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        posted = self.history.get(channel, [])
+        newest_first = [m for m in reversed(posted) if float(m["ts"]) > oldest]
+        page, cursor = self._page(newest_first, args)
+        if not with_metadata:
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        return {"ok": True, "messages": page, "response_metadata": {"next_cursor": cursor}}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
+        if str(args.get("channel") or "")[:1] not in CONVERSATION_KINDS:
             return {"ok": False, "error": "channel_not_found"}
         if not (args.get("text") or args.get("attachments") or args.get("blocks")):
             return {"ok": False, "error": "no_text"}
-        self._ts += 1
-        ts = f"{self._ts}.000100"
-        return {"ok": True, "channel": args["channel"], "ts": ts, "message": {"ts": ts, **args}}
+        # A message's ts is its time, unique in the workspace, as in Slack.
+        self._ts = max(self._ts + 1, int(time.time() * 1_000_000))
+        ts = f"{self._ts / 1_000_000:.6f}"
+        channel = str(args["channel"])
+        conversation = _conversation([channel]) if channel[:1] in ("U", "W") else channel
+        message = {"type": "message", "ts": ts, "text": args.get("text", "")}
+        if args.get("attachments"):
+            message["attachments"] = args["attachments"]
+        if isinstance(args.get("metadata"), dict):
+            message["metadata"] = args["metadata"]
+        self.history.setdefault(conversation, []).append(message)
+        return {"ok": True, "channel": conversation, "ts": ts, "message": {"ts": ts, **args}}
 
     def _chat_unfurl(self, args: dict[str, Any]) -> dict[str, Any]:
         if not (args.get("channel") and args.get("ts") and args.get("unfurls")):
@@ -146,7 +173,14 @@ class SlackSimulator:
 
     async def _reset(self, request: web.Request) -> web.Response:
         self.calls.clear()
+        self.history.clear()
         return web.json_response({"ok": True})
+
+
+def _conversation(users: Sequence[str]) -> str:
+    """The same people always get the same conversation, as in Slack: a DM for one person."""
+    people = sorted(users)
+    return ("D" if len(people) == 1 else "G") + "".join(u[-3:] for u in people)
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -164,7 +198,7 @@ async def _arguments(request: web.Request) -> dict[str, Any]:
                 args.update(body)
         else:
             args.update(dict(await request.post()))
-    for key in ("attachments", "blocks", "unfurls"):
+    for key in ("attachments", "blocks", "unfurls", "metadata"):
         if isinstance(args.get(key), str):
             with contextlib.suppress(ValueError):
                 args[key] = json.loads(args[key])

@@ -28,6 +28,7 @@ from invoice_checker.store.slack import (
     SlackNotificationBundle,
     SlackProjectAnnouncement,
 )
+from invoice_checker.store.slack_outbox import SlackOutboxMessage
 from invoice_checker.store.syncs import Event, SyncRun
 from invoice_checker.store.workflow import (
     InvoiceComment,
@@ -63,6 +64,7 @@ __all__ = [
     "PublicHoliday",
     "SlackChannel",
     "SlackNotificationBundle",
+    "SlackOutboxMessage",
     "SlackProjectAnnouncement",
     "SyncRun",
     "TenkfeetUser",

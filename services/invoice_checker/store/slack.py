@@ -13,9 +13,9 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
-    UniqueConstraint,
     case,
     func,
     select,
@@ -45,6 +45,7 @@ UNSUBMITTED = "unsubmitted"
 UNAPPROVED = "unapproved"
 FLEX_SALDO = "flex_saldo"
 CONTRACT_CHECK = "contract_check"
+NEW_PROJECTS = "new_projects"
 
 
 class SlackChannel(Base):
@@ -71,17 +72,28 @@ class SlackProjectAnnouncement(Base):
 
 
 class SlackNotificationBundle(Base):
-    """One batch of notifications. Unique per kind and period, so a scheduled batch that runs
-    twice (two workers, a retry) sends once: the second insert waits for the first and skips."""
+    """One batch of notifications, its messages in the outbox (store/slack_outbox.py). Unique per
+    kind and period unless forced, so a scheduled batch that runs twice (two workers, a retry)
+    is planned once: the second insert waits for the first and skips."""
 
     __tablename__ = "slack_notification_bundles"
-    __table_args__ = (UniqueConstraint("notification_type", "period"),)
+    __table_args__ = (
+        Index(
+            "uq_slack_notification_bundles_once",
+            "notification_type",
+            "period",
+            unique=True,
+            postgresql_where=text("NOT forced"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     notification_type: Mapped[str] = mapped_column(String(30))
     period: Mapped[str] = mapped_column(String(40))  # e.g. "2018-02-05..2018-04-01" or "2018-03"
-    messages: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    messages: Mapped[int] = mapped_column(Integer, server_default=text("0"))  # sent so far
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Sent again on request (`jobs run --force`), beside the scheduled batch of the period.
+    forced: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 async def link_slack_ids(session: AsyncSession, members: Sequence[Mapping[str, Any]]) -> int:
@@ -130,32 +142,37 @@ async def upsert_channels(session: AsyncSession, channels: Sequence[Mapping[str,
     return len(values)
 
 
-async def claim_bundle(session: AsyncSession, kind: str, period: str) -> bool:
-    """True for the first batch of this kind and period. A concurrent second claim waits for the
-    first transaction and then gets False, so a batch is sent once even with two workers."""
-    result = await session.execute(
-        insert(SlackNotificationBundle)
-        .values(notification_type=kind, period=period)
-        .on_conflict_do_nothing(
+async def claim_bundle(
+    session: AsyncSession, kind: str, period: str, *, force: bool = False
+) -> int | None:
+    """The new batch's id for the first claim of this kind and period, else None. A concurrent
+    second claim waits for the first transaction and then gets None, so a batch is planned once
+    even with two workers. A forced claim always makes a new batch."""
+    statement = insert(SlackNotificationBundle).values(
+        notification_type=kind, period=period, forced=force
+    )
+    if not force:
+        statement = statement.on_conflict_do_nothing(
             index_elements=[
                 SlackNotificationBundle.notification_type,
                 SlackNotificationBundle.period,
-            ]
+            ],
+            index_where=text("NOT forced"),
         )
-        .returning(SlackNotificationBundle.id)
-    )
-    return result.first() is not None
+    result = await session.execute(statement.returning(SlackNotificationBundle.id))
+    return result.scalar_one_or_none()
 
 
-async def record_bundle_size(session: AsyncSession, kind: str, period: str, messages: int) -> None:
-    await session.execute(
-        update(SlackNotificationBundle)
-        .where(
+async def claimed_bundle(session: AsyncSession, kind: str, period: str) -> int | None:
+    """The scheduled batch of this kind and period, if it was claimed."""
+    result = await session.execute(
+        select(SlackNotificationBundle.id).where(
             SlackNotificationBundle.notification_type == kind,
             SlackNotificationBundle.period == period,
+            SlackNotificationBundle.forced.is_(False),
         )
-        .values(messages=messages)
     )
+    return result.scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -350,7 +367,7 @@ async def project_card(session: AsyncSession, project_guid: uuid.UUID) -> Projec
 
 async def claim_new_projects(session: AsyncSession, since: datetime) -> list[NewProject]:
     """Projects created in 10000ft since `since` and not announced yet, oldest first, marked
-    announced in the caller's transaction (so a run that fails announces them again)."""
+    announced in the caller's transaction (which also writes their messages to the outbox)."""
     rows = (
         await session.execute(
             select(Project.guid, Project.project_id, Project.name, Project.created_at, Client.name)
@@ -366,14 +383,23 @@ async def claim_new_projects(session: AsyncSession, since: datetime) -> list[New
             .order_by(Project.created_at, Project.project_id)
         )
     ).all()
-    if rows:
-        await session.execute(
-            insert(SlackProjectAnnouncement)
-            .values([{"project_guid": row[0]} for row in rows])
-            .on_conflict_do_nothing()
-        )
+    if not rows:
+        return []
+    # Only those this transaction marked: a concurrent run that marked one first announces it.
+    marked = set(
+        (
+            await session.execute(
+                insert(SlackProjectAnnouncement)
+                .values([{"project_guid": row[0]} for row in rows])
+                .on_conflict_do_nothing()
+                .returning(SlackProjectAnnouncement.project_guid)
+            )
+        ).scalars()
+    )
     return [
-        NewProject(project_id=row[1], client=row[4], name=row[2], created_at=row[3]) for row in rows
+        NewProject(project_id=row[1], client=row[4], name=row[2], created_at=row[3])
+        for row in rows
+        if row[0] in marked
     ]
 
 

@@ -4,10 +4,47 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoice_checker.store.syncs import SyncRun
+from service_kit.advisory_locks import AdvisoryLockClass
+
+
+async def lock_run(session: AsyncSession, run_id: int) -> bool:
+    """Take the run's lock until the session's transaction ends; False if someone holds it. A
+    dead process's lock goes with its connection."""
+    locked = await session.scalar(
+        select(func.pg_try_advisory_xact_lock(int(AdvisoryLockClass.SYNC_RUN), run_id))
+    )
+    return bool(locked)
+
+
+async def requeue_orphaned_runs(
+    sessionmaker: async_sessionmaker[AsyncSession], started_before: timedelta
+) -> list[int]:
+    """Runs 'running' for longer than `started_before` whose lock nobody holds: their process
+    died. They go back to 'queued' (the caller enqueues them again)."""
+    cutoff = datetime.now(UTC) - started_before
+    async with sessionmaker() as session:
+        running = list(
+            await session.scalars(
+                select(SyncRun.id).where(SyncRun.status == "running", SyncRun.started_at < cutoff)
+            )
+        )
+    orphans = []
+    for run_id in running:
+        async with sessionmaker() as session, session.begin():
+            if not await lock_run(session, run_id):
+                continue  # alive
+            result = await session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id, SyncRun.status == "running")
+                .values(status="queued", started_at=None)
+            )
+            if getattr(result, "rowcount", 0):
+                orphans.append(run_id)
+    return orphans
 
 
 async def request_run(

@@ -33,6 +33,11 @@ def tolerating_missing_settings(job: Callable[[dict[str, Any]], Awaitable[str]])
 
     @functools.wraps(job)
     async def run(ctx: dict[Any, Any], *_args: Any, **_kwargs: Any) -> str:
+        # arq names a cron job by its function only; the id and try say which run this is.
+        logger.info(
+            "mail-flow job started",
+            extra={"job": job.__name__, "job_id": ctx.get("job_id"), "job_try": ctx.get("job_try")},
+        )
         try:
             return await job(ctx)
         except NotConfiguredError as exc:
@@ -40,6 +45,8 @@ def tolerating_missing_settings(job: Callable[[dict[str, Any]], Awaitable[str]])
                 "job skipped: not configured", extra={"job": job.__name__, "why": str(exc)}
             )
             return f"not configured: {exc}"
+        finally:
+            logger.info("mail-flow job ended", extra={"job_id": ctx.get("job_id")})
 
     return run
 
@@ -49,6 +56,15 @@ def every(minutes: int) -> set[int]:
     return set(range(0, 60, minutes))
 
 
+# arq holds a started job's in-progress key for the longest job timeout + 10 s, with no renewal,
+# and cancels a job at its timeout. A worker killed mid-job leaves the key behind: another
+# worker runs the job again (its next try) once the key expires, so these timeouts bound that
+# wait: 30 + 10 = 40 s (40 s timeouts, so 50 s, proved too tight: when both replicas were killed
+# at once, their restart on a loaded machine pushed a retry to 70 s). A pass that needs longer is
+# cancelled and the next one carries on (every job is resumable).
+MAIL_FLOW_JOB_TIMEOUT_SECONDS = 30
+
+
 def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
     return [
         cron(
@@ -56,7 +72,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             minute=every(settings.batch_every_minutes),
             run_at_startup=True,
             max_tries=5,
-            timeout=300,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
         cron(
             tolerating_missing_settings(process_mailbox),
@@ -64,7 +80,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             second=30,  # out of step with batching, whose lock it does not need
             run_at_startup=True,
             max_tries=4,
-            timeout=240,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
         cron(
             tolerating_missing_settings(send_to_icms),
@@ -72,7 +88,7 @@ def mail_flow_cron_jobs(settings: LicenceGatewaySettings) -> list[CronJob]:
             second=45,
             run_at_startup=True,
             max_tries=5,
-            timeout=240,
+            timeout=MAIL_FLOW_JOB_TIMEOUT_SECONDS,
         ),
     ]
 
