@@ -1,21 +1,28 @@
 """The admin side of the web app in a real browser: my API tokens (everyone), access
-administration (can_manage_access), AWS accounts (finance, admin), with the refusals everyone
-else gets."""
+administration (can_manage_access), AWS accounts (finance, admin), Slack notices
+(can_send_notifications), with the refusals everyone else gets."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest_asyncio
 from playwright.async_api import expect
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from invoice_checker.domain.entry_status import EntryStatus
+from invoice_checker.jobs.slack import notice_range
+from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount
+from invoice_checker.store.directory import TenkfeetUser
+from invoice_checker.store.hours import HourEntry
 from tests.web.conftest import EMPLOYEE, FINANCE, Person
 from tests.web.test_monthly_check import sign_in
 
@@ -234,3 +241,80 @@ async def test_aws_accounts_finance_reads_admin_links_and_imports(
         answer = await employee.page.goto(f"{web_url}{path}")
         assert answer is not None and answer.status == 403
         await expect(employee.page.get_by_text("Shop prod")).to_have_count(0)
+
+
+COPIED_ENTRY = 9_000_000_001
+SLACK_ID = "UPREVIEW1"
+
+
+@pytest_asyncio.fixture
+async def recent_unsubmitted(engine: AsyncEngine, web_url: str) -> AsyncIterator[str]:
+    """A copy of one synced unsubmitted entry dated inside this week's notice range, its person
+    given a Slack id; both undone afterwards. Answers the person's e-mail."""
+    today = datetime.now(
+        ZoneInfo(InvoiceCheckerSettings.model_fields["schedule_timezone"].default)
+    ).date()
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        source = await session.scalar(
+            select(HourEntry)
+            .where(HourEntry.status == EntryStatus.UNSUBMITTED, HourEntry.incurred_hours > 0)
+            .order_by(HourEntry.id)
+            .limit(1)
+        )
+        assert source is not None and source.user_guid is not None
+        columns = {c.key: getattr(source, c.key) for c in HourEntry.__table__.columns}
+        columns.update(id=COPIED_ENTRY, upstream_id=COPIED_ENTRY, date=notice_range(today)[1])
+        session.add(HourEntry(**columns))
+        person = await session.get_one(TenkfeetUser, source.user_guid)
+        email, old_slack_id = person.email, person.slack_id
+        person.slack_id = SLACK_ID
+        await session.commit()
+    yield email
+    async with maker() as session:
+        await session.execute(delete(HourEntry).where(HourEntry.id == COPIED_ENTRY))
+        await session.execute(
+            update(TenkfeetUser).where(TenkfeetUser.email == email).values(slack_id=old_slack_id)
+        )
+        await session.commit()
+
+
+async def test_notices_preview_then_send(
+    open_person: Any, web_url: str, admins: str, recent_unsubmitted: str
+) -> None:
+    admin: Person = await open_person()
+    page = admin.page
+    await sign_in(admin, web_url, ADMIN)
+    await page.get_by_role("link", name="Notices").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Slack notices")
+    await expect(page.get_by_role("row", name=re.compile("Unsubmitted hours"))).to_contain_text(
+        "not sent yet"
+    )
+    await page.get_by_role("link", name="Preview unsubmitted hours notices").click()
+    preview = page.get_by_role("region", name="Preview: unsubmitted hours notices")
+    message = preview.get_by_role("article", name="Message 1")
+    # The recipient by e-mail (their Slack id resolved), the text, the entry listed.
+    await expect(message).to_contain_text(f"To: {recent_unsubmitted}")
+    await expect(message).to_contain_text("You have unsubmitted hours")
+    await expect(message).to_contain_text("Unsubmitted hours in 10000ft")
+    await expect(preview.get_by_role("article")).to_have_count(1)
+    await admin.shot("notices-preview")
+    await admin.shot("notices-preview-375", width=375)
+    # Previewing planned nothing: no batch was claimed.
+    await expect(page.get_by_role("region", name="Batches sent this period")).to_contain_text(
+        "No batch this period yet."
+    )
+    await preview.get_by_role("button", name="Send these notices now").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        "The unsubmitted hours notices are queued (run_scheduled_job:"
+    )
+
+    for email in (FINANCE, EMPLOYEE):
+        person: Person = await open_person()
+        await sign_in(person, web_url, email)
+        await expect(person.page.get_by_role("link", name="Notices")).to_have_count(0)
+        url = f"{web_url}/admin/notices?preview=unsubmitted"
+        person.problems.allowed.add((url, 403))
+        answer = await person.page.goto(url)
+        assert answer is not None and answer.status == 403
+        await expect(person.page.get_by_text(recent_unsubmitted)).to_have_count(0)

@@ -13,6 +13,7 @@ from invoice_checker.web import (
     front,
     hours,
     invoices,
+    notices,
     signin,
     syncs,
     tokens,
@@ -32,6 +33,7 @@ ROUTERS = (
     tokens.router,
     access.router,
     aws.router,
+    notices.router,
 )
 
 
