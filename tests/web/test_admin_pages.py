@@ -50,6 +50,23 @@ async def me_with(web_url: str, secret: str) -> int:
         return answer.status_code
 
 
+async def assert_refused(
+    open_person: Any, web_url: str, email: str, link: str, paths: tuple[str, ...], secret: str
+) -> Person:
+    """`email` sees no nav link to the page, and each path is a 403 refusal page showing
+    nothing of `secret`."""
+    person: Person = await open_person()
+    await sign_in(person, web_url, email)
+    await expect(person.page.get_by_role("link", name=link, exact=True)).to_have_count(0)
+    for path in paths:
+        person.problems.allowed.add((f"{web_url}{path}", 403))
+        answer = await person.page.goto(f"{web_url}{path}")
+        assert answer is not None and answer.status == 403
+        await expect(person.page.get_by_role("heading", name="Forbidden")).to_be_visible()
+        await expect(person.page.get_by_text(secret)).to_have_count(0)
+    return person
+
+
 async def test_my_tokens_create_show_once_and_revoke(open_person: Any, web_url: str) -> None:
     employee: Person = await open_person()
     page = employee.page
@@ -140,15 +157,9 @@ async def test_admin_manages_people(open_person: Any, web_url: str, admins: str)
 
 async def test_access_page_refuses_others(open_person: Any, web_url: str) -> None:
     for email in (EMPLOYEE, FINANCE):
-        person: Person = await open_person()
-        await sign_in(person, web_url, email)
-        await expect(person.page.get_by_role("link", name="Access")).to_have_count(0)
-        url = f"{web_url}/admin/people"
-        person.problems.allowed.add((url, 403))
-        answer = await person.page.goto(url)
-        assert answer is not None and answer.status == 403
-        await expect(person.page.get_by_role("heading", name="Forbidden")).to_be_visible()
-        await expect(person.page.get_by_text(DEPARTING)).to_have_count(0)
+        person = await assert_refused(
+            open_person, web_url, email, "Access", ("/admin/people",), DEPARTING
+        )
     await person.shot("refused-finance-admin-people")
 
 
@@ -233,14 +244,9 @@ async def test_aws_accounts_finance_reads_admin_links_and_imports(
     await page.get_by_role("button", name="Import the month").click()
     await expect(page.get_by_text("Give the month as YYYY-MM")).to_be_visible()
 
-    employee: Person = await open_person()
-    await sign_in(employee, web_url, EMPLOYEE)
-    await expect(employee.page.get_by_role("link", name="AWS", exact=True)).to_have_count(0)
-    for path in ("/aws", f"/aws/{AWS_ACCOUNT}"):
-        employee.problems.allowed.add((f"{web_url}{path}", 403))
-        answer = await employee.page.goto(f"{web_url}{path}")
-        assert answer is not None and answer.status == 403
-        await expect(employee.page.get_by_text("Shop prod")).to_have_count(0)
+    await assert_refused(
+        open_person, web_url, EMPLOYEE, "AWS", ("/aws", f"/aws/{AWS_ACCOUNT}"), "Shop prod"
+    )
 
 
 COPIED_ENTRY = 9_000_000_001
@@ -310,11 +316,11 @@ async def test_notices_preview_then_send(
     )
 
     for email in (FINANCE, EMPLOYEE):
-        person: Person = await open_person()
-        await sign_in(person, web_url, email)
-        await expect(person.page.get_by_role("link", name="Notices")).to_have_count(0)
-        url = f"{web_url}/admin/notices?preview=unsubmitted"
-        person.problems.allowed.add((url, 403))
-        answer = await person.page.goto(url)
-        assert answer is not None and answer.status == 403
-        await expect(person.page.get_by_text(recent_unsubmitted)).to_have_count(0)
+        await assert_refused(
+            open_person,
+            web_url,
+            email,
+            "Notices",
+            ("/admin/notices", "/admin/notices?preview=unsubmitted"),
+            recent_unsubmitted,
+        )

@@ -250,7 +250,10 @@ async def monthly_costs(
     )
     if linked_account_id is not None:
         statement = statement.where(AmazonInvoiceRow.linked_account_id == linked_account_id)
-    return [MonthlyCost(*row) for row in await session.execute(statement)]
+    return [
+        MonthlyCost(account, month, currency, float(total or 0.0), rows)
+        for account, month, currency, total, rows in await session.execute(statement)
+    ]
 
 
 @dataclass(frozen=True)

@@ -6,29 +6,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Annotated, Literal
 
 from fastapi import Form, Query, Request
 from fastapi.routing import APIRouter
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from invoice_checker.api import access as access_api
 from invoice_checker.api.auth import TokenId
 from invoice_checker.api.permissions import CanManageAccess
 from invoice_checker.domain.permissions import GROUPS
 from invoice_checker.store import access
-from invoice_checker.web.rendering import render
+from invoice_checker.web.rendering import done_redirect, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 
 router = APIRouter(include_in_schema=False)
 
 PersonEmail = Annotated[str, Form(max_length=255)]
-
-
-def _back(done: str) -> Response:
-    return RedirectResponse("/admin/people?" + urlencode({"done": done}), status_code=303)
 
 
 @router.get("/admin/people")
@@ -55,28 +50,21 @@ async def people(
     )
 
 
-@router.post("/admin/people/grant", dependencies=[CsrfChecked])
-async def grant(
+@router.post("/admin/people/groups/{change}", dependencies=[CsrfChecked])
+async def change_group(
     request: Request,
     session: SessionDep,
     principal: CanManageAccess,
+    change: Literal["grant", "revoke"],
     email: PersonEmail,
     group: Annotated[str, Form(max_length=50)],
 ) -> Response:
-    user = await access_api.grant_group(email, group, request, session, principal)
-    return _back(f"{user.email} is in {group}.")
-
-
-@router.post("/admin/people/revoke-group", dependencies=[CsrfChecked])
-async def revoke_group(
-    request: Request,
-    session: SessionDep,
-    principal: CanManageAccess,
-    email: PersonEmail,
-    group: Annotated[str, Form(max_length=50)],
-) -> Response:
+    """Add a person to a group or take them out (the API's PUT and DELETE of the group)."""
+    if change == "grant":
+        user = await access_api.grant_group(email, group, request, session, principal)
+        return done_redirect("/admin/people", f"{user.email} is in {group}.")
     user = await access_api.revoke_group(email, group, request, session, principal)
-    return _back(f"{user.email} is no longer in {group}.")
+    return done_redirect("/admin/people", f"{user.email} is no longer in {group}.")
 
 
 @router.post("/admin/people/deactivate", dependencies=[CsrfChecked])
@@ -84,8 +72,9 @@ async def deactivate(
     request: Request, session: SessionDep, principal: CanManageAccess, email: PersonEmail
 ) -> Response:
     user = await access_api.deactivate_user(email, request, session, principal)
-    return _back(
-        f"{user.email} is deactivated; {user.ended_credentials} sessions and tokens ended."
+    return done_redirect(
+        "/admin/people",
+        f"{user.email} is deactivated; {user.ended_credentials} sessions and tokens ended.",
     )
 
 
@@ -94,7 +83,7 @@ async def reactivate(
     request: Request, session: SessionDep, principal: CanManageAccess, email: PersonEmail
 ) -> Response:
     user = await access_api.reactivate_user(email, request, session, principal)
-    return _back(f"{user.email} may sign in again.")
+    return done_redirect("/admin/people", f"{user.email} may sign in again.")
 
 
 @router.post("/admin/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
@@ -102,4 +91,4 @@ async def revoke_token(
     token_id: TokenId, request: Request, session: SessionDep, principal: CanManageAccess
 ) -> Response:
     await access_api.revoke_any_token(token_id, request, session, principal)
-    return _back(f"Token #{token_id} is revoked.")
+    return done_redirect("/admin/people", f"Token #{token_id} is revoked.")

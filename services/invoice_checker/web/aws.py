@@ -8,18 +8,17 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from invoice_checker.api import operations
 from invoice_checker.api.permissions import CanManageAccess, require
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.store import aws
-from invoice_checker.web.rendering import render
+from invoice_checker.web.rendering import done_redirect, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
@@ -31,10 +30,6 @@ AccountId = Annotated[str, Path(max_length=50)]
 Done = Annotated[str | None, Query(max_length=300)]
 # Months shown as columns on the account list (the newest with any costs).
 LIST_MONTHS = 3
-
-
-def _back(path: str, done: str) -> Response:
-    return RedirectResponse(f"{path}?{urlencode({'done': done})}", status_code=303)
 
 
 @router.get("/aws")
@@ -98,7 +93,9 @@ async def link(
     project: Annotated[uuid.UUID, Form()],
 ) -> Response:
     made = await operations.link_aws_account(project, account_id, session, principal)
-    return _back(f"/aws/{account_id}", "Linked." if made.created else "It was linked already.")
+    return done_redirect(
+        f"/aws/{account_id}", "Linked." if made.created else "It was linked already."
+    )
 
 
 @router.post("/aws/{account_id}/unlink", dependencies=[CsrfChecked])
@@ -109,7 +106,7 @@ async def unlink(
     project: Annotated[uuid.UUID, Form()],
 ) -> Response:
     await operations.unlink_aws_account(project, account_id, session, principal)
-    return _back(f"/aws/{account_id}", "Unlinked.")
+    return done_redirect(f"/aws/{account_id}", "Unlinked.")
 
 
 @router.post("/aws/imports", dependencies=[CsrfChecked])
@@ -123,4 +120,4 @@ async def import_month(
     except ValidationError:
         raise Problem(422, "Give the month as YYYY-MM, for example 2026-10.") from None
     queued = await operations.aws_import(body, request, principal)
-    return _back("/aws", f"The import of {body.month} is queued ({queued.job_id}).")
+    return done_redirect("/aws", f"The import of {body.month} is queued ({queued.job_id}).")

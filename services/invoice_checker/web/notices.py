@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, get_args
-from urllib.parse import urlencode
 
 from fastapi import Form, Path, Query, Request
 from fastapi.routing import APIRouter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from invoice_checker.api import operations
 from invoice_checker.api.permissions import CanSendNotifications
@@ -29,7 +28,7 @@ from invoice_checker.store.slack import (
     bundles_of_periods,
 )
 from invoice_checker.store.slack_outbox import PlannedMessage
-from invoice_checker.web.rendering import render
+from invoice_checker.web.rendering import done_redirect, render
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 
@@ -77,7 +76,13 @@ async def preview(
     people = await session.execute(
         select(TenkfeetUser.slack_id, TenkfeetUser.email).where(TenkfeetUser.slack_id.in_(ids))
     )
-    return Preview(kind, what, batch.messages, {row[0]: row[1] for row in people}, skipped)
+    return Preview(
+        kind,
+        what,
+        batch.messages,
+        {slack_id: email for slack_id, email in people if slack_id},
+        skipped,
+    )
 
 
 @router.get("/admin/notices")
@@ -120,4 +125,4 @@ async def send_now(
         kind, request, principal, operations.NoticeRequest(force=force)
     )
     done = f"The {LABELS[kind].lower()} notices are queued ({queued.job_id})."
-    return RedirectResponse("/admin/notices?" + urlencode({"done": done}), status_code=303)
+    return done_redirect("/admin/notices", done)
