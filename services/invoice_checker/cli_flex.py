@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 import click
 
 from invoice_checker.domain.flex import (
-    FLEX_MAX_MINUS,
-    FLEX_MAX_PLUS,
     FlexError,
     calculate_flex_saldo,
     parse_inputs,
     result_document,
+    saldo_band,
 )
 from invoice_checker.jobs.flex import SaldoLine, current_saldos
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
@@ -58,10 +57,12 @@ def calculate(input_file: Any) -> None:
     click.echo(json.dumps(result_document(result), indent=2))
 
 
+BAND_COLOURS = {"below": "red", "above": "yellow"}
+
+
 def _colour(saldo: float) -> str | None:
-    if saldo < FLEX_MAX_MINUS:
-        return "red"
-    return "yellow" if saldo > FLEX_MAX_PLUS else None
+    band = saldo_band(saldo)
+    return BAND_COLOURS[band] if band else None
 
 
 async def _saldos(

@@ -27,9 +27,9 @@ from invoice_checker.api import (
     reports,
     syncs,
     tags,
+    you,
 )
 from invoice_checker.api.flex import router as flex_router
-from invoice_checker.api.slack import links_router as slack_links_router
 from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.web.app import install_web
@@ -79,8 +79,8 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             directory.router,
             reports.router,
             flex_router,
+            you.router,
             slack_router,
-            slack_links_router,
         ],
     )
     install_web(app, settings)

@@ -110,6 +110,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users/{user_guid}/flex-corrections"): P.SEE_FLEX_SALDOS,
     ("PUT", "/api/v1/flex-corrections/{correction_id}"): P.SEE_FLEX_SALDOS,
     ("DELETE", "/api/v1/flex-corrections/{correction_id}"): P.SEE_FLEX_SALDOS,
+    # Your own hours: only ever the caller's own entries.
+    ("GET", "/api/v1/you/hours/unsubmitted"): "signed-in",
+    ("POST", "/api/v1/you/hours/submit"): "signed-in",
     # Slack calls these, proving itself with its request signature; no user ever can.
     ("POST", "/api/v1/slack/flex-hours"): "slack-signature",
     ("POST", "/api/v1/slack/events"): "slack-signature",

@@ -578,6 +578,48 @@ UNSCOPED: dict[tuple[str, str], str] = {
     ),
 }
 
+OWN_ENTRIES = {
+    "lead1": {"lead1_p2"},
+    "lead2": set(),
+    "emp1": {"emp1_p1", "emp1_sick"},
+    "emp2": {"emp2_p2", "emp2_holiday"},
+}
+
+
+async def check_my_unsubmitted(client: httpx.AsyncClient, w: World) -> None:
+    """Only one's own unsubmitted entries (the world's are all approved: none), and finance and
+    admin, who are no 10000ft user, get a 404 rather than anyone's."""
+    for caller in OWN_ENTRIES:
+        response = await call(client, w, caller, "GET", "/api/v1/you/hours/unsubmitted")
+        assert (response.status_code, response.json()) == (200, []), caller
+    for caller in ("finance", "admin"):
+        response = await call(client, w, caller, "GET", "/api/v1/you/hours/unsubmitted")
+        assert response.status_code == 404, caller
+
+
+async def check_my_submission(client: httpx.AsyncClient, w: World) -> None:
+    """Naming every entry: one's own are judged (already approved here, so 10000ft is never
+    called), anyone else's read as missing, without their date, hours or 10000ft id."""
+    ids = w.entry_ids
+    for caller, own in OWN_ENTRIES.items():
+        response = await call(
+            client, w, caller, "POST", "/api/v1/you/hours/submit",
+            json={"entry_ids": sorted(ids.values())},
+        )  # fmt: skip
+        results = {r["entry_id"]: r for r in response.json()["results"]}
+        assert set(results) == set(ids.values()), caller
+        for name, entry_id in ids.items():
+            result = results[entry_id]
+            if name in own:
+                assert result["reason"] == "Already submitted (Approved).", (caller, name)
+            else:
+                assert result["reason"] == "No unsubmitted entry of yours has this id."
+                assert (result["upstream_id"], result["date"], result["hours"]) == (None,) * 3
+    for caller in ("finance", "admin"):
+        response = await call(client, w, caller, "POST", "/api/v1/you/hours/submit", json={})
+        assert response.status_code == 404, caller
+
+
 ROW_RULES: dict[tuple[str, str], Check] = {
     ("GET", "/api/v1/invoices"): check_invoice_list,
     ("GET", "/api/v1/invoices/{invoice_id}"): check_invoice_detail,
@@ -617,6 +659,8 @@ ROW_RULES: dict[tuple[str, str], Check] = {
     ("GET", "/api/v1/users/{user_guid}/flex"): check_flex,
     ("GET", "/api/v1/users/{user_guid}/contracts"): own_flex_records("contracts"),
     ("GET", "/api/v1/users/{user_guid}/flex-corrections"): own_flex_records("flex-corrections"),
+    ("GET", "/api/v1/you/hours/unsubmitted"): check_my_unsubmitted,
+    ("POST", "/api/v1/you/hours/submit"): check_my_submission,
 }
 
 

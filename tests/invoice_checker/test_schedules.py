@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoice_checker.domain.schedule import Schedule, ScheduleError, parse_schedule
+from invoice_checker.domain.schedule import Schedule, ScheduleError, next_run, parse_schedule
 from invoice_checker.jobs.queue import QUEUE_NAME
 from invoice_checker.jobs.schedules import SCHEDULE, ScheduledJob, cron_jobs
 from invoice_checker.jobs.worker import build_worker_settings
@@ -195,3 +195,31 @@ async def test_a_failing_job_leaves_a_failed_event_and_raises(
         await ScheduledJob("schedule_broken", broken).reported()(ctx)
     [event] = await _events(db_session, "broken")
     assert (event.succeeded, event.message) == (False, "RuntimeError: boom")
+
+
+@pytest.mark.parametrize(
+    ("cron_text", "after", "expected"),
+    [
+        ("*/15 * * * *", datetime(2018, 3, 5, 10, 7, 30), datetime(2018, 3, 5, 10, 15)),
+        ("*/15 * * * *", datetime(2018, 3, 5, 10, 15), datetime(2018, 3, 5, 10, 30)),
+        ("0 10 * * 1", datetime(2018, 3, 5, 10, 0), datetime(2018, 3, 12, 10, 0)),  # Mondays
+        ("0 10 * * 1", datetime(2018, 3, 4, 23, 59), datetime(2018, 3, 5, 10, 0)),
+        ("30 6 1 * *", datetime(2018, 12, 31, 12, 0), datetime(2019, 1, 1, 6, 30)),
+        ("0 0 29 2 *", datetime(2018, 3, 1), datetime(2020, 2, 29, 0, 0)),  # next leap day
+    ],
+)
+def test_next_run(cron_text: str, after: datetime, expected: datetime) -> None:
+    schedule = parse_schedule(cron_text)
+    assert schedule is not None
+    assert next_run(schedule, after, within_days=800) == expected
+
+
+def test_next_run_keeps_the_zone_and_gives_up() -> None:
+    zone = ZoneInfo("Europe/Helsinki")
+    schedule = parse_schedule("0 3 * * *")
+    assert schedule is not None
+    found = next_run(schedule, datetime(2018, 3, 5, 4, 0, tzinfo=zone))
+    assert found == datetime(2018, 3, 6, 3, 0, tzinfo=zone)
+    leap = parse_schedule("0 0 29 2 *")
+    assert leap is not None
+    assert next_run(leap, datetime(2018, 3, 1), within_days=30) is None

@@ -255,8 +255,9 @@ async def test_link_unfurls_are_posted_to_slack(
     assert fields["Start date"] == "-"  # no dates: the original crashed here
 
 
-async def test_old_flex_links_lead_to_the_api(client: httpx.AsyncClient) -> None:
+async def test_flex_links_lead_to_the_flex_page(client: httpx.AsyncClient) -> None:
+    """The Slack flex links open the page (sign-in first when signed out), not raw JSON."""
     guid = "11111111-1111-1111-1111-111111111111"
     response = await client.get(f"/users/{guid}/flexhours")
-    assert response.status_code == 307
-    assert response.headers["location"] == f"/api/v1/users/{guid}/flex"
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/sign-in?next=%2Fusers%2F{guid}%2Fflexhours"

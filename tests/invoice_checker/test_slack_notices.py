@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters.slack import SlackNotConfigured
-from invoice_checker.domain.slack_messages import flex_notice_text
+from invoice_checker.domain.slack_messages import flex_notice_attachment, flex_notice_text
 from invoice_checker.jobs.flex import send_flex_notices
 from invoice_checker.jobs.slack import (
     announce_new_projects,
@@ -123,6 +123,9 @@ async def test_unsubmitted_notice_goes_to_the_person_and_the_admins_once(
         .splitlines()[0]
         .startswith(f"- 2018-03-05 - <{PUBLIC_URL}/projects/{project.guid}|Acme - Webshop> - ")
     )
+    # "Submit your hours" opens the page with the Submit button.
+    buttons = {a["text"]: a["url"] for a in attachment["actions"]}
+    assert buttons["Submit your hours"] == f"{PUBLIC_URL}/you/hours/unsubmitted"
     for admin in ADMINS:
         texts = [p["text"] for p in posts if p["channel"] == admin]
         assert f"This was sent to {alice.email} in slack:" in texts
@@ -181,6 +184,10 @@ async def test_unapproved_notice_reaches_the_project_leads(
     }
     fields = {f["title"]: f["value"] for f in posts[0]["attachments"][0]["fields"]}
     assert fields == {"Value": "400.00€", "Number of entries": "1", "Amount of hours": "4.00h"}
+    # The team lead's nudge links to the project's page, where the pending entries are.
+    to_solo = next(p for p in posts if p["channel"] == "ULENA")
+    buttons = {a["text"]: a["url"] for a in to_solo["attachments"][0]["actions"]}
+    assert buttons["Details in Solinor Finance"] == f"{PUBLIC_URL}/projects/{solo.guid}"
     admin_texts = [p["text"] for p in posts if p["channel"] == ADMINS[0]]
     assert (
         f"Unapproved hours in Acme - Orphan (id: {orphan.project_id}), but no admin users "
@@ -220,7 +227,15 @@ async def test_flex_notices_for_people_outside_the_band(
     [to_low] = [p for p in posts if p["channel"] == "ULOW"]
     attachment = to_low["attachments"][0]
     assert attachment["title"] == "Flex saldo report"
-    assert attachment["text"].startswith("Your flex saldo is under -40 hours.")
+    assert attachment["title_link"] == f"{PUBLIC_URL}/you/flexhours"
+    assert attachment["text"] == (
+        "In the long run, your flex saldo should stay between -40h and 120h. If you already "
+        "have a valid plan to fix the situation, you can ignore this notification. If not, your "
+        "alternatives are a) working more hours to balance this out, b) take an one-off pay cut "
+        "to pay back minus hours.\n\nYou have -4.00h from KIKY hours. Doing work-related "
+        "learning and marking hours for that is highly recommended.\n\nYour flex saldo "
+        "changed by -54.00h during the past month. Did you remember to mark in all hours?"
+    )
     fields = {f["title"]: f["value"] for f in attachment["fields"]}
     # Jan: 23 weekdays, Feb: 20 → 43 × -2.5 h, plus January and February KIKY (2 × -2 h).
     assert fields["Flex saldo at the end of last month"] == "-111.50h"
@@ -246,25 +261,90 @@ async def test_flex_notice_without_a_comparison_month_is_sent_not_crashed(
     [to_high] = [p for p in slack_standin.sent("chat.postMessage") if p["channel"] == "UHIGH"]
     fields = {f["title"]: f["value"] for f in to_high["attachments"][0]["fields"]}
     assert fields["Change from the month before"] == "--"
-    assert to_high["attachments"][0]["text"].startswith("Your flex saldo is over 120 hours.")
+    assert to_high["attachments"][0]["text"] == (
+        "In the long run, your flex saldo should stay between -40h and 120h. If you want to, "
+        "you can either take days off (agree with the customer and team) or you can convert "
+        "flex saldo to salary."
+    )
     assert message.startswith("Sent 3 flex saldo")
 
 
+OVER = (
+    "In the long run, your flex saldo should stay between -40h and 120h. If you want to, you "
+    "can either take days off (agree with the customer and team) or you can convert flex saldo "
+    "to salary."
+)
+UNDER = (
+    "In the long run, your flex saldo should stay between -40h and 120h. If you already have a "
+    "valid plan to fix the situation, you can ignore this notification. If not, your "
+    "alternatives are a) working more hours to balance this out, b) take an one-off pay cut to "
+    "pay back minus hours."
+)
+KIKY = (
+    "\n\nYou have -3.00h from KIKY hours. Doing work-related learning and marking hours for "
+    "that is highly recommended."
+)
+
+
 @pytest.mark.parametrize(
-    ("saldo", "kiky", "change", "start"),
+    ("saldo", "kiky", "change", "text"),
     [
-        (121, 0, None, "Your flex saldo is over 120 hours."),
-        (-41, -3, 0, "Your flex saldo is under -40 hours."),
-        (20, 0, 10.5, "Your flex saldo grew by 10.50h"),
-        (20, 0, -10.5, "Your flex saldo changed by -10.50h"),
+        (121, 0, None, OVER),
+        (121, 0, 10, OVER),
+        (-41, -3, 0, UNDER + KIKY),
+        (-41, 0, None, UNDER),
+        (20, 0, 10.5, "This message is for your information - no action is needed from you."),
+        (
+            20,
+            0,
+            -10.5,
+            "Your flex saldo changed by -10.50h during the past month. Did you remember to mark "
+            "all your hours?",
+        ),
         (20, 0, 10, ""),
+        (20, 0, -10, ""),
         (20, 0, None, ""),
     ],
 )
-def test_flex_notice_texts(saldo: float, kiky: float, change: float | None, start: str) -> None:
+def test_flex_notice_texts_are_the_originals(
+    saldo: float, kiky: float, change: float | None, text: str
+) -> None:
+    assert flex_notice_text(saldo, kiky, change) == text
+
+
+@pytest.mark.parametrize(
+    ("saldo", "kiky", "change", "paragraph"),
+    [
+        (130, 0, 12.25, "\n\nYour flex saldo changed by 12.25h during the past month."),
+        (
+            -50,
+            -3,
+            -20,
+            "\n\nYour flex saldo changed by -20.00h during the past month. Did you remember "
+            "to mark in all hours?",
+        ),
+    ],
+)
+def test_out_of_band_notices_say_how_much_the_saldo_changed(
+    saldo: float, kiky: float, change: float, paragraph: str
+) -> None:
+    """Fixed on purpose: the original's change paragraph was keyed on a variable it never set,
+    so out-of-band notices never said how much the saldo had moved."""
     text = flex_notice_text(saldo, kiky, change)
-    assert text.startswith(start) and bool(text) == bool(start)
-    assert ("KIKY" in text) == (kiky < 0 and saldo < -40)
+    assert text.endswith(paragraph)
+    assert text.count("changed by") == 1
+
+
+def test_flex_notice_shows_the_change_without_a_plus_sign() -> None:
+    attachment = flex_notice_attachment("text", 125.5, -1.0, 12.5, PUBLIC_URL)
+    fields = {f["title"]: f["value"] for f in attachment["fields"]}
+    assert fields == {
+        "Flex saldo at the end of last month": "125.50h",
+        "Change from the month before": "12.50h",
+        "KIKY deduction": "-1.00h",
+    }
+    assert attachment["title_link"] == f"{PUBLIC_URL}/you/flexhours"
+    assert "+" not in str(attachment)
 
 
 async def test_slack_jobs_without_a_token_say_what_to_set(

@@ -20,10 +20,13 @@ from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.simulators.oidc import OidcStandIn, serve_in_thread
+from invoice_checker.simulators.tenkfeet import TenkfeetWorld
 from invoice_checker.store.auth import ensure_user
+from tests.invoice_checker.sync_support import TOKEN as TENKFEET_TOKEN
 from tests.invoice_checker.sync_support import (
     end_to_end_vector,
     in_process_client,
+    served,
     truncate_sync_tables,
     vector_world,
 )
@@ -56,14 +59,28 @@ def provider() -> Iterator[OidcStandIn]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def tenkfeet_world() -> TenkfeetWorld:
+    """The 10000ft account the month is synced from, and the app submits hours to."""
+    return vector_world(end_to_end_vector())
+
+
+@pytest.fixture(scope="session")
+def tenkfeet_url(tenkfeet_world: TenkfeetWorld) -> Iterator[str]:
+    with served(tenkfeet_world) as url:
+        yield url
+
+
 @pytest_asyncio.fixture(scope="session")
-async def synced_month(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
+async def synced_month(
+    engine: AsyncEngine, tenkfeet_world: TenkfeetWorld
+) -> AsyncIterator[dict[str, Any]]:
     """The golden vector's users, projects and hours, synced through the real client."""
     await truncate_sync_tables(engine)
     maker = async_sessionmaker(engine, expire_on_commit=False)
     vector = end_to_end_vector()
     sync_range = vector["inputs"]["sync_range"]
-    async with in_process_client(vector_world(vector)) as client:
+    async with in_process_client(tenkfeet_world) as client:
         await sync_users(maker, client)
         await sync_projects(maker, client)
         await sync_hours(
@@ -82,7 +99,11 @@ async def synced_month(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def web_url(
-    synced_month: dict[str, Any], provider: OidcStandIn, database_url: str, redis_url: str
+    synced_month: dict[str, Any],
+    provider: OidcStandIn,
+    database_url: str,
+    redis_url: str,
+    tenkfeet_url: str,
 ) -> Iterator[str]:
     settings = InvoiceCheckerSettings(
         database_url=database_url,
@@ -94,6 +115,9 @@ def web_url(
         allowed_domain=DOMAIN,
         session_secret=SecretStr("web-test-session-secret-of-32-bytes!"),
         cookie_secure=False,  # plain http on 127.0.0.1
+        tenkfeet_api_url=tenkfeet_url,
+        tenkfeet_api_token=SecretStr(TENKFEET_TOKEN),
+        tenkfeet_max_retries=1,
     )
     with served_over_http(create_app(settings), "the invoice checker") as url:
         yield url

@@ -3,6 +3,8 @@
 - The token goes in the `auth` header (the docs' recommendation) and never in URLs or logs.
 - Collections are `{"data": [...], "paging": {"next": ...}}`; `next` is a path relative to the
   host URL, followed until null.
+- Hours are submitted for approval with `POST /api/v1/approvals`; 10000ft answers with an
+  approval for each entry it accepted and leaves out the ones it refused (stale `updated_at`).
 - 429 waits until `X-RateLimit-Reset` (epoch seconds); 5xx, timeouts, dropped connections and
   undecodable bodies are retried with exponential backoff; other 4xx fail at once.
 
@@ -18,9 +20,9 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -159,12 +161,21 @@ class TenkfeetClient:
         """GET one page without decoding its items: the body as sent, and `paging.next`."""
         return await self._request(path, params, _raw_page)
 
+    async def post(self, path: str, body: Record) -> Record:
+        """POST a JSON body and decode the answer. Retried like a GET: only used for requests
+        that are harmless to repeat (a second submission of a pending entry changes nothing)."""
+        return await self._request(path, None, _decode, body)
+
     async def _request(
-        self, path: str, params: dict[str, Any] | None, read: Callable[[bytes, str], Page]
+        self,
+        path: str,
+        params: dict[str, Any] | None,
+        read: Callable[[bytes, str], Page],
+        body: Record | None = None,
     ) -> Page:
         for attempt in range(self.max_retries + 1):
             try:
-                return read(await self._get_once(path, params), path)
+                return read(await self._send_once(path, params, body), path)
             except _Retryable as exc:
                 if attempt == self.max_retries:
                     raise TenkfeetUnavailable(
@@ -182,9 +193,18 @@ class TenkfeetClient:
         base = min(self.backoff_seconds * 2.0**attempt, MAX_BACKOFF_SECONDS)
         return base * (0.5 + random.random() / 2)  # nosec B311 # jitter spreads retries; no secret
 
-    async def _get_once(self, path: str, params: dict[str, Any] | None) -> bytes:
+    async def _send_once(
+        self, path: str, params: dict[str, Any] | None, body: Record | None
+    ) -> bytes:
         try:
-            response = await self._http.get(path, params=params)
+            if body is None:
+                response = await self._http.get(path, params=params)
+            else:
+                response = await self._http.post(
+                    path,
+                    content=orjson.dumps(body),
+                    headers={"content-type": "application/json"},
+                )
         except httpx.TimeoutException:
             raise _Retryable(f"timeout on {path}") from None
         except httpx.TransportError as exc:
@@ -256,6 +276,34 @@ class TenkfeetClient:
         """The same, as undecoded page bodies: a sync checksums them and decodes only the
         days that changed."""
         return await self.fetch_all_raw(f"{API}/time_entries", _time_entry_params(start, end))
+
+    async def submit_for_approval(self, entries: Sequence[Approvable]) -> list[Record]:
+        """Submit time entries for approval (status "pending"; API users cannot approve).
+        Returns the approvals 10000ft created or already had; an entry it refused is absent."""
+        if not entries:
+            return []
+        page = await self.post(
+            f"{API}/approvals",
+            {"approvables": [entry.wire() for entry in entries], "status": "pending"},
+        )
+        data = page.get("data")
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+@dataclass(frozen=True, slots=True)
+class Approvable:
+    """A time entry to submit: 10000ft accepts it only with its current `updated_at`."""
+
+    entry_id: int
+    updated_at: datetime
+
+    def wire(self) -> Record:
+        return {"id": self.entry_id, "type": "TimeEntry", "updated_at": wire_time(self.updated_at)}
+
+
+def wire_time(moment: datetime) -> str:
+    """10000ft's time format: UTC, seconds, a `Z` suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _time_entry_params(start: date, end: date) -> dict[str, Any]:

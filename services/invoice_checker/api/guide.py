@@ -50,4 +50,5 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "description": "Notice batches, Slack sync, AWS import and account links, queued for "
         "the worker (202)",
     },
+    {"name": "you", "description": "Your own hours: the unsubmitted ones, submitting them"},
 ]

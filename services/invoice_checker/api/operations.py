@@ -10,17 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.dialects.postgresql import insert
 
 from invoice_checker.api.permissions import CanManageAccess, CanSendNotifications
 from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.jobs.queue import job
-from invoice_checker.store.aws import (
-    AmazonLinkedAccount,
-    ProjectAmazonAccount,
-    unlink_project_account,
-)
+from invoice_checker.store.aws import AmazonLinkedAccount
 from invoice_checker.store.directory import Project
+from invoice_checker.store.overviews import link_project, unlink_project
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import enqueue
@@ -114,17 +110,14 @@ async def link_aws_account(
     account = await session.get(AmazonLinkedAccount, linked_account_id)
     if account is None:
         raise not_found(f"AWS account {linked_account_id} (import a month that bills it first)")
-    result = await session.execute(
-        insert(ProjectAmazonAccount)
-        .values(project_guid=project_guid, linked_account_id=linked_account_id)
-        .on_conflict_do_nothing()
-    )
+    # The one linking rule: the project's invoices of the account's months exist and total it.
+    result = await link_project(session, linked_account_id, project_guid)
     await session.commit()
     return AwsLink(
         project_guid=project_guid,
         linked_account_id=linked_account_id,
         linked_account_name=account.name,
-        created=bool(getattr(result, "rowcount", 0)),
+        created=result.created,
     )
 
 
@@ -140,7 +133,7 @@ async def unlink_aws_account(
     session: SessionDep,
     _: CanManageAccess,
 ) -> Response:
-    if not await unlink_project_account(session, project_guid, linked_account_id):
+    if not await unlink_project(session, linked_account_id, project_guid):
         raise not_found(f"link of project {project_guid} and AWS account {linked_account_id}")
     await session.commit()
     return Response(status_code=204)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +41,6 @@ from service_kit.errors import Problem
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
 # Old links to the original's pages, kept working: they lead to the API's answers.
-links_router = APIRouter(include_in_schema=False)
 
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
@@ -263,8 +262,3 @@ async def _unfurl_for(
     if invoice:
         return messages.invoice_unfurl(card, url)
     return messages.project_unfurl(card, url, public_url)
-
-
-@links_router.get("/users/{user_guid}/flexhours")
-async def old_flex_link(user_guid: uuid.UUID) -> RedirectResponse:
-    return RedirectResponse(f"/api/v1/users/{user_guid}/flex", status_code=307)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from invoice_checker.domain.entry_status import EntryStatus
 
@@ -203,6 +203,14 @@ def start_point(inputs: FlexInputs, contracts: Sequence[Contract]) -> tuple[date
 def no_contract(day: date, person: str | None) -> NoContractError:
     who = f" for {person}" if person else ""
     return NoContractError(f"Hour markings for {day.isoformat()}{who}, but no contract.", day)
+
+
+def saldo_band(saldo: float) -> Literal["below", "above"] | None:
+    """Where a saldo stands against the band: "below" −40 h (shown red), "above" 120 h (shown
+    yellow), or None inside it."""
+    if saldo < FLEX_MAX_MINUS:
+        return "below"
+    return "above" if saldo > FLEX_MAX_PLUS else None
 
 
 def is_active(inputs: FlexInputs) -> bool:

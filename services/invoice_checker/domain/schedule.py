@@ -9,6 +9,7 @@ day and weekday are ANDed (arq's rule), so `0 10 1-7 * 3` means the first Wednes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -83,3 +84,29 @@ def checked_schedule(text: str) -> str:
 
 
 Cron = Annotated[str, AfterValidator(checked_schedule)]
+
+
+def next_run(schedule: Schedule, after: datetime, *, within_days: int = 400) -> datetime | None:
+    """The first minute after `after` (a wall-clock time in the schedule's zone) that the
+    schedule fires at, as arq judges it (every field must match); None within `within_days`."""
+
+    def allows(allowed: frozenset[int] | None, value: int) -> bool:
+        return allowed is None or value in allowed
+
+    start = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    for offset in range(within_days + 1):
+        day = (start + timedelta(days=offset)).date()
+        if not (
+            allows(schedule.month, day.month)
+            and allows(schedule.day, day.day)
+            and allows(schedule.weekday, day.weekday())
+        ):
+            continue
+        for hour in range(24):
+            if not allows(schedule.hour, hour):
+                continue
+            for minute in range(60):
+                moment = datetime.combine(day, time(hour, minute), tzinfo=after.tzinfo)
+                if moment >= start and allows(schedule.minute, minute):
+                    return moment
+    return None

@@ -15,6 +15,8 @@ from typing import Any
 from invoice_checker.domain.flex import FLEX_MAX_MINUS, FLEX_MAX_PLUS, FlexResult
 
 AUTHOR = "Solinor Finance"
+# A month's saldo change worth a word in the flex notice, in hours (either way).
+FLEX_NOTABLE_CHANGE = 10.0
 TENKFEET_APP = "https://app.10000ft.com"
 
 
@@ -86,39 +88,50 @@ def flex_attachment(summary: FlexSummary, public_url: str) -> dict[str, Any]:
 
 
 def flex_notice_text(saldo: float, kiky_saldo: float, last_month_diff: float | None) -> str:
-    """The monthly flex notice, or "" when there is nothing worth a message.
+    """The monthly flex notice in the original's words, or "" when there is nothing worth a
+    message. Changes are shown without a `+` sign, as the original did.
 
+    Fixed on purpose: the original's out-of-band texts included a paragraph on last month's
+    change keyed on a variable it never set, so that paragraph never showed; here it does.
     Without a comparison month (the saldo was set inside last month) the change rules are
     skipped instead of crashing the whole run (the original's KeyError, 15.12).
     """
-    band = f"The agreed flex saldo band is {FLEX_MAX_MINUS:.0f}...{FLEX_MAX_PLUS:.0f} hours."
+    band = (
+        f"In the long run, your flex saldo should stay between {FLEX_MAX_MINUS:.0f}h and "
+        f"{FLEX_MAX_PLUS:.0f}h."
+    )
     if saldo > FLEX_MAX_PLUS:
         return (
-            f"Your flex saldo is over {FLEX_MAX_PLUS:.0f} hours. {band} Please plan some days "
-            "off, or talk to your supervisor about converting saldo to salary."
+            f"{band} If you want to, you can either take days off (agree with the customer and "
+            "team) or you can convert flex saldo to salary." + _change_paragraph(last_month_diff)
         )
     if saldo < FLEX_MAX_MINUS:
         text = (
-            f"Your flex saldo is under {FLEX_MAX_MINUS:.0f} hours. {band} Please plan to work "
-            "more, or talk to your supervisor about a one-off pay cut."
+            f"{band} If you already have a valid plan to fix the situation, you can ignore this "
+            "notification. If not, your alternatives are a) working more hours to balance this "
+            "out, b) take an one-off pay cut to pay back minus hours."
         )
         if kiky_saldo < 0:
             text += (
-                f"\n\nYour KIKY hours are {hours(kiky_saldo)} below the yearly 24 hours. "
-                "Work-related learning counts as KIKY hours: consider doing some."
+                f"\n\nYou have {hours(kiky_saldo)} from KIKY hours. Doing work-related learning "
+                "and marking hours for that is highly recommended."
             )
-        return text
-    if last_month_diff is not None and last_month_diff > 10:
+        return text + _change_paragraph(last_month_diff)
+    if last_month_diff is not None and last_month_diff > FLEX_NOTABLE_CHANGE:
+        return "This message is for your information - no action is needed from you."
+    if last_month_diff is not None and last_month_diff < -FLEX_NOTABLE_CHANGE:
         return (
-            f"Your flex saldo grew by {hours(last_month_diff)} last month. This is for your "
-            "information only; no action is needed."
-        )
-    if last_month_diff is not None and last_month_diff < -10:
-        return (
-            f"Your flex saldo changed by {hours(last_month_diff)} last month. Did you mark all "
-            "your hours in 10000ft?"
+            f"Your flex saldo changed by {hours(last_month_diff)} during the past month. "
+            "Did you remember to mark all your hours?"
         )
     return ""
+
+
+def _change_paragraph(last_month_diff: float | None) -> str:
+    if last_month_diff is None or abs(last_month_diff) <= FLEX_NOTABLE_CHANGE:
+        return ""
+    text = f"\n\nYour flex saldo changed by {hours(last_month_diff)} during the past month."
+    return text + (" Did you remember to mark in all hours?" if last_month_diff < 0 else "")
 
 
 def flex_notice_attachment(
@@ -134,7 +147,7 @@ def flex_notice_attachment(
             {"title": "Flex saldo at the end of last month", "value": hours(saldo), "short": True},
             {
                 "title": "Change from the month before",
-                "value": "--" if last_month_diff is None else signed_hours(last_month_diff),
+                "value": "--" if last_month_diff is None else hours(last_month_diff),
                 "short": True,
             },
             {"title": "KIKY deduction", "value": hours(kiky_saldo), "short": True},

@@ -30,6 +30,7 @@ from invoice_checker.store.events import record_event
 from invoice_checker.store.flex import (
     FlexTimeCorrection,
     WorkContract,
+    everyones_saldo,
     load_flex_inputs,
     to_contract,
 )
@@ -205,20 +206,7 @@ async def current_saldos(
     ignore_events: bool = False,
 ) -> list[SaldoLine]:
     """Every active, non-archived person's saldo (with KIKY), lowest first; problems last."""
-    lines: list[SaldoLine] = []
-    users = await session.execute(
-        select(TenkfeetUser).where(TenkfeetUser.archived.is_(False)).order_by(TenkfeetUser.email)
+    people = await everyones_saldo(
+        session, today, flex_last_day=flex_last_day, ignore_events=ignore_events
     )
-    for user in users.scalars():
-        inputs = await load_flex_inputs(
-            session, user, today=today, flex_last_day=flex_last_day, ignore_events=ignore_events
-        )
-        if not is_active(inputs):
-            continue
-        try:
-            result = calculate_flex_saldo(inputs)
-        except FlexError as exc:
-            lines.append(SaldoLine(user.email, None, str(exc)))
-            continue
-        lines.append(SaldoLine(user.email, round(result.cumulative_saldo, 2)))
-    return sorted(lines, key=lambda line: (line.saldo is None, line.saldo or 0.0, line.email))
+    return [SaldoLine(p.email, p.saldo, p.problem) for p in people]

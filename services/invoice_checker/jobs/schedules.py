@@ -18,6 +18,7 @@ from arq.cron import CronJob, cron
 from invoice_checker.adapters.s3 import S3NotConfigured
 from invoice_checker.adapters.slack import SlackNotConfigured
 from invoice_checker.domain.schedule import parse_schedule
+from invoice_checker.jobs.aws import EVENT_TYPE as AWS_EVENT
 from invoice_checker.jobs.aws import import_aws_billing_automatic
 from invoice_checker.jobs.flex import contract_checks_job, flex_notice_job
 from invoice_checker.jobs.housekeeping import housekeeping_job
@@ -81,6 +82,12 @@ class ScheduledJob:
     setting: str  # the InvoiceCheckerSettings field holding its cron string
     run: Callable[..., Coroutine[Any, Any, Any]]  # run(ctx, **options)
     timeout_seconds: int = 600
+    # The audit events its work writes (a failure writes one named after the job).
+    events: tuple[str, ...] = ()
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return (self.name, *self.events)
 
     @property
     def name(self) -> str:
@@ -109,19 +116,41 @@ class ScheduledJob:
 
 
 SCHEDULE = (
-    ScheduledJob("schedule_sync_hours", scheduled_sync_hours),
-    ScheduledJob("schedule_sync_users", scheduled_sync_users),
-    ScheduledJob("schedule_sync_projects", scheduled_sync_projects),
-    ScheduledJob("schedule_sync_holidays", scheduled_sync_holidays),
-    ScheduledJob("schedule_refresh_stats", scheduled_refresh_stats, 1800),
-    ScheduledJob("schedule_slack_sync", slack_sync_job),
-    ScheduledJob("schedule_aws_import", import_aws_billing_automatic, 1800),
-    ScheduledJob("schedule_unsubmitted_notice", unsubmitted_notice_job),
-    ScheduledJob("schedule_unapproved_notice", unapproved_notice_job),
-    ScheduledJob("schedule_flex_notice", flex_notice_job, 1800),
-    ScheduledJob("schedule_new_project_notice", new_project_notice_job),
-    ScheduledJob("schedule_contract_checks", contract_checks_job),
-    ScheduledJob("schedule_housekeeping", housekeeping_job),
+    ScheduledJob(
+        "schedule_sync_hours", scheduled_sync_hours, events=("sync_10000ft_report_hours",)
+    ),
+    ScheduledJob("schedule_sync_users", scheduled_sync_users, events=("sync_10000ft_users",)),
+    ScheduledJob(
+        "schedule_sync_projects", scheduled_sync_projects, events=("sync_10000ft_projects",)
+    ),
+    ScheduledJob(
+        "schedule_sync_holidays", scheduled_sync_holidays, events=("sync_public_holidays",)
+    ),
+    ScheduledJob(
+        "schedule_refresh_stats", scheduled_refresh_stats, 1800, ("refresh_invoice_statistics",)
+    ),
+    ScheduledJob(
+        "schedule_slack_sync", slack_sync_job, events=("sync_slack_users", "sync_slack_channels")
+    ),
+    ScheduledJob("schedule_aws_import", import_aws_billing_automatic, 1800, (AWS_EVENT,)),
+    ScheduledJob(
+        "schedule_unsubmitted_notice",
+        unsubmitted_notice_job,
+        events=("send_unsubmitted_hours_notifications",),
+    ),
+    ScheduledJob(
+        "schedule_unapproved_notice",
+        unapproved_notice_job,
+        events=("send_unapproved_hours_notifications",),
+    ),
+    ScheduledJob("schedule_flex_notice", flex_notice_job, 1800, ("send_flex_saldo_notifications",)),
+    ScheduledJob(
+        "schedule_new_project_notice",
+        new_project_notice_job,
+        events=("send_new_project_notifications",),
+    ),
+    ScheduledJob("schedule_contract_checks", contract_checks_job, events=("check_contracts",)),
+    ScheduledJob("schedule_housekeeping", housekeeping_job, events=("cleanup",)),
 )
 
 

@@ -2,7 +2,9 @@
 
 It serves `/api/v1/users`, `/projects` (phases with `with_phases=true`, tags with `fields=tags`),
 `/projects/<id>`, `/leave_types`, `/holidays` and `/time_entries` (approvals with
-`fields=approvals`) in the real envelope: `{"data": [...], "paging": {"page", "per_page",
+`fields=approvals`), and takes `POST /api/v1/approvals` (submitting entries moves them to pending
+approval; an entry whose `updated_at` is stale, or that is unknown, gets no approval), in the
+real envelope: `{"data": [...], "paging": {"page", "per_page",
 "previous", "self", "next"}}`, `next` being a path relative to the host. The `auth` header (or
 query parameter) must carry the token when one is set.
 
@@ -22,7 +24,7 @@ import uuid
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -78,6 +80,7 @@ class TenkfeetWorld:
     entries: dict[date, list[Record]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     requests: int = 0
+    next_approval_id: int = 90_000_001
     _encoded: dict[date, _EncodedDay] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -196,6 +199,59 @@ class TenkfeetWorld:
         self._encoded.clear()
         for entry in data.get("time_entries", []):
             self.entries.setdefault(date.fromisoformat(entry["date"]), []).append(entry)
+
+    def find_entry(self, entry_id: int) -> tuple[date, Record] | None:
+        """The day and the entry with this id: loaded or changed days first, then the one
+        generated day that can hold it (generated ids are numbered day by day)."""
+        for day, entries in self.entries.items():
+            for entry in entries:
+                if entry.get("id") == entry_id:
+                    return day, entry
+        if self.entries_per_day and entry_id > 0:
+            day = self.start + timedelta(days=(entry_id - 1) // self.entries_per_day)
+            if day not in self.entries:
+                for entry in self.day_entries(day):
+                    if entry["id"] == entry_id:
+                        return day, entry
+        return None
+
+    def submit(self, approvables: list[Record], now: datetime) -> list[Record]:
+        """Submit time entries for approval, as 10000ft does for an API user: an entry gets a
+        pending approval only when its `updated_at` matches; one already submitted keeps the
+        approval it has. Returns the approvals of the accepted entries."""
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        approvals: list[Record] = []
+        for approvable in approvables:
+            entry_id = approvable.get("id")
+            is_entry = approvable.get("type") == "TimeEntry" and isinstance(entry_id, int)
+            found = self.find_entry(entry_id) if is_entry else None  # type: ignore[arg-type]
+            if found is None or found[1].get("updated_at") != approvable.get("updated_at"):
+                continue
+            day, entry = found
+            existing = (entry.get("approvals") or {}).get("data") or []
+            if existing:
+                approvals.append(existing[0])
+                continue
+            approval = {
+                "id": self.next_approval_id,
+                "status": "pending",
+                "approvable_id": entry["id"],
+                "approvable_type": "TimeEntry",
+                "submitted_by": entry["user_id"],
+                "submitted_at": stamp,
+                "approved_by": None,
+                "approved_at": None,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            self.next_approval_id += 1
+            self.change_day(
+                day,
+                "update",
+                {"id": entry["id"], "changes": {"approvals": {"data": [approval]}}},
+            )
+            approvals.append(approval)
+        return approvals
 
     def entry_count(self) -> int:
         generated = sum(1 for day in self.generated_days() if day not in self.entries)
@@ -462,6 +518,20 @@ def create_app(world: TenkfeetWorld) -> Starlette:
         body = b'{"data":' + data + b',"paging":' + paging + b"}"
         return Response(body, media_type="application/json")
 
+    async def approvals(request: Request) -> Response:
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _json({"message": "The body is not JSON"}, 400)
+        items = payload.get("approvables") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return _json({"message": "approvables must be an array of objects"}, 400)
+        if payload.get("status") != "pending":
+            # Only administrators approve; an API user may only submit.
+            return _json({"message": "API users can only submit (status pending)"}, 403)
+        created = world.submit(items, datetime.now(UTC))
+        return _json({"data": created, "paging": _nested(created, len(created) or 20)["paging"]})
+
     async def change_day(request: Request) -> Response:
         payload = orjson.loads(await request.body())
         day = date.fromisoformat(request.path_params["day"])
@@ -486,6 +556,7 @@ def create_app(world: TenkfeetWorld) -> Starlette:
         Route("/api/v1/leave_types", leave_types),
         Route("/api/v1/holidays", holidays),
         Route("/api/v1/time_entries", time_entries),
+        Route("/api/v1/approvals", approvals, methods=["POST"]),
         Route("/_admin/days/{day}", change_day, methods=["POST"]),
         Route("/_admin/faults", set_faults, methods=["POST"]),
         Route("/_admin/stats", stats),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from invoice_checker.domain.aws_billing import BillingRow
 from invoice_checker.store.base import Base
-from invoice_checker.store.directory import Client, Project, TenkfeetUser
+from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoices import Invoice
 
 # The billing-row fields stored as they are (the account name goes to the account).
@@ -120,7 +120,7 @@ async def store_billing_month(
                 set_={"name": statement.excluded.name},
             )
         )
-    created = await _ensure_invoices(session, month, list(accounts))
+    created = await ensure_invoices(session, month, list(accounts))
     for start in range(0, len(rows), UPSERT_BATCH):
         await _upsert_rows(session, rows[start : start + UPSERT_BATCH])
     deleted = await session.execute(
@@ -155,7 +155,7 @@ async def _upsert_rows(session: AsyncSession, rows: Sequence[BillingRow]) -> Non
     )
 
 
-async def _ensure_invoices(session: AsyncSession, month: date, account_ids: list[str]) -> int:
+async def ensure_invoices(session: AsyncSession, month: date, account_ids: list[str]) -> int:
     if not account_ids:
         return 0
     projects = (
@@ -204,97 +204,3 @@ async def link_users_by_name(session: AsyncSession) -> int:
         .returning(UserAmazonAccount.user_guid)
     )
     return len(result.all())
-
-
-async def unlink_project_account(
-    session: AsyncSession, project_guid: uuid.UUID, linked_account_id: str
-) -> bool:
-    """Stop billing the account on the project's invoices; False when they were not linked.
-    Rows already on invoices stay until the month's stats are refreshed."""
-    result = await session.execute(
-        delete(ProjectAmazonAccount).where(
-            ProjectAmazonAccount.project_guid == project_guid,
-            ProjectAmazonAccount.linked_account_id == linked_account_id,
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-@dataclass(frozen=True)
-class MonthlyCost:
-    linked_account_id: str
-    month: date
-    currency: str
-    total: float
-    rows: int
-
-
-async def monthly_costs(
-    session: AsyncSession, linked_account_id: str | None = None
-) -> list[MonthlyCost]:
-    """Each account's billed total per month and currency, newest month first."""
-    statement = (
-        select(
-            AmazonInvoiceRow.linked_account_id,
-            AmazonInvoiceRow.invoice_month,
-            AmazonInvoiceRow.currency,
-            func.coalesce(func.sum(AmazonInvoiceRow.total_cost), 0.0),
-            func.count(),
-        )
-        .group_by(
-            AmazonInvoiceRow.linked_account_id,
-            AmazonInvoiceRow.invoice_month,
-            AmazonInvoiceRow.currency,
-        )
-        .order_by(AmazonInvoiceRow.invoice_month.desc(), AmazonInvoiceRow.currency)
-    )
-    if linked_account_id is not None:
-        statement = statement.where(AmazonInvoiceRow.linked_account_id == linked_account_id)
-    return [
-        MonthlyCost(account, month, currency, float(total or 0.0), rows)
-        for account, month, currency, total, rows in await session.execute(statement)
-    ]
-
-
-@dataclass(frozen=True)
-class LinkedProject:
-    linked_account_id: str
-    project_guid: uuid.UUID
-    project: str
-    client: str
-
-
-async def linked_projects(
-    session: AsyncSession, linked_account_id: str | None = None
-) -> list[LinkedProject]:
-    """The projects each account is billed on, by client and project name."""
-    statement = (
-        select(ProjectAmazonAccount.linked_account_id, Project.guid, Project.name, Client.name)
-        .join(Project, Project.guid == ProjectAmazonAccount.project_guid)
-        .join(Client, Client.id == Project.client_id)
-        .order_by(Client.name, Project.name)
-    )
-    if linked_account_id is not None:
-        statement = statement.where(ProjectAmazonAccount.linked_account_id == linked_account_id)
-    return [LinkedProject(*row) for row in await session.execute(statement)]
-
-
-async def project_choices(session: AsyncSession) -> list[tuple[uuid.UUID, str]]:
-    """(guid, "Client – Project") of every project not archived, for a link form."""
-    rows = await session.execute(
-        select(Project.guid, Client.name, Project.name)
-        .join(Client, Client.id == Project.client_id)
-        .where(Project.archived.is_(False))
-        .order_by(Client.name, Project.name)
-    )
-    return [(guid, f"{client} – {name}") for guid, client, name in rows]
-
-
-async def linked_accounts(session: AsyncSession) -> list[AmazonLinkedAccount]:
-    return list(
-        await session.scalars(
-            select(AmazonLinkedAccount).order_by(
-                AmazonLinkedAccount.name, AmazonLinkedAccount.linked_account_id
-            )
-        )
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invoice_checker.domain.entry_status import EntryStatus
-from invoice_checker.domain.flex import Contract, Correction, FlexInputs
+from invoice_checker.domain.flex import (
+    Contract,
+    Correction,
+    FlexError,
+    FlexInputs,
+    calculate_flex_saldo,
+    is_active,
+    saldo_band,
+)
 from invoice_checker.domain.flex import HourEntry as FlexHourEntry
 from invoice_checker.store.base import Base
 from invoice_checker.store.directory import PublicHoliday, TenkfeetUser
@@ -169,3 +178,60 @@ async def corrections_of(session: AsyncSession, user_guid: uuid.UUID) -> list[Fl
         .order_by(FlexTimeCorrection.date, FlexTimeCorrection.id)
     )
     return list(rows.scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSaldo:
+    """One person's saldo with KIKY (None when it cannot be computed: `problem` says why)."""
+
+    guid: uuid.UUID
+    email: str
+    name: str
+    saldo: float | None
+    kiky_saldo: float | None = None
+    problem: str = ""
+
+    @property
+    def band(self) -> str | None:
+        """ "below" the band (red), "above" it (yellow), or None."""
+        return None if self.saldo is None else saldo_band(self.saldo)
+
+
+NO_CONTRACTS = "No work contracts: flex is not in use."
+
+
+async def everyones_saldo(
+    session: AsyncSession,
+    today: date,
+    *,
+    flex_last_day: date | None = None,
+    ignore_events: bool = False,
+    include_inactive: bool = False,
+) -> list[PersonSaldo]:
+    """Every non-archived person's saldo, lowest first; those whose saldo cannot be computed
+    last, each with the reason. People without a contract on the last day are left out (as the
+    monthly notices leave them) unless `include_inactive`: then their saldo is computed too, and
+    people without any contract are listed with that reason."""
+    people: list[PersonSaldo] = []
+    users = await session.execute(
+        select(TenkfeetUser).where(TenkfeetUser.archived.is_(False)).order_by(TenkfeetUser.email)
+    )
+    for user in users.scalars():
+        inputs = await load_flex_inputs(
+            session, user, today=today, flex_last_day=flex_last_day, ignore_events=ignore_events
+        )
+        person = (user.guid, user.email, user.full_name)
+        if not include_inactive and not is_active(inputs):
+            continue
+        if not inputs.contracts:
+            people.append(PersonSaldo(*person, None, None, NO_CONTRACTS))
+            continue
+        try:
+            result = calculate_flex_saldo(inputs)
+        except FlexError as exc:
+            people.append(PersonSaldo(*person, None, None, str(exc)))
+            continue
+        people.append(
+            PersonSaldo(*person, round(result.cumulative_saldo, 2), round(result.kiky.saldo, 2))
+        )
+    return sorted(people, key=lambda p: (p.saldo is None, p.saldo or 0.0, p.email))

@@ -10,13 +10,18 @@ from invoice_checker.web import (
     access,
     aws,
     directory,
+    flex,
     front,
     hours,
     invoices,
+    jobs,
     notices,
+    people,
+    reports,
     signin,
     syncs,
     tokens,
+    you,
 )
 from invoice_checker.web.errors import install_error_pages
 from invoice_checker.web.rendering import HERE
@@ -30,9 +35,14 @@ ROUTERS = (
     directory.router,
     hours.router,
     syncs.router,
-    tokens.router,
-    access.router,
+    flex.router,
+    you.router,
+    reports.router,
     aws.router,
+    people.router,
+    tokens.router,
+    jobs.router,
+    access.router,
     notices.router,
 )
 

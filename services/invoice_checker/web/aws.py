@@ -1,123 +1,146 @@
-"""/aws and /aws/{account}: AWS linked accounts, their monthly costs and the projects they are
-billed on (finance and admin: every project's money, `can_see_all_projects`). Linking,
-unlinking and importing a month call the API's routes, so they need `can_manage_access` as
-there."""
+"""/aws and /aws/{account}: AWS accounts with their monthly costs and the projects they are
+billed on (finance and admin: the permission that edits invoices' fixed rows). Linking,
+unlinking and queueing a month's import need what the operations API needs: can_manage_access."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Form, Path, Query, Request
-from fastapi.routing import APIRouter
-from pydantic import ValidationError
-from starlette.responses import Response
+from fastapi import APIRouter, Form, Path, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
 
-from invoice_checker.api import operations
-from invoice_checker.api.permissions import CanManageAccess, require
-from invoice_checker.domain.permissions import Permission, Principal
-from invoice_checker.store import aws
-from invoice_checker.web.rendering import done_redirect, render
+from invoice_checker.api.flex import Today
+from invoice_checker.api.permissions import CanEditFixedRows, CanManageAccess
+from invoice_checker.jobs.queue import job
+from invoice_checker.store.directory import Client, Project
+from invoice_checker.store.overviews import (
+    aws_accounts,
+    aws_month_split,
+    link_project,
+    unlink_project,
+)
+from invoice_checker.web.rendering import render, step_month
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.queue import commit_then_enqueue
 
 router = APIRouter(include_in_schema=False)
 
-CanSeeAllProjects = Annotated[Principal, Depends(require(Permission.SEE_ALL_PROJECTS))]
-AccountId = Annotated[str, Path(max_length=50)]
-Done = Annotated[str | None, Query(max_length=300)]
-# Months shown as columns on the account list (the newest with any costs).
-LIST_MONTHS = 3
+MONTHS_SHOWN = 6
+AccountId = Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,50}$")]
+
+
+def _months(last: date) -> list[date]:
+    return [step_month(last, -offset) for offset in range(MONTHS_SHOWN)]
+
+
+def _month(value: str | None, today: date) -> date:
+    if value is None:
+        return today.replace(day=1)
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise Problem(422, "month must be YYYY-MM.", type_="urn:problem:validation") from None
 
 
 @router.get("/aws")
-async def account_list(
-    request: Request, session: SessionDep, principal: CanSeeAllProjects, done: Done = None
+async def aws_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    today: Today,
+    month: str | None = None,
 ) -> Response:
-    costs = await aws.monthly_costs(session)
-    months = sorted({cost.month for cost in costs}, reverse=True)[:LIST_MONTHS]
-    by_account: dict[str, dict[object, list[aws.MonthlyCost]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for cost in costs:
-        by_account[cost.linked_account_id][cost.month].append(cost)
-    projects = defaultdict(list)
-    for link in await aws.linked_projects(session):
-        projects[link.linked_account_id].append(link)
+    last = _month(month, today)
+    months = _months(last)
+    accounts = await aws_accounts(session, months=months)
     return render(
         request,
         "aws.html",
         principal,
-        accounts=await aws.linked_accounts(session),
+        accounts=accounts,
         months=months,
-        costs=by_account,
-        projects=projects,
-        done=done,
+        month=last,
+        split=aws_month_split(accounts, last),
+        previous=step_month(last, -1),
+        following=step_month(last, 1),
     )
 
 
 @router.get("/aws/{account_id}")
-async def account_page(
+async def aws_account_page(
     request: Request,
-    session: SessionDep,
-    principal: CanSeeAllProjects,
     account_id: AccountId,
-    done: Done = None,
+    session: SessionDep,
+    principal: CanEditFixedRows,
+    today: Today,
 ) -> Response:
-    account = await session.get(aws.AmazonLinkedAccount, account_id)
-    if account is None:
+    months = _months(today.replace(day=1))
+    found = await aws_accounts(session, months=months, account_id=account_id)
+    if not found:
         raise not_found(f"AWS account {account_id}")
-    links = await aws.linked_projects(session, account_id)
-    linked = {link.project_guid for link in links}
-    may_change = principal.can(Permission.MANAGE_ACCESS)
-    choices = await aws.project_choices(session) if may_change else []
+    projects = await session.execute(
+        select(Project.guid, Client.name, Project.name)
+        .join(Client, Client.id == Project.client_id)
+        .where(Project.archived.is_(False), Project.is_leave.is_(False))
+        .order_by(Client.name, Project.name)
+    )
     return render(
         request,
         "aws_account.html",
         principal,
-        account=account,
-        costs=await aws.monthly_costs(session, account_id),
-        links=links,
-        choices=[(guid, label) for guid, label in choices if guid not in linked],
-        done=done,
+        account=found[0],
+        months=months,
+        projects=projects.all(),
     )
 
 
-@router.post("/aws/{account_id}/link", dependencies=[CsrfChecked])
-async def link(
-    session: SessionDep,
-    principal: CanManageAccess,
+def _back(account_id: str, saved: str) -> RedirectResponse:
+    return RedirectResponse(f"/aws/{account_id}?saved={saved}", status_code=303)
+
+
+@router.post("/aws/{account_id}/projects", dependencies=[CsrfChecked])
+async def link_account_project(
     account_id: AccountId,
+    session: SessionDep,
+    _: CanManageAccess,
     project: Annotated[uuid.UUID, Form()],
 ) -> Response:
-    made = await operations.link_aws_account(project, account_id, session, principal)
-    return done_redirect(
-        f"/aws/{account_id}", "Linked." if made.created else "It was linked already."
-    )
+    if not await aws_accounts(session, months=[], account_id=account_id):
+        raise not_found(f"AWS account {account_id}")
+    if await session.get(Project, project) is None:
+        raise not_found(f"project {project}")
+    await link_project(session, account_id, project)
+    await session.commit()
+    return _back(account_id, "linked")
 
 
-@router.post("/aws/{account_id}/unlink", dependencies=[CsrfChecked])
-async def unlink(
-    session: SessionDep,
-    principal: CanManageAccess,
-    account_id: AccountId,
-    project: Annotated[uuid.UUID, Form()],
+@router.post("/aws/{account_id}/projects/{project_guid}/delete", dependencies=[CsrfChecked])
+async def unlink_account_project(
+    account_id: AccountId, project_guid: uuid.UUID, session: SessionDep, _: CanManageAccess
 ) -> Response:
-    await operations.unlink_aws_account(project, account_id, session, principal)
-    return done_redirect(f"/aws/{account_id}", "Unlinked.")
+    if not await unlink_project(session, account_id, project_guid):
+        raise not_found(f"a link of AWS account {account_id} to project {project_guid}")
+    await session.commit()
+    return _back(account_id, "unlinked")
 
 
-@router.post("/aws/imports", dependencies=[CsrfChecked])
+@router.post("/aws/import", dependencies=[CsrfChecked])
 async def import_month(
     request: Request,
-    principal: CanManageAccess,
-    month: Annotated[str, Form(max_length=7)],
+    session: SessionDep,
+    _: CanManageAccess,
+    month: Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
 ) -> Response:
-    try:
-        body = operations.AwsImportRequest(month=month.strip())
-    except ValidationError:
-        raise Problem(422, "Give the month as YYYY-MM, for example 2026-10.") from None
-    queued = await operations.aws_import(body, request, principal)
-    return done_redirect("/aws", f"The import of {body.month} is queued ({queued.job_id}).")
+    year, number = (int(part) for part in month.split("-"))
+    await commit_then_enqueue(
+        session,
+        request.app.state.redis,
+        job("import_aws_billing", year, number),
+    )
+    return RedirectResponse(f"/aws?month={month}&queued={month}", status_code=303)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from invoice_checker.api import directory
 from invoice_checker.api.hour_entries import entries_statement, entry_item
 from invoice_checker.api.permissions import CanViewDirectory, CurrentPrincipal, RowScope
+from invoice_checker.domain.slack_messages import TENKFEET_APP
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render, step_month
@@ -34,7 +35,15 @@ async def project_page(
     scope: RowScope,
 ) -> Response:
     project = await directory.get_project(project_guid, session, principal, scope)
-    return render(request, "project.html", principal, project=project, money=scope.sees_money)
+    return render(
+        request,
+        "project.html",
+        principal,
+        project=project,
+        money=scope.sees_money,
+        tenkfeet_app=TENKFEET_APP,
+        today=date.today().isoformat(),
+    )
 
 
 @router.get("/clients/{client_id}")
