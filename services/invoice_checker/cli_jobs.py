@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from invoice_checker.jobs.aws import import_aws_billing
-from invoice_checker.jobs.runtime import job_session
+from invoice_checker.jobs.runtime import CheckerJobs, job_session
 from invoice_checker.jobs.schedules import SCHEDULE
 from invoice_checker.jobs.slack import resend_slack_outbox
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
@@ -36,7 +36,7 @@ async def _run_once(
     """Call a job function with a worker-like context (settings, sessions, Redis)."""
     engine = create_engine(settings.database_url, pool_size=2, application_name="jobs-cli")
     redis = create_redis(settings.redis_url)
-    ctx = {"settings": settings, "sessionmaker": create_sessionmaker(engine), "redis": redis}
+    ctx = CheckerJobs(settings, create_sessionmaker(engine), redis).into({})
     try:
         return await function(ctx, *args, **kwargs)
     finally:

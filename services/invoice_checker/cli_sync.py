@@ -61,7 +61,7 @@ async def _run(
                     concurrency=settings.tenkfeet_concurrency,
                     progress=progress,
                 )
-                bar.update(bar.length - bar.pos)
+                bar.update(days - bar.pos)
         return summary.line(kind)
     finally:
         await engine.dispose()

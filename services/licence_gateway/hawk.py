@@ -34,7 +34,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from licence_gateway.api.deps import app_settings
 from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.state import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +262,7 @@ async def _authenticate(
         logger.info("Hawk refused", extra={"reason": str(exc), "path": request.url.path})
         return _unauthorized()
     try:
-        first_use = await first_use_of_nonce(request.app.state.redis, verified)
+        first_use = await first_use_of_nonce(get_redis(request), verified)
     except (RedisError, OSError) as exc:
         # Without the nonce store a replay cannot be told apart: refuse, ICMS will retry.
         logger.error("Hawk nonce store unreachable", extra={"error": str(exc)})
@@ -285,7 +287,7 @@ class HawkRoute(APIRoute):
         endpoint = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            settings: LicenceGatewaySettings = request.app.state.settings
+            settings = app_settings(request)
             if settings.hawk_disabled:
                 return await endpoint(request)
             verified = await _authenticate(request, settings)

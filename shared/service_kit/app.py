@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry
 
-from service_kit.db import create_engine, create_sessionmaker
+from service_kit.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from service_kit.error_reporting import start_error_reporting
 from service_kit.errors import install_problem_handlers
 from service_kit.health import health_router, postgres_check, redis_check
@@ -19,6 +19,7 @@ from service_kit.logging import configure_logging
 from service_kit.middleware import HttpMetrics, RequestContextMiddleware
 from service_kit.queue import create_redis
 from service_kit.settings import ServiceSettings
+from service_kit.state import LifespanState, set_lifespan_state
 
 ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -90,14 +91,15 @@ def build_app(
             application_name=application_name,
         )
         redis = create_redis(settings.redis_url)
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.redis = redis
-        app.state.readiness_checks = {
-            "postgres": postgres_check(engine),
-            "redis": redis_check(redis),
-        }
+        state = LifespanState(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            read_sessionmaker=create_read_sessionmaker(engine),
+            redis=redis,
+            readiness_checks={"postgres": postgres_check(engine), "redis": redis_check(redis)},
+        )
+        set_lifespan_state(app, state)
         # What is alive once started (modules, models, schemas, routes) lives as long as the
         # process: keep it out of the cyclic collector's full passes, which otherwise walk it
         # again and again on a request that allocates much (half the CPU of a 5,000-entry

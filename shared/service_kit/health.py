@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse, Response
 
 from service_kit.errors import problem_response
+from service_kit.state import ReadinessCheck, lifespan_state
 
 logger = logging.getLogger(__name__)
-ReadinessCheck = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -66,8 +65,7 @@ def health_router() -> APIRouter:
         responses={503: {"description": "A dependency is unreachable; the body names it"}},
     )
     async def readyz(request: Request) -> Response:
-        checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
-        results = await run_checks(checks)
+        results = await run_checks(lifespan_state(request).readiness_checks)
         failing = sorted(name for name, result in results.items() if result != "ok")
         if failing:
             # Anyone may call this: the error text (hosts, ports) goes to the log, not the body.

@@ -1,7 +1,8 @@
-"""arq helpers: Redis clients, a worker-settings factory, and enqueue-after-commit."""
+"""arq helpers: Redis clients, a worker-settings factory, and the after-commit hook."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,8 +87,32 @@ async def enqueue(redis: ArqRedis, job: JobRequest) -> bool:
     return True
 
 
-async def commit_then_enqueue(session: AsyncSession, redis: ArqRedis, *jobs: JobRequest) -> None:
-    """Commit first so a worker never sees a job whose rows are not visible yet."""
+_AFTER_COMMIT = "service_kit.after_commit"
+
+AfterCommit = JobRequest | Callable[[], Awaitable[None] | None]
+"""A job to enqueue, or a call (dropping a cache, telling other processes) to make once
+committed; a call may be a coroutine function."""
+
+
+def after_commit(session: AsyncSession, *work: AfterCommit) -> None:
+    """Enqueue these jobs or make these calls once `session` commits; drop them if it rolls back.
+
+    A job's rows are visible to the worker by then; a crash before the enqueue leaves them to
+    the sweeper (the database is the outbox)."""
+    session.info.setdefault(_AFTER_COMMIT, []).extend(work)
+
+
+async def commit(session: AsyncSession, redis: ArqRedis) -> None:
+    """Commit, then run the after-commit work: the one place that work runs."""
     await session.commit()
-    for job in jobs:
-        await enqueue(redis, job)
+    work: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for item in work:
+        if isinstance(item, JobRequest):
+            await enqueue(redis, item)
+        elif inspect.isawaitable(outcome := item()):
+            await outcome
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    await session.rollback()

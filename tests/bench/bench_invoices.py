@@ -107,7 +107,7 @@ async def load(url: str, invoices: int, per_invoice: int) -> None:
             "calculated_has_category", "calculated_is_overtime",
         ]  # fmt: skip
 
-        def records(first: int, count: int):  # type: ignore[no-untyped-def]
+        def records(first: int, count: int):
             for n in range(first, first + count):
                 invoice = n // per_invoice
                 phase = PHASES[n % len(PHASES)]

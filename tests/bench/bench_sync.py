@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -101,7 +102,7 @@ async def limit_seconds(
             assignables=mapping.assignables(await client.projects_with_phases()),
             leave_types=await directory.leave_type_names(session),
         )
-        invoices = dict(
+        invoices: dict[str, int] = dict(
             (
                 await session.execute(
                     text(
@@ -128,7 +129,7 @@ async def limit_seconds(
     mapped = time.perf_counter() - mapping_started
     async with sessionmaker() as session:
         connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
+        raw: Any = (await connection.get_raw_connection()).driver_connection
         copy_started = time.perf_counter()
         await raw.copy_records_to_table(
             "hour_entries", schema_name="invoice_checker", records=records, columns=columns

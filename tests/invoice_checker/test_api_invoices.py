@@ -17,7 +17,7 @@ from invoice_checker.store.invoice_list import (
     invoice_page,
     page_statement,
 )
-from service_kit.db import read_connection
+from service_kit.db import autocommit_connection
 from tests.invoice_checker.invoice_factories import bearer, make_invoice, make_project, make_token
 
 EVERY_PROJECT = Scope(email="finance@example.com", reach=ProjectReach.ALL, sees_sick_leave=False)
@@ -93,7 +93,7 @@ async def test_a_fresh_session_reads_in_autocommit(engine: AsyncEngine) -> None:
             session, InvoiceFilters(month=MONTH), "-month", scope=EVERY_PROJECT, limit=5, offset=0
         )
         assert (found.rows, found.total) == ([], 0)
-        assert not await _server_transaction_open(await read_connection(session))
+        assert not await _server_transaction_open(await autocommit_connection(session))
 
 
 async def test_a_session_in_a_transaction_reads_in_it(
@@ -101,7 +101,7 @@ async def test_a_session_in_a_transaction_reads_in_it(
 ) -> None:
     async with async_sessionmaker(engine)() as session:
         await session.execute(text("SELECT 1"))  # begun, as after a principal lookup
-        assert await _server_transaction_open(await read_connection(session))
+        assert await _server_transaction_open(await autocommit_connection(session))
     # A test session joined to an outer transaction sees that transaction's rows.
     project = await make_project(db_session, name="Joined", client=f"J {uuid.uuid4().hex[:6]}")
     invoice = await make_invoice(db_session, project, MONTH)

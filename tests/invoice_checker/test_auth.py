@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -213,7 +213,7 @@ async def test_create_token_command(
     assert bad.exit_code == 2
 
 
-async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]) -> object:
+async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]) -> Result:
     import asyncio
 
     # The command runs its own event loop, so it goes to a thread.

@@ -185,7 +185,7 @@ async def test_every_role_against_every_route(
         "contract_id": "999999",
         "correction_id": "999999",
     }
-    headers = {"anonymous": {}} | {
+    headers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: {**bearer(await make_token(db_session, role)), "Origin": "http://testserver"}
         for role in ROLES
     }
@@ -195,7 +195,7 @@ async def test_every_role_against_every_route(
         for caller in CALLERS:
             path = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "1"), template)
             path = path.replace("/fixed-rows/1", "/fixed-rows/999999")
-            body = {} if method in {"POST", "PUT"} else None
+            body: dict[str, object] | None = {} if method in {"POST", "PUT"} else None
             response = await client.request(method, path, json=body, headers=headers[caller])
             want = expected(rule, caller)
             got = response.status_code

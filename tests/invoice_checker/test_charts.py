@@ -7,7 +7,7 @@ import re
 from xml.etree import ElementTree
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from invoice_checker.domain import charts
@@ -176,6 +176,7 @@ def test_many_months_get_thinned_labels() -> None:
     st.floats(-1e6, 1e6, allow_nan=False),
     st.floats(-1e6, 1e6, allow_nan=False),
 )
+@example(low=0.0, high=1e-6)  # narrower than the shown precision: once gave steps of 0
 def test_nice_ticks_cover_the_range_evenly(low: float, high: float) -> None:
     ticks = nice_ticks(low, high)
     assert ticks[0] <= min(low, high, 0) + 1e-6 and ticks[-1] >= max(low, high, 0) - 1e-6

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.flex import calculate_flex_saldo
+from invoice_checker.jobs.runtime import checker_jobs
 from invoice_checker.jobs.sync import sync_holidays
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.simulators.tenkfeet import fixture_world
@@ -35,7 +36,7 @@ def holiday(upstream_id: int, day: str, name: str, updated_at: str = STAMP) -> d
 async def test_holidays_follow_10000ft_and_count_in_flex(
     db_session: AsyncSession, ic_settings: InvoiceCheckerSettings
 ) -> None:
-    sessionmaker = job_ctx(db_session, ic_settings)["sessionmaker"]
+    sessionmaker = checker_jobs(job_ctx(db_session, ic_settings)).sessions
     world = fixture_world(
         {"holidays": [holiday(1, "2018-01-01", "New Year's Day"), holiday(2, "2018-01-05", "Eve")]},
         token=TOKEN,

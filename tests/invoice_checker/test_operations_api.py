@@ -19,7 +19,7 @@ from tests.invoice_checker.invoice_factories import bearer, make_project, make_t
 from tests.invoice_checker.job_context import job_ctx
 
 
-async def _queued(redis: ArqRedis) -> dict[str, tuple[str, tuple[object, ...]]]:
+async def _queued(redis: ArqRedis) -> dict[str | None, tuple[str, tuple[object, ...]]]:
     return {j.job_id: (j.function, j.args) for j in await redis.queued_jobs(queue_name=QUEUE_NAME)}
 
 

@@ -3,6 +3,8 @@ refuse to start, exit 2, one line naming the setting."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
@@ -44,7 +46,7 @@ def test_unsafe_production_settings_refuse_to_start(
 
 
 def test_safe_or_non_production_settings_pass(database_url: str, redis_url: str) -> None:
-    base = {"database_url": database_url, "redis_url": redis_url}
+    base: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url}
     check_safe_to_start(
         InvoiceCheckerSettings(**base, session_secret=SecretStr(GOOD_SECRET))  # production
     )

@@ -46,7 +46,11 @@ def test_cron_strings() -> None:
         weekday=frozenset({2}),  # Python's Wednesday
     )
     sundays = parse_schedule("5 4 * 1,7-8 0,7")
-    assert sundays is not None and sundays.weekday == {6} and sundays.month == {1, 7, 8}
+    assert (
+        sundays is not None
+        and sundays.weekday == frozenset({6})
+        and sundays.month == frozenset({1, 7, 8})
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ posted to the Slack stand-in."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 
 import httpx
@@ -55,13 +55,13 @@ async def client(
 
 
 async def post_signed(
-    client: httpx.AsyncClient, url: str, body: bytes, content_type: str, **sign: int
+    client: httpx.AsyncClient, url: str, body: bytes, content_type: str, *, age: int = 0
 ) -> httpx.Response:
-    headers = {"Content-Type": content_type, **signed_headers(body, **sign)}
+    headers = {"Content-Type": content_type, **signed_headers(body, age=age)}
     return await client.post(url, content=body, headers=headers)
 
 
-def _event(body: dict[str, object]) -> bytes:
+def _event(body: Mapping[str, object]) -> bytes:
     return json.dumps(body).encode()
 
 

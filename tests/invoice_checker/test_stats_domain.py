@@ -31,8 +31,8 @@ class Entry:
     incurred_hours: float
     bill_rate: float
     status: str = "Approved"
-    user_email: str = "alice@example.com"
-    user_name: str = "Alice Admin"
+    user_email: str | None = "alice@example.com"
+    user_name: str | None = "Alice Admin"
     notes: str | None = "work"
     category: str = "Development"
 
@@ -213,3 +213,11 @@ def test_comparison_never_divides_by_zero_and_is_symmetric_in_size(
     # The bill-rate rule ignores a zero on either side.
     if 0 in (r1, r2) and result.remarkable:
         assert abs(h2 - h1) > 10 or abs(m2 - m1) > 2000
+
+
+def test_an_entry_10000ft_named_no_user_for_is_listed_under_an_empty_email() -> None:
+    """The store's user columns are nullable; the invoice page's phase users need an email
+    string (an entry without one made the invoice detail answer 500)."""
+    sections = phase_sections([Entry("Development", 2.0, 100.0, user_email=None, user_name=None)])
+    assert list(sections[0].users) == [""]
+    assert sections[0].users[""].user_name is None

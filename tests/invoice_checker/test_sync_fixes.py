@@ -13,19 +13,21 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoice_checker.jobs.queue import QUEUE_NAME
+from invoice_checker.jobs.runtime import CheckerJobs
 from invoice_checker.jobs.sync import sync_hours, sync_projects, sync_users
 from invoice_checker.jobs.sync_runs import (
     RUN_SYNC_JOB,
+    enqueue_when_committed,
     performing,
-    queue_sync,
     run_sync,
     sweep_sync_runs,
 )
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import Project, ProjectAdmin, TenkfeetUser
 from invoice_checker.store.hours import HourEntry
-from invoice_checker.store.sync_runs import claim_run
+from invoice_checker.store.sync_runs import claim_run, request_run
 from invoice_checker.store.syncs import SyncRun
+from service_kit.queue import commit
 from tests.invoice_checker.sync_support import (
     TOKEN,
     clean_sessionmaker,
@@ -133,7 +135,7 @@ def worker_ctx(
         tenkfeet_api_url=tenkfeet_url,
         tenkfeet_api_token=TOKEN,
     )
-    return {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+    return CheckerJobs(settings, sessionmaker, redis).into({})
 
 
 async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
@@ -147,7 +149,9 @@ async def test_a_lone_queued_run_is_picked_up_and_a_lost_job_is_swept(
     with served(world) as url:
         ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
-            run = await queue_sync(session, redis, kind="hours", start=START, end=END)
+            requested = await request_run(session, kind="hours", start=START, end=END)
+            run = enqueue_when_committed(session, requested)
+            await commit(session, redis)
         jobs = await redis.queued_jobs(queue_name=QUEUE_NAME)
         assert [(job.function, job.args) for job in jobs] == [(RUN_SYNC_JOB, (run.id,))]
 
@@ -183,9 +187,10 @@ async def test_a_failing_run_is_recorded_with_its_reason(
         tenkfeet_api_url="http://127.0.0.1:9",  # nothing listens there
         tenkfeet_max_retries=0,
     )
-    ctx = {"sessionmaker": sessionmaker, "settings": settings, "redis": redis}
+    ctx = CheckerJobs(settings, sessionmaker, redis).into({})
     async with sessionmaker() as session:
-        run = await queue_sync(session, redis, kind="users")
+        run = enqueue_when_committed(session, await request_run(session, kind="users"))
+        await commit(session, redis)
     assert (await run_sync(ctx, run.id)).startswith("failed: 10000ft unavailable")
     async with sessionmaker() as session:
         failed = await session.get(SyncRun, run.id)
@@ -230,8 +235,11 @@ async def test_a_run_whose_worker_died_is_queued_again_and_a_live_one_is_left_al
     with served(world) as url:
         ctx = worker_ctx(sessionmaker, redis, database_url, redis_url, url)
         async with sessionmaker() as session:
-            dead = await queue_sync(session, redis, kind="hours", start=START, end=END)
-            alive = await queue_sync(session, redis, kind="users")
+            dead = enqueue_when_committed(
+                session, await request_run(session, kind="hours", start=START, end=END)
+            )
+            alive = enqueue_when_committed(session, await request_run(session, kind="users"))
+            await commit(session, redis)
         await redis.flushdb()
         minute_ago = datetime.now(UTC) - timedelta(minutes=1)
         async with sessionmaker() as session, session.begin():

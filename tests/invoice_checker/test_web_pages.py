@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -221,7 +222,8 @@ async def test_invoice_list_hides_minor_invoices_and_filters_by_lead_and_text(
             limit=10,
             offset=0,
         )
-        return [row[4] for row in found.rows]
+        rows: list[Any] = list(found.rows)
+        return [row[4] for row in rows]
 
     assert await names() == ["Idle", "Office", "Portal"]
     assert await names(hide_minor=True) == ["Portal"]

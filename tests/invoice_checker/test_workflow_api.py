@@ -275,7 +275,7 @@ async def test_invoice_list_filters_and_sorts(
         f"/api/v1/invoices/{clean.id}/comments", json={"checked": True}, headers=finance
     )
 
-    async def ids(**params: object) -> list[str]:
+    async def ids(**params: str | int | bool | list[str]) -> list[str]:
         response = await ic_client.get(
             "/api/v1/invoices", params={"month": "2031-01", **params}, headers=finance
         )

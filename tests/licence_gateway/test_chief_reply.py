@@ -275,3 +275,122 @@ def test_parser_raises_only_the_typed_error(text: str) -> None:
         assert exc.line is not None and f"on line {exc.line}" in exc.message
         return
     json.dumps(reply_summary(parsed))  # the outcome is always decidable
+
+
+# --- the whole-run reading of accepted records agrees with reading line by line ------------------
+
+
+def _line_by_line(text: str) -> object:
+    """The reply as a plain line-by-line reading gives it (the parser's rules, one line at a
+    time): the parser's result in plain values, or the error message and line it raises."""
+    counts = {"fileHeader": 5, "accepted": 1, "rejected": 1, "error": 2, "end": 2, "fileTrailer": 3}
+    header = trailer = None
+    accepted: list[str] = []
+    rejected: list[tuple[str, list[tuple[str, str]]]] = []
+    file_errors: list[tuple[str, ...]] = []
+    open_block: tuple[str, list[tuple[str, str]]] | None = None
+    for number, raw in enumerate(text.split("\n"), start=1):
+        fields = raw.rstrip().split("\\")
+        if fields == [""]:
+            continue
+        problem = None
+        if len(fields) < 2:
+            problem = "no record type"
+        elif fields[1] not in counts and fields[1] != "fileError":
+            problem = "Unknown field_type"
+        elif not (
+            len(fields) - 2 in (2, 3)
+            if fields[1] == "fileError"
+            else len(fields) - 2 == counts[fields[1]]
+        ):
+            problem = f"{fields[1]} record has {len(fields) - 2} fields"
+        elif fields[1] in ("error", "end") and open_block is None:
+            problem = "rejected record is out of sequence"
+        if problem:
+            return (f"Unable to process file: {problem} on line {number}", number)
+        kind, data = fields[1], fields[2:]
+        if kind == "accepted":
+            accepted.append(data[0])
+        elif kind == "rejected":
+            open_block = (data[0], [])
+        elif kind == "error" and open_block is not None:
+            open_block[1].append((data[0], data[1]))
+        elif kind == "end" and open_block is not None:
+            rejected.append(open_block)
+            open_block = None
+        elif kind == "fileError":
+            file_errors.append(tuple(data))
+        elif kind == "fileHeader":
+            header = tuple(data)
+        else:
+            trailer = tuple(data)
+    return (header, accepted, rejected, file_errors, trailer)
+
+
+def _as_values(text: str) -> object:
+    try:
+        reply = parse_licence_reply(text)
+    except ChiefFormatError as exc:
+        return (exc.message, exc.line)
+    return (
+        None if reply.header is None else tuple(vars_of(reply.header)),
+        list(reply.accepted),
+        [(r.reference, [(e.code, e.text) for e in r.errors]) for r in reply.rejected],
+        [
+            (e.code, e.text) + (() if e.position is None else (e.position,))
+            for e in reply.file_errors
+        ],
+        None if reply.trailer is None else tuple(vars_of(reply.trailer)),
+    )
+
+
+def vars_of(record: object) -> list[str]:
+    return [getattr(record, name) for name in record.__slots__]  # type: ignore[attr-defined]
+
+
+_REFERENCE = st.text(st.characters(blacklist_characters="\\\n"), max_size=6)
+_ACCEPTED_LINES = st.builds(
+    lambda number, reference, padding: f"{number}\\accepted\\{reference}{padding}",
+    st.sampled_from(["1", "22", " 3", ""]),
+    _REFERENCE,
+    st.sampled_from(["", "   ", "\r", " \t", "\\", "\\x"]),
+)
+_OTHER_LINES = st.one_of(
+    _LINES,
+    st.sampled_from(
+        ["", "   ", "4\\rejected\\R", "5\\error\\accepted\\why", "6\\end\\rejected\\3"]
+    ),
+    st.sampled_from(["7\\accepted\\A\\accepted\\B", "8", "9\\fileTrailer\\1\\0\\0", "x\\accepted"]),
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_OTHER_LINES, max_size=4),
+    st.lists(st.one_of(_ACCEPTED_LINES, _ACCEPTED_LINES, _OTHER_LINES), max_size=10),
+    st.lists(_OTHER_LINES, max_size=4),
+)
+def test_parser_agrees_with_reading_line_by_line(
+    head: list[str], middle: list[str], tail: list[str]
+) -> None:
+    text = "\n".join(head + middle + tail)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_a_malformed_line_after_the_accepted_run_is_named() -> None:
+    lines = ["1\\fileHeader\\CHIEF\\SPIRE\\licenceReply\\202409251547\\7"]
+    lines += [f"{n}\\accepted\\IMA/{n}   " for n in range(2, 6)] + ["", "7\\bogus\\x"]
+    with pytest.raises(ChiefFormatError) as raised:
+        parse_licence_reply("\n".join(lines))
+    assert raised.value.line == 7
+
+
+def test_field_counts_that_add_up_across_accepted_lines_are_still_malformed() -> None:
+    # five fields, one, three: as many as three accepted records, `accepted` where it would be
+    text = "1\\accepted\\A\\B\\accepted\n2\n3\\accepted\\C"
+    with pytest.raises(ChiefFormatError) as raised:
+        parse_licence_reply(text)
+    assert (raised.value.line, raised.value.message) == (
+        1,
+        "Unable to process file: accepted record has 3 fields on line 1",
+    )

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -188,7 +189,9 @@ def gateway_env(
 
 @pytest.fixture
 def settings(gateway_env: dict[str, str]) -> LicenceGatewaySettings:
-    fields = {name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()}
+    fields: dict[str, Any] = {
+        name.removeprefix("LICENCE_GATEWAY_").lower(): v for name, v in gateway_env.items()
+    }
     return LicenceGatewaySettings(**fields)
 
 

@@ -10,6 +10,7 @@ import logging
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.utils import make_msgid
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -44,9 +45,9 @@ def reply(
     """A licenceReply e-mail, headers written as given (an attacker writes whatever he likes)."""
     message = MIMEMultipart()
     message.attach(MIMEApplication(attachment.encode(), Name=REPLY.removesuffix(".eml")))
-    message.get_payload()[0]["Content-Disposition"] = (
-        f"attachment; filename={REPLY.removesuffix('.eml')}"
-    )
+    parts: Any = message.get_payload()
+    attachment_part = parts[0]
+    attachment_part["Content-Disposition"] = f"attachment; filename={REPLY.removesuffix('.eml')}"
     body = message.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
     head = [
         *top,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -26,7 +28,7 @@ from tests.support.infra import free_port
 
 
 def provider(identity: IdentityService, **changes: str) -> MsalTokenProvider:
-    options = {
+    options: dict[str, Any] = {
         "tenant_id": TENANT_ID,
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,

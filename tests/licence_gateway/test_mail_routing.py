@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from licence_gateway.jobs.inbox import Envelope, kind_of, run_number_from_subject
 
 HEADER_TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=80
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), max_size=80
 )
 
 

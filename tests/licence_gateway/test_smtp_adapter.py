@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -367,4 +368,6 @@ def test_rendered_mail_is_the_email_packages_own_rendering(text: str) -> None:
         return data.replace(boundary, b"BOUNDARY")
 
     assert boundary_free(rendered) == boundary_free(reference)
-    assert parsed(rendered).get_payload()[0].get_content() == to_ascii(text).encode()
+    parts: Any = parsed(rendered).get_payload()
+    first_part = parts[0]
+    assert first_part.get_content() == to_ascii(text).encode()

@@ -36,6 +36,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Err
 from sqlalchemy import text
 
 from invoice_checker.adapters.tenkfeet import TenkfeetClient
@@ -103,6 +104,8 @@ def generated_cases(app: FastAPI, per_operation: int) -> list[Case]:
     schema = schemathesis.openapi.from_dict(app.openapi())
     cases: list[Case] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 

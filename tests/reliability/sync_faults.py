@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -290,7 +291,7 @@ async def sync_faults(seed: int, database: str, only: list[str] | None) -> list[
             if only and name not in only:
                 continue
             started = time.monotonic()
-            outcome = await harness.run(name, lambda w, u, s=scenario: s(harness, w, u))
+            outcome = await harness.run(name, functools.partial(scenario, harness))
             print(
                 f"  sync-faults {name}: faulted sync {outcome.sync_error or 'succeeded'};"
                 f" new days after it {outcome.new_days_after_fault},"

@@ -6,6 +6,7 @@ Content-Disposition is safe whatever the client and project are called."""
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from datetime import date
 from typing import Any
 from urllib.parse import unquote
@@ -79,7 +80,7 @@ async def raw_get(app: FastAPI, raw_path: str, headers: dict[str, str]) -> int:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
             locations.extend(v.decode() for k, v in message["headers"] if k == b"location")

@@ -10,10 +10,14 @@ from invoice_checker.cli import main as checker_cli
 from invoice_checker.settings import InvoiceCheckerSettings
 from licence_gateway.cli import main as gateway_cli
 from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIS = {"licence-gateway": gateway_cli, "invoice-checker": checker_cli}
-SETTINGS = {"LICENCE_GATEWAY_": LicenceGatewaySettings, "INVOICE_CHECKER_": InvoiceCheckerSettings}
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "LICENCE_GATEWAY_": LicenceGatewaySettings,
+    "INVOICE_CHECKER_": InvoiceCheckerSettings,
+}
 
 
 def compose() -> dict:

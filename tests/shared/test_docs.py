@@ -15,6 +15,7 @@ import pytest
 
 from invoice_checker.settings import InvoiceCheckerSettings
 from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def test_the_committed_configuration_page_is_what_the_settings_describe() -> Non
 
 
 @pytest.mark.parametrize("settings", [LicenceGatewaySettings, InvoiceCheckerSettings])
-def test_every_setting_is_described_and_on_the_page(settings: type) -> None:
+def test_every_setting_is_described_and_on_the_page(settings: type[ServiceSettings]) -> None:
     page = (ROOT / "docs" / "configuration.md").read_text()
     for name, field in settings.model_fields.items():
         assert field.description, f"{name} has no description"

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +55,7 @@ def sentry() -> Iterator[SentryStandIn]:
     stand_in.server.shutdown()
 
 
-def _failing_app(database_url: str, redis_url: str, **settings: object) -> httpx.AsyncClient:
+def _failing_app(database_url: str, redis_url: str, **settings: Any) -> httpx.AsyncClient:
     router = APIRouter()
 
     @router.get("/boom")

@@ -22,7 +22,7 @@ LEEWAY_SECONDS = 60
 
 
 # What a provider that cannot be reached raises: httpx's transport errors are not OSErrors.
-UNREACHABLE: tuple[type[Exception], ...] = (OSError, httpx.TransportError)
+UNREACHABLE = (OSError, httpx.TransportError)
 
 
 class SignInError(Exception):

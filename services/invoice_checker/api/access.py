@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.auth import TokenId, TokenOut
-from invoice_checker.api.permissions import CanManageAccess, principal_cache
+from invoice_checker.api.permissions import CanManageAccess, forget_sign_ins_after_commit
 from invoice_checker.domain.permissions import GROUPS, Permission, Principal, permissions_of
 from invoice_checker.store import access
 from invoice_checker.store.auth import AuthUser
@@ -86,20 +86,13 @@ def _owned(row: access.TokenRow) -> OwnedTokenOut:
     return OwnedTokenOut(**token.model_dump(), email=row.email)
 
 
-async def _commit_access_change(request: Request, session: SessionDep) -> None:
-    """Commit, then make every process re-check sign-ins on their next request."""
-    await session.commit()
-    principal_cache(request).clear()
-    await access.access_changed(request.app.state.redis)
-
-
 async def _changed_user(
     request: Request, session: SessionDep, change: Awaitable[AuthUser]
 ) -> UserOut:
-    """Await a store.access change of one person, commit it, answer the person as now."""
+    """Await a store.access change of one person; answer the person as now."""
     with _found():
         user = await change
-    await _commit_access_change(request, session)
+    forget_sign_ins_after_commit(request, session)
     return UserOut.of(user)
 
 
@@ -153,7 +146,7 @@ async def deactivate_user(
         raise Problem(409, "You cannot deactivate yourself.", type_="urn:problem:conflict")
     with _found():
         user, ended = await access.deactivate(session, email)
-    await _commit_access_change(request, session)
+    forget_sign_ins_after_commit(request, session)
     return Deactivated(**UserOut.of(user).model_dump(), ended_credentials=ended)
 
 
@@ -198,5 +191,5 @@ async def revoke_any_token(
 ) -> Response:
     with _found():
         await access.revoke_token(session, token_id)
-    await _commit_access_change(request, session)
+    forget_sign_ins_after_commit(request, session)
     return Response(status_code=204)

@@ -12,10 +12,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 
 from invoice_checker.adapters import oidc
-from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal, principal_cache
+from invoice_checker.api.deps import app_settings
+from invoice_checker.api.permissions import (
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    forget_sign_ins_after_commit,
+)
 from invoice_checker.domain.permissions import email_in_domain
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.store.access import access_changed
 from invoice_checker.store.auth import (
     DEFAULT_TOKEN_DAYS,
     MAX_TOKEN_DAYS,
@@ -66,7 +70,7 @@ class NewToken(TokenOut):
 
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
-    settings: InvoiceCheckerSettings = request.app.state.settings
+    settings = app_settings(request)
     if not (
         settings.google_client_id
         and settings.allowed_domain
@@ -202,7 +206,6 @@ async def callback(
         name="browser",
         lifetime=timedelta(hours=settings.session_hours),
     )
-    await session.commit()
     response = RedirectResponse(saved["next"], status_code=302)
     response.delete_cookie(STATE_COOKIE, path="/api/v1/auth")
     response.set_cookie(
@@ -220,9 +223,7 @@ async def callback(
 async def logout(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
     if secret := request.cookies.get(SESSION_COOKIE):
         await revoke_secret(session, secret)
-        await session.commit()
-        principal_cache(request).clear()
-        await access_changed(request.app.state.redis)
+        forget_sign_ins_after_commit(request, session)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -261,7 +262,6 @@ async def create_token(
         lifetime=timedelta(days=body.expires_in_days),
         session_id=await credential_id_of(session, cookie) if cookie else None,
     )
-    await session.commit()
     out = TokenOut.model_validate(credential, from_attributes=True)
     return NewToken(**out.model_dump(), token=secret)
 
@@ -277,7 +277,5 @@ async def delete_token(
 ) -> Response:
     if not await revoke_credential(session, credential_id=token_id, user_id=principal.user_id):
         raise Problem(404, "You have no live token with that id.")
-    await session.commit()
-    principal_cache(request).clear()
-    await access_changed(request.app.state.redis)
+    forget_sign_ins_after_commit(request, session)
     return Response(status_code=204)

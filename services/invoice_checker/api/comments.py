@@ -99,5 +99,4 @@ async def add_comment(
             type_="urn:problem:forbidden",
             permission=Permission.SEND_INVOICES.value,
         ) from None
-    await session.commit()
     return CommentOut.model_validate(comment, from_attributes=True)

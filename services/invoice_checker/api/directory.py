@@ -7,8 +7,9 @@ and only their own person-month."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -106,9 +107,9 @@ def _month_bounds(month: str) -> tuple[date, date]:
     return first, month_end(first)
 
 
-def _sums(row: object, scope: Scope) -> dict[str, object]:
+def _sums(row: Mapping[str, object], scope: Scope) -> dict[str, object]:
     """A project or client row, its sums blanked for those who see no money."""
-    values: dict[str, object] = dict(row)  # type: ignore[call-overload]
+    values = dict(row)
     if not scope.sees_money:
         values.update(incurred_hours=None, incurred_money=None)
         if "invoices" in values:
@@ -116,10 +117,10 @@ def _sums(row: object, scope: Scope) -> dict[str, object]:
     return values
 
 
-def _person(row: dict[str, object]) -> dict[str, object]:
-    billable_h = float(row["billable_hours"])  # type: ignore[arg-type]
-    non_billable_h = float(row["non_billable_hours"])  # type: ignore[arg-type]
-    money = float(row["billable_money"])  # type: ignore[arg-type]
+def _person(row: Mapping[str, Any]) -> dict[str, object]:
+    billable_h = float(row["billable_hours"])
+    non_billable_h = float(row["non_billable_hours"])
+    money = float(row["billable_money"])
     return {
         **row,
         "invoicing_ratio": billing_ratio(billable_h, non_billable_h),

@@ -72,7 +72,7 @@ async def export_hours(
     invoice = await invoice_or_404(session, scope, invoice_id)
     rows: list[hour_exports.ExportRow] = []
     async for chunk in checking.counted_export_chunks(session, invoice.id):
-        rows += hour_exports.export_rows(chunk, scope)  # type: ignore[arg-type]
+        rows += hour_exports.export_rows(chunk, scope)
         await asyncio.sleep(0)  # other requests run between chunks
     project = invoice.project
     filename = hour_exports.export_filename(

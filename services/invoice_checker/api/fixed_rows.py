@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanEditFixedRows, CanViewInvoices, RowScope
@@ -48,8 +47,8 @@ class FixedRowOut(BaseModel):
 
 
 @asynccontextmanager
-async def _committed_change(session: AsyncSession, description: str = "") -> AsyncIterator[None]:
-    """Run one fixed-row change and commit it; the workflow's refusals become 409 problems."""
+async def _fixed_row_change(description: str = "") -> AsyncIterator[None]:
+    """Run one fixed-row change; the workflow's refusals become 409 problems."""
     try:
         yield
     except checking.FrozenRows:
@@ -63,7 +62,6 @@ async def _committed_change(session: AsyncSession, description: str = "") -> Asy
         raise Problem(
             409, f"A fixed row {description!r} exists already.", type_="urn:problem:duplicate"
         ) from None
-    await session.commit()
 
 
 async def _project_or_404(session: SessionDep, scope: Scope, project_guid: uuid.UUID) -> Project:
@@ -100,7 +98,7 @@ async def add_project_row(
 ) -> FixedRowOut:
     await _project_or_404(session, scope, project_guid)
     row = ProjectFixedRow(project_guid=project_guid, **body.model_dump())
-    async with _committed_change(session, body.description):
+    async with _fixed_row_change(body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
 
@@ -129,7 +127,7 @@ async def update_project_row(
     scope: RowScope,
 ) -> FixedRowOut:
     row = await _project_row_or_404(session, scope, project_guid, row_id)
-    async with _committed_change(session, body.description):
+    async with _fixed_row_change(body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
 
@@ -147,7 +145,7 @@ async def delete_project_row(
     scope: RowScope,
 ) -> Response:
     row = await _project_row_or_404(session, scope, project_guid, row_id)
-    async with _committed_change(session):
+    async with _fixed_row_change():
         await checking.delete_fixed_row(session, row, actor=principal.email)
     return Response(status_code=204)
 
@@ -183,7 +181,7 @@ async def add_invoice_row(
 ) -> FixedRowOut:
     invoice = await invoice_or_404(session, scope, invoice_id)
     row = InvoiceFixedRow(invoice_id=invoice.id, frozen=False, **body.model_dump())
-    async with _committed_change(session, body.description):
+    async with _fixed_row_change(body.description):
         await checking.add_fixed_row(session, row, actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
 
@@ -212,7 +210,7 @@ async def update_invoice_row(
     scope: RowScope,
 ) -> FixedRowOut:
     row = await _invoice_row_or_404(session, scope, invoice_id, row_id)
-    async with _committed_change(session, body.description):
+    async with _fixed_row_change(body.description):
         await checking.update_fixed_row(session, row, body.model_dump(), actor=principal.email)
     return FixedRowOut.model_validate(row, from_attributes=True)
 
@@ -231,6 +229,6 @@ async def delete_invoice_row(
     scope: RowScope,
 ) -> Response:
     row = await _invoice_row_or_404(session, scope, invoice_id, row_id)
-    async with _committed_change(session):
+    async with _fixed_row_change():
         await checking.delete_fixed_row(session, row, actor=principal.email)
     return Response(status_code=204)

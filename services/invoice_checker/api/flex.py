@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from invoice_checker.api.deps import SettingsDep
 from invoice_checker.api.permissions import CanSeeFlexSaldos, CurrentPrincipal
 from invoice_checker.domain.date_ranges import Day
 from invoice_checker.domain.flex import (
@@ -141,9 +142,9 @@ def _may_read(principal: Principal, user: TenkfeetUser) -> None:
         )
 
 
-def local_today(request: Request) -> date:
+def local_today(settings: SettingsDep) -> date:
     """Today on the company's calendar (a dependency, so tests can fix the date)."""
-    zone = ZoneInfo(request.app.state.settings.schedule_timezone)
+    zone = ZoneInfo(settings.schedule_timezone)
     return datetime.now(zone).date()
 
 
@@ -232,7 +233,6 @@ async def create_contract(
     session.add(contract)
     await session.flush()
     await record_history(session, contract, body.model_dump(), principal.email)
-    await session.commit()
     return contract
 
 
@@ -250,7 +250,6 @@ async def replace_contract(
     contract = await _contract(session, contract_id)
     await _refuse_overlap(session, contract.user_guid, body, other_than=contract_id)
     await update_with_history(session, contract, body.model_dump(), principal.email)
-    await session.commit()
     return contract
 
 
@@ -261,7 +260,6 @@ async def delete_contract(
     contract = await _contract(session, contract_id)
     await record_history(session, contract, {"deleted": True}, principal.email)
     await session.delete(contract)
-    await session.commit()
     return Response(status_code=204)
 
 
@@ -282,7 +280,6 @@ async def create_correction(
     session.add(correction)
     await session.flush()
     await record_history(session, correction, body.model_dump(), principal.email)
-    await session.commit()
     return correction
 
 
@@ -299,7 +296,6 @@ async def replace_correction(
 ) -> FlexTimeCorrection:
     correction = await _correction(session, correction_id)
     await update_with_history(session, correction, body.model_dump(), principal.email)
-    await session.commit()
     return correction
 
 
@@ -310,5 +306,4 @@ async def delete_correction(
     correction = await _correction(session, correction_id)
     await record_history(session, correction, {"deleted": True}, principal.email)
     await session.delete(correction)
-    await session.commit()
     return Response(status_code=204)

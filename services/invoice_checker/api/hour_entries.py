@@ -6,13 +6,14 @@ and holders of `can_see_sick_leaves`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from invoice_checker.api.pagination import Page, PageDep, paginate
 from invoice_checker.api.permissions import RowScope
@@ -22,7 +23,7 @@ from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import hour_entry_visible
-from service_kit.db import SessionDep
+from service_kit.db import AnySelect, ReadSessionDep
 from service_kit.errors import Problem
 
 router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
@@ -67,7 +68,7 @@ class HourEntryOut(BaseModel):
     notes: str | None
     bill_rate: float
     money: float
-    approved_at: date | None
+    approved_at: dt.date | None
     invoice_id: uuid.UUID
     flags: HourFlagsOut
 
@@ -105,12 +106,12 @@ def entry_item(row: Any, scope: Scope) -> HourEntryOut:
 
 
 def _filtered(
-    statement: Select[Any],
+    statement: AnySelect,
     start: date | None,
     end: date | None,
     user: str | None,
     project: str | None,
-) -> Select[Any]:
+) -> AnySelect:
     if start is not None:
         statement = statement.where(HourEntry.date >= start)
     if end is not None:
@@ -157,7 +158,7 @@ def _project_condition(project: str) -> Any:
 
 @router.get("", response_model=Page[HourEntryOut])
 async def list_hour_entries(
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     scope: RowScope,
     start: Annotated[Day | None, Query(description="first day, YYYY-MM-DD")] = None,
@@ -193,7 +194,7 @@ def entries_statement(
     project: str | None = None,
     statuses: tuple[str, ...] = (),
     sort: str = "date",
-) -> Select[Any]:
+) -> AnySelect:
     """The entries `scope` reaches, with their project and client (the columns `entry_item`
     reads), filtered and ordered."""
     if start is not None and end is not None and end < start:

@@ -232,7 +232,7 @@ def entry_out(entry: CheckedEntry, scope: Scope) -> EntryOut:
         notes=shown.notes,
         status=entry.status,
         billable=entry.calculated_is_billable,
-        problems=incorrect_kinds(entry),  # type: ignore[arg-type]
+        problems=incorrect_kinds(entry),
     )
 
 
@@ -287,8 +287,8 @@ async def invoice_detail(
     the entries it loaded for its tables)."""
     fixed = await checking.shown_fixed_rows(session, invoice)
     aws = await checking.aws_rows(session, invoice)
-    totals = invoice_totals(hour_totals(entries), fixed, aws)  # type: ignore[arg-type]
-    lists = incorrect_lists(entries)  # type: ignore[type-var]
+    totals = invoice_totals(hour_totals(entries), fixed, aws)
+    lists = incorrect_lists(entries)
     comparison = await comparison_of(session, invoice)
     checklist = [
         ChecklistItem(field=field, count=len(lists[kind]))
@@ -343,7 +343,7 @@ async def invoice_detail(
                     for email, user in s.users.items()
                 ],
             )
-            for s in phase_sections(entries)  # type: ignore[arg-type]
+            for s in phase_sections(entries)
         ],
         fixed_rows=[FixedRowOut.model_validate(r, from_attributes=True) for r in fixed],
         aws_rows=[AwsRowOut.model_validate(r, from_attributes=True) for r in aws],

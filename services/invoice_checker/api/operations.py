@@ -20,6 +20,7 @@ from invoice_checker.store.overviews import link_project, unlink_project
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import enqueue
+from service_kit.state import get_redis
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
@@ -55,7 +56,7 @@ class AwsLink(BaseModel):
 
 async def _queue(request: Request, function: str, *args: Any) -> JobQueued:
     job_id = f"{function}:{uuid.uuid4().hex}"
-    if not await enqueue(request.app.state.redis, job(function, *args, job_id=job_id)):
+    if not await enqueue(get_redis(request), job(function, *args, job_id=job_id)):
         raise Problem(503, "The job queue is unreachable; try again.", type_="urn:problem:queue")
     return JobQueued(job_id=job_id, function=function, args=list(args))
 
@@ -112,7 +113,6 @@ async def link_aws_account(
         raise not_found(f"AWS account {linked_account_id} (import a month that bills it first)")
     # The one linking rule: the project's invoices of the account's months exist and total it.
     result = await link_project(session, linked_account_id, project_guid)
-    await session.commit()
     return AwsLink(
         project_guid=project_guid,
         linked_account_id=linked_account_id,

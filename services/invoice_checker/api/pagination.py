@@ -9,8 +9,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from service_kit.db import AnySelect
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -49,11 +51,11 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[Any],
+    statement: AnySelect,
     params: PageParams,
     to_item: Callable[[Any], Item],
     *,
-    count: Select[Any] | None = None,
+    count: AnySelect | None = None,
 ) -> Page[Item]:
     """Run one page of an ordered statement and count all its rows (with `count`, a cheaper
     statement giving the same number, when the page's joins do not change it)."""

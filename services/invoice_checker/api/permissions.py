@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
-from invoice_checker.store.access import access_epoch
+from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.queue import after_commit
+from service_kit.state import get_redis
 
 SESSION_COOKIE = "ic_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,6 +84,14 @@ def principal_cache(request: Request) -> PrincipalCache:
     return cache
 
 
+def forget_sign_ins_after_commit(request: Request, session: AsyncSession) -> None:
+    """Once `session` commits a change of access, empty this process's cache and make every
+    other process re-check sign-ins on its next request."""
+    after_commit(
+        session, principal_cache(request).clear, partial(access_changed, get_redis(request))
+    )
+
+
 async def _fresh_cache(request: Request) -> PrincipalCache:
     """The cache, emptied when access was taken away anywhere since it was filled (another
     process, the CLI): a deactivated person's next request is refused."""
@@ -86,7 +100,7 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
         cache.clear()  # cannot tell: ask the database
         return cache
     try:
-        epoch = await access_epoch(request.app.state.redis)
+        epoch = await access_epoch(get_redis(request))
     except (RedisError, OSError):
         # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
         cache.redis_down_until = time.monotonic() + cache.ttl
@@ -175,14 +189,14 @@ CanSeeFlexSaldos = Annotated[Principal, Depends(require(Permission.SEE_FLEX_SALD
 CanManageAccess = Annotated[Principal, Depends(require(Permission.MANAGE_ACCESS))]
 
 
-def sensitive_leave_types(request: Request) -> tuple[str, ...]:
-    names: str = request.app.state.settings.sensitive_leave_types
+def sensitive_leave_types(settings: InvoiceCheckerSettings) -> tuple[str, ...]:
+    names = settings.sensitive_leave_types
     return tuple(name.strip() for name in names.split(",") if name.strip())
 
 
-async def current_scope(request: Request, principal: CurrentPrincipal) -> Scope:
+async def current_scope(principal: CurrentPrincipal, settings: SettingsDep) -> Scope:
     """The rows the caller reaches (domain/scopes.py); every route reading rows takes it."""
-    return Scope.of(principal, sensitive_leave_types(request))
+    return Scope.of(principal, sensitive_leave_types(settings))
 
 
 RowScope = Annotated[Scope, Depends(current_scope)]

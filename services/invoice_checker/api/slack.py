@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.adapters.slack import SlackApiError, SlackNotConfigured, unfurl, unfurl_client
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.flex import Today
 from invoice_checker.api.permissions import sensitive_leave_types
 from invoice_checker.domain import slack_messages as messages
@@ -37,6 +39,7 @@ from invoice_checker.store.scopes import invoice_in_scope, principal_for_slack_i
 from invoice_checker.store.slack import invoice_card, person_by_slack_id, project_card
 from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.state import get_redis
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
@@ -44,8 +47,7 @@ router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
 
 
 def _settings(request: Request) -> InvoiceCheckerSettings:
-    settings: InvoiceCheckerSettings = request.app.state.settings
-    return settings
+    return app_settings(request)
 
 
 async def signed_body(request: Request) -> bytes:
@@ -80,7 +82,7 @@ async def _first_sight(request: Request, signature: str) -> bool:
     it was seen already."""
     key = f"invoice_checker:slack-signature:{signature}"
     try:
-        stored = await request.app.state.redis.set(key, b"1", nx=True, ex=2 * MAX_AGE_SECONDS)
+        stored = await get_redis(request).set(key, b"1", nx=True, ex=2 * MAX_AGE_SECONDS)
     except RedisError as exc:
         raise Problem(
             503, "Cannot check Slack requests for replays now.", type_="urn:problem:unavailable"
@@ -179,7 +181,7 @@ async def slack_event(
         viewer = (
             None
             if principal is None
-            else (principal, Scope.of(principal, sensitive_leave_types(request)))
+            else (principal, Scope.of(principal, sensitive_leave_types(_settings(request))))
         )
         unfurls = await _unfurls(settings, session, event, today, viewer)
         channel, ts = event.get("channel"), event.get("message_ts")
@@ -246,6 +248,7 @@ async def _unfurl_for(
         return messages.flex_unfurl(summary, public_url)
     # An invoice or a project: its card for those who reach it (as the API decides).
     key: uuid.UUID
+    reached: Callable[[AsyncSession, Scope, uuid.UUID], Awaitable[object | None]]
     if invoice:
         key, what = uuid.UUID(invoice["id"]), "this invoice does not exist"
         card: Any = await invoice_card(session, key)
@@ -254,7 +257,7 @@ async def _unfurl_for(
         assert project is not None  # nosec B101 # one of the three matched
         key, what = uuid.UUID(project["guid"]), "project does not exist"
         card = await project_card(session, key)
-        reached = project_in_scope  # type: ignore[assignment]
+        reached = project_in_scope
     if card is None:
         return messages.not_found_unfurl(what)
     if not principal.can(Permission.VIEW_INVOICES) or not await reached(session, scope, key):

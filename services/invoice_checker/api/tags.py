@@ -46,7 +46,6 @@ async def add_tag(
 ) -> Response:
     invoice = await invoice_or_404(session, scope, invoice_id)
     await checking.add_tag(session, invoice, tag, actor=principal.email)
-    await session.commit()
     return Response(status_code=204)
 
 
@@ -66,5 +65,4 @@ async def remove_tag(
     invoice = await invoice_or_404(session, scope, invoice_id)
     if not await checking.remove_tag(session, invoice, tag, actor=principal.email):
         raise Problem(404, f"The invoice has no tag {tag!r}.", type_="urn:problem:not-found")
-    await session.commit()
     return Response(status_code=204)

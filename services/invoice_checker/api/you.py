@@ -15,11 +15,13 @@ from invoice_checker.adapters.tenkfeet import (
     TenkfeetRejected,
     TenkfeetUnavailable,
 )
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.flex import Today
 from invoice_checker.api.permissions import CurrentPrincipal
 from invoice_checker.domain.hour_submission import follow_up_sync, refusal
 from invoice_checker.domain.permissions import Principal
-from invoice_checker.jobs.sync_runs import queue_sync, tenkfeet_client
+from invoice_checker.jobs.sync_runs import enqueue_when_committed, tenkfeet_client
+from invoice_checker.store import sync_runs
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.hour_submission import (
     candidate_of,
@@ -37,7 +39,7 @@ MAX_ENTRIES = 5000
 
 async def tenkfeet_for_request(request: Request) -> AsyncIterator[TenkfeetClient]:
     """A 10000ft client for this request (tests override this dependency)."""
-    async with tenkfeet_client(request.app.state.settings) as client:
+    async with tenkfeet_client(app_settings(request)) as client:
         yield client
 
 
@@ -172,17 +174,12 @@ async def submit_my_hours(
         raise Problem(502, str(exc), type_="urn:problem:tenkfeet") from exc
     run_id = None
     if (days := follow_up_sync(results)) is not None:
-        run = await queue_sync(
-            session,
-            request.app.state.redis,
-            kind="hours",
-            start=days[0],
-            end=days[1],
-            requested_by=principal.email,
+        requested = await sync_runs.request_run(
+            session, kind="hours", start=days[0], end=days[1], requested_by=principal.email
         )
+        run = enqueue_when_committed(session, requested)
+        await session.flush()
         run_id = run.id
-    else:
-        await session.commit()
     submitted = sum(1 for r in results if r.outcome == "submitted")
     return SubmitOut(
         submitted=submitted,

@@ -63,7 +63,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("axis limits must be finite")
     low, high = min(low, high, 0.0), max(low, high, 0.0)
-    if high - low < 1e-6:
+    # Values are shown with two decimals: a narrower range is drawn as flat.
+    if high - low < 0.01:
         high = low + 1.0
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))

@@ -22,9 +22,9 @@ class EntryFacts(Protocol):
     """What the stats read from an hour entry (the store's rows satisfy this)."""
 
     @property
-    def user_email(self) -> str: ...
+    def user_email(self) -> str | None: ...
     @property
-    def user_name(self) -> str: ...
+    def user_name(self) -> str | None: ...
     @property
     def incurred_hours(self) -> float: ...
     @property
@@ -210,7 +210,7 @@ class UserRateSum:
 
 @dataclass(slots=True)
 class PhaseUser:
-    user_name: str
+    user_name: str | None
     rates: dict[float, UserRateSum] = field(default_factory=dict)
 
 
@@ -245,10 +245,12 @@ def phase_sections(entries: Iterable[EntryFacts]) -> list[PhaseSection]:
         section.incurred_hours += entry.incurred_hours
         if entry.calculated_is_billable:
             section.incurred_money += entry.incurred_money
-        # get-then-add, not setdefault: that would build a discarded object per entry.
-        user = section.users.get(entry.user_email)
+        # get-then-add, not setdefault: that would build a discarded object per entry. An entry
+        # whose user 10000ft did not name is listed under "" (was None: a 500 on the page).
+        email = entry.user_email or ""
+        user = section.users.get(email)
         if user is None:
-            user = section.users[entry.user_email] = PhaseUser(entry.user_name)
+            user = section.users[email] = PhaseUser(entry.user_name)
         rate = user.rates.get(entry.bill_rate)
         if rate is None:
             rate = user.rates[entry.bill_rate] = UserRateSum()

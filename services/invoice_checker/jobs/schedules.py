@@ -22,17 +22,19 @@ from invoice_checker.jobs.aws import EVENT_TYPE as AWS_EVENT
 from invoice_checker.jobs.aws import import_aws_billing_automatic
 from invoice_checker.jobs.flex import contract_checks_job, flex_notice_job
 from invoice_checker.jobs.housekeeping import housekeeping_job
-from invoice_checker.jobs.runtime import job_session, local_today
+from invoice_checker.jobs.runtime import checker_jobs, job_session, local_today
 from invoice_checker.jobs.slack import (
     new_project_notice_job,
     slack_sync_job,
     unapproved_notice_job,
     unsubmitted_notice_job,
 )
-from invoice_checker.jobs.sync_runs import queue_sync
+from invoice_checker.jobs.sync_runs import enqueue_when_committed
 from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.store import sync_runs
 from invoice_checker.store.events import record_event
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
+from service_kit.queue import commit
 
 logger = logging.getLogger(__name__)
 NOT_CONFIGURED = (SlackNotConfigured, S3NotConfigured)
@@ -42,7 +44,11 @@ HOURS_BACK, HOURS_AHEAD = 60, 2
 
 async def _request_sync(ctx: dict[str, Any], kind: str, **dates: Any) -> str:
     async with job_session(ctx) as (session, _):
-        run = await queue_sync(session, ctx["redis"], kind=kind, requested_by="schedule", **dates)
+        requested = await sync_runs.request_run(
+            session, kind=kind, requested_by="schedule", **dates
+        )
+        run = enqueue_when_committed(session, requested)
+        await commit(session, checker_jobs(ctx).redis)
     return f"sync run {run.id} ({kind}) requested"
 
 

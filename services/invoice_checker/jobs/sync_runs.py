@@ -13,20 +13,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoice_checker.adapters.tenkfeet import TenkfeetClient, TenkfeetError
 from invoice_checker.domain.date_ranges import InvalidRange
 from invoice_checker.jobs import sync
 from invoice_checker.jobs.queue import job
+from invoice_checker.jobs.runtime import checker_jobs
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store import sync_runs
 from invoice_checker.store.syncs import Event, SyncRun
-from service_kit.queue import JobRequest, commit_then_enqueue, enqueue
+from service_kit.queue import JobRequest, after_commit, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +56,12 @@ def sync_job(run_id: int, attempt: str = "") -> JobRequest:
     return job(RUN_SYNC_JOB, run_id, job_id=f"sync-run:{run_id}{attempt}")
 
 
-async def queue_sync(
-    session: AsyncSession,
-    redis: ArqRedis,
-    *,
-    kind: str,
-    start: date | None = None,
-    end: date | None = None,
-    force: bool = False,
-    requested_by: str = "system",
-) -> SyncRun:
-    """Request a sync: commit the run, then enqueue its job (identical waiting runs collapse)."""
-    run, created = await sync_runs.request_run(
-        session, kind=kind, start=start, end=end, force=force, requested_by=requested_by
-    )
-    await commit_then_enqueue(session, redis, *([sync_job(run.id)] if created else []))
+def enqueue_when_committed(session: AsyncSession, requested: tuple[SyncRun, bool]) -> SyncRun:
+    """The run `sync_runs.request_run` answered; a new one's job is enqueued once `session`
+    commits (a reused waiting run has its job already)."""
+    run, created = requested
+    if created:
+        after_commit(session, sync_job(run.id))
     return run
 
 
@@ -159,12 +150,11 @@ async def execute(
 
 async def run_sync(ctx: dict[str, Any], run_id: int) -> str:
     """arq job: claim the run (a duplicate job finds it taken and stops) and perform it."""
-    sessionmaker: Sessionmaker = ctx["sessionmaker"]
-    settings: InvoiceCheckerSettings = ctx["settings"]
-    async with performing(sessionmaker, run_id) as mine:
+    jobs = checker_jobs(ctx)
+    async with performing(jobs.sessions, run_id) as mine:
         if not mine:
             return "running elsewhere"
-        return await _claim_and_run(sessionmaker, settings, run_id)
+        return await _claim_and_run(jobs.sessions, jobs.settings, run_id)
 
 
 async def _claim_and_run(
@@ -187,8 +177,8 @@ async def _claim_and_run(
 
 async def sweep_sync_runs(ctx: dict[str, Any]) -> int:
     """arq cron: re-enqueue runs whose job was lost or whose worker died."""
-    sessionmaker: Sessionmaker = ctx["sessionmaker"]
-    redis: ArqRedis = ctx["redis"]
+    jobs = checker_jobs(ctx)
+    sessionmaker, redis = jobs.sessions, jobs.redis
     async with sessionmaker() as session, session.begin():
         await sync_runs.fail_abandoned_runs(session, ABANDONED_RUNNING_AFTER)
         stale = await sync_runs.stale_queued_runs(session, STALE_QUEUED_AFTER)

@@ -8,6 +8,7 @@ from arq import cron, func
 
 from invoice_checker.jobs.aws import import_aws_billing
 from invoice_checker.jobs.queue import QUEUE_NAME
+from invoice_checker.jobs.runtime import CheckerJobs
 from invoice_checker.jobs.schedules import cron_jobs, run_scheduled_job, schedule_timezone
 from invoice_checker.jobs.slack import resend_slack_outbox
 from invoice_checker.jobs.sync_runs import SYNC_JOB_TIMEOUT_SECONDS, run_sync, sweep_sync_runs
@@ -24,17 +25,16 @@ async def ping(ctx: dict[str, Any]) -> str:
 
 
 def build_worker_settings(settings: InvoiceCheckerSettings) -> dict[str, Any]:
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, application_name="ic-worker"
+    )  # connects lazily, on the worker's first job
+
     async def startup(ctx: dict[str, Any]) -> None:
-        # What every job reads from ctx: settings, and sessions on the worker's own engine.
-        ctx["settings"] = settings
-        ctx["engine"] = create_engine(
-            settings.database_url, pool_size=settings.db_pool_size, application_name="ic-worker"
-        )
-        ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
+        # What every job reads: settings, sessions on the worker's own engine, arq's Redis.
+        CheckerJobs(settings, create_sessionmaker(engine), ctx["redis"]).into(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "engine" in ctx:
-            await ctx["engine"].dispose()
+        await engine.dispose()
 
     return worker_settings(
         queue_name=QUEUE_NAME,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, func, or_, select, text
+from sqlalchemy import Row, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.entry_status import EntryStatus
@@ -41,7 +41,7 @@ from invoice_checker.store.workflow import (
     InvoiceTag,
     ProjectFixedRow,
 )
-from service_kit.db import read_connection
+from service_kit.db import AnySelect, autocommit_connection
 
 CHECK_FIELDS = (
     "checked",
@@ -70,7 +70,7 @@ async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID) -> Invoice |
     return await session.get(Invoice, invoice_id, populate_existing=True)
 
 
-def _counted(statement: Select[Any], invoice_id: uuid.UUID) -> Select[Any]:
+def _counted(statement: AnySelect, invoice_id: uuid.UUID) -> AnySelect:
     """The entries an invoice counts (spec 2.2), in the original's order (date, user)."""
     return statement.where(
         HourEntry.invoice_id == invoice_id,
@@ -142,13 +142,13 @@ CHECKED_COLUMNS = tuple(HourEntry.__table__.c[name] for name in CheckedEntry._fi
 
 async def counted_entry_rows(session: AsyncSession, invoice_id: uuid.UUID) -> list[CheckedEntry]:
     """`counted_entries` as read-only CheckedEntry tuples (the invoice page and its API)."""
-    connection = await read_connection(session)
+    connection = await autocommit_connection(session)
     # Straight through the driver: SQLAlchemy's result rows cost twice asyncpg's own fetch for
     # thousands of entries (the statement is still built and compiled by SQLAlchemy).
     compiled = _counted(select(*CHECKED_COLUMNS), invoice_id).compile(dialect=connection.dialect)
     values = compiled.construct_params()
     arguments = [values[name] for name in compiled.positiontup or ()]
-    driver = (await connection.get_raw_connection()).driver_connection
+    driver: Any = (await connection.get_raw_connection()).driver_connection
     records = await driver.fetch(compiled.string, *arguments)
     return [CheckedEntry(*record) for record in records]
 

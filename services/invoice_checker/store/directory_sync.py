@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -160,8 +160,8 @@ async def ensure_leave_project(session: AsyncSession) -> uuid.UUID:
         )
         .on_conflict_do_nothing()
     )
-    guid = await session.scalar(select(Project.guid).where(Project.is_leave))
-    return cast(str, guid)  # the insert above guarantees a leave project
+    # The insert above guarantees a leave project.
+    return (await session.execute(select(Project.guid).where(Project.is_leave))).scalar_one()
 
 
 async def project_guids(session: AsyncSession) -> dict[int, uuid.UUID]:

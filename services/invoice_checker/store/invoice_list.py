@@ -45,7 +45,7 @@ from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.reports import INTERNAL_CLIENTS
 from invoice_checker.store.scopes import led_project_guids
 from invoice_checker.store.workflow import InvoiceTag
-from service_kit.db import read_connection
+from service_kit.db import AnySelect, autocommit_connection
 
 # Stats columns of an item, as they are stored, in the order the API documents them.
 STAT_COLUMNS = (
@@ -242,7 +242,7 @@ async def invoice_page(
     """A page of the invoices `scope` reaches that match `filters`."""
     values = {**filters.in_use(), **_scope_values(scope)}
     names = tuple(values)
-    connection = await read_connection(session)
+    connection = await autocommit_connection(session)
     result = await connection.execute(
         page_statement(names, sort), {**values, "limit": limit, "offset": offset}
     )
@@ -266,7 +266,7 @@ class InvoiceTotals:
 
 
 @lru_cache(maxsize=256)
-def totals_statement(filter_names: tuple[str, ...]) -> Select[Any]:
+def totals_statement(filter_names: tuple[str, ...]) -> AnySelect:
     return select(
         func.count(),
         func.coalesce(func.sum(Invoice.incurred_hours), 0.0),
@@ -279,6 +279,6 @@ async def invoice_totals(
 ) -> InvoiceTotals:
     """The sums of every invoice `scope` reaches that the filters match (the list's footer)."""
     values = {**filters.in_use(), **_scope_values(scope)}
-    connection = await read_connection(session)
+    connection = await autocommit_connection(session)
     row = (await connection.execute(totals_statement(tuple(values)), values)).one()
     return InvoiceTotals(int(row[0]), float(row[1]), float(row[2]))

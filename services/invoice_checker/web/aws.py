@@ -26,7 +26,7 @@ from invoice_checker.web.rendering import render, step_month
 from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
-from service_kit.queue import commit_then_enqueue
+from service_kit.queue import after_commit
 
 router = APIRouter(include_in_schema=False)
 
@@ -116,7 +116,6 @@ async def link_account_project(
     if await session.get(Project, project) is None:
         raise not_found(f"project {project}")
     await link_project(session, account_id, project)
-    await session.commit()
     return _back(account_id, "linked")
 
 
@@ -126,7 +125,6 @@ async def unlink_account_project(
 ) -> Response:
     if not await unlink_project(session, account_id, project_guid):
         raise not_found(f"a link of AWS account {account_id} to project {project_guid}")
-    await session.commit()
     return _back(account_id, "unlinked")
 
 
@@ -138,9 +136,5 @@ async def import_month(
     month: Annotated[str, Form(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
 ) -> Response:
     year, number = (int(part) for part in month.split("-"))
-    await commit_then_enqueue(
-        session,
-        request.app.state.redis,
-        job("import_aws_billing", year, number),
-    )
+    after_commit(session, job("import_aws_billing", year, number))
     return RedirectResponse(f"/aws?month={month}&queued={month}", status_code=303)

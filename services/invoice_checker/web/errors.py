@@ -3,6 +3,7 @@ answer an HTML page with the same status. API paths keep their problem+json."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -61,7 +62,7 @@ def _wrap(app: FastAPI, exc_class: type[Exception]) -> None:
 
     async def handler(request: Request, exc: Exception) -> Response:
         if not is_page(request.url.path):
-            return cast(Response, await api_handler(request, exc))
+            return await cast(Awaitable[Response], api_handler(request, exc))
         if isinstance(exc, Problem):
             return error_page(request, exc.status, exc.detail)
         if isinstance(exc, StarletteHTTPException):

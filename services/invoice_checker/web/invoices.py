@@ -318,5 +318,5 @@ async def resync_month(
     body = syncs.SyncRequest(
         kind="hours", start=invoice.date, end=month_end(invoice.date), project=invoice.project_guid
     )
-    await syncs.request_sync(body, request, session, principal, scope)
+    await syncs.request_sync(body, session, principal, scope)
     return _back(invoice_id, "resync", "sync")

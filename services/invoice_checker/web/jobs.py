@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import require
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.schedule import ScheduleError, next_run, parse_schedule
@@ -21,6 +22,7 @@ from invoice_checker.web.security import CsrfChecked
 from service_kit.db import SessionDep
 from service_kit.errors import not_found
 from service_kit.queue import enqueue
+from service_kit.state import get_redis
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +33,7 @@ JOBS = {scheduled.name: scheduled for scheduled in SCHEDULE}
 
 @router.get("/admin/jobs")
 async def jobs_page(request: Request, session: SessionDep, principal: IsAdmin) -> Response:
-    settings = request.app.state.settings
+    settings = app_settings(request)
     zone = ZoneInfo(settings.schedule_timezone)
     now = datetime.now(zone)
     latest = await latest_events(
@@ -71,5 +73,5 @@ async def run_job_now(name: str, request: Request, _: IsAdmin) -> Response:
         raise not_found(f"scheduled job {name}")
     # The worker knows each scheduled job under its cron name; a fresh id lets it run again.
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    await enqueue(request.app.state.redis, job(f"cron:{name}", job_id=f"now:{name}:{stamp}"))
+    await enqueue(get_redis(request), job(f"cron:{name}", job_id=f"now:{name}:{stamp}"))
     return RedirectResponse(f"/admin/jobs?queued={name}", status_code=303)

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import SESSION_COOKIE, lookup_principal, same_origin
 from invoice_checker.domain.permissions import Principal
 from service_kit.db import SessionDep
@@ -70,7 +71,7 @@ class SecurityHeaders:
 
 def csrf_token(request: Request) -> str:
     """The token a page's forms carry: an HMAC of the session cookie under the app's secret."""
-    secret = request.app.state.settings.session_secret.get_secret_value()
+    secret = app_settings(request).session_secret.get_secret_value()
     session = request.cookies.get(SESSION_COOKIE, "")
     return hmac.new(secret.encode(), f"csrf:{session}".encode(), hashlib.sha256).hexdigest()
 

@@ -62,5 +62,5 @@ async def queue_one(
     except ValidationError as exc:
         reasons = "; ".join(str(error["msg"]) for error in exc.errors())
         raise Problem(422, f"The sync cannot be queued: {reasons}") from None
-    run = await syncs.request_sync(body, request, session, principal, scope)
+    run = await syncs.request_sync(body, session, principal, scope)
     return RedirectResponse(f"/syncs?queued={run.id}", status_code=303)

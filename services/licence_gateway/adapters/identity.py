@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Protocol
-
-import msal
-import msal.exceptions
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from licence_gateway.settings import LicenceGatewaySettings, require
+
+if TYPE_CHECKING:  # msal and requests load on the first token request, not with every worker
+    import msal
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
@@ -89,6 +88,9 @@ class MsalTokenProvider:
         raise failure(f"token request refused: {error}: {description}", error=error)
 
     def _acquire(self) -> dict[str, Any]:
+        import msal.exceptions
+        import requests
+
         try:
             result: dict[str, Any] = self._application().acquire_token_for_client(
                 scopes=self._scopes
@@ -104,6 +106,8 @@ class MsalTokenProvider:
         return result
 
     def _application(self) -> msal.ConfidentialClientApplication:
+        import msal
+
         with self._lock:
             if self._app is None:
                 self._app = msal.ConfidentialClientApplication(
@@ -111,30 +115,31 @@ class MsalTokenProvider:
                     client_credential=self._client_secret,
                     authority=self._authority,
                     token_cache=msal.TokenCache(),
-                    http_client=_HttpSession(self._verify, self._timeout),
+                    http_client=_http_session(self._verify, self._timeout),
                     # Instance discovery asks Microsoft about the host; only theirs is known there.
                     instance_discovery=None if self._known_host else False,
                 )
             return self._app
 
 
-class _HttpSession(requests.Session):
+def _http_session(verify: str | bool, timeout: float) -> Any:
     """msal's HTTP client with our CA and timeout. A plain Session would let REQUESTS_CA_BUNDLE
     in the environment override the CA we set (a long-standing requests quirk)."""
+    import requests
 
-    def __init__(self, verify: str | bool, timeout: float) -> None:
-        super().__init__()
-        self.verify = verify
-        self._timeout = timeout
+    class HttpSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            kwargs.setdefault("timeout", timeout)
+            return super().request(*args, **kwargs)
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(*args, **kwargs)
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+            settings["verify"] = verify
+            return settings
 
-    def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
-        settings["verify"] = self.verify
-        return settings
+    session = HttpSession()
+    session.verify = verify
+    return session
 
 
 def token_provider_from_settings(settings: LicenceGatewaySettings) -> MsalTokenProvider:

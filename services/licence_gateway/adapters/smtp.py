@@ -254,16 +254,13 @@ class SmtpSender:
 
     async def _deliver(self, data: bytes, recipient: str) -> None:
         config = self.config
-        login: dict[str, object] = {}
+        username = password = token_generator = None
         if config.auth == "password":
-            login = {"username": config.username, "password": config.password}
+            username, password = config.username, config.password
         elif config.auth == "xoauth2":
             if self._token_provider is None:
                 raise RuntimeError("XOAUTH2 SMTP needs a token provider")
-            login = {
-                "username": config.username,
-                "oauth_token_generator": self._token_provider.access_token,
-            }
+            username, token_generator = config.username, self._token_provider.access_token
         try:
             await aiosmtplib.send(
                 data,
@@ -275,7 +272,9 @@ class SmtpSender:
                 start_tls=config.security == "starttls",
                 tls_context=_tls_context(config.ca_file),
                 timeout=config.timeout_seconds,
-                **login,  # type: ignore[arg-type]
+                username=username,
+                password=password,
+                oauth_token_generator=token_generator,
             )
         except IdentityError as exc:
             failure = SmtpTransientError if exc.transient else SmtpPermanentError

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from licence_gateway.api.deps import SettingsDep
 from licence_gateway.domain.chief import build_licence_data
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
-from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store import mail_queries
 from licence_gateway.store.mail import (
     BatchPayload,
@@ -30,7 +30,7 @@ from licence_gateway.store.mail import (
     ReceivedEmail,
 )
 from licence_gateway.store.payloads import LicencePayload
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import Problem, not_found
 
 T = TypeVar("T")
@@ -38,8 +38,7 @@ T = TypeVar("T")
 # --- access ----------------------------------------------------------------------------------
 
 
-def require_admin(request: Request) -> None:
-    settings: LicenceGatewaySettings = request.app.state.settings
+def require_admin(request: Request, settings: SettingsDep) -> None:
     token = settings.admin_token.get_secret_value()
     if not token:
         raise Problem(
@@ -331,7 +330,7 @@ def admin_router() -> APIRouter:
     @router.get("/mails", summary="Mails, newest first")
     async def list_mails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         status: MailStatus | None = None,
         extract_type: ExtractType | None = None,
@@ -377,7 +376,7 @@ def admin_router() -> APIRouter:
     @router.get("/payloads", summary="Payloads, newest first, with their latest batch")
     async def list_payloads(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         state: PayloadState | None = None,
         received_from: Annotated[datetime | None, Query(description="inclusive")] = None,
@@ -433,7 +432,7 @@ def admin_router() -> APIRouter:
     @router.get("/received-emails", summary="E-mails read from the HMRC mailbox, newest first")
     async def list_received_emails(
         _admin: AdminDep,
-        session: SessionDep,
+        session: ReadSessionDep,
         paging: PageDep,
         flagged: Annotated[
             bool | None, Query(description="true: only those stored but not applied")

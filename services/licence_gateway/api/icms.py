@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from licence_gateway.api.deps import SettingsDep
 from licence_gateway.api.icms_schemas import (
     LICENCE_EXAMPLES,
     Detail,
@@ -38,6 +39,7 @@ from licence_gateway.store.payloads import (
     store_payload,
 )
 from service_kit.db import SessionDep
+from service_kit.state import RedisDep
 
 logger = logging.getLogger(__name__)
 
@@ -122,18 +124,16 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
         return _json(exc.body, 400)
     try:
         outcome = await store_payload(session, payload)
-        if outcome is Ingest.CONFLICT:
-            await session.rollback()
-            message = (
-                f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
-                " received with different content; send a new id for a new instruction."
-            )
-            return _json(_licence_errors({"id": [message]}), 409)
-        await session.commit()
     except DATABASE_UNREACHABLE as exc:
         # ICMS retries; the repeat is harmless (idempotent) if the row did get committed.
         logger.error("licence not stored: database unreachable", extra={"error": repr(exc)})
         return _json({"detail": "The licence store is unavailable; try again later."}, 503)
+    if outcome is Ingest.CONFLICT:
+        message = (
+            f"A licence with id {payload.icms_id} and action '{payload.action}' was already"
+            " received with different content; send a new id for a new instruction."
+        )
+        return _json(_licence_errors({"id": [message]}), 409)
     return _json({"licence": licence}, 201)
 
 
@@ -261,13 +261,14 @@ async def _redis_check(redis: Redis) -> dict[str, bool]:
     return {"check_redis": await _passes(write)}
 
 
-async def _pingdom(request: Request, session: SessionDep, with_backlog: bool) -> Response:
+async def _pingdom(
+    session: AsyncSession, settings: LicenceGatewaySettings, redis: Redis, with_backlog: bool
+) -> Response:
     started = time.perf_counter()
-    settings: LicenceGatewaySettings = request.app.state.settings
-    database, redis = await asyncio.gather(
-        _database_checks(session, settings, with_backlog), _redis_check(request.app.state.redis)
+    database, redis_results = await asyncio.gather(
+        _database_checks(session, settings, with_backlog), _redis_check(redis)
     )
-    results = {**database, **redis}
+    results = {**database, **redis_results}
     failed = [name for name, ok in results.items() if not ok]
     text = PINGDOM_XML.format(
         status="FALSE" if failed else "OK", seconds=time.perf_counter() - started
@@ -287,8 +288,8 @@ def pingdom_router() -> APIRouter:
         response_class=Response,
         responses={200: xml, 503: {"description": "FALSE, one comment per failed check"}},
     )
-    async def healthcheck(request: Request, session: SessionDep) -> Response:
-        return await _pingdom(request, session, with_backlog=True)
+    async def healthcheck(session: SessionDep, settings: SettingsDep, redis: RedisDep) -> Response:
+        return await _pingdom(session, settings, redis, with_backlog=True)
 
     @router.get(
         "/pingdom/ping.xml",
@@ -296,7 +297,7 @@ def pingdom_router() -> APIRouter:
         response_class=Response,
         responses={200: xml, 503: {"description": "FALSE, one comment per failed check"}},
     )
-    async def ping(request: Request, session: SessionDep) -> Response:
-        return await _pingdom(request, session, with_backlog=False)
+    async def ping(session: SessionDep, settings: SettingsDep, redis: RedisDep) -> Response:
+        return await _pingdom(session, settings, redis, with_backlog=False)
 
     return router

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
 
 from licence_gateway.store import health
+from service_kit.state import app_lifespan_state
 
 
 class LicenceMetrics:
@@ -25,7 +26,7 @@ class LicenceMetrics:
         )
 
     async def refresh(self, app: FastAPI) -> None:
-        async with app.state.sessionmaker() as session:
+        async with app_lifespan_state(app).sessionmaker() as session:
             self.parked.set(await health.parked_licences(session))
             counts = await health.flagged_replies(session)
         for flag in ("second_reply", "sender_not_verified", "reply_not_for_run", *counts):

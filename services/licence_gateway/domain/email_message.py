@@ -13,7 +13,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
-from typing import cast
 
 MAX_EMAIL_BYTES = 10 * 1024 * 1024
 _FOLDING = re.compile(r"[ \t\r\n]+")  # what header folding leaves; other spaces are content
@@ -53,7 +52,6 @@ def parse_hmrc_email(raw: bytes, *, max_bytes: int = MAX_EMAIL_BYTES) -> ParsedE
     if not raw.strip():
         raise EmailParseError("e-mail is empty")
     message = BytesParser(policy=email.policy.default).parsebytes(raw)
-    message = cast(EmailMessage, message)  # policy.default parses into EmailMessage
     subject = _FOLDING.sub(" ", _header(message, "Subject")).strip()
     attachments = [part for part in message.walk() if _is_attachment(part)]
     if len(attachments) != 1:

@@ -11,17 +11,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from licence_gateway.adapters.icms import IcmsClient, icms_client
-from licence_gateway.adapters.identity import TokenProvider, token_provider_from_settings
 from licence_gateway.adapters.pop3 import Pop3Config, Pop3Mailbox
 from licence_gateway.adapters.smtp import SmtpConfig, SmtpSender
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.db import create_engine, create_sessionmaker
 from service_kit.queue import create_redis
+
+if TYPE_CHECKING:  # the ICMS client (FastAPI, via Hawk) and msal load on first use: not every
+    # job needs them, and the batching job's memory counts
+    from licence_gateway.adapters.icms import IcmsClient
+    from licence_gateway.adapters.identity import TokenProvider
 
 
 def utcnow() -> datetime:
@@ -63,11 +67,15 @@ class MailFlow:
 
     async def icms(self) -> IcmsClient:
         if self._icms is None:
+            from licence_gateway.adapters.icms import icms_client
+
             self._icms = await self.exits.enter_async_context(icms_client(self.settings))
         return self._icms
 
     def _token_provider(self, needed: bool) -> TokenProvider | None:
         if needed and self._tokens is None:
+            from licence_gateway.adapters.identity import token_provider_from_settings
+
             self._tokens = token_provider_from_settings(self.settings)
         return self._tokens if needed else None
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licence_gateway.store.base import Base
+from service_kit.db import autocommit_connection
 
 ACTION_LENGTH = 7
 REFERENCE_LENGTH = 35
@@ -112,16 +113,16 @@ _STORED_DATA = """
 
 
 async def store_payload(session: AsyncSession, payload: NewPayload) -> Ingest:
-    """Insert the payload unless its (icms_id, action) is already stored; the caller commits.
+    """Insert the payload unless its (icms_id, action) is already stored.
 
     A repeat is harmless when its licence is identical (ICMS retrying after a lost answer), and a
     conflict when it differs: the stored one may already be on its way to CHIEF.
 
-    The statement runs on the session's own connection. SQLAlchemy's asyncpg adapter sends BEGIN
-    only before its own first statement, so on a fresh session this INSERT commits by itself in
-    one round trip (durable: synchronous_commit), and inside a caller's transaction it joins it.
+    On a fresh session the INSERT runs on a connection in autocommit, so it is committed (durable:
+    synchronous_commit) when this returns, in one round trip. In a session already in a
+    transaction (a caller's, or a test's) it joins that transaction.
     """
-    connection = await session.connection()
+    connection = await autocommit_connection(session)
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     data = orjson.dumps(payload.data).decode()

@@ -141,10 +141,16 @@ def cut_to_chief_maxima(attachment: str) -> tuple[str, tuple[CutField, ...]]:
     licence = -1
     for number, line in enumerate(lines):
         tokens = line.split(FIELD_SEP)
-        record_type = tokens[1] if len(tokens) > 2 else ""
-        licence += record_type == "licence"
-        maxima = CHIEF_MAXIMA.get(record_type, {})
-        long_fields = [i for i in maxima if i < len(tokens) and len(tokens[i]) > maxima[i][1]]
+        if len(tokens) < 3:
+            continue
+        record_type = tokens[1]
+        if record_type == "licence":
+            licence += 1
+        maxima = CHIEF_MAXIMA.get(record_type)
+        if maxima is None:
+            continue
+        size = len(tokens)
+        long_fields = [i for i in maxima if i < size and len(tokens[i]) > maxima[i][1]]
         for index in long_fields:
             name, maximum = maxima[index]
             goods_line = int(tokens[2]) - 1 if tokens[2].isdigit() else 0

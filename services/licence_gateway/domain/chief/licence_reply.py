@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
 from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP, ChiefFormatError
@@ -29,8 +30,7 @@ class ReplyOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyError:
+class ReplyError(NamedTuple):  # a tuple: thousands are made per reply, a dataclass is slower
     code: str
     text: str
 
@@ -114,49 +114,120 @@ _FIELD_COUNTS = {
 
 
 def parse_licence_reply(text: str) -> LicenceReply:
-    """Every record of a reply, in file order; `ChiefFormatError` names a malformed line."""
-    header: ReplyHeader | None = None
-    trailer: ReplyTrailer | None = None
-    accepted: list[str] = []
-    rejected: list[RejectedTransaction] = []
-    file_errors: list[FileError] = []
-    open_reference: str | None = None  # the rejected block being read
-    open_errors: list[ReplyError] = []
-    accept = accepted.append
-    for number, raw in enumerate(text.split(LINE_SEP), start=1):
-        line = raw.rstrip()
-        if not line:
-            continue
-        fields = line.split(FIELD_SEP)  # sequence number, record type, data...
-        if len(fields) == 3 and fields[1] == "accepted":  # most records: checked first, cheaply
-            accept(fields[2])
-            continue
+    """Every record of a reply, in file order; `ChiefFormatError` names a malformed line.
+
+    CHIEF writes its accepted records as one run of lines: that run is read with a few
+    whole-string operations (`_accepted_run`), the lines around it one at a time. Accepted
+    records open and close nothing, so reading them apart keeps the file-order result.
+    """
+    reader = _ReplyReader()
+    first = text.find(_ACCEPTED)
+    if first >= 0:
+        start = text.rfind(LINE_SEP, 0, first) + 1
+        end = text.find(LINE_SEP, text.rfind(_ACCEPTED))
+        end = len(text) if end < 0 else end
+        references = _accepted_run(text[start:end])
+        if references is not None:
+            head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
+            reader.read(head, 1)
+            reader.accepted = references
+            # the tail's first line is the rest (empty) of the run's last line
+            reader.read(text[end:].split(LINE_SEP), len(head) + len(references) - 1)
+            return reader.reply()
+    reader.read(text.split(LINE_SEP), 1)
+    return reader.reply()
+
+
+_ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
+
+
+def _accepted_run(lines: str) -> list[str] | None:
+    """The references of lines that are each `N\\accepted\\REFERENCE`, None if any is not
+    (or holds inner white space: the line-by-line reader decides those).
+
+    Split at white space, each line is one word exactly when there are as many words as lines.
+    Joined by a separator and a line break, one split yields every line's fields in a row: three
+    per line exactly when each line-opening field (the only ones holding a break) sits at a
+    multiple of three.
+    """
+    count = lines.count(LINE_SEP) + 1
+    words = lines.split()
+    if len(words) != count:
+        return None
+    fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
+    if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
+        return None
+    if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
+        return None
+    return fields[2::3]
+
+
+class _ReplyReader:
+    """Records read so far; `read` continues the file from line `first_number`."""
+
+    def __init__(self) -> None:
+        self.header: ReplyHeader | None = None
+        self.trailer: ReplyTrailer | None = None
+        self.accepted: list[str] = []
+        self.rejected: list[RejectedTransaction] = []
+        self.file_errors: list[FileError] = []
+        self.open_reference: str | None = None  # the rejected block being read
+        self.open_errors: list[ReplyError] = []
+
+    def read(self, lines: list[str], first_number: int) -> None:
+        accept, reject = self.accepted.append, self.rejected.append
+        open_reference, open_errors = self.open_reference, self.open_errors
+        for number, raw in enumerate(lines, start=first_number):
+            fields = raw.rstrip().split(FIELD_SEP)  # sequence number, record type, data...
+            size = len(fields)
+            if size < 3:  # blank, or no data
+                if size == 2 or fields[0]:
+                    self._check(fields, number)
+                continue
+            record_type = fields[1]
+            if record_type == "accepted" and size == 3:
+                accept(fields[2])
+            elif record_type == "error" and size == 4 and open_reference is not None:
+                open_errors.append(ReplyError(fields[2], fields[3]))
+            elif record_type == "rejected" and size == 3:
+                open_reference, open_errors = fields[2], []  # an unclosed one is dropped
+            elif record_type == "end" and size == 4 and open_reference is not None:
+                reject(RejectedTransaction(open_reference, tuple(open_errors)))
+                open_reference = None
+            else:
+                self._check(fields, number)
+                data = fields[2:]
+                if record_type == "fileError":
+                    self.file_errors.append(FileError(*data))
+                elif record_type == "fileHeader":
+                    self.header = ReplyHeader(*data)
+                elif record_type == "fileTrailer":
+                    self.trailer = ReplyTrailer(*data)
+                else:  # a well-formed error or end outside a rejected block
+                    raise _malformed("rejected record is out of sequence", number)
+        self.open_reference, self.open_errors = open_reference, open_errors
+
+    @staticmethod
+    def _check(fields: list[str], number: int) -> None:
+        """Raise for a record of unknown type or with the wrong field count."""
         if len(fields) < 2:
             raise _malformed("no record type", number)
         record_type = fields[1]
         limits = _FIELD_COUNTS.get(record_type)
         if limits is None:
             raise _malformed("Unknown field_type", number)
-        data = fields[2:]
-        if not limits[0] <= len(data) <= limits[1]:
-            raise _malformed(f"{record_type} record has {len(data)} fields", number)
-        if record_type == "rejected":
-            open_reference, open_errors = data[0], []  # an unclosed earlier block is dropped
-        elif record_type in ("error", "end"):
-            if open_reference is None:
-                raise _malformed("rejected record is out of sequence", number)
-            if record_type == "error":
-                open_errors.append(ReplyError(*data))
-            else:
-                rejected.append(RejectedTransaction(open_reference, tuple(open_errors)))
-                open_reference = None
-        elif record_type == "fileError":
-            file_errors.append(FileError(*data))
-        elif record_type == "fileHeader":
-            header = ReplyHeader(*data)
-        else:
-            trailer = ReplyTrailer(*data)
-    return LicenceReply(header, tuple(accepted), tuple(rejected), tuple(file_errors), trailer)
+        data = len(fields) - 2
+        if not limits[0] <= data <= limits[1]:
+            raise _malformed(f"{record_type} record has {data} fields", number)
+
+    def reply(self) -> LicenceReply:
+        return LicenceReply(
+            self.header,
+            tuple(self.accepted),
+            tuple(self.rejected),
+            tuple(self.file_errors),
+            self.trailer,
+        )
 
 
 def _malformed(problem: str, number: int) -> ChiefFormatError:
