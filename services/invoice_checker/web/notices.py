@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from invoice_checker.api import operations
+from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import CanSendNotifications
 from invoice_checker.jobs.flex import flex_period, flex_plan
 from invoice_checker.jobs.schedules import schedule_timezone
@@ -93,7 +94,7 @@ async def notices(
     kind: Annotated[str | None, Query(alias="preview", max_length=20)] = None,
     done: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
-    settings: InvoiceCheckerSettings = request.app.state.settings
+    settings = app_settings(request)
     today = datetime.now(schedule_timezone(settings)).date()
     current = periods(today)
     bundles = await bundles_of_periods(
