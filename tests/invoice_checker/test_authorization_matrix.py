@@ -61,6 +61,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/slack-sync"): P.SEND_NOTIFICATIONS,
     ("POST", "/api/v1/aws-imports"): P.MANAGE_ACCESS,
     ("PUT", "/api/v1/projects/{project_guid}/aws-accounts/{linked_account_id}"): P.MANAGE_ACCESS,
+    ("DELETE", "/api/v1/projects/{project_guid}/aws-accounts/{linked_account_id}"): P.MANAGE_ACCESS,
     # Invoices and the checking workflow.
     ("GET", "/api/v1/invoices"): P.VIEW_INVOICES,
     ("GET", "/api/v1/invoices/{invoice_id}"): P.VIEW_INVOICES,

@@ -90,3 +90,21 @@ async def test_aws_import_is_queued_and_projects_are_linked_to_accounts(
     assert unknown.status_code == 404
     finance = bearer(await make_token(db_session, "finance"))
     assert (await ic_client.put(path, headers=finance)).status_code == 403
+    assert (await ic_client.delete(path, headers=finance)).status_code == 403
+    assert list(
+        await db_session.scalars(
+            select(ProjectAmazonAccount.project_guid).where(
+                ProjectAmazonAccount.linked_account_id == account
+            )
+        )
+    ) == [project.guid]
+
+    # Unlinking stops the billing; a link that is not there is a 404 problem.
+    assert (await ic_client.delete(path, headers=admin)).status_code == 204
+    gone = await db_session.scalars(
+        select(ProjectAmazonAccount).where(ProjectAmazonAccount.linked_account_id == account)
+    )
+    assert list(gone) == []
+    again = await ic_client.delete(path, headers=admin)
+    assert again.status_code == 404
+    assert again.headers["content-type"].startswith("application/problem+json")

@@ -573,6 +573,9 @@ UNSCOPED: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/projects/{project_guid}/aws-accounts/{linked_account_id}"): (
         "admin-only link of any project, can_manage_access"
     ),
+    ("DELETE", "/api/v1/projects/{project_guid}/aws-accounts/{linked_account_id}"): (
+        "admin-only unlink of any project, can_manage_access"
+    ),
 }
 
 OWN_ENTRIES = {

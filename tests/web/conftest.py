@@ -142,7 +142,9 @@ class PageProblems:
 
     def console(self, kind: str, text: str) -> None:
         # Chromium logs a refusal page we asked for as a failed resource; that one is expected.
-        if kind == "error" and not (self.allowed and re.search(r"status of (403|404|401)", text)):
+        refused = re.search(r"status of (\d{3})", text)
+        expected = refused and int(refused.group(1)) in {status for _, status in self.allowed}
+        if kind == "error" and not expected:
             self.seen.append(f"console {kind}: {text}")
 
 

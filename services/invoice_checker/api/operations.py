@@ -1,13 +1,14 @@
 """Operations that were CLI-only: notice batches and the Slack sync (can_send_notifications), the
-AWS import of a month and linking a project to an AWS account (can_manage_access). A job is
-queued for the worker and answered 202; a link is made at once and answered 200."""
+AWS import of a month and linking a project to an AWS account or unlinking it
+(can_manage_access). A job is queued for the worker and answered 202; a link is made or removed
+at once."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from invoice_checker.api.permissions import CanManageAccess, CanSendNotifications
@@ -15,7 +16,7 @@ from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.jobs.queue import job
 from invoice_checker.store.aws import AmazonLinkedAccount
 from invoice_checker.store.directory import Project
-from invoice_checker.store.overviews import link_project
+from invoice_checker.store.overviews import link_project, unlink_project
 from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import enqueue
@@ -118,3 +119,21 @@ async def link_aws_account(
         linked_account_name=account.name,
         created=result.created,
     )
+
+
+@router.delete(
+    "/projects/{project_guid}/aws-accounts/{linked_account_id}",
+    summary="Stop billing an AWS linked account's costs on this project's invoices",
+    status_code=204,
+    responses={404: {"description": "The project and the account are not linked"}},
+)
+async def unlink_aws_account(
+    project_guid: uuid.UUID,
+    linked_account_id: Annotated[str, Path(max_length=50)],
+    session: SessionDep,
+    _: CanManageAccess,
+) -> Response:
+    if not await unlink_project(session, linked_account_id, project_guid):
+        raise not_found(f"link of project {project_guid} and AWS account {linked_account_id}")
+    await session.commit()
+    return Response(status_code=204)

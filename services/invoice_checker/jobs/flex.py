@@ -22,7 +22,7 @@ from invoice_checker.domain.flex import (
 )
 from invoice_checker.domain.slack_messages import flex_notice_attachment, flex_notice_text
 from invoice_checker.jobs.runtime import local_today, stepwise_session
-from invoice_checker.jobs.slack import NoticeBatch, forced, send_batch_once
+from invoice_checker.jobs.slack import NoticeBatch, Plan, forced, send_batch_once
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.events import record_event
@@ -44,15 +44,18 @@ def month_key(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-async def send_flex_notices(
-    session: AsyncSession, settings: InvoiceCheckerSettings, today: date, *, force: bool = False
-) -> str:
-    """Each person's saldo at the end of last month, to those outside the band or whose saldo
-    moved more than 10 h, copied to the admins. Once per month unless forced."""
+def flex_period(today: date) -> str:
+    """The month a flex batch reports: last month."""
+    return month_key(today.replace(day=1) - timedelta(days=1))
+
+
+def flex_plan(
+    session: AsyncSession, settings: InvoiceCheckerSettings, today: date, skipped: list[str]
+) -> Plan:
+    """The flex batch for last month; people whose saldo cannot be computed go to `skipped`."""
     end_date = today.replace(day=1) - timedelta(days=1)
     compared_month = month_key(end_date.replace(day=1) - timedelta(days=1))
     period = month_key(end_date)
-    skipped: list[str] = []
 
     async def plan(batch: NoticeBatch) -> str:
         users = (await session.execute(select(TenkfeetUser).order_by(TenkfeetUser.email))).scalars()
@@ -82,6 +85,17 @@ async def send_flex_notices(
             batch.to_admins(f"Following message was sent to {user.full_name}:", [attachment])
         return f"flex saldo ({period})"
 
+    return plan
+
+
+async def send_flex_notices(
+    session: AsyncSession, settings: InvoiceCheckerSettings, today: date, *, force: bool = False
+) -> str:
+    """Each person's saldo at the end of last month, to those outside the band or whose saldo
+    moved more than 10 h, copied to the admins. Once per month unless forced."""
+    period = flex_period(today)
+    skipped: list[str] = []
+    plan = flex_plan(session, settings, today, skipped)
     sent = await send_batch_once(session, settings, FLEX_SALDO, period, plan, force=force)
     if sent is None:
         return f"Flex saldo notices for {period} were already sent"

@@ -241,16 +241,11 @@ async def sync_slack_channels(session: AsyncSession, settings: InvoiceCheckerSet
     return message
 
 
-async def send_unsubmitted_notices(
-    session: AsyncSession,
-    settings: InvoiceCheckerSettings,
-    first: date,
-    last: date,
-    *,
-    today: date,
-    force: bool = False,
-) -> str:
-    """Tell each person with unsubmitted hours in [first, last], copying the admins."""
+def unsubmitted_plan(
+    session: AsyncSession, settings: InvoiceCheckerSettings, first: date, last: date, *, today: date
+) -> Plan:
+    """The unsubmitted-hours batch of [first, last]: each person, copied to the admins (planned
+    only: the notice job sends it, the notices page previews it)."""
     period = f"{first}..{last}"
 
     async def plan(batch: NoticeBatch) -> str:
@@ -268,26 +263,13 @@ async def send_unsubmitted_notices(
                 )
         return f"unsubmitted-hours ({len(people)} people, {period})"
 
-    result = await send_batch_once(session, settings, UNSUBMITTED, period, plan, force=force)
-    if result is None:
-        return f"Unsubmitted-hours notices for {period} were already sent"
-    message = result.summary()
-    await record_event(
-        session, "send_unsubmitted_hours_notifications", message, succeeded=result.complete
-    )
-    await session.commit()
-    return message
+    return plan
 
 
-async def send_unapproved_notices(
-    session: AsyncSession,
-    settings: InvoiceCheckerSettings,
-    first: date,
-    last: date,
-    *,
-    force: bool = False,
-) -> str:
-    """Tell each project's leads about its entries still waiting for approval."""
+def unapproved_plan(
+    session: AsyncSession, settings: InvoiceCheckerSettings, first: date, last: date
+) -> Plan:
+    """The unapproved-hours batch of [first, last]: each project's leads, copied to the admins."""
     period = f"{first}..{last}"
 
     async def plan(batch: NoticeBatch) -> str:
@@ -315,6 +297,45 @@ async def send_unapproved_notices(
             )
         return f"unapproved-hours ({len(projects)} projects, {period})"
 
+    return plan
+
+
+async def send_unsubmitted_notices(
+    session: AsyncSession,
+    settings: InvoiceCheckerSettings,
+    first: date,
+    last: date,
+    *,
+    today: date,
+    force: bool = False,
+) -> str:
+    """Tell each person with unsubmitted hours in [first, last], copying the admins."""
+    period = f"{first}..{last}"
+
+    plan = unsubmitted_plan(session, settings, first, last, today=today)
+    result = await send_batch_once(session, settings, UNSUBMITTED, period, plan, force=force)
+    if result is None:
+        return f"Unsubmitted-hours notices for {period} were already sent"
+    message = result.summary()
+    await record_event(
+        session, "send_unsubmitted_hours_notifications", message, succeeded=result.complete
+    )
+    await session.commit()
+    return message
+
+
+async def send_unapproved_notices(
+    session: AsyncSession,
+    settings: InvoiceCheckerSettings,
+    first: date,
+    last: date,
+    *,
+    force: bool = False,
+) -> str:
+    """Tell each project's leads about its entries still waiting for approval."""
+    period = f"{first}..{last}"
+
+    plan = unapproved_plan(session, settings, first, last)
     result = await send_batch_once(session, settings, UNAPPROVED, period, plan, force=force)
     if result is None:
         return f"Unapproved-hours notices for {period} were already sent"

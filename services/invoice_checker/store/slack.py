@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     case,
     func,
+    or_,
     select,
     text,
     update,
@@ -410,3 +411,22 @@ async def new_project_channels(session: AsyncSession) -> list[str]:
         )
     )
     return list(rows.scalars())
+
+
+async def bundles_of_periods(
+    session: AsyncSession, periods: Mapping[str, str]
+) -> list[SlackNotificationBundle]:
+    """The batches (scheduled and forced) of each kind's given period, newest first."""
+    if not periods:
+        return []
+    chosen = [
+        (SlackNotificationBundle.notification_type == kind)
+        & (SlackNotificationBundle.period == period)
+        for kind, period in periods.items()
+    ]
+    statement = (
+        select(SlackNotificationBundle)
+        .where(or_(*chosen))
+        .order_by(SlackNotificationBundle.id.desc())
+    )
+    return list(await session.scalars(statement))

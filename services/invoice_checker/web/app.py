@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.web import (
+    access,
     aws,
     directory,
     flex,
@@ -14,6 +15,7 @@ from invoice_checker.web import (
     hours,
     invoices,
     jobs,
+    notices,
     people,
     reports,
     signin,
@@ -40,6 +42,8 @@ ROUTERS = (
     people.router,
     tokens.router,
     jobs.router,
+    access.router,
+    notices.router,
 )
 
 

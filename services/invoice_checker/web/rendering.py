@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.web.security import csrf_token
@@ -127,3 +127,8 @@ def page_count(total: int, size: int) -> int:
 def step_month(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def done_redirect(path: str, done: str) -> Response:
+    """After a form: back to the page (303), which says `done` in its status line."""
+    return RedirectResponse(f"{path}?{urlencode({'done': done})}", status_code=303)
