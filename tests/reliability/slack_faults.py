@@ -46,6 +46,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from devtools.simulators.invoice_checker.slack import SlackWorkspace
+from invoice_checker.jobs.runtime import CheckerJobs
 from invoice_checker.jobs.slack import (
     notice_range,
     resend_slack_outbox,
@@ -55,6 +56,7 @@ from invoice_checker.jobs.slack import (
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.directory import ProjectAdmin
 from service_kit.db import create_engine, create_sessionmaker
+from service_kit.queue import create_redis
 from tests.invoice_checker.directory_factories import (
     make_client,
     make_entry,
@@ -298,14 +300,18 @@ SCENARIOS: dict[str, Callable[[Scene], Awaitable[None]]] = {
 
 async def resume_until_done(scene: Scene, limit: float = 60) -> None:
     """The worker's every-minute resend, as often as leases allow, until nothing waits."""
-    ctx = {"settings": scene.settings, "sessionmaker": scene.sessions}
+    redis = create_redis(REDIS_URL)
+    ctx = CheckerJobs(scene.settings, scene.sessions, redis).into({})
     deadline = time.monotonic() + limit
     scene.slack.faults = {}
-    while time.monotonic() < deadline:
-        said = await resend_slack_outbox(ctx)
-        if said == "Nothing waiting in the Slack outbox" and not await leased(scene):
-            return
-        await asyncio.sleep(LEASE / 2)
+    try:
+        while time.monotonic() < deadline:
+            said = await resend_slack_outbox(ctx)
+            if said == "Nothing waiting in the Slack outbox" and not await leased(scene):
+                return
+            await asyncio.sleep(LEASE / 2)
+    finally:
+        await redis.aclose()
 
 
 async def leased(scene: Scene) -> int:
