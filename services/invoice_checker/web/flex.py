@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from invoice_checker.api import flex as flex_api
@@ -190,10 +191,7 @@ async def add_contract(
 async def remove_contract(
     contract_id: int, session: SessionDep, principal: CanSeeFlexSaldos
 ) -> Response:
-    contract = await session.get(WorkContract, contract_id)
-    if contract is None:
-        raise not_found(f"contract {contract_id}")
-    user_guid = contract.user_guid
+    user_guid = await _owner_of(session, WorkContract, contract_id, "contract")
     await flex_api.delete_contract(contract_id, session, principal)
     return _back(user_guid)
 
@@ -216,9 +214,22 @@ async def add_correction(
 async def remove_correction(
     correction_id: int, session: SessionDep, principal: CanSeeFlexSaldos
 ) -> Response:
-    correction = await session.get(FlexTimeCorrection, correction_id)
-    if correction is None:
-        raise not_found(f"correction {correction_id}")
-    user_guid = correction.user_guid
+    user_guid = await _owner_of(session, FlexTimeCorrection, correction_id, "correction")
     await flex_api.delete_correction(correction_id, session, principal)
     return _back(user_guid)
+
+
+_FlexRecord = TypeVar("_FlexRecord", WorkContract, FlexTimeCorrection)
+
+
+async def _owner_of(
+    session: AsyncSession,
+    model: type[_FlexRecord],
+    row_id: int,
+    label: str,
+) -> uuid.UUID:
+    """Whose flex page a deleted contract or correction returns to (404 when it is gone)."""
+    row = await session.get(model, row_id)
+    if row is None:
+        raise not_found(f"{label} {row_id}")
+    return row.user_guid
