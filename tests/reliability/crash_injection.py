@@ -76,8 +76,8 @@ from devtools.simulators.licence_gateway.pop3_server import Mailbox, StoredMessa
 from service_kit.queue import create_redis
 from tests.reliability.load import SteadyLoad
 from tests.support.database import migrated_database
-from tests.support.infra import free_port, redis_url_for_db
-from tests.support.processes import Respawning
+from tests.support.infra import redis_url_for_db
+from tests.support.processes import Respawning, api_replicas
 
 BIN = Path(sys.executable).parent
 HAWK_KEY = "crash-injection-hawk-key"
@@ -451,17 +451,7 @@ async def crash_injection(
     env = gateway_env(database_url, redis_url, hmrc, icms_server.url)
     for worker in workers:
         worker.argv, worker.env = [str(BIN / "licence-gateway"), "worker"], env
-    ports = [free_port() for _ in range(replicas)]
-    apis = [
-        Respawning(
-            f"api-{n}",
-            [str(BIN / "licence-gateway"), "serve", "--port", str(port)],
-            env,
-            logs / f"api-{n}.log",
-            ready_marker=b"Application startup complete",
-        )
-        for n, port in enumerate(ports, start=1)
-    ]
+    apis, ports = api_replicas(BIN / "licence-gateway", env, logs, replicas)
     every = [*workers, *apis]
     services = [asyncio.create_task(s.run()) for s in every]
     following = asyncio.create_task(watch.follow())

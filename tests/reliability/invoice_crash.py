@@ -59,8 +59,8 @@ from tests.invoice_checker.slack_support import FaultySlack
 from tests.reliability.crash_injection import kill_at_random, report_every
 from tests.reliability.load import SteadyLoad
 from tests.support.database import migrated_database
-from tests.support.infra import free_port, redis_url_for_db
-from tests.support.processes import Respawning
+from tests.support.infra import redis_url_for_db
+from tests.support.processes import Respawning, api_replicas
 
 BIN = Path(sys.executable).parent
 TOKEN = "invoice-crash-token"
@@ -298,17 +298,7 @@ async def invoice_crash(
         )
         for n in (1, 2)
     ]
-    ports = [free_port(), free_port()]
-    apis = [
-        Respawning(
-            f"api-{n}",
-            [str(BIN / "invoice-checker"), "serve", "--port", str(port)],
-            env,
-            logs / f"api-{n}.log",
-            ready_marker=b"Application startup complete",
-        )
-        for n, port in enumerate(ports, start=1)
-    ]
+    apis, ports = api_replicas(BIN / "invoice-checker", env, logs, 2)
     every = [*workers, *apis]
     services = [asyncio.create_task(s.run()) for s in every]
     stop = asyncio.Event()

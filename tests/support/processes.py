@@ -11,6 +11,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
+from tests.support.infra import free_port
+
 
 class Respawning:
     """One service process, started again every time it dies, until `stop()`.
@@ -102,3 +104,22 @@ class Respawning:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+def api_replicas(
+    command: Path, env: dict[str, str], logs: Path, count: int
+) -> tuple[list[Respawning], list[int]]:
+    """`count` replicas of a service's `serve`, each on a free port (returned beside them),
+    logging to `logs/api-N.log`."""
+    ports = [free_port() for _ in range(count)]
+    apis = [
+        Respawning(
+            f"api-{n}",
+            [str(command), "serve", "--port", str(port)],
+            env,
+            logs / f"api-{n}.log",
+            ready_marker=b"Application startup complete",
+        )
+        for n, port in enumerate(ports, start=1)
+    ]
+    return apis, ports
