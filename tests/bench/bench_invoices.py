@@ -64,6 +64,17 @@ PHASES = ("Development", "Design", "Non-billable work", "[Non Phase Specific]")
 STATUSES = ("Approved", "Approved", "Approved", "Pending Approval", "Unsubmitted")
 
 
+# The hour-entry columns the bench loaders COPY, in the order their records give them.
+HOUR_ENTRY_COLUMNS = [
+    "upstream_id", "date", "invoice_id", "last_updated_at", "user_id", "user_email",
+    "user_name", "client", "project", "incurred_hours", "incurred_money", "bill_rate",
+    "category", "notes", "entry_type", "discipline", "role", "leave_type", "phase_name",
+    "billable", "approved", "status", "calculated_is_billable", "calculated_has_notes",
+    "calculated_has_phase", "calculated_is_approved", "calculated_has_proper_price",
+    "calculated_has_category", "calculated_is_overtime",
+]  # fmt: skip
+
+
 def _plain(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
@@ -98,14 +109,6 @@ async def load(url: str, invoices: int, per_invoice: int) -> None:
             records=list(zip(invoice_ids, [MONTH] * invoices, projects, strict=True)),
         )
         now = datetime.now(UTC)
-        columns = [
-            "upstream_id", "date", "invoice_id", "last_updated_at", "user_id", "user_email",
-            "user_name", "client", "project", "incurred_hours", "incurred_money", "bill_rate",
-            "category", "notes", "entry_type", "discipline", "role", "leave_type", "phase_name",
-            "billable", "approved", "status", "calculated_is_billable", "calculated_has_notes",
-            "calculated_has_phase", "calculated_is_approved", "calculated_has_proper_price",
-            "calculated_has_category", "calculated_is_overtime",
-        ]  # fmt: skip
 
         def records(first: int, count: int):
             for n in range(first, first + count):
@@ -131,7 +134,7 @@ async def load(url: str, invoices: int, per_invoice: int) -> None:
             await connection.copy_records_to_table(
                 "hour_entries",
                 schema_name="invoice_checker",
-                columns=columns,
+                columns=HOUR_ENTRY_COLUMNS,
                 records=records(first, min(chunk, total - first)),
             )
         await connection.execute("ANALYZE")

@@ -31,6 +31,7 @@ import httpx
 
 from service_kit.migrations import upgrade
 from tests.bench.bench_invoices import (
+    HOUR_ENTRY_COLUMNS,
     MONTH,
     cpu_seconds,
     load,
@@ -61,16 +62,6 @@ PAGE_P95 = Figure(
 INVOICES = 10_000
 PER_INVOICE = 100
 BIG_INVOICE_ENTRIES = 5_000
-
-
-COLUMNS = [
-    "upstream_id", "date", "invoice_id", "last_updated_at", "user_id", "user_email",
-    "user_name", "client", "project", "incurred_hours", "incurred_money", "bill_rate",
-    "category", "notes", "entry_type", "discipline", "role", "leave_type", "phase_name",
-    "billable", "approved", "status", "calculated_is_billable", "calculated_has_notes",
-    "calculated_has_phase", "calculated_is_approved", "calculated_has_proper_price",
-    "calculated_has_category", "calculated_is_overtime",
-]  # fmt: skip
 
 
 def big_entry(
@@ -112,7 +103,10 @@ async def grow_one_invoice(url: str) -> uuid.UUID:
             for n in range(BIG_INVOICE_ENTRIES - have)
         ]
         await connection.copy_records_to_table(
-            "hour_entries", schema_name="invoice_checker", columns=COLUMNS, records=records
+            "hour_entries",
+            schema_name="invoice_checker",
+            columns=HOUR_ENTRY_COLUMNS,
+            records=records,
         )
         return uuid.UUID(str(invoice_id))
     finally:
