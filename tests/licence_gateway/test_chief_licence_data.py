@@ -204,6 +204,25 @@ def test_a_payload_that_bypassed_validation_is_named_not_crashed_on() -> None:
     assert (refused.value.index, refused.value.reference) == (1, "IMA/2025/00001")
 
 
+def test_a_repeated_record_is_cut_and_checked_at_every_line() -> None:
+    """Records the file repeats are checked once when they pass; a cut or a problem is
+    reported for each licence and line all the same."""
+    licences = [golden_licence("fa_oil_insert") for _ in range(3)]
+    for licence in licences:
+        licence["organisation"]["name"] = "£" * 79  # each £ becomes PS: past CHIEF's 80
+    built = build_licence_data(licences, run_number=1, created_at=WHEN)
+    assert [(cut.licence, cut.field) for cut in built.cut_fields] == [
+        (index, "organisation.name") for index in range(3)
+    ]
+    for licence in licences:
+        licence["goods"][0]["description"] = ""  # an open line with nothing to say
+    with pytest.raises(LicenceDataInvalid) as refused:
+        build_licence_data(licences, run_number=1, created_at=WHEN)
+    problems = refused.value.problems
+    assert {p.message for p in problems} == {"Product description or commodity code must be set"}
+    assert len(problems) == 3 and len({p.line for p in problems}) == 3
+
+
 def test_a_file_broken_by_a_stored_backslash_never_leaves() -> None:
     licence = golden_licence("fa_oil_insert")
     licence["organisation"]["name"] = "A\\B"

@@ -9,6 +9,7 @@ import pytest
 from arq import Retry
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from licence_gateway.domain.mail_state import MailStatus
@@ -148,6 +149,56 @@ async def test_batch_rows_carry_every_payload_in_file_order(
     records = [line.split("\\") for line in sent.splitlines()]
     assert [fields[2] for fields in records if fields[1] == "licence"] == references
     assert [p.is_processed for p in await payloads(engine)] == [True] * len(ids)
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        (
+            "INSERT INTO licence_gateway.licence_data_batch_payloads"
+            " (batch_id, payload_id, position) VALUES (:batch, :missing, 99)",
+            "names a batch or payload that does not exist",
+        ),
+        (
+            "INSERT INTO licence_gateway.licence_data_batch_payloads"
+            " (batch_id, payload_id, position) VALUES (:missing, :payload, 99)",
+            "names a batch or payload that does not exist",
+        ),
+        (
+            "UPDATE licence_gateway.licence_data_batch_payloads SET payload_id = :missing"
+            " WHERE payload_id = :payload",
+            "batch and payload never change",
+        ),
+        (
+            "DELETE FROM licence_gateway.licence_payloads WHERE id = :payload",
+            "licence_payloads rows that batch rows name cannot be deleted",
+        ),
+        (
+            "DELETE FROM licence_gateway.licence_data_batches WHERE id = :batch",
+            "licence_data_batches rows that batch rows name cannot be deleted",
+        ),
+    ],
+)
+async def test_batch_rows_keep_their_references_as_foreign_keys_did(
+    mail_flow: MailFlow, chief_smtp: LocalSmtpServer, statement: str, refusal: str
+) -> None:
+    """Statement-level triggers replace the row-level foreign keys (migration lg0005)."""
+    [payload_id] = await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    await run_batching(mail_flow)
+    [batch] = await batches(mail_flow.engine)
+    binds = {"batch": batch.id, "payload": payload_id, "missing": 10**9}
+    async with mail_flow.engine.connect() as connection:
+        with pytest.raises(IntegrityError, match=refusal):
+            await connection.execute(text(statement), binds)
+
+
+async def test_a_payload_no_batch_names_can_still_be_deleted(mail_flow: MailFlow) -> None:
+    [payload_id] = await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
+    async with mail_flow.engine.begin() as connection:
+        deleted = await connection.execute(
+            text("DELETE FROM licence_gateway.licence_payloads WHERE id = :id"), {"id": payload_id}
+        )
+    assert deleted.rowcount == 1
 
 
 async def test_a_payload_that_cannot_be_built_is_set_aside_not_blocking_the_rest(

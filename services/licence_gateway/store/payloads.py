@@ -149,9 +149,10 @@ async def store_payload(session: AsyncSession, payload: NewPayload) -> Ingest:
     )
 
 
-def licence_data(stored: str) -> dict[str, Any]:
-    """A stored `data` read as text, decoded to what `json.loads` gives (orjson reads the same
-    numbers, faster; an integer beyond 64 bits, which orjson refuses, goes to `json.loads`)."""
+def licence_data(stored: str | bytes) -> dict[str, Any]:
+    """A stored `data` read as text or its UTF-8 bytes, decoded to what `json.loads` gives
+    (orjson reads the same numbers, faster; an integer beyond 64 bits, which orjson refuses,
+    goes to `json.loads`)."""
     try:
         data: dict[str, Any] = orjson.loads(stored)
     except orjson.JSONDecodeError:

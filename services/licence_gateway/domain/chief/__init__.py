@@ -3,8 +3,8 @@
 licenceData (we send):
     `build_licence_data(licences, run_number=, created_at=, source_system=) -> LicenceDataFile`
         stored licence objects (raw dicts, arrival order) -> `.name`, `.text` (stored),
-        `.attachment` (ASCII, e-mailed, each field cut to its CHIEF maximum:
-        `cut_to_chief_maxima`), `.references`, `.cut_fields`; self-checked; raises
+        `.attachment` (ASCII, e-mailed, each field cut to its CHIEF maximum),
+        `.references`, `.cut_fields`; self-checked; raises
         `LicenceNotBuildable` (names the licence) or `LicenceDataInvalid` (lists `FileProblem`s).
     `validate_licence_data_file(text) -> list[FileProblem]`, `check_licence_data(text)` (text and
         its ASCII form), `is_uk_postcode`, `to_ascii`, `licence_data_file_name`.
@@ -32,7 +32,6 @@ from licence_gateway.domain.chief.licence_data import (
     LicenceTransaction,
     build_licence_data,
     check_licence_data,
-    cut_to_chief_maxima,
     file_timestamp,
     licence_data_file_name,
     read_licence_data,
@@ -97,7 +96,6 @@ __all__ = [
     "callback_json",
     "check_licence_data",
     "check_usage_complete",
-    "cut_to_chief_maxima",
     "fake_licence_reply",
     "file_timestamp",
     "is_uk_postcode",

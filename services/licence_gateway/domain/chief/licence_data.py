@@ -15,11 +15,14 @@ from licence_gateway.domain.chief.syntax import (
     FIELD_SEP,
     LINE_SEP,
     ChiefFormatError,
+    ascii_field,
     to_ascii,
 )
 from licence_gateway.domain.chief.validator import (
+    CheckState,
     FileProblem,
     LicenceDataInvalid,
+    record_problems,
     validate_licence_data_file,
 )
 
@@ -81,40 +84,35 @@ def build_licence_data(
     """One licenceData file from stored licence objects in arrival order, checked before return.
 
     Raises `LicenceNotBuildable` for a licence that cannot be rendered and `LicenceDataInvalid`
-    when the file or its ASCII attachment fails the self-check.
+    when the ASCII attachment fails the self-check.
     """
+    writer = _FileWriter()
     timestamp = file_timestamp(created_at)
-    records = [
-        f"fileHeader\\{source_system}\\{DESTINATION_SYSTEM}\\licenceData"
-        f"\\{timestamp}\\{run_number}\\N"
-    ]
+    header = ["", "fileHeader", source_system, DESTINATION_SYSTEM, "licenceData", timestamp]
+    writer.write([[*header, str(run_number), "N"]])
     references: list[str] = []
     for index, licence in enumerate(licences):
         try:
-            _licence_records(licence, records)
+            records = _licence_records(licence)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             reference = licence.get("reference") if isinstance(licence, Mapping) else None
             raise LicenceNotBuildable(index, reference, f"{type(exc).__name__}: {exc}") from exc
+        writer.write(records, index)
         references.append(licence["reference"])
-    records.append(f"fileTrailer\\{len(references)}")
-    text = "".join([f"{number}\\{record}\n" for number, record in enumerate(records, start=1)])
-    # The stored text stays what the original builds; what CHIEF receives must pass the check.
-    attachment, cut_fields = cut_to_chief_maxima(to_ascii(text))
-    problems = validate_licence_data_file(attachment)
-    if problems:
-        raise LicenceDataInvalid(problems)
+    writer.write([["", "fileTrailer", str(len(references))]])
+    text, attachment = writer.finish()
     return LicenceDataFile(
         name=licence_data_file_name(source_system, run_number, created_at),
         text=text,
         attachment=attachment,
         run_number=run_number,
         references=tuple(references),
-        cut_fields=cut_fields,
+        cut_fields=tuple(writer.cuts),
     )
 
 
 _ADDRESS_LINES = {7 + n: (f"organisation.address.line_{n + 1}", 35) for n in range(5)}
-# record type -> {field index: (payload field, CHIEF maximum)}
+# record type -> {field index (the line number is field 0): (payload field, CHIEF maximum)}
 CHIEF_MAXIMA: dict[str, dict[int, tuple[str, int]]] = {
     "licence": {2: ("reference", 17), 4: ("licence_reference", 35)},
     "trader": {
@@ -129,36 +127,96 @@ CHIEF_MAXIMA: dict[str, dict[int, tuple[str, int]]] = {
 }
 
 
-def cut_to_chief_maxima(attachment: str) -> tuple[str, tuple[CutField, ...]]:
-    """Cut every field of the ASCII attachment that is longer than CHIEF allows.
+_MAXIMA = {
+    record_type: tuple((index, maximum) for index, (_, maximum) in fields.items())
+    for record_type, fields in CHIEF_MAXIMA.items()
+}
 
-    Surrounding whitespace goes first (the original's serializers never counted it), then the
-    end. The API measures fields as the original did, so only what transliteration grew, or
-    that whitespace, is ever cut.
+
+class _FileWriter:
+    """Numbers the records and writes each twice: into the stored text, and into the ASCII
+    attachment with every field cut to CHIEF's maximum, self-checking the attachment's record
+    from the fields as written.
+
+    Those fields are the attachment's own exactly when no field holds a separator, which
+    `finish` proves by counting separators; otherwise it checks the attachment line by line,
+    which names the broken record.
     """
-    lines = attachment.split(LINE_SEP)
-    cuts: list[CutField] = []
-    licence = -1
-    for number, line in enumerate(lines):
-        tokens = line.split(FIELD_SEP)
-        if len(tokens) < 3:
-            continue
-        record_type = tokens[1]
-        if record_type == "licence":
-            licence += 1
-        maxima = CHIEF_MAXIMA.get(record_type)
-        if maxima is None:
-            continue
-        size = len(tokens)
-        long_fields = [i for i in maxima if i < size and len(tokens[i]) > maxima[i][1]]
-        for index in long_fields:
-            name, maximum = maxima[index]
-            goods_line = int(tokens[2]) - 1 if tokens[2].isdigit() else 0
-            cuts.append(CutField(licence, name.format(goods_line), len(tokens[index]), maximum))
-            tokens[index] = tokens[index].strip()[:maximum]
-        if long_fields:
-            lines[number] = FIELD_SEP.join(tokens)
-    return (LINE_SEP.join(lines), tuple(cuts)) if cuts else (attachment, ())
+
+    def __init__(self) -> None:
+        self.text_lines: list[str] = []
+        self.ascii_lines: list[str] = []
+        self.attachment_differs = False
+        self.field_separators = 0  # in the attachment, if no field holds one
+        self.cuts: list[CutField] = []
+        self.problems: list[FileProblem] = []
+        self.state = CheckState()
+        # record (after its line number) as sent -> its field separators, for every record that
+        # passed the check uncut: a batch repeats its traders, countries, goods lines and ends
+        self.passed: dict[str, int] = {}
+
+    def write(self, records: list[list[str]], licence: int = -1) -> None:
+        """Write records whose first field, left empty, becomes their line number; `licence` is
+        the index of the licence they belong to."""
+        text_lines, ascii_lines, passed = self.text_lines, self.ascii_lines, self.passed
+        for fields in records:
+            number = str(len(text_lines) + 1)
+            record = FIELD_SEP.join(fields)  # from the separator after the line number
+            text_lines.append(number + record)
+            ascii_record = record if record.isascii() else ascii_field(record)
+            separators = passed.get(ascii_record)
+            if separators is None:
+                if ascii_record is not record:
+                    fields = ascii_record.split(FIELD_SEP)
+                fields[0] = number
+                ascii_record = self._check(fields, ascii_record, licence)
+                separators = len(fields) - 1
+            if ascii_record is not record:
+                self.attachment_differs = True
+            ascii_lines.append(number + ascii_record)
+            self.field_separators += separators
+
+    def _check(self, fields: list[str], ascii_record: str, licence: int) -> str:
+        """Cut and check a record not seen before in this file; returns it as it is sent."""
+        maxima = _MAXIMA.get(fields[1])
+        cut = maxima is not None and any(len(fields[i]) > maximum for i, maximum in maxima)
+        if cut:  # the cut is logged for each licence, so a cut record is never remembered
+            self._cut(fields, licence)
+            ascii_record = FIELD_SEP + FIELD_SEP.join(fields[1:])
+        if messages := record_problems(fields, self.state):
+            self.problems += [FileProblem(int(fields[0]), fields[1], m) for m in messages]
+        elif not cut and fields[1] != "fileHeader":  # the header's check reads its line number
+            self.passed[ascii_record] = len(fields) - 1
+        return ascii_record
+
+    def _cut(self, fields: list[str], licence: int) -> None:
+        """Surrounding whitespace goes first (the original's serializers never counted it), then
+        the end. The API measures fields as the original did, so only what transliteration grew,
+        or that whitespace, is ever cut."""
+        for index, (name, maximum) in CHIEF_MAXIMA[fields[1]].items():
+            if len(fields[index]) > maximum:
+                goods_line = int(fields[2]) - 1 if fields[2].isdigit() else 0
+                cut = CutField(licence, name.format(goods_line), len(fields[index]), maximum)
+                self.cuts.append(cut)
+                fields[index] = fields[index].strip()[:maximum]
+
+    def finish(self) -> tuple[str, str]:
+        """The stored text and the attachment; raises `LicenceDataInvalid` if the check failed."""
+        text = LINE_SEP.join(self.text_lines) + LINE_SEP
+        if not self.attachment_differs:
+            attachment = text
+        else:
+            attachment = LINE_SEP.join(self.ascii_lines) + LINE_SEP
+        problems = self.problems
+        lines = len(self.ascii_lines)
+        if (
+            attachment.count(FIELD_SEP) != self.field_separators
+            or attachment.count(LINE_SEP) != lines
+        ):
+            problems = validate_licence_data_file(attachment)
+        if problems:
+            raise LicenceDataInvalid(problems)
+        return text, attachment
 
 
 def check_licence_data(text: str, attachment: str | None = None) -> list[FileProblem]:
@@ -184,60 +242,67 @@ def _date(container: Mapping[str, Any], key: str) -> str:
     return value.replace("-", "") if value else ""
 
 
-def _licence_records(licence: Mapping[str, Any], records: list[str]) -> None:
-    """Append one licence's records, `licence` to `end` inclusive, to `records`."""
-    first = len(records)
+def _licence_records(licence: Mapping[str, Any]) -> list[list[str]]:
+    """One licence's records, `licence` to `end` inclusive, each with an empty first field."""
     licence_type = licence["type"]
     action = licence["action"]
-    records.append(
-        f"licence\\{licence['reference']}\\{action}\\{_text(licence['licence_reference'])}"
-        f"\\{CHIEF_LICENCE_TYPE[licence_type]}\\I"
-        f"\\{_date(licence, 'start_date')}\\{_date(licence, 'end_date')}"
-    )
+    records = [
+        [
+            "",
+            "licence",
+            f"{licence['reference']}",
+            f"{action}",
+            _text(licence["licence_reference"]),
+            CHIEF_LICENCE_TYPE[licence_type],
+            "I",
+            _date(licence, "start_date"),
+            _date(licence, "end_date"),
+        ]
+    ]
     if action != "cancel":
-        _trader(licence["organisation"], records)
+        records.append(_trader(licence["organisation"]))
         if group := licence.get("country_group"):
-            records.append(f"country\\\\{group}\\O")
+            records.append(["", "country", "", f"{group}", "O"])
         elif code := licence.get("country_code"):
-            records.append(f"country\\{code}\\\\O")
+            records.append(["", "country", f"{code}", "", "O"])
         restrictions: str = licence.get("restrictions", "")
         if restrictions != "":  # only the empty string suppresses the record, as upstream
-            records.append(f"restrictions\\{'|'.join(restrictions.splitlines()).strip()}")
-        _goods(licence_type, licence.get("goods"), records)
-    records.append(f"end\\licence\\{len(records) - first + 1}")
+            records.append(["", "restrictions", "|".join(restrictions.splitlines()).strip()])
+        if goods := licence.get("goods"):
+            records += _goods(licence_type, goods)
+    records.append(["", "end", "licence", str(len(records) + 1)])
+    return records
 
 
 _ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
 
 
-def _trader(organisation: Mapping[str, Any], records: list[str]) -> None:
+def _trader(organisation: Mapping[str, Any]) -> list[str]:
     address = organisation["address"]
     # TURN stays empty: ICMS traders are identified by EORI only
-    fields = ["trader", "", _text(organisation.get("eori_number"))]
+    fields = ["", "trader", "", _text(organisation.get("eori_number"))]
     fields += (_date(organisation, "start_date"), _date(organisation, "end_date"))
     fields.append(_text(organisation.get("name")))
     fields += ["" if value is None else str(value) for value in map(address.get, _ADDRESS_KEYS)]
-    records.append(FIELD_SEP.join(fields))
+    return fields
 
 
-def _goods(
-    licence_type: str, goods: Sequence[Mapping[str, Any]] | None, records: list[str]
-) -> None:
-    if not goods:
-        return
+def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     if licence_type in ("OIL", "DFL"):  # firearms: open lines, quantities ignored
-        for number, good in enumerate(goods, start=1):
-            records.append(_line_record(number, "", good["description"], "O", "", ""))
-        return
+        return [
+            _line_record(number, "", good["description"], "O", "", "")
+            for number, good in enumerate(goods, start=1)
+        ]
     with_commodity = licence_type in ("SAN", "NUCLEAR")
     with_description = licence_type in ("SIL", "NUCLEAR")
+    lines = []
     for number, good in enumerate(goods, start=1):
         controlled_by = good["controlled_by"]
         unit = quantity = ""
         if controlled_by == "Q":  # only quantity control carries a unit and an amount
             unit = f"{int(good['unit']):03}"
             quantity = _text(good["quantity"])
-        records.append(
+        lines.append(
             _line_record(
                 number,
                 good["commodity"] if with_commodity else "",
@@ -247,16 +312,23 @@ def _goods(
                 quantity,
             )
         )
+    return lines
 
 
 def _line_record(
-    number: int, commodity: str, description: str, controlled_by: str, unit: str, quantity: str
-) -> str:
+    number: int,
+    commodity: object,
+    description: object,
+    controlled_by: object,
+    unit: str,
+    quantity: str,
+) -> list[str]:
     """A 19-field goods line; supplements, group, currency, value and sub-period stay empty."""
-    return (
-        f"line\\{number}\\{commodity}\\\\\\\\{description}\\{controlled_by}"
-        f"\\\\{unit}\\\\{quantity}\\\\\\\\\\\\"
-    )
+    empty = ""
+    return [
+        empty, "line", str(number), f"{commodity}", empty, empty, empty, f"{description}",
+        f"{controlled_by}", empty, unit, empty, quantity, empty, empty, empty, empty, empty, empty,
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,25 @@ def _has_surrogate(run: str) -> bool:
 
 
 _TRANSLITERATE = "licence_gateway.chief.transliterate"
+
+
+_FIELDS: dict[str, str] = {}  # whole fields: a batch repeats its traders' names and addresses
+_FIELD_CHARS_KEPT = 1_000_000
+_field_chars = 0
+
+
+def ascii_field(value: str) -> str:
+    """`to_ascii` of one field of a record, remembered for the fields that repeat."""
+    global _field_chars
+    ascii_form = _FIELDS.get(value)
+    if ascii_form is None:
+        ascii_form = to_ascii(value)
+        if _field_chars < _FIELD_CHARS_KEPT and not _has_surrogate(value):
+            _FIELDS[value] = ascii_form
+            _field_chars += len(value)
+    return ascii_form
+
+
 codecs.register_error(_TRANSLITERATE, _transliterated_run)
 
 

@@ -56,15 +56,18 @@ class LicenceDataInvalid(ValueError):
 
 
 @dataclass
-class _State:
-    data_id: str = ""  # from the fileHeader: licence actions are checked only in licenceData
+class CheckState:
+    """What the check carries from record to record: the fileHeader's data identifier (licence
+    actions are checked only in licenceData)."""
+
+    data_id: str = ""
 
 
-_Check = Callable[[list[str], _State], Sequence[str]]
+_Check = Callable[[list[str], CheckState], Sequence[str]]
 _FINE: Sequence[str] = ()  # what a record without problems returns: no allocation on the fast path
 
 
-def _file_header(tokens: list[str], state: _State) -> Sequence[str]:
+def _file_header(tokens: list[str], state: CheckState) -> Sequence[str]:
     state.data_id = tokens[4]
     errors = []
     if tokens[0] != "1":
@@ -78,7 +81,7 @@ def _file_header(tokens: list[str], state: _State) -> Sequence[str]:
     return errors
 
 
-def _licence(tokens: list[str], state: _State) -> Sequence[str]:
+def _licence(tokens: list[str], state: CheckState) -> Sequence[str]:
     if tokens[5] in CHIEF_LICENCE_TYPES and (
         tokens[3] in LICENCE_DATA_ACTIONS or state.data_id != "licenceData"
     ):
@@ -91,7 +94,7 @@ def _licence(tokens: list[str], state: _State) -> Sequence[str]:
     return errors
 
 
-def _trader(tokens: list[str], state: _State) -> Sequence[str]:
+def _trader(tokens: list[str], state: CheckState) -> Sequence[str]:
     _, _, turn, trader_id, start, end, name, *address, postcode = tokens
     if (
         (turn or trader_id)
@@ -121,7 +124,7 @@ def _trader(tokens: list[str], state: _State) -> Sequence[str]:
     return errors
 
 
-def _country(tokens: list[str], state: _State) -> Sequence[str]:
+def _country(tokens: list[str], state: CheckState) -> Sequence[str]:
     errors = []
     if tokens[2] and tokens[3]:
         errors.append("Both country code and group cannot be valid in the same record")
@@ -130,7 +133,7 @@ def _country(tokens: list[str], state: _State) -> Sequence[str]:
     return errors
 
 
-def _foreign_trader(tokens: list[str], state: _State) -> Sequence[str]:
+def _foreign_trader(tokens: list[str], state: CheckState) -> Sequence[str]:
     errors = []
     if len(tokens[2]) > NAME_MAX:
         errors.append(f"Foreign trader name cannot exceed {NAME_MAX} chars")
@@ -146,7 +149,7 @@ def _foreign_trader(tokens: list[str], state: _State) -> Sequence[str]:
     return errors
 
 
-def _line(tokens: list[str], state: _State) -> Sequence[str]:
+def _line(tokens: list[str], state: CheckState) -> Sequence[str]:
     if (tokens[7] or tokens[3]) and tokens[8] in CONTROLLED_BY:
         return _FINE
     errors = []
@@ -171,6 +174,18 @@ _RECORDS: dict[str, tuple[int, _Check | None]] = {
 }
 
 
+def record_problems(tokens: list[str], state: CheckState) -> Sequence[str]:
+    """The problems of one record, split into its fields (the line number first)."""
+    record_type = tokens[1] if len(tokens) > 1 else ""
+    rule = _RECORDS.get(record_type)
+    if rule is None:
+        return (f"Invalid record type {record_type}",)
+    field_count, check = rule
+    if len(tokens) != field_count:
+        return (f"{record_type} doesn't contain all necessary values",)
+    return _FINE if check is None else check(tokens, state)
+
+
 def validate_licence_data_file(text: str, *, derived_from: str | None = None) -> list[FileProblem]:
     """Every problem in the file; an empty list means it may be sent.
 
@@ -178,7 +193,7 @@ def validate_licence_data_file(text: str, *, derived_from: str | None = None) ->
     attachment): the lines they share were checked there, so only the lines that differ are.
     """
     problems: list[FileProblem] = []
-    state = _State()
+    state = CheckState()
     lines = text.split(LINE_SEP)
     checked = derived_from.split(LINE_SEP) if derived_from is not None else []
     if len(checked) != len(lines):
@@ -191,16 +206,7 @@ def validate_licence_data_file(text: str, *, derived_from: str | None = None) ->
         if not line or (checked and line == checked[number - 1]):
             continue
         tokens = line.split(FIELD_SEP)
-        record_type = tokens[1] if len(tokens) > 1 else ""
-        rule = _RECORDS.get(record_type)
-        if rule is None:
-            problems.append(FileProblem(number, record_type, f"Invalid record type {record_type}"))
-            continue
-        field_count, check = rule
-        if len(tokens) != field_count:
-            message = f"{record_type} doesn't contain all necessary values"
-            problems.append(FileProblem(number, record_type, message))
-            continue
-        if check is not None and (messages := check(tokens, state)):
+        if messages := record_problems(tokens, state):
+            record_type = tokens[1] if len(tokens) > 1 else ""
             problems.extend(FileProblem(number, record_type, m) for m in messages)
     return problems
