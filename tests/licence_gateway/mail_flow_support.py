@@ -26,7 +26,7 @@ import pytest_asyncio
 from aiohttp import web
 from arq.connections import ArqRedis
 from pydantic import SecretStr
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from devtools.serving import BackgroundServer
@@ -43,7 +43,7 @@ from licence_gateway.store.mail import (
     create_mail,
     move_mail,
 )
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, WaitingPayload
 from service_kit.db import create_sessionmaker
 from tests.licence_gateway.mail_fixtures import MAILBOX_USER, POP3_PASSWORD
 from tests.support.dovecot import DovecotServer
@@ -339,9 +339,7 @@ async def add_answered_batch(
             for position, payload_id in enumerate(payload_ids, start=1)
         )
         await session.execute(
-            update(LicencePayload)
-            .where(LicencePayload.id.in_(payload_ids))
-            .values(is_processed=True)
+            delete(WaitingPayload).where(WaitingPayload.payload_id.in_(payload_ids))
         )
         await move_mail(session, mail, MailStatus.REPLY_PENDING, "sent (test)")
         if reply is not None:

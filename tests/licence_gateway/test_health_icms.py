@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest_asyncio
 from arq.connections import ArqRedis
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.mail import Mail
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import LicencePayload, WaitingPayload
 from tests.support.apps import app_client
 from tests.support.infra import free_port
 
@@ -84,8 +85,10 @@ async def test_old_payloads_already_sent_or_skipped_do_not_count(
     client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
     old = datetime.now(UTC) - timedelta(hours=2)
-    db_session.add_all([payload(old, is_processed=True), payload(old, skip_process=True)])
+    sent = payload(old)
+    db_session.add_all([sent, payload(old, skip_process=True)])
     await db_session.flush()
+    await db_session.execute(delete(WaitingPayload).where(WaitingPayload.payload_id == sent.id))
     assert (await client.get("/healthcheck/")).status_code == 200
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service_kit.app import build_app
-from service_kit.db import ReadSessionDep, SessionDep, get_sessionmaker
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
+from service_kit.request_session import ReadSessionDep, SessionDep, get_sessionmaker
 from service_kit.settings import ServiceSettings
 from tests.support.apps import app_client
 

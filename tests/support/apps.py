@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from service_kit.db import get_read_sessionmaker, get_sessionmaker
+from service_kit.request_session import get_read_sessionmaker, get_sessionmaker
 from tests.support.infra import free_port
 
 

@@ -16,8 +16,8 @@ from invoice_checker.api.permissions import CanManageAccess, forget_sign_ins_aft
 from invoice_checker.domain.permissions import GROUPS, Permission, Principal, permissions_of
 from invoice_checker.store import access
 from invoice_checker.store.auth import AuthUser
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/access", tags=["access"])
 

@@ -31,8 +31,8 @@ from invoice_checker.store.auth import (
     revoke_credential,
     revoke_secret,
 )
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_configured
+from service_kit.request_session import SessionDep
 from service_kit.settings import NotConfiguredError, require_settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

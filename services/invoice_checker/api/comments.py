@@ -16,8 +16,8 @@ from invoice_checker.api.invoice_detail import (
 from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices, RowScope
 from invoice_checker.domain.permissions import Permission
 from invoice_checker.store import checking
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 

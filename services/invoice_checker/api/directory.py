@@ -20,8 +20,8 @@ from invoice_checker.domain.reports import billing_ratio, ratio
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store import reports
 from invoice_checker.store.invoice_stats import month_end
-from service_kit.db import SessionDep
 from service_kit.errors import not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 

@@ -14,7 +14,7 @@ from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain import hour_exports
 from invoice_checker.store import checking
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["exports"])
 

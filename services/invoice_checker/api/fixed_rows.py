@@ -21,8 +21,8 @@ from invoice_checker.domain.scopes import Scope
 from invoice_checker.store import checking, scopes
 from invoice_checker.store.directory import Project
 from invoice_checker.store.workflow import InvoiceFixedRow, ProjectFixedRow
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["fixed rows"])
 

@@ -38,8 +38,8 @@ from invoice_checker.store.flex import (
     overlapping_contract,
 )
 from invoice_checker.store.history import record_history, update_with_history
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["flex"])
 

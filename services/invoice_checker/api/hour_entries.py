@@ -23,9 +23,10 @@ from invoice_checker.store.directory import Client, Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.scopes import hour_entry_visible
-from service_kit.db import AnySelect, ReadSessionDep
+from service_kit.db import AnySelect
 from service_kit.errors import Problem
 from service_kit.pagination import Page, PageDep, paginate
+from service_kit.request_session import ReadSessionDep
 
 router = APIRouter(prefix="/api/v1/hour-entries", tags=["hour-entries"])
 MAX_UPSTREAM_ID = 2**31 - 1  # 10000ft ids are stored as PostgreSQL integer

@@ -28,8 +28,8 @@ from invoice_checker.store import checking, scopes
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
 from invoice_checker.store.workflow import InvoiceComment
-from service_kit.db import SessionDep
 from service_kit.errors import not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 

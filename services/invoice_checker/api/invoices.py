@@ -16,9 +16,9 @@ from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
-from service_kit.db import ReadSessionDep
 from service_kit.errors import Problem
 from service_kit.pagination import Page, PageDep
+from service_kit.request_session import ReadSessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
 

@@ -17,9 +17,9 @@ from invoice_checker.jobs.queue import job
 from invoice_checker.store.aws import AmazonLinkedAccount
 from invoice_checker.store.directory import Project
 from invoice_checker.store.overviews import link_project, unlink_project
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import enqueue
+from service_kit.request_session import SessionDep
 from service_kit.state import get_redis
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])

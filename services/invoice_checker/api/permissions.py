@@ -23,9 +23,9 @@ from invoice_checker.domain.scopes import Scope
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
+from service_kit.request_session import SessionDep
 from service_kit.state import get_redis
 
 SESSION_COOKIE = "ic_session"

@@ -14,8 +14,8 @@ from invoice_checker.domain import reports as rules
 from invoice_checker.domain.date_ranges import Day
 from invoice_checker.store import reports
 from invoice_checker.store.invoice_stats import month_end
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

@@ -37,8 +37,8 @@ from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.flex import load_flex_inputs
 from invoice_checker.store.scopes import invoice_in_scope, principal_for_slack_id, project_in_scope
 from invoice_checker.store.slack import invoice_card, person_by_slack_id, project_card
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_configured
+from service_kit.request_session import SessionDep
 from service_kit.settings import NotConfiguredError, require_settings
 from service_kit.state import get_redis
 

@@ -17,9 +17,9 @@ from invoice_checker.jobs.sync_runs import enqueue_when_committed
 from invoice_checker.store import sync_runs
 from invoice_checker.store.scopes import project_in_scope
 from invoice_checker.store.syncs import SyncRun
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.pagination import Page, PageDep, paginate
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from invoice_checker.api.invoice_detail import NOT_FOUND, invoice_or_404
 from invoice_checker.api.permissions import CanCheckInvoices, CanViewInvoices, RowScope
 from invoice_checker.store import checking
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["tags"])
 

@@ -29,8 +29,8 @@ from invoice_checker.store.hour_submission import (
     submit_hours,
     unsubmitted_entries,
 )
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(prefix="/api/v1/you", tags=["you"])
 

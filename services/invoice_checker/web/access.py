@@ -19,7 +19,7 @@ from invoice_checker.domain.permissions import GROUPS
 from invoice_checker.store import access
 from invoice_checker.web.rendering import done_redirect, render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -24,9 +24,9 @@ from invoice_checker.store.overviews import (
 )
 from invoice_checker.web.rendering import render, step_month
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
 from service_kit.queue import after_commit
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

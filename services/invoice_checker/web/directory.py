@@ -18,8 +18,8 @@ from invoice_checker.domain.slack_messages import TENKFEET_APP
 from invoice_checker.store.directory import TenkfeetUser
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render, step_month
-from service_kit.db import SessionDep
 from service_kit.errors import not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -30,8 +30,8 @@ from invoice_checker.store.flex import (
 from invoice_checker.store.hour_submission import person_by_email
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
 from service_kit.errors import Problem, not_found
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,7 +14,7 @@ from invoice_checker.domain.scopes import ProjectReach
 from invoice_checker.store import reports, sync_runs
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, invoice_totals
 from invoice_checker.web.rendering import render, step_month
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,8 +15,8 @@ from invoice_checker.domain.permissions import Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render
-from service_kit.db import SessionDep
 from service_kit.pagination import PageParams, paginate
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

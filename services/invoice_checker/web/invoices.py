@@ -35,8 +35,8 @@ from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page, inv
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.web.rendering import page_count, render, step_month
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -19,9 +19,9 @@ from invoice_checker.jobs.schedules import SCHEDULE
 from invoice_checker.store.overviews import latest_events, recent_events
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
 from service_kit.errors import not_found
 from service_kit.queue import enqueue
+from service_kit.request_session import SessionDep
 from service_kit.state import get_redis
 
 router = APIRouter(include_in_schema=False)

@@ -31,7 +31,7 @@ from invoice_checker.store.slack import (
 from invoice_checker.store.slack_outbox import PlannedMessage
 from invoice_checker.web.rendering import done_redirect, render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

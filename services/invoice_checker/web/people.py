@@ -16,7 +16,7 @@ from invoice_checker.api.permissions import CanViewReports, CurrentPrincipal, Ro
 from invoice_checker.store.invoice_stats import month_end
 from invoice_checker.store.overviews import person_project_hours
 from invoice_checker.web.rendering import render, step_month
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

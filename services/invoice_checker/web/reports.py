@@ -32,8 +32,8 @@ from invoice_checker.store.overviews import (
     hours_overview,
 )
 from invoice_checker.web.rendering import render, step_month
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import SESSION_COOKIE, lookup_principal, same_origin
 from invoice_checker.domain.permissions import Principal
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
+from service_kit.request_session import SessionDep
 
 # Paths that are not pages: the JSON API, its docs (Swagger loads its own scripts), probes.
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics")

@@ -13,7 +13,7 @@ from invoice_checker.api.auth import safe_next
 from invoice_checker.api.permissions import SESSION_COOKIE, CurrentPrincipal
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked, OptionalPrincipal
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,9 +14,9 @@ from invoice_checker.api import syncs
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.web.rendering import page_count, render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
 from service_kit.errors import Problem
 from service_kit.pagination import PageParams
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

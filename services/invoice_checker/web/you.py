@@ -11,7 +11,7 @@ from invoice_checker.api.flex import Today
 from invoice_checker.api.permissions import CurrentPrincipal
 from invoice_checker.web.rendering import render
 from invoice_checker.web.security import CsrfChecked
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 
 router = APIRouter(include_in_schema=False)
 

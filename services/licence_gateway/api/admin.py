@@ -29,9 +29,9 @@ from licence_gateway.store.mail import (
     ReceivedEmail,
 )
 from licence_gateway.store.payloads import LicencePayload
-from service_kit.db import ReadSessionDep, SessionDep
 from service_kit.errors import Problem, not_configured, not_found
 from service_kit.pagination import Page, PageDep, paginate
+from service_kit.request_session import ReadSessionDep, SessionDep
 from service_kit.settings import NotConfiguredError, require_settings
 
 T = TypeVar("T")

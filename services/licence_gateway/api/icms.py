@@ -38,7 +38,7 @@ from licence_gateway.store.payloads import (
     NewPayload,
     store_payload,
 )
-from service_kit.db import SessionDep
+from service_kit.request_session import SessionDep
 from service_kit.state import RedisDep
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ The order of commits is the reliability argument:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +26,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -51,7 +52,7 @@ from licence_gateway.store.mail import (
     next_run_number,
     record_send_failure,
 )
-from licence_gateway.store.payloads import LicencePayload, licence_data, payload_waiting
+from licence_gateway.store.payloads import LicencePayload, WaitingPayload, licence_data
 from service_kit.advisory_locks import AdvisoryLock
 
 logger = logging.getLogger(__name__)
@@ -155,9 +156,10 @@ async def claim_payloads(session: AsyncSession) -> list[ClaimedPayload]:
     stored = func.convert_to(cast(LicencePayload.data, Text), literal("UTF8"))
     rows = await session.execute(
         select(LicencePayload.id, LicencePayload.reference, stored)
-        .where(payload_waiting())
-        .order_by(LicencePayload.received_at, LicencePayload.id)
-        .with_for_update(skip_locked=True)
+        .join(WaitingPayload, WaitingPayload.payload_id == LicencePayload.id)
+        .where(LicencePayload.skip_process.is_(False))
+        .order_by(WaitingPayload.received_at, WaitingPayload.payload_id)
+        .with_for_update(of=WaitingPayload, skip_locked=True)
     )
     return [ClaimedPayload(*row) for row in rows]
 
@@ -181,18 +183,20 @@ async def _file_of_waiting_payloads(
     Ingest refuses a payload that cannot, so this should never find one; if one slips through,
     it gets its skip flag set and is logged, and must not block every other licence as it did in
     the original (section 14.3). The file is built once; only when that fails is each payload
-    tried on its own. The claimed payloads (their licence texts) are dropped on return.
+    tried on its own. Each licence text is dropped once the builder has read it.
     """
     payloads = await claim_payloads(session)
     if not payloads:
         return None
     run_number = await next_run_number(session, flow.settings.first_run_number)
     now = flow.clock()
+    payload_ids = [payload.id for payload in payloads]
     try:
-        return _build(payloads, flow, run_number, now), [payload.id for payload in payloads]
+        return _build(_consumed(payloads), flow, run_number, now), payload_ids
     except ValueError:
         pass
     _build([], flow, run_number, now)  # an empty file failing means the settings are wrong: raise
+    payloads = await claim_payloads(session)  # the rows this transaction has locked, again
     good: list[ClaimedPayload] = []
     bad: list[ClaimedPayload] = []
     for payload in payloads:
@@ -213,6 +217,13 @@ async def _file_of_waiting_payloads(
     return _build(good, flow, run_number, now), [payload.id for payload in good]
 
 
+def _consumed(payloads: list[ClaimedPayload]) -> Iterator[ClaimedPayload]:
+    """The payloads in order, each let go of as it is handed over."""
+    payloads.reverse()
+    while payloads:
+        yield payloads.pop()
+
+
 def _builds(payload: PayloadToSend, flow: MailFlow, now: datetime) -> bool:
     try:
         _build([payload], flow, 1, now)
@@ -222,7 +233,7 @@ def _builds(payload: PayloadToSend, flow: MailFlow, now: datetime) -> bool:
 
 
 def _build(
-    payloads: Sequence[PayloadToSend], flow: MailFlow, run_number: int, now: datetime
+    payloads: Iterable[PayloadToSend], flow: MailFlow, run_number: int, now: datetime
 ) -> LicenceDataFile:
     return build_licence_data(
         (payload.data for payload in payloads),
@@ -293,12 +304,11 @@ async def _commit(
             select(literal(batch.id, BigInteger), ids.c.payload_id, ids.c.position),
         )
     )
-    # The ids were read once, above: a payload arriving meanwhile is never marked by mistake
-    # (section 14.4). No loaded object needs the new value: no in-memory synchronisation.
+    # Out of the queue. The ids were read once, above: a payload arriving meanwhile is never
+    # taken out by mistake (section 14.4). No loaded object needs to know: no synchronisation.
     await session.execute(
-        update(LicencePayload)
-        .where(LicencePayload.id == any_(_ids(payload_ids)))
-        .values(is_processed=True)
+        delete(WaitingPayload)
+        .where(WaitingPayload.payload_id == any_(_ids(payload_ids)))
         .execution_options(synchronize_session=False)
     )
     await session.commit()

@@ -22,16 +22,18 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     DateTime,
+    ForeignKey,
     Index,
     String,
     UniqueConstraint,
     and_,
+    exists,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from licence_gateway.store.base import Base
 from service_kit.db import autocommit_connection
@@ -41,21 +43,28 @@ REFERENCE_LENGTH = 35
 TYPE_LENGTH = 10
 
 
+class WaitingPayload(Base):
+    """The batching job's queue: each payload no batch has carried yet, with its arrival time.
+
+    A trigger adds every new payload, whatever inserts it (migration lg0006); the batch that
+    carries a payload deletes its row here. Deleting a narrow row updates no index and copies
+    nothing, where marking the payload row itself rewrote it, licence and all, in three indexes.
+    """
+
+    __tablename__ = "waiting_payloads"
+    __table_args__ = (Index("ix_waiting_payloads_arrival", "received_at", "payload_id"),)
+
+    payload_id: Mapped[int] = mapped_column(
+        ForeignKey("licence_payloads.id", ondelete="CASCADE"), primary_key=True
+    )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LicencePayload(Base):
     """One licence instruction accepted from ICMS; the batching job turns it into a CHIEF record."""
 
     __tablename__ = "licence_payloads"
-    __table_args__ = (
-        UniqueConstraint("icms_id", "action"),
-        # The batching job's queue: unprocessed payloads in arrival order. Query it with
-        # `is_processed IS false` (`.is_(False)`): PostgreSQL does not match `NOT is_processed`.
-        Index(
-            "ix_licence_payloads_unprocessed",
-            "received_at",
-            "id",
-            postgresql_where=text("is_processed IS false"),
-        ),
-    )
+    __table_args__ = (UniqueConstraint("icms_id", "action"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     icms_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
@@ -66,19 +75,25 @@ class LicencePayload(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    is_processed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Read-only: carried by a batch, i.e. no longer in the queue.
+    is_processed: Mapped[bool] = column_property(
+        ~exists().where(WaitingPayload.payload_id == id).correlate_except(WaitingPayload)
+    )
     skip_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
+def in_queue() -> ColumnElement[bool]:
+    return exists().where(WaitingPayload.payload_id == LicencePayload.id)
+
+
 def payload_waiting() -> ColumnElement[bool]:
-    """A payload the next batch takes: not yet sent, not skipped. Written `IS false` so the
-    planner can use ix_licence_payloads_unprocessed (it does not match `NOT is_processed`)."""
-    return and_(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(False))
+    """A payload the next batch takes: not yet sent, not skipped."""
+    return and_(in_queue(), LicencePayload.skip_process.is_(False))
 
 
 def payload_skipped() -> ColumnElement[bool]:
     """A payload left out of batches on purpose (the skip flag), not yet sent."""
-    return and_(LicencePayload.is_processed.is_(False), LicencePayload.skip_process.is_(True))
+    return and_(in_queue(), LicencePayload.skip_process.is_(True))
 
 
 # What reaching PostgreSQL fails with (refused, dropped, timed out), as opposed to a bad statement.

@@ -144,8 +144,9 @@ class _FileWriter:
     """
 
     def __init__(self) -> None:
-        self.text_lines: list[str] = []
-        self.ascii_lines: list[str] = []
+        self.lines = 0
+        self.text_parts: list[str] = []  # one per `write`, lines joined
+        self.ascii_parts: list[str] = []
         self.attachment_differs = False
         self.field_separators = 0  # in the attachment, if no field holds one
         self.cuts: list[CutField] = []
@@ -157,10 +158,14 @@ class _FileWriter:
 
     def write(self, records: list[list[str]], licence: int = -1) -> None:
         """Write records whose first field, left empty, becomes their line number; `licence` is
-        the index of the licence they belong to."""
-        text_lines, ascii_lines, passed = self.text_lines, self.ascii_lines, self.passed
+        the index of the licence they belong to. They are kept as one text per call: a tenth
+        of the objects one per line would take."""
+        text_lines: list[str] = []
+        ascii_lines: list[str] = []
+        passed, differs = self.passed, False
         for fields in records:
-            number = str(len(text_lines) + 1)
+            self.lines += 1
+            number = str(self.lines)
             record = FIELD_SEP.join(fields)  # from the separator after the line number
             text_lines.append(number + record)
             ascii_record = record if record.isascii() else ascii_field(record)
@@ -172,9 +177,13 @@ class _FileWriter:
                 ascii_record = self._check(fields, ascii_record, licence)
                 separators = len(fields) - 1
             if ascii_record is not record:
-                self.attachment_differs = True
+                differs = True
             ascii_lines.append(number + ascii_record)
             self.field_separators += separators
+        text = LINE_SEP.join(text_lines)
+        self.text_parts.append(text)
+        self.ascii_parts.append(LINE_SEP.join(ascii_lines) if differs else text)
+        self.attachment_differs |= differs
 
     def _check(self, fields: list[str], ascii_record: str, licence: int) -> str:
         """Cut and check a record not seen before in this file; returns it as it is sent."""
@@ -202,16 +211,16 @@ class _FileWriter:
 
     def finish(self) -> tuple[str, str]:
         """The stored text and the attachment; raises `LicenceDataInvalid` if the check failed."""
-        text = LINE_SEP.join(self.text_lines) + LINE_SEP
-        if not self.attachment_differs:
-            attachment = text
-        else:
-            attachment = LINE_SEP.join(self.ascii_lines) + LINE_SEP
+        text = LINE_SEP.join(self.text_parts) + LINE_SEP
+        self.text_parts = []  # megabytes: let go before the attachment is joined
+        attachment = text
+        if self.attachment_differs:
+            attachment = LINE_SEP.join(self.ascii_parts) + LINE_SEP
+        self.ascii_parts = []
         problems = self.problems
-        lines = len(self.ascii_lines)
         if (
             attachment.count(FIELD_SEP) != self.field_separators
-            or attachment.count(LINE_SEP) != lines
+            or attachment.count(LINE_SEP) != self.lines
         ):
             problems = validate_licence_data_file(attachment)
         if problems:
