@@ -163,11 +163,13 @@ class _FileWriter:
         text_lines: list[str] = []
         ascii_lines: list[str] = []
         passed, differs = self.passed, False
+        lines, separators_written = self.lines, 0
         for fields in records:
-            self.lines += 1
-            number = str(self.lines)
+            lines += 1
+            number = str(lines)
             record = FIELD_SEP.join(fields)  # from the separator after the line number
-            text_lines.append(number + record)
+            line = number + record
+            text_lines.append(line)
             ascii_record = record if record.isascii() else ascii_field(record)
             separators = passed.get(ascii_record)
             if separators is None:
@@ -178,8 +180,11 @@ class _FileWriter:
                 separators = len(fields) - 1
             if ascii_record is not record:
                 differs = True
-            ascii_lines.append(number + ascii_record)
-            self.field_separators += separators
+                line = number + ascii_record
+            ascii_lines.append(line)
+            separators_written += separators
+        self.lines = lines
+        self.field_separators += separators_written
         text = LINE_SEP.join(text_lines)
         self.text_parts.append(text)
         self.ascii_parts.append(LINE_SEP.join(ascii_lines) if differs else text)
