@@ -1,8 +1,9 @@
 """Licence payloads as ICMS sent them, and the queries the ingest API runs over them.
 
-`data` is the `licence` object exactly as decoded from the request. JSONB keeps each number's
-digits and scale (`26710.0` stays `26710.0`, `1.50` stays `1.50`), and SQLAlchemy decodes it with
-`json.loads`, so a quantity prints as Python's `str()` of the number ICMS sent, as the original did.
+`data` is the `licence` object exactly as decoded from the request, stored as json text: it keeps
+each number as written (`26710.0` stays `26710.0`, `1.50` stays `1.50`), and SQLAlchemy decodes it
+with `json.loads`, so a quantity prints as Python's `str()` of the number ICMS sent, as the
+original did.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
@@ -71,7 +72,7 @@ class LicencePayload(Base):
     action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
     reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
     licence_type: Mapped[str] = mapped_column(String(TYPE_LENGTH))
-    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -131,7 +132,7 @@ class NewPayload:
 # The ingest hot path, straight on asyncpg: one statement, no ORM round trip through greenlets.
 _INSERT = """
     INSERT INTO licence_gateway.licence_payloads (icms_id, action, reference, licence_type, data)
-    VALUES ($1, $2, $3, $4, $5::jsonb)
+    VALUES ($1, $2, $3, $4, $5::json)
     ON CONFLICT (icms_id, action) DO NOTHING
     RETURNING id
 """

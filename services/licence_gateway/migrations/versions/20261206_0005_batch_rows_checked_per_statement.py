@@ -20,7 +20,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "licence_gateway"
-ROWS = f"{SCHEMA}.licence_data_batch_payloads"
 FOREIGN_KEYS = {
     "fk_licence_data_batch_payloads_batch_id_licence_data_batches": (
         "batch_id",
@@ -33,23 +32,23 @@ FOREIGN_KEYS = {
 }
 
 UPGRADE = [
-    f"""CREATE FUNCTION {SCHEMA}.batch_rows_name_existing_rows() RETURNS trigger
+    """CREATE FUNCTION licence_gateway.batch_rows_name_existing_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (
         SELECT FROM new_rows n
-        WHERE NOT EXISTS (SELECT FROM {SCHEMA}.licence_payloads p WHERE p.id = n.payload_id)
-           OR NOT EXISTS (SELECT FROM {SCHEMA}.licence_data_batches b WHERE b.id = n.batch_id)
+        WHERE NOT EXISTS (SELECT FROM licence_gateway.licence_payloads p WHERE p.id = n.payload_id)
+           OR NOT EXISTS (SELECT FROM licence_gateway.licence_data_batches b WHERE b.id = n.batch_id)
     ) THEN
         RAISE EXCEPTION 'a batch row names a batch or payload that does not exist'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NULL;
 END $$""",
-    f"""CREATE TRIGGER batch_rows_name_existing_rows AFTER INSERT ON {ROWS}
+    """CREATE TRIGGER batch_rows_name_existing_rows AFTER INSERT ON licence_gateway.licence_data_batch_payloads
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.batch_rows_name_existing_rows()""",
-    f"""CREATE FUNCTION {SCHEMA}.batch_row_references_never_change() RETURNS trigger
+    FOR EACH STATEMENT EXECUTE FUNCTION licence_gateway.batch_rows_name_existing_rows()""",
+    """CREATE FUNCTION licence_gateway.batch_row_references_never_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.batch_id <> OLD.batch_id OR NEW.payload_id <> OLD.payload_id THEN
@@ -58,37 +57,37 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$""",
-    f"""CREATE TRIGGER batch_row_references_never_change BEFORE UPDATE OF batch_id, payload_id
-    ON {ROWS} FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.batch_row_references_never_change()""",
-    f"""CREATE FUNCTION {SCHEMA}.batched_rows_are_kept() RETURNS trigger
+    """CREATE TRIGGER batch_row_references_never_change BEFORE UPDATE OF batch_id, payload_id
+    ON licence_gateway.licence_data_batch_payloads FOR EACH ROW EXECUTE FUNCTION licence_gateway.batch_row_references_never_change()""",
+    """CREATE FUNCTION licence_gateway.batched_rows_are_kept() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'licence_payloads' AND EXISTS (
-        SELECT FROM old_rows o JOIN {ROWS} r ON r.payload_id = o.id
+        SELECT FROM old_rows o JOIN licence_gateway.licence_data_batch_payloads r ON r.payload_id = o.id
     ) OR TG_TABLE_NAME = 'licence_data_batches' AND EXISTS (
-        SELECT FROM old_rows o JOIN {ROWS} r ON r.batch_id = o.id
+        SELECT FROM old_rows o JOIN licence_gateway.licence_data_batch_payloads r ON r.batch_id = o.id
     ) THEN
         RAISE EXCEPTION '% rows that batch rows name cannot be deleted', TG_TABLE_NAME
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NULL;
 END $$""",
-    f"""CREATE TRIGGER batched_payloads_are_kept AFTER DELETE ON {SCHEMA}.licence_payloads
+    """CREATE TRIGGER batched_payloads_are_kept AFTER DELETE ON licence_gateway.licence_payloads
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.batched_rows_are_kept()""",
-    f"""CREATE TRIGGER batches_with_rows_are_kept AFTER DELETE ON {SCHEMA}.licence_data_batches
+    FOR EACH STATEMENT EXECUTE FUNCTION licence_gateway.batched_rows_are_kept()""",
+    """CREATE TRIGGER batches_with_rows_are_kept AFTER DELETE ON licence_gateway.licence_data_batches
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.batched_rows_are_kept()""",
+    FOR EACH STATEMENT EXECUTE FUNCTION licence_gateway.batched_rows_are_kept()""",
 ]
 
 DOWNGRADE = [
-    f"DROP TRIGGER batches_with_rows_are_kept ON {SCHEMA}.licence_data_batches",
-    f"DROP TRIGGER batched_payloads_are_kept ON {SCHEMA}.licence_payloads",
-    f"DROP FUNCTION {SCHEMA}.batched_rows_are_kept()",
-    f"DROP TRIGGER batch_row_references_never_change ON {ROWS}",
-    f"DROP FUNCTION {SCHEMA}.batch_row_references_never_change()",
-    f"DROP TRIGGER batch_rows_name_existing_rows ON {ROWS}",
-    f"DROP FUNCTION {SCHEMA}.batch_rows_name_existing_rows()",
+    "DROP TRIGGER batches_with_rows_are_kept ON licence_gateway.licence_data_batches",
+    "DROP TRIGGER batched_payloads_are_kept ON licence_gateway.licence_payloads",
+    "DROP FUNCTION licence_gateway.batched_rows_are_kept()",
+    "DROP TRIGGER batch_row_references_never_change ON licence_gateway.licence_data_batch_payloads",
+    "DROP FUNCTION licence_gateway.batch_row_references_never_change()",
+    "DROP TRIGGER batch_rows_name_existing_rows ON licence_gateway.licence_data_batch_payloads",
+    "DROP FUNCTION licence_gateway.batch_rows_name_existing_rows()",
 ]
 
 

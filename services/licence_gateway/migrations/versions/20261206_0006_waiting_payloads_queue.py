@@ -21,19 +21,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SCHEMA = "licence_gateway"
-PAYLOADS = f"{SCHEMA}.licence_payloads"
-QUEUE = f"{SCHEMA}.waiting_payloads"
 
 ENQUEUE = [
-    f"""CREATE FUNCTION {SCHEMA}.enqueue_new_payloads() RETURNS trigger
+    """CREATE FUNCTION licence_gateway.enqueue_new_payloads() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {QUEUE} (payload_id, received_at) SELECT id, received_at FROM new_rows;
+    INSERT INTO licence_gateway.waiting_payloads (payload_id, received_at)
+        SELECT id, received_at FROM new_rows;
     RETURN NULL;
 END $$""",
-    f"""CREATE TRIGGER enqueue_new_payloads AFTER INSERT ON {PAYLOADS}
+    """CREATE TRIGGER enqueue_new_payloads AFTER INSERT ON licence_gateway.licence_payloads
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.enqueue_new_payloads()""",
+    FOR EACH STATEMENT EXECUTE FUNCTION licence_gateway.enqueue_new_payloads()""",
 ]
 
 
@@ -44,7 +43,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["payload_id"],
-            [f"{PAYLOADS}.id"],
+            ["licence_gateway.licence_payloads.id"],
             name=op.f("fk_waiting_payloads_payload_id_licence_payloads"),
             ondelete="CASCADE",
         ),
@@ -58,8 +57,8 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.execute(
-        f"INSERT INTO {QUEUE} (payload_id, received_at)"
-        f" SELECT id, received_at FROM {PAYLOADS} WHERE is_processed IS false"
+        "INSERT INTO licence_gateway.waiting_payloads (payload_id, received_at)"
+        " SELECT id, received_at FROM licence_gateway.licence_payloads WHERE is_processed IS false"
     )
     for statement in ENQUEUE:
         op.execute(statement)
@@ -74,8 +73,8 @@ def downgrade() -> None:
         schema=SCHEMA,
     )
     op.execute(
-        f"UPDATE {PAYLOADS} p SET is_processed = true"
-        f" WHERE NOT EXISTS (SELECT FROM {QUEUE} q WHERE q.payload_id = p.id)"
+        "UPDATE licence_gateway.licence_payloads p SET is_processed = true"
+        " WHERE NOT EXISTS (SELECT FROM licence_gateway.waiting_payloads q WHERE q.payload_id = p.id)"
     )
     op.create_index(
         "ix_licence_payloads_unprocessed",
@@ -84,6 +83,6 @@ def downgrade() -> None:
         schema=SCHEMA,
         postgresql_where=sa.text("is_processed IS false"),
     )
-    op.execute(f"DROP TRIGGER enqueue_new_payloads ON {PAYLOADS}")
-    op.execute(f"DROP FUNCTION {SCHEMA}.enqueue_new_payloads()")
+    op.execute("DROP TRIGGER enqueue_new_payloads ON licence_gateway.licence_payloads")
+    op.execute("DROP FUNCTION licence_gateway.enqueue_new_payloads()")
     op.drop_table("waiting_payloads", schema=SCHEMA)
