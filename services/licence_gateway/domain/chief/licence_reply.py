@@ -42,8 +42,7 @@ class FileError:
     position: str | None = None  # the input record CHIEF stopped at, when it says
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedTransaction:
+class RejectedTransaction(NamedTuple):  # a tuple for the same reason
     reference: str
     errors: tuple[ReplyError, ...]
 
@@ -177,22 +176,24 @@ class _ReplyReader:
     def read(self, lines: list[str], first_number: int) -> None:
         accept, reject = self.accepted.append, self.rejected.append
         open_reference, open_errors = self.open_reference, self.open_errors
+        # Built with tuple.__new__: a NamedTuple's own constructor is a Python call per record.
+        new, error, rejected, separator = tuple.__new__, ReplyError, RejectedTransaction, FIELD_SEP
         for number, raw in enumerate(lines, start=first_number):
-            fields = raw.rstrip().split(FIELD_SEP)  # sequence number, record type, data...
+            fields = raw.rstrip().split(separator)  # sequence number, record type, data...
             size = len(fields)
             if size < 3:  # blank, or no data
                 if size == 2 or fields[0]:
                     self._check(fields, number)
                 continue
             record_type = fields[1]
-            if record_type == "accepted" and size == 3:
+            if record_type == "error" and size == 4 and open_reference is not None:
+                open_errors.append(new(error, (fields[2], fields[3])))
+            elif record_type == "accepted" and size == 3:
                 accept(fields[2])
-            elif record_type == "error" and size == 4 and open_reference is not None:
-                open_errors.append(ReplyError(fields[2], fields[3]))
             elif record_type == "rejected" and size == 3:
                 open_reference, open_errors = fields[2], []  # an unclosed one is dropped
             elif record_type == "end" and size == 4 and open_reference is not None:
-                reject(RejectedTransaction(open_reference, tuple(open_errors)))
+                reject(new(rejected, (open_reference, tuple(open_errors))))
                 open_reference = None
             else:
                 self._check(fields, number)
