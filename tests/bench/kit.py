@@ -48,7 +48,17 @@ def load_average() -> str:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports KiB)."""
+    """This process's peak resident set size since it started its program (KiB on Linux).
+
+    Linux's VmHWM, not getrusage's ru_maxrss: ru_maxrss survives exec, so a child forked from a
+    bigger parent (the bench, after its timed runs) reports the parent's size as its own peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
