@@ -186,7 +186,7 @@ def match_transactions(
         errors = [{"error_code": e.code, "error_msg": e.text} for e in transaction.errors]
         key = key_of(transaction.reference, "rejected", errors)
         if key is not None:
-            rejected.append(dataclasses.replace(transaction, reference=key))
+            rejected.append(transaction._replace(reference=key))
     if unknown:
         logger.error(
             "licenceReply names transactions that were not in the run",
