@@ -55,6 +55,8 @@ class Failover:
         deadline = time.monotonic() + self.patience
         while True:
             async with self._connections:
+                if time.monotonic() > deadline:  # queued for a connection all that time
+                    return False
                 index = self._next_up(number)  # chosen now: one may have died while we queued
                 if index is not None:
                     try:
