@@ -54,6 +54,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,13 @@ class RecordingIcms(IcmsSimulator):
 # arq logs a cron job by its function only ("→ cron:send_to_icms()" started, "←" done, "!"
 # failed or out of tries); each mail-flow job logs its own id and try at start and its id at the
 # end, which the watch follows.
-ARQ_JOB = re.compile(r"(?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
+ARQ_JOB = re.compile(r"(?P<waited>\d+\.\d+)s (?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
 ARQ_EXPIRED = re.compile(r"job (?P<job>cron:[a-z_]+:\d+) expired")
+
+
+def parse_ts(value: str) -> float:
+    """A log record's `ts` as Unix milliseconds."""
+    return datetime.fromisoformat(value).timestamp() * 1000
 
 
 class JobWatch:
@@ -222,13 +228,17 @@ class JobWatch:
             self.given_up += 1
             self._taken(expired["job"])
         elif (matched := ARQ_JOB.search(message)) and "max retries" in message:
-            # Taken again and given up past max_tries (arq names only the function here): the
-            # oldest waiting job of that function. The next cron slot does the work.
+            # Taken again and given up past max_tries; the next cron slot does the work. arq
+            # names only the function here, and how long ago the job was queued: a cron job's
+            # id ends in the time it was queued for, so the waiting job of that function queued
+            # closest to then is the one. (The oldest waiting one, as this once took, was
+            # another job when several were waiting: a 143 s "recovery" that was none.)
             self.given_up += 1
+            queued_ms = parse_ts(str(record.get("ts"))) - float(matched["waited"]) * 1000
             prefix = f"cron:{matched['function']}:"
             waiting = [j for j in self.unrecovered() if j.startswith(prefix)]
             if waiting:
-                self._taken(min(waiting, key=self.abandoned.__getitem__))
+                self._taken(min(waiting, key=lambda j: abs(int(j.rsplit(":", 1)[1]) - queued_ms)))
 
     def _taken(self, job: str) -> None:
         if job in self.abandoned and job not in self.recovered:
