@@ -45,7 +45,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
 import random
 import re
 import statistics
@@ -55,6 +54,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,10 @@ from devtools.simulators.licence_gateway.icms import IcmsSimulator
 from devtools.simulators.licence_gateway.icms import create_app as create_icms_app
 from devtools.simulators.licence_gateway.pop3_server import Mailbox, StoredMessage
 from service_kit.queue import create_redis
-from tests.reliability.load import SteadyLoad
+from tests.reliability.load import Failover, SteadyLoad
 from tests.support.database import migrated_database
 from tests.support.infra import redis_url_for_db
-from tests.support.processes import Respawning, api_replicas
+from tests.support.processes import Respawning, api_replicas, service_env
 
 BIN = Path(sys.executable).parent
 HAWK_KEY = "crash-injection-hawk-key"
@@ -175,8 +175,13 @@ class RecordingIcms(IcmsSimulator):
 # arq logs a cron job by its function only ("→ cron:send_to_icms()" started, "←" done, "!"
 # failed or out of tries); each mail-flow job logs its own id and try at start and its id at the
 # end, which the watch follows.
-ARQ_JOB = re.compile(r"(?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
+ARQ_JOB = re.compile(r"(?P<waited>\d+\.\d+)s (?P<sign>[→←!↻⊘]) cron:(?P<function>[a-z_]+)")
 ARQ_EXPIRED = re.compile(r"job (?P<job>cron:[a-z_]+:\d+) expired")
+
+
+def parse_ts(value: str) -> float:
+    """A log record's `ts` as Unix milliseconds."""
+    return datetime.fromisoformat(value).timestamp() * 1000
 
 
 class JobWatch:
@@ -223,13 +228,17 @@ class JobWatch:
             self.given_up += 1
             self._taken(expired["job"])
         elif (matched := ARQ_JOB.search(message)) and "max retries" in message:
-            # Taken again and given up past max_tries (arq names only the function here): the
-            # oldest waiting job of that function. The next cron slot does the work.
+            # Taken again and given up past max_tries; the next cron slot does the work. arq
+            # names only the function here, and how long ago the job was queued: a cron job's
+            # id ends in the time it was queued for, so the waiting job of that function queued
+            # closest to then is the one. (The oldest waiting one, as this once took, was
+            # another job when several were waiting: a 143 s "recovery" that was none.)
             self.given_up += 1
+            queued_ms = parse_ts(str(record.get("ts"))) - float(matched["waited"]) * 1000
             prefix = f"cron:{matched['function']}:"
             waiting = [j for j in self.unrecovered() if j.startswith(prefix)]
             if waiting:
-                self._taken(min(waiting, key=self.abandoned.__getitem__))
+                self._taken(min(waiting, key=lambda j: abs(int(j.rsplit(":", 1)[1]) - queued_ms)))
 
     def _taken(self, job: str) -> None:
         if job in self.abandoned and job not in self.recovered:
@@ -262,13 +271,13 @@ class Result:
     details: dict[str, Any]
     max_recovery_s: float = 0.0
     replicas: int = 2
-    load: tuple[float, float, int] = (0.0, float("nan"), 0)  # rate, p99 ms, failed requests
+    load: tuple[float, str, float] = (0.0, "", float("nan"))  # rate, requests/failed, p99 ms
 
     def load_line(self) -> str:
-        rate, p99, _ = self.load
+        rate, counts, p99 = self.load
         return (
             f"reliability load-held: during=crash-injection kills={self.runs}"
-            f" licences_per_s={rate:g} ingest_p99_ms={p99:.0f}"
+            f" licences_per_s={rate:g} {counts} ingest_p99_ms={p99:.0f}"
         )
 
     def line(self) -> str:
@@ -310,9 +319,29 @@ def gateway_env(
         "inbox_every_minutes": "1",
         "callbacks_every_minutes": "1",
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LICENCE_GATEWAY_")}
-    env.update({f"LICENCE_GATEWAY_{name.upper()}": value for name, value in values.items()})
-    return env
+    return service_env("LICENCE_GATEWAY", values)
+
+
+async def time_with_none_up(services: list[Respawning], stop: asyncio.Event) -> float:
+    """Seconds, until `stop`, during which none of `services` was up (every API replica down:
+    requests can only wait)."""
+    none_up = 0.0
+    last = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+        now = time.monotonic()
+        if not any(service.ready() for service in services):
+            none_up += now - last
+        last = now
+    return none_up
+
+
+def restart_summary(services: list[Respawning]) -> dict[str, float | None]:
+    """Median and longest time from a SIGKILL to the new process's readiness."""
+    restarts = [seconds for service in services for seconds in service.restarts_s]
+    if not restarts:
+        return {"median": None, "max": None}
+    return {"median": round(statistics.median(restarts), 1), "max": round(max(restarts), 1)}
 
 
 async def kill_at_random(
@@ -333,14 +362,17 @@ async def kill_at_random(
             await asyncio.sleep(0.05)
 
 
-def licence_sender(icms: IcmsSimulator, http: httpx.AsyncClient, gateway_urls: list[str]) -> Any:
-    """The n-th request of the steady load: one new licence to an API replica in turn, retried
-    (on either replica) until the gateway takes it; its latency is the wait for that."""
+def licence_sender(icms: IcmsSimulator, http: httpx.AsyncClient, replicas: Failover) -> Any:
+    """The n-th request of the steady load: one new licence, sent through the load balancer
+    until the gateway takes it; its latency is the wait for that."""
 
     async def send(number: int) -> bool:
-        icms.gateway_url = gateway_urls[number % len(gateway_urls)]
-        await icms.send(http, icms.new_licences(1), patience=3600)
-        return True
+        [record] = icms.new_licences(1)
+
+        async def post(url: str) -> int:
+            return (await icms.post_once(http, record, url)).status_code
+
+        return await replicas.call(number, post)
 
     return send
 
@@ -457,12 +489,9 @@ async def crash_injection(
     following = asyncio.create_task(watch.follow())
     stop_sending = asyncio.Event()
     http = httpx.AsyncClient(timeout=5, limits=httpx.Limits(max_connections=200))
-    load = SteadyLoad(
-        "licences in",
-        rate,
-        licence_sender(icms, http, [f"http://127.0.0.1:{port}/" for port in ports]),
-    )
-    sender = asyncio.create_task(load.run(stop_sending))
+    # ICMS keeps a licence until the gateway takes it: an hour is "never gives up" here.
+    balancer = Failover([f"http://127.0.0.1:{port}/" for port in ports], patience=3600)
+    load = SteadyLoad("licences in", rate, licence_sender(icms, http, balancer))
 
     def enough() -> bool:
         return sum(service.kills for service in every) >= kills
@@ -474,7 +503,7 @@ async def crash_injection(
             f"kills {' '.join(f'{s.name}={s.kills}' for s in every)} licences={len(records)}"
             f" final={final} runs={len(hmrc.files)} targeted={dict(saboteur.hits)}"
             f" abandoned_jobs={len(watch.abandoned)} waiting={len(watch.unrecovered())};"
-            f" {load.summary()}"
+            f" {load.summary()}, replicas found down {balancer.marked_down} times"
         )
 
     reporter = asyncio.create_task(report_every(5, progress))
@@ -482,17 +511,21 @@ async def crash_injection(
     try:
         while not all(service.ready() for service in every):
             await asyncio.sleep(0.1)
-        load.reset()  # the p99 is of the kill phase, not of the first start
+        sender = asyncio.create_task(load.run(stop_sending))  # the kill phase's load
+        kills_began = time.monotonic()
+        none_up = asyncio.create_task(time_with_none_up(apis, stop_sending))
         # Random lifetimes: the workers' cover batching commits and mid-RETR; the APIs', ingest.
         await asyncio.gather(
             *(kill_at_random(service, rng, (1.0, 8.0), enough) for service in every)
         )
         saboteur.active = False
         kills_over = time.monotonic()
+        kill_phase_s = kills_over - kills_began
         stop_sending.set()
         await sender
+        no_api_s = await none_up
         load_during_kills = load.summary()
-        result_load = (load.rate, load.p99_ms(), load.failures)
+        result_load = (load.rate, load.fields(), load.p99_ms())
         deadline = time.monotonic() + settle_timeout
         while time.monotonic() < deadline:
             if all(record.outcome for record in icms.licences.values()) and not (
@@ -503,6 +536,8 @@ async def crash_injection(
         settled_s = time.monotonic() - kills_over
         await asyncio.sleep(2)  # anything late (a duplicate, a conflict) has time to show
     finally:
+        stop_sending.set()
+        balancer.close()
         reporter.cancel()
         following.cancel()
         for service in every:
@@ -533,6 +568,10 @@ async def crash_injection(
         if watch.recovered
         else None,
         settled_after_kills_s=round(settled_s, 1),
+        kill_phase_s=round(kill_phase_s, 1),
+        no_api_up_s=round(no_api_s, 1),
+        api_restart_s=restart_summary(apis),
+        worker_restart_s=restart_summary(workers),
         load=load_during_kills,
         elapsed=round(time.monotonic() - started, 1),
         logs=str(logs),

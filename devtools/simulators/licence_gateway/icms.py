@@ -113,42 +113,49 @@ class IcmsSimulator:
     async def _send_one(
         self, http: httpx.AsyncClient, record: LicenceRecord, deadline: float
     ) -> None:
-        url = urljoin(self.gateway_url, UPDATE_LICENCE_PATH)
-        # ICMS serialises with pydantic's model_dump_json: compact, UTF-8, nothing escaped.
-        body = json.dumps(
-            {"licence": record.licence}, separators=(",", ":"), ensure_ascii=False
-        ).encode()
         delay = 0.2
         while True:
-            sender = mohawk.Sender(
-                self._credentials(self.hawk_id, self.hawk_key),
-                url,
-                "POST",
-                content=body,
-                content_type="application/json",
-            )
-            headers = {
-                "Content-Type": "application/json",
-                "Hawk-Authentication": sender.request_header,
-                "Authorization": sender.request_header,
-            }
             try:
-                response = await http.post(url, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                record.post_error = f"{type(exc).__name__}: {exc}"
-                if time.monotonic() > deadline:
-                    return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 3)
-                continue
-            record.sent_at = datetime.now(UTC).isoformat(timespec="seconds")
-            record.post_status = response.status_code
-            record.post_error = _response_problem(sender, response)
-            if response.status_code >= 500 and time.monotonic() < deadline:
+                response = await self.post_once(http, record, self.gateway_url)
+            except httpx.TransportError:
+                response = None
+            if (response is None or response.status_code >= 500) and time.monotonic() < deadline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 3)
                 continue
             return
+
+    async def post_once(
+        self, http: httpx.AsyncClient, record: LicenceRecord, gateway_url: str
+    ) -> httpx.Response:
+        """One signed POST of a licence to `gateway_url`, recorded on `record`; a transport
+        error is recorded and raised."""
+        url = urljoin(gateway_url, UPDATE_LICENCE_PATH)
+        # ICMS serialises with pydantic's model_dump_json: compact, UTF-8, nothing escaped.
+        body = json.dumps(
+            {"licence": record.licence}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        sender = mohawk.Sender(
+            self._credentials(self.hawk_id, self.hawk_key),
+            url,
+            "POST",
+            content=body,
+            content_type="application/json",
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "Hawk-Authentication": sender.request_header,
+            "Authorization": sender.request_header,
+        }
+        try:
+            response = await http.post(url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            record.post_error = f"{type(exc).__name__}: {exc}"
+            raise
+        record.sent_at = datetime.now(UTC).isoformat(timespec="seconds")
+        record.post_status = response.status_code
+        record.post_error = _response_problem(sender, response)
+        return response
 
     # --- receiving -------------------------------------------------------------------------
 
