@@ -33,7 +33,8 @@ class Harness:
 
 
 HARNESSES = (
-    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 2, 900),
+    # Restarts, and so the kills, take several times longer while neighbours hold a core.
+    Harness("crash-injection", "tests.reliability.crash_injection", ("--kills", "100"), 2, 1500),
     Harness("invoice-crash", "tests.reliability.invoice_crash", ("--kills", "40"), 2, 900),
     Harness("mail-faults", "tests.reliability.mail_faults", (), 1, 240),
     Harness("sync-faults", "tests.reliability.sync_faults", (), 1, 300),

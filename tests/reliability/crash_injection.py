@@ -232,7 +232,7 @@ class JobWatch:
             # names only the function here, and how long ago the job was queued: a cron job's
             # id ends in the time it was queued for, so the waiting job of that function queued
             # closest to then is the one. (The oldest waiting one, as this once took, was
-            # another job when several were waiting: a 143 s "recovery" that was none.)
+            # another job when several were waiting, and a short recovery read as a long one.)
             self.given_up += 1
             queued_ms = parse_ts(str(record.get("ts"))) - float(matched["waited"]) * 1000
             prefix = f"cron:{matched['function']}:"

@@ -119,7 +119,7 @@ def service_env(prefix: str, settings: dict[str, str]) -> dict[str, str]:
 
     Bytecode is written and read again, as an installed service has it: this machine's
     environment sets PYTHONDONTWRITEBYTECODE, which made every restart compile the services'
-    modules anew (a quarter of a restart's CPU)."""
+    modules anew, a good part of a restart's CPU."""
     env = {
         name: value
         for name, value in os.environ.items()
