@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import SESSION_COOKIE, lookup_principal, same_origin
 from invoice_checker.domain.permissions import Principal
-from service_kit.db import SessionDep
+from service_kit.db import ReadSessionmakerDep
 from service_kit.errors import Problem
 
 # Paths that are not pages: the JSON API, its docs (Swagger loads its own scripts), probes.
@@ -96,10 +96,10 @@ async def check_csrf(
 CsrfChecked = Depends(check_csrf)
 
 
-async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+async def optional_principal(request: Request, sessions: ReadSessionmakerDep) -> Principal | None:
     """Who the browser is signed in as, or None (pages that also serve signed-out people)."""
     secret = request.cookies.get(SESSION_COOKIE)
-    return await lookup_principal(request, session, secret, "session") if secret else None
+    return await lookup_principal(request, sessions, secret, "session") if secret else None
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
