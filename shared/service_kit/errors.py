@@ -130,6 +130,12 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     exc = cast(DBAPIError, exc)  # registered for DBAPIError only
     if not _is_bad_value(exc):
         return await _on_unhandled(request, exc)
+    return await _on_refused_value(request, exc)
+
+
+async def _on_refused_value(request: Request, exc: Exception) -> Response:
+    """A bad value, through SQLAlchemy or straight from asyncpg (a query run on the driver's
+    connection, where asyncpg's DataError covers both the server's and its own refusals)."""
     # The client's input slipped past the schema: a 422, never a 500.
     logger.info("database refused a request value", extra={"path": request.url.path})
     return problem_response(
@@ -151,4 +157,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(asyncpg.exceptions.DataError, _on_refused_value)
     app.add_exception_handler(Exception, _on_unhandled)

@@ -16,12 +16,14 @@ ReadSession = NewType("ReadSession", AsyncSession)
 """A session that only reads, in autocommit; see `get_read_session`."""
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+# The dependencies below are `async def` although they never wait: FastAPI runs a plain `def`
+# dependency in a worker thread, and that hop costs far more CPU than the lookup.
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """Where request sessions come from: the lifespan's (tests bind theirs to a savepoint)."""
     return lifespan_state(request).sessionmaker
 
 
-def get_read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return lifespan_state(request).read_sessionmaker
 
 
@@ -44,9 +46,10 @@ async def get_session(
         await commit(session, lifespan_state(request).redis)
 
 
-async def get_read_session(
-    sessionmaker: Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)],
-) -> AsyncIterator[ReadSession]:
+ReadSessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)]
+
+
+async def get_read_session(sessionmaker: ReadSessionmakerDep) -> AsyncIterator[ReadSession]:
     """A session for reads only: its connections run in autocommit (no BEGIN and ROLLBACK round
     trips) and it is never committed, so each statement sees the latest committed rows."""
     async with sessionmaker() as session:

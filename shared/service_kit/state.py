@@ -61,3 +61,15 @@ def settings_reader(kind: type[SettingsT]) -> Callable[[Request], SettingsT]:
         return settings
 
     return read_settings
+
+
+def settings_dependency(
+    read: Callable[[Request], SettingsT],
+) -> Callable[[Request], Awaitable[SettingsT]]:
+    """`read` for `Depends`: FastAPI runs a plain `def` dependency in a worker thread, a hop that
+    costs far more CPU than reading the settings."""
+
+    async def settings(request: Request) -> SettingsT:
+        return read(request)
+
+    return settings

@@ -2,9 +2,10 @@
 
 month_refresh      refresh the stats of every invoice of the month (`refresh_invoice_stats`)
 invoices_api_p99   p99 latency of an authenticated GET /api/v1/invoices?month=... (first page of
-                   50) at a constant 300 requests/s, open loop, against a real uvicorn server
-                   (2 worker processes, one per core); latency counts from the intended send
-                   time, so a stalled server cannot hide its queue. Median of five phases.
+                   50) at a constant 300 requests/s, open loop, against `invoice-checker serve`
+                   as it ships (one worker per core, each on its own SO_REUSEPORT socket);
+                   latency counts from the intended send time, so a stalled server cannot hide
+                   its queue. Median of five phases.
 
 Any answer that is not a 200 with a page of invoices (a 401, a 500, a dropped connection, no
 answer) refuses the bench: no p99 is printed over errors. A refresh that does not touch every
@@ -27,11 +28,13 @@ import math
 import os
 import random
 import resource
+import secrets
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -57,7 +60,7 @@ API_P99 = Figure(
     "ms",
     "<=",
     30,
-    "GET /api/v1/invoices (first page of 50) at 300 requests/s open loop: p99",
+    "GET /api/v1/invoices (first page of 50) at 300 requests/s open loop, default `serve`: p99",
 )
 CLIENTS = 500
 PHASES = ("Development", "Design", "Non-billable work", "[Non Phase Specific]")
@@ -181,17 +184,22 @@ async def make_token(url: str, kind: CredentialKind = "api") -> str:
         await engine.dispose()
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int | None = None) -> subprocess.Popen[bytes]:
+    """`invoice-checker serve` as a deployment runs it (production settings; `workers` None:
+    its default, one worker per core, each on its own SO_REUSEPORT socket)."""
     env = {
         **os.environ,
         "INVOICE_CHECKER_DATABASE_URL": url,
         "INVOICE_CHECKER_REDIS_URL": redis_url_for_db(REDIS_DB),
         "INVOICE_CHECKER_LOG_LEVEL": "WARNING",
+        "INVOICE_CHECKER_ENVIRONMENT": "production",
+        "INVOICE_CHECKER_SESSION_SECRET": secrets.token_urlsafe(32),
+        "INVOICE_CHECKER_COOKIE_SECURE": "true",
     }
     command = [
-        sys.executable, "-m", "uvicorn", "--factory", "invoice_checker.main:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        "--workers", str(workers),
+        str(Path(sys.executable).parent / "invoice-checker"),
+        "serve", "--host", "127.0.0.1", "--port", str(port),
+        *(["--workers", str(workers)] if workers is not None else []),
     ]  # fmt: skip
     # The server's own log would drown the bench lines; failed requests are counted instead.
     return subprocess.Popen(
@@ -296,20 +304,23 @@ class OpenLoop:
         self.host, self.port, self.request = host, port, request
         self.idle: deque[HttpConnection] = deque()
         self.latencies: list[float] = []
-        self.failures = 0
+        self.failures: Counter[str] = Counter()  # what went wrong: a status, an exception
 
     async def one(self, due: float) -> None:
         loop = asyncio.get_running_loop()
         connection = self.idle.popleft() if self.idle else None
+        failure = None
         try:
             if connection is None:
                 connection = await HttpConnection.open(self.host, self.port)
             answer = await connection.exchange(self.request)
-            ok = answer.status == 200 and answer.body.startswith(b'{"items":')
-        except OSError:
-            ok = False
+            if answer.status != 200 or not answer.body.startswith(b'{"items":'):
+                failure = f"{answer.status} {answer.body[:120]!r}"
+        except OSError as error:
+            failure = repr(error)
         self.latencies.append(loop.time() - due)  # a failure counts with its wait
-        self.failures += not ok
+        if failure is not None:
+            self.failures[failure] += 1
         if connection is not None and connection.is_open:
             self.idle.append(connection)
 
@@ -327,7 +338,7 @@ class OpenLoop:
         _, late = await asyncio.wait(pending, timeout=30)
         for task in late:  # never answered: a failure that waited until the end
             task.cancel()
-            self.failures += 1
+            self.failures["no answer in 30 s"] += 1
             self.latencies.append(30.0)
 
     def close(self) -> None:
@@ -339,14 +350,31 @@ class OpenLoop:
         return ordered[math.ceil(len(ordered) * 0.99) - 1] * 1000
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far, from /proc; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (uvicorn's workers), from /proc."""
-    total = 0.0
+    """User + system CPU of a process and its children (`serve`'s workers), from /proc."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for process in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(process_cpu_seconds(process) for process in [pid, *map(int, children)])
+
+
+async def server_backends(url: str) -> set[int]:
+    """The PostgreSQL backends serving the app's connection pools (same machine)."""
+    connection = await asyncpg.connect(_plain(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'invoice_checker'"
+        )
+    finally:
+        await connection.close()
+    return {row["pid"] for row in rows}
 
 
 def _own_cpu_seconds() -> float:
@@ -354,9 +382,18 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def invoices_api_p99(
-    port: int, token: str, rate: int, seconds: float, pid: int
-) -> list[float]:
+class Phase(NamedTuple):
+    """One phase of the open-loop load: its p99 and the CPU each request cost, by process."""
+
+    p99_ms: float
+    server_us: float  # `serve` and its workers
+    postgres_us: float  # the backends of the app's pools
+    generator_us: float  # this process
+
+
+async def invoices_api_phases(
+    url: str, port: int, token: str, rate: int, seconds: float, pid: int
+) -> list[Phase]:
     host = "127.0.0.1"
     request = (
         f"GET /api/v1/invoices?month={MONTH:%Y-%m}&page=1&page_size=50 HTTP/1.1\r\n"
@@ -365,24 +402,37 @@ async def invoices_api_p99(
     warm = OpenLoop(host, port, request)  # caches, pools and prepared statements; not counted
     await warm.run(rate, seconds=2)
     warm.close()
-    p99s = []
+    phases = []
     for _ in range(MIN_RUNS):
         load = OpenLoop(host, port, request)
+        backends = await server_backends(url)
         generator_before, server_before = _own_cpu_seconds(), cpu_seconds(pid)
+        postgres_before = {backend: process_cpu_seconds(backend) for backend in backends}
         await load.run(rate, seconds)
         generator = _own_cpu_seconds() - generator_before
         server = cpu_seconds(pid) - server_before
+        backends |= await server_backends(url)
+        postgres = sum(
+            process_cpu_seconds(backend) - postgres_before.get(backend, 0.0) for backend in backends
+        )
         sent = len(load.latencies)
         load.close()
         if load.failures:
-            raise BenchRefused(f"{load.failures} of {sent} answers were errors: no p99 over them")
+            raise BenchRefused(
+                f"{load.failures.total()} of {sent} answers were errors, no p99 over them:"
+                f" {dict(load.failures.most_common(5))}"
+            )
+        phase = Phase(
+            load.p99_ms(), server / sent * 1e6, postgres / sent * 1e6, generator / sent * 1e6
+        )
         print(
-            f"# {sent} requests; CPU per request: server (uvicorn) "
-            f"{server / sent * 1e6:.0f} us, generator {generator / sent * 1e6:.0f} us",
+            f"# {sent} requests, p99 {phase.p99_ms:.1f} ms; CPU per request: server (`serve`)"
+            f" {phase.server_us:.0f} us, PostgreSQL {phase.postgres_us:.0f} us,"
+            f" generator {phase.generator_us:.0f} us",
             file=sys.stderr,
         )
-        p99s.append(load.p99_ms())
-    return p99s
+        phases.append(phase)
+    return phases
 
 
 async def main(arguments: argparse.Namespace) -> None:
@@ -407,8 +457,20 @@ async def main(arguments: argparse.Namespace) -> None:
     server = start_server(url, port, arguments.workers)
     try:
         await wait_ready("127.0.0.1", port)
-        p99s = await invoices_api_p99(port, token, arguments.rate, arguments.seconds, server.pid)
-        record(API_P99, p99s, detail={"rate": arguments.rate, "seconds": arguments.seconds})
+        phases = await invoices_api_phases(
+            url, port, token, arguments.rate, arguments.seconds, server.pid
+        )
+        cpu = {
+            f"{part}_cpu_us_per_request": round(
+                statistics.median(getattr(p, f"{part}_us") for p in phases)
+            )
+            for part in ("server", "postgres", "generator")
+        }
+        record(
+            API_P99,
+            [phase.p99_ms for phase in phases],
+            detail={"rate": arguments.rate, "seconds": arguments.seconds, **cpu},
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -420,7 +482,9 @@ if __name__ == "__main__":
     parser.add_argument("--entries-per-invoice", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0, help="of each of the 5 phases")
     parser.add_argument("--rate", type=int, default=300, help="requests per second")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server processes (default: `serve`'s own)"
+    )
     parser.add_argument("--database", default="bench_perf_invoices", help="dropped and loaded anew")
     parser.add_argument(
         "--api-only", action="store_true", help="reuse the data of an earlier run; API only"

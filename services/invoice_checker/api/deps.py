@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from invoice_checker.settings import InvoiceCheckerSettings
-from service_kit.state import settings_reader
+from service_kit.state import settings_dependency, settings_reader
 
 app_settings = settings_reader(InvoiceCheckerSettings)
-SettingsDep = Annotated[InvoiceCheckerSettings, Depends(app_settings)]
+SettingsDep = Annotated[InvoiceCheckerSettings, Depends(settings_dependency(app_settings))]

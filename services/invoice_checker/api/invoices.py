@@ -56,15 +56,17 @@ class InvoiceListItem(BaseModel):
 
 def _list_item(row: Sequence[Any]) -> dict[str, Any]:
     """An InvoiceListItem from a row of `invoice_page`, keys in the documented order."""
-    id_, month, upstream_id, guid, name, client, state, *stats, _total = row
-    project = {"upstream_id": upstream_id, "guid": guid, "name": name, "client": client}
-    return {
-        "id": id_,
-        "month": month,
-        "project": project,
-        "state": state,
-        **dict(zip(STAT_COLUMNS, stats, strict=True)),
+    item = {
+        "id": row[0],
+        "month": row[1],
+        "project": {"upstream_id": row[2], "guid": row[3], "name": row[4], "client": row[5]},
+        "state": row[6],
     }
+    item.update(zip(STAT_COLUMNS, row[7:_STATS_END], strict=True))
+    return item
+
+
+_STATS_END = 7 + len(STAT_COLUMNS)  # the total follows the stats
 
 
 def parse_month(value: str) -> date:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
@@ -25,7 +25,7 @@ from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
-from service_kit.request_session import SessionDep
+from service_kit.request_session import ReadSessionmakerDep
 from service_kit.state import get_redis
 
 SESSION_COOKIE = "ic_session"
@@ -113,12 +113,17 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
 
 
 async def lookup_principal(
-    request: Request, session: SessionDep, secret: str, kind: CredentialKind
+    request: Request,
+    sessions: async_sessionmaker[AsyncSession],
+    secret: str,
+    kind: CredentialKind,
 ) -> Principal | None:
     cache = await _fresh_cache(request)
     principal = cache.get(kind, secret)
     if principal is None:
-        principal = await principal_for_secret(session, secret, kind=kind)
+        # A session only when the cache misses: a remembered sign-in costs none.
+        async with sessions() as session:
+            principal = await principal_for_secret(session, secret, kind=kind)
         if principal is not None:
             cache.put(kind, secret, principal)
     return principal
@@ -132,14 +137,14 @@ def same_origin(request: Request) -> bool:
 
 async def current_principal(
     request: Request,
-    session: SessionDep,
+    sessions: ReadSessionmakerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
     if request.headers.get("authorization") and bearer is None:
         raise _unauthenticated("Use `Authorization: Bearer <token>`.")
     if bearer is not None:
-        principal = await lookup_principal(request, session, bearer.credentials, "api")
+        principal = await lookup_principal(request, sessions, bearer.credentials, "api")
     elif cookie:
         if request.method not in SAFE_METHODS and not same_origin(request):
             raise Problem(
@@ -147,7 +152,7 @@ async def current_principal(
                 "A cookie-authenticated write must come from this site (Origin header).",
                 type_="urn:problem:cross-site",
             )
-        principal = await lookup_principal(request, session, cookie, "session")
+        principal = await lookup_principal(request, sessions, cookie, "session")
     else:
         raise _unauthenticated("Sign in at /api/v1/auth/login or send a bearer token.")
     if principal is None:

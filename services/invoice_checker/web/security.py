@@ -17,7 +17,7 @@ from invoice_checker.api.deps import app_settings
 from invoice_checker.api.permissions import SESSION_COOKIE, lookup_principal, same_origin
 from invoice_checker.domain.permissions import Principal
 from service_kit.errors import Problem
-from service_kit.request_session import SessionDep
+from service_kit.request_session import ReadSessionmakerDep
 
 # Paths that are not pages: the JSON API, its docs (Swagger loads its own scripts), probes.
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics")
@@ -96,10 +96,10 @@ async def check_csrf(
 CsrfChecked = Depends(check_csrf)
 
 
-async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+async def optional_principal(request: Request, sessions: ReadSessionmakerDep) -> Principal | None:
     """Who the browser is signed in as, or None (pages that also serve signed-out people)."""
     secret = request.cookies.get(SESSION_COOKIE)
-    return await lookup_principal(request, session, secret, "session") if secret else None
+    return await lookup_principal(request, sessions, secret, "session") if secret else None
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
