@@ -15,7 +15,7 @@ from licence_gateway.domain.chief.syntax import (
     FIELD_SEP,
     LINE_SEP,
     ChiefFormatError,
-    ascii_field,
+    ascii_record,
     to_ascii,
 )
 from licence_gateway.domain.chief.validator import (
@@ -170,17 +170,17 @@ class _FileWriter:
             record = FIELD_SEP.join(fields)  # from the separator after the line number
             line = number + record
             text_lines.append(line)
-            ascii_record = record if record.isascii() else ascii_field(record)
-            separators = passed.get(ascii_record)
+            sent = record if record.isascii() else ascii_record(record)
+            separators = passed.get(sent)
             if separators is None:
-                if ascii_record is not record:
-                    fields = ascii_record.split(FIELD_SEP)
+                if sent is not record:
+                    fields = sent.split(FIELD_SEP)
                 fields[0] = number
-                ascii_record = self._check(fields, ascii_record, licence)
+                sent = self._check(fields, sent, licence)
                 separators = len(fields) - 1
-            if ascii_record is not record:
+            if sent is not record:
                 differs = True
-                line = number + ascii_record
+                line = number + sent
             ascii_lines.append(line)
             separators_written += separators
         self.lines = lines
@@ -190,18 +190,18 @@ class _FileWriter:
         self.ascii_parts.append(LINE_SEP.join(ascii_lines) if differs else text)
         self.attachment_differs |= differs
 
-    def _check(self, fields: list[str], ascii_record: str, licence: int) -> str:
+    def _check(self, fields: list[str], sent: str, licence: int) -> str:
         """Cut and check a record not seen before in this file; returns it as it is sent."""
         maxima = _MAXIMA.get(fields[1])
         cut = maxima is not None and any(len(fields[i]) > maximum for i, maximum in maxima)
         if cut:  # the cut is logged for each licence, so a cut record is never remembered
             self._cut(fields, licence)
-            ascii_record = FIELD_SEP + FIELD_SEP.join(fields[1:])
+            sent = FIELD_SEP + FIELD_SEP.join(fields[1:])
         if messages := record_problems(fields, self.state):
             self.problems += [FileProblem(int(fields[0]), fields[1], m) for m in messages]
         elif not cut and fields[1] != "fileHeader":  # the header's check reads its line number
-            self.passed[ascii_record] = len(fields) - 1
-        return ascii_record
+            self.passed[sent] = len(fields) - 1
+        return sent
 
     def _cut(self, fields: list[str], licence: int) -> None:
         """Surrounding whitespace goes first (the original's serializers never counted it), then

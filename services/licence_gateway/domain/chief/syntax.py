@@ -74,20 +74,20 @@ def _has_surrogate(run: str) -> bool:
 _TRANSLITERATE = "licence_gateway.chief.transliterate"
 
 
-_FIELDS: dict[str, str] = {}  # whole fields: a batch repeats its traders' names and addresses
-_FIELD_CHARS_KEPT = 1_000_000
-_field_chars = 0
+_RECORDS: dict[str, str] = {}  # whole records: a batch repeats its traders, goods and provisos
+_RECORD_CHARS_KEPT = 1_000_000
+_record_chars = 0
 
 
-def ascii_field(value: str) -> str:
-    """`to_ascii` of one field of a record, remembered for the fields that repeat."""
-    global _field_chars
-    ascii_form = _FIELDS.get(value)
+def ascii_record(record: str) -> str:
+    """`to_ascii` of a record's text, remembered for the records that repeat."""
+    global _record_chars
+    ascii_form = _RECORDS.get(record)
     if ascii_form is None:
-        ascii_form = to_ascii(value)
-        if _field_chars < _FIELD_CHARS_KEPT and not _has_surrogate(value):
-            _FIELDS[value] = ascii_form
-            _field_chars += len(value)
+        ascii_form = to_ascii(record)
+        if _record_chars < _RECORD_CHARS_KEPT and not _has_surrogate(record):
+            _RECORDS[record] = ascii_form
+            _record_chars += len(record)
     return ascii_form
 
 
