@@ -6,7 +6,9 @@ The builder reproduces the original byte for byte (spec 3.1-3.8); it trusts its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +88,33 @@ def build_licence_data(
     Raises `LicenceNotBuildable` for a licence that cannot be rendered and `LicenceDataInvalid`
     when the ASCII attachment fails the self-check.
     """
+    with collector_paused():
+        return _built(licences, run_number, created_at, source_system)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (reference counting still frees).
+
+    A build allocates a few lists per record and makes no cycles, yet every few hundred of
+    them start a collection, and the older generations' walk every object the caller holds
+    (the job's thousands of licences among them) for nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _built(
+    licences: Iterable[Mapping[str, Any]],
+    run_number: int,
+    created_at: datetime,
+    source_system: str,
+) -> LicenceDataFile:
     writer = _FileWriter()
     timestamp = file_timestamp(created_at)
     header = ["", "fileHeader", source_system, DESTINATION_SYSTEM, "licenceData", timestamp]
