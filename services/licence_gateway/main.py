@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from licence_gateway.api.admin import admin_router
+from licence_gateway.api.hawk_route import warn_if_disabled
 from licence_gateway.api.icms import icms_router, pingdom_router
 from licence_gateway.api.metrics import LicenceMetrics
-from licence_gateway.hawk import warn_if_disabled
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
 from service_kit.app import build_app
 

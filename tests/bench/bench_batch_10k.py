@@ -9,7 +9,8 @@ run finds all 10,000 waiting, as ingest left them. Each run's stored file must e
 codec's file for the same licences, and its batch must carry all 10,000.
 
 Figures: `batch_10k` (seconds, median) and `batch_10k_peak_rss` (MB: the peak resident memory of
-a fresh process that imports the gateway and runs the job once, median of five such processes).
+a fresh process that imports what a gateway worker imports and runs the job once, median of five
+such processes: `tests/bench/batch_job.py`).
 `python -m tests.bench.bench_batch_10k --profile` prints a cProfile of one run instead.
 """
 
@@ -21,7 +22,6 @@ import pstats
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -29,14 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from licence_gateway.domain.chief import build_licence_data
 from licence_gateway.jobs.batching import create_batch
-from licence_gateway.jobs.context import MailFlow
-from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store.mail import BatchPayload, LicenceDataBatch
 from licence_gateway.store.payloads import LicencePayload, payload_waiting
-from service_kit.db import create_engine, create_sessionmaker
+from service_kit.db import create_engine
 from service_kit.migrations import upgrade
-from service_kit.queue import create_redis
-from tests.bench.kit import MIN_RUNS, BenchRefused, Figure, peak_rss_mb, record
+from tests.bench.batch_job import CREATED_AT, FIRST_RUN, mail_flow
+from tests.bench.kit import MIN_RUNS, BenchRefused, Figure, record
 from tests.bench.realistic import realistic_licences
 from tests.support.database import recreate_database
 from tests.support.infra import redis_url_for_db
@@ -44,8 +42,6 @@ from tests.support.infra import redis_url_for_db
 DATABASE = "bench_perf_batch"
 REDIS_DB = 11
 PAYLOADS = 10_000
-CREATED_AT = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
-FIRST_RUN = 5000
 BATCH = Figure(
     "batch_10k",
     "s",
@@ -56,20 +52,6 @@ BATCH = Figure(
 PEAK_RSS = Figure(
     "batch_10k_peak_rss", "MB", "<=", 150, "peak RSS of a process running that job once"
 )
-
-
-def settings(database_url: str) -> LicenceGatewaySettings:
-    return LicenceGatewaySettings(
-        database_url=database_url,
-        redis_url=redis_url_for_db(REDIS_DB),
-        environment="test",
-        smtp_host="127.0.0.1",
-        smtp_security="none",
-        smtp_auth="none",
-        smtp_from_address="gateway@bench.test",
-        smtp_to_address="chief@bench.test",
-        first_run_number=FIRST_RUN,
-    )
 
 
 async def prepare() -> tuple[str, str]:
@@ -96,21 +78,8 @@ async def prepare() -> tuple[str, str]:
     return url, expected.text
 
 
-def mail_flow(url: str) -> MailFlow:
-    """What the worker gives the job: settings, engine, Redis; the clock fixed for the file."""
-    engine = create_engine(url, pool_size=1, application_name="bench")
-    return MailFlow(
-        settings=settings(url),
-        engine=engine,
-        sessions=create_sessionmaker(engine),
-        redis=create_redis(redis_url_for_db(REDIS_DB)),
-        exits=None,  # type: ignore[arg-type]  # create_batch opens no outside client
-        clock=lambda: CREATED_AT,
-    )
-
-
 async def timed_runs(url: str, expected: str, runs: int, profile: bool = False) -> list[float]:
-    flow = mail_flow(url)
+    flow = mail_flow(url, redis_url_for_db(REDIS_DB))
     engine = flow.engine
     samples = []
     try:
@@ -169,41 +138,13 @@ async def check(session: AsyncSession, mail: Any, expected: str) -> None:
 
 
 def peak_rss_of_one_run(url: str) -> float:
-    """Start a fresh process that runs the job once and reports its peak RSS."""
-    output = subprocess.run(
-        [sys.executable, "-m", "tests.bench.bench_batch_10k", "--rss-child", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    """Start a fresh worker-like process that runs the job once and reports its peak RSS."""
+    command = [sys.executable, "-m", "tests.bench.batch_job", url, redis_url_for_db(REDIS_DB)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(output.strip().splitlines()[-1])
 
 
-def rss_child(url: str) -> None:
-    asyncio.run(_rss_child_run(url))
-    print(f"{peak_rss_mb():.1f}")
-
-
-async def _rss_child_run(url: str) -> None:
-    flow = mail_flow(url)
-    engine = flow.engine
-    async with engine.connect() as connection:
-        await connection.begin()
-        session = AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        if await create_batch(session, flow) is None:
-            raise BenchRefused("the job found no payloads to send")
-        await session.close()
-        await connection.rollback()
-    await flow.redis.aclose()
-    await engine.dispose()
-
-
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["--rss-child"]:
-        rss_child(argv[1])
-        return
     url, expected = asyncio.run(prepare())
     if argv[:1] == ["--profile"]:
         asyncio.run(timed_runs(url, expected, 2, profile=True))

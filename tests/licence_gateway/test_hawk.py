@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mohawk.exc import HawkFail
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licence_gateway.hawk import (
+from licence_gateway.domain.hawk import (
     Credentials,
     HawkError,
     parse_header,

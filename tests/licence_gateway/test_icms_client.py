@@ -21,7 +21,7 @@ from licence_gateway.adapters.icms import (
     icms_client,
     icms_json,
 )
-from licence_gateway.hawk import Credentials
+from licence_gateway.domain.hawk import Credentials
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.settings import NotConfiguredError
 from tests.support.infra import free_port

@@ -19,8 +19,8 @@ from devtools.simulators.licence_gateway.icms import IcmsSimulator, create_app
 from devtools.simulators.licence_gateway.icms_licences import LICENCE_TYPES, LicenceFactory
 from licence_gateway.adapters.icms import IcmsClient
 from licence_gateway.domain.chief.licence_data import build_licence_data
+from licence_gateway.domain.hawk import Credentials
 from licence_gateway.domain.licence_validation import validate_licence
-from licence_gateway.hawk import Credentials
 from licence_gateway.main import create_app as create_gateway
 from licence_gateway.settings import LicenceGatewaySettings
 from tests.support.apps import app_client

@@ -50,7 +50,7 @@ from invoice_checker.main import create_app as create_checker
 from invoice_checker.settings import InvoiceCheckerSettings
 from invoice_checker.store.auth import ensure_user, issue_credential
 from invoice_checker.store.invoice_stats import refresh_invoice_stats
-from licence_gateway.hawk import Credentials, sign_request
+from licence_gateway.domain.hawk import Credentials, sign_request
 from licence_gateway.main import create_app as create_gateway
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.db import create_engine, create_sessionmaker

@@ -33,7 +33,7 @@ from invoice_checker.settings import InvoiceCheckerSettings
 from licence_gateway.adapters.icms import IcmsClient, IcmsError
 from licence_gateway.adapters.pop3 import Pop3Config, Pop3Error, Pop3Mailbox
 from licence_gateway.adapters.smtp import SmtpConfig, SmtpError, SmtpSender
-from licence_gateway.hawk import Credentials
+from licence_gateway.domain.hawk import Credentials
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.logging import configure_logging
 from service_kit.settings import SettingsError, load_settings

@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from devtools.simulators.licence_gateway.icms_licences import LicenceFactory
-from licence_gateway.hawk import HawkError, verify_response
+from licence_gateway.domain.hawk import HawkError, verify_response
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import httpx
 import mohawk
 
-from licence_gateway.hawk import Credentials, HawkError, sign_request, verify_response
+from licence_gateway.domain.hawk import Credentials, HawkError, sign_request, verify_response
 from licence_gateway.settings import LicenceGatewaySettings
 from service_kit.settings import require_settings
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from licence_gateway.api.deps import SettingsDep
+from licence_gateway.api.hawk_route import HawkRoute
 from licence_gateway.api.icms_schemas import (
     LICENCE_EXAMPLES,
     Detail,
@@ -29,7 +30,6 @@ from licence_gateway.api.icms_schemas import (
     ValidationErrors,
 )
 from licence_gateway.domain.licence_validation import validate_licence
-from licence_gateway.hawk import HawkRoute
 from licence_gateway.settings import LicenceGatewaySettings
 from licence_gateway.store import health
 from licence_gateway.store.payloads import (
