@@ -161,8 +161,8 @@ _CHUNK = 57 * 1024  # ASCII characters per piece encoded at once: 1,024 whole li
 
 def _write_base64_lines(out: io.BytesIO, text: str) -> None:
     """`base64.encodebytes` of the ASCII text, without its Python call per 57-byte line, written a
-    chunk at a time: a 10,000-licence file's 7.8 MB encoding never exists twice over, nor as
-    100,000 line objects at once."""
+    chunk at a time: a large file's encoding never exists twice over, nor as one object per
+    line at once."""
     for start in range(0, len(text), _CHUNK):
         encoded = base64.b64encode(text[start : start + _CHUNK].encode("ascii"))
         out.write(
@@ -220,9 +220,9 @@ class SmtpSender:
                 text=text,
             )
             return message.as_bytes()
-        # The email package writes a base64 body a line at a time (a quarter of a second for a
-        # 10,000-licence file): it renders a short stand-in, and binascii's lines of the same
-        # 76 columns take its place, byte for byte what it would have written.
+        # The email package writes a base64 body a line at a time, slowly for a large file: it
+        # renders a short stand-in, and binascii's lines of the same 76 columns take its place,
+        # byte for byte what it would have written.
         attachment = to_ascii(text)
         message = standard_message(
             sender=config.from_address,

@@ -2,10 +2,10 @@
 signing our own calls. Pure: no I/O (the nonce store is the server's, in `api.hawk_route`).
 
 The server's check is written out here rather than through mohawk's `Receiver`, which
-pretty-prints every body into a debug message whether or not debug logging is on (about 0.3 ms a
-request). It follows the Hawk 1 header scheme exactly; tests check that mohawk's `Sender` is
-accepted and that mohawk's `accept_response` accepts what we sign, both ways. Our own calls to
-ICMS are signed and checked with mohawk itself.
+pretty-prints every body into a debug message whether or not debug logging is on, costing more
+than the whole check. It follows the Hawk 1 header scheme exactly; tests check that mohawk's
+`Sender` is accepted and that mohawk's `accept_response` accepts what we sign, both ways. Our own
+calls to ICMS are signed and checked with mohawk itself.
 """
 
 from __future__ import annotations
