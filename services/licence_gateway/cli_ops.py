@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import click
 from sqlalchemy.exc import DBAPIError
 
@@ -50,7 +51,8 @@ def run(work: Callable[[MailFlow], Awaitable[None]]) -> None:
         fail(str(exc), 2)
     except (Refused, BatcherBusy, SendFailed, SmtpError, Pop3Error, IcmsError) as exc:
         fail(str(exc), 1)
-    except (OSError, DBAPIError) as exc:
+    # asyncpg's own errors as well: the batching job runs some statements on the driver directly.
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
         fail(f"cannot use the database: {exc}".splitlines()[0], 1)
 
 

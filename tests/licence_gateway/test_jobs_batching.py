@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+import asyncpg
+import orjson
 import pytest
 from arq import Retry
 from pydantic import SecretStr
@@ -201,6 +203,29 @@ async def test_a_payload_no_batch_names_can_still_be_deleted(mail_flow: MailFlow
     assert deleted.rowcount == 1
 
 
+async def test_batch_rows_the_database_refuses_leave_no_mail_and_no_batch(
+    mail_flow: MailFlow,
+) -> None:
+    """The batch rows are written while the file is built; their refusal undoes the whole try."""
+    ghost = batching.ClaimedPayload(
+        999_999, "GBSIL/ghost", orjson.dumps(licences("fa_sil_insert")[0])
+    )
+    async with mail_flow.sessions() as session:
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="does not exist"):
+            await batching.commit_batch(
+                session, mail_flow, [ghost], reason="a payload never stored"
+            )
+        await session.commit()
+    async with mail_flow.engine.connect() as connection:
+        stored = await connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM licence_gateway.mails),"
+                " (SELECT count(*) FROM licence_gateway.licence_data_batches)"
+            )
+        )
+        assert stored.one() == (0, 0)
+
+
 async def test_a_payload_that_cannot_be_built_is_set_aside_not_blocking_the_rest(
     mail_flow: MailFlow, chief_smtp: LocalSmtpServer
 ) -> None:
@@ -210,8 +235,12 @@ async def test_a_payload_that_cannot_be_built_is_set_aside_not_blocking_the_rest
     [bad_id] = await add_payloads(mail_flow.engine, [bad])
     await add_payloads(mail_flow.engine, licences("fa_sil_insert"))
 
-    assert await run_batching(mail_flow) == "mail 1 sent"
+    summary = await run_batching(mail_flow)
 
+    # The first try's rows were undone, but not its mail id: the sequence does not go back.
+    async with mail_flow.engine.connect() as connection:
+        mail_ids = (await connection.execute(text("SELECT id FROM licence_gateway.mails"))).all()
+    assert summary == f"mail {mail_ids[0].id} sent" and len(mail_ids) == 1
     assert "Back" not in attachment_text(chief_smtp.messages[0].data)
     by_id = {p.id: p for p in await payloads(mail_flow.engine)}
     assert (by_id[bad_id].skip_process, by_id[bad_id].is_processed) == (True, False)

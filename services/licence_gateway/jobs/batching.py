@@ -12,6 +12,7 @@ The order of commits is the reliability argument:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -25,10 +26,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
-    delete,
     func,
-    insert,
-    literal,
     literal_column,
     select,
     text,
@@ -39,11 +37,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from licence_gateway.adapters.smtp import SmtpError, new_message_id
-from licence_gateway.domain.chief.licence_data import LicenceDataFile, build_licence_data
+from licence_gateway.domain.chief.licence_data import (
+    LicenceDataFile,
+    build_licence_data,
+    licence_data_file_name,
+)
 from licence_gateway.domain.mail_state import ExtractType, MailStatus
 from licence_gateway.jobs.context import MailFlow
 from licence_gateway.store.mail import (
-    BatchPayload,
     LicenceDataBatch,
     Mail,
     create_mail,
@@ -173,42 +174,40 @@ async def claim_payloads(session: AsyncSession) -> list[ClaimedPayload]:
 
 
 async def create_batch(session: AsyncSession, flow: MailFlow) -> Mail | None:
-    """Claim the payloads and commit a `pending` mail carrying them; None if there are none."""
-    batch = await _file_of_waiting_payloads(session, flow)
-    if batch is None:
-        await session.commit()  # keeps any skip flag set on an unbuildable payload
-        return None
-    built, payload_ids = batch
-    reason = f"batch of {len(payload_ids)} licences"
-    return await _commit(session, flow, built, payload_ids, reason=reason)
+    """Claim the payloads and commit a `pending` mail carrying them; None if there are none.
 
-
-async def _file_of_waiting_payloads(
-    session: AsyncSession, flow: MailFlow
-) -> tuple[LicenceDataFile, list[int]] | None:
-    """The file of the waiting payloads that can go in one, and their ids in file order.
-
-    Ingest refuses a payload that cannot, so this should never find one; if one slips through,
-    it gets its skip flag set and is logged, and must not block every other licence as it did in
-    the original (section 14.3). The file is built once; only when that fails is each payload
-    tried on its own. Each licence text is dropped once the builder has read it.
+    Ingest refuses a payload that cannot go in a file, so the file should always build; if one
+    slips through, it gets its skip flag set and is logged, and must not block every other
+    licence as it did in the original (section 14.3). The file is built once; only when that
+    fails is each payload tried on its own. Each licence text is let go once the builder has
+    read it.
     """
     payloads = await claim_payloads(session)
     if not payloads:
         return None
     run_number = await next_run_number(session, flow.settings.first_run_number)
-    now = flow.clock()
     payload_ids = [payload.id for payload in payloads]
+    reason = f"batch of {len(payload_ids)} licences"
     try:
-        return _build(_consumed(payloads), flow, run_number, now), payload_ids
+        return await _commit(session, flow, _consumed(payloads), payload_ids, run_number, reason)
     except ValueError:
         pass
-    _build([], flow, run_number, now)  # an empty file failing means the settings are wrong: raise
+    good = await _buildable_payloads(session, flow)
+    if not good:
+        await session.commit()  # keeps the skip flags
+        return None
+    reason = f"batch of {len(good)} licences"
+    return await _commit(session, flow, good, [p.id for p in good], run_number, reason)
+
+
+async def _buildable_payloads(session: AsyncSession, flow: MailFlow) -> list[ClaimedPayload]:
+    """The claimed payloads that build on their own; the others get their skip flag, logged."""
+    _build([], flow, 1, flow.clock())  # an empty file failing means the settings are wrong: raise
     payloads = await claim_payloads(session)  # the rows this transaction has locked, again
     good: list[ClaimedPayload] = []
     bad: list[ClaimedPayload] = []
     for payload in payloads:
-        (good if _builds(payload, flow, now) else bad).append(payload)
+        (good if _builds(payload, flow) else bad).append(payload)
     for payload in bad:
         logger.error(
             "payload cannot be put in a licenceData file; skip flag set",
@@ -220,9 +219,7 @@ async def _file_of_waiting_payloads(
         .values(skip_process=True)
         .execution_options(synchronize_session=False)
     )
-    if not good:
-        return None
-    return _build(good, flow, run_number, now), [payload.id for payload in good]
+    return good
 
 
 def _consumed(payloads: list[ClaimedPayload]) -> Iterator[ClaimedPayload]:
@@ -232,9 +229,9 @@ def _consumed(payloads: list[ClaimedPayload]) -> Iterator[ClaimedPayload]:
         yield payloads.pop()
 
 
-def _builds(payload: PayloadToSend, flow: MailFlow, now: datetime) -> bool:
+def _builds(payload: PayloadToSend, flow: MailFlow) -> bool:
     try:
-        _build([payload], flow, 1, now)
+        _build([payload], flow, 1, flow.clock())
     except ValueError:
         return False
     return True
@@ -270,62 +267,105 @@ async def commit_batch(
 ) -> Mail:
     """Build the file for these payloads under the next run number and commit it as `pending`."""
     run_number = await next_run_number(session, flow.settings.first_run_number)
-    built = _build(payloads, flow, run_number, flow.clock())
-    return await _commit(session, flow, built, [payload.id for payload in payloads], reason=reason)
+    return await _commit(
+        session, flow, payloads, [payload.id for payload in payloads], run_number, reason
+    )
 
 
 async def _commit(
     session: AsyncSession,
     flow: MailFlow,
-    built: LicenceDataFile,
+    payloads: Iterable[PayloadToSend],
     payload_ids: list[int],
-    *,
+    run_number: int,
     reason: str,
 ) -> Mail:
-    """Store the built file, its e-mail and its batch rows, mark the payloads sent, commit."""
-    await session.execute(_FAST_COMPRESSION)
-    message_id = new_message_id()
+    """Build the payloads' file and e-mail; store them with the batch rows, take the payloads
+    out of the queue, commit. A file that does not build raises ValueError, nothing stored."""
     now = flow.clock()
-    mail = await create_mail(
-        session,
-        ExtractType.LICENCE_DATA,
-        MailStatus.PENDING,
-        f"{reason}, run {built.run_number}",
-        message_id=message_id,
-        # Rendered once and stored, so that every re-send repeats these very bytes.
-        message_bytes=flow.smtp.render_licence_data(built.name, built.attachment, message_id, now),
+    message_id = new_message_id()
+    mail_and_batch = _batch_stored_meanwhile(
+        session, flow, payload_ids, run_number, now, message_id, reason
     )
-    batch = LicenceDataBatch(
-        run_number=built.run_number, file_name=built.name, file_text=built.text, mail_id=mail.id
+    async with mail_and_batch as (mail, batch):
+        built = _build(payloads, flow, run_number, now)
+    await session.execute(_FAST_COMPRESSION)
+    # Rendered once and stored: every re-send repeats these very bytes.
+    mail.message_bytes = flow.smtp.render_licence_data(
+        built.name, built.attachment, message_id, now
     )
-    session.add(batch)
-    await session.flush()
-    # One statement for every batch row, positions in file order.
-    ids = (
-        func.unnest(_ids(payload_ids))
-        .table_valued("payload_id", with_ordinality="position")
-        .render_derived("claimed")
-    )
-    await session.execute(
-        insert(BatchPayload).from_select(
-            ["batch_id", "payload_id", "position"],
-            select(literal(batch.id, BigInteger), ids.c.payload_id, ids.c.position),
-        )
-    )
-    # Out of the queue. The ids were read once, above: a payload arriving meanwhile is never
-    # taken out by mistake (section 14.4). No loaded object needs to know: no synchronisation.
-    await session.execute(
-        delete(WaitingPayload)
-        .where(WaitingPayload.payload_id == any_(_ids(payload_ids)))
-        .execution_options(synchronize_session=False)
-    )
+    batch.file_text = built.text
     await session.commit()
     log_cut_fields(built, payload_ids)
     logger.info(
         "licenceData batch committed",
-        extra={"mail_id": mail.id, "run_number": built.run_number, "licences": len(payload_ids)},
+        extra={"mail_id": mail.id, "run_number": run_number, "licences": len(payload_ids)},
     )
     return mail
+
+
+@asynccontextmanager
+async def _batch_stored_meanwhile(
+    session: AsyncSession,
+    flow: MailFlow,
+    payload_ids: list[int],
+    run_number: int,
+    now: datetime,
+    message_id: str,
+    reason: str,
+) -> AsyncIterator[tuple[Mail, LicenceDataBatch]]:
+    """The mail and its batch, their file and e-mail left to the caller, and the batch rows,
+    stored while the block builds the file; if the block raises, none of it stays.
+
+    The batch rows and the payloads' leaving the queue are one statement, sent before the block
+    starts: PostgreSQL writes them while Python builds.
+    """
+    savepoint = await session.begin_nested()
+    mail = await create_mail(
+        session,
+        ExtractType.LICENCE_DATA,
+        MailStatus.PENDING,
+        f"{reason}, run {run_number}",
+        message_id=message_id,
+    )
+    source = flow.settings.chief_source_system
+    batch = LicenceDataBatch(
+        run_number=run_number,
+        file_name=licence_data_file_name(source, run_number, now),
+        file_text="",
+        mail_id=mail.id,
+    )
+    session.add(batch)
+    await session.flush()
+    driver = await _driver_connection(session)
+    rows = asyncio.create_task(driver.execute(_BATCH_ROWS, batch.id, payload_ids))
+    await asyncio.sleep(0)  # the task sends the statement before the block holds the loop
+    try:
+        yield mail, batch
+        await rows
+    except BaseException:
+        await asyncio.wait([rows])  # the connection is busy until PostgreSQL has answered
+        if not rows.cancelled():
+            rows.exception()  # retrieved: the block's error is the one to raise
+        await savepoint.rollback()
+        raise
+    await savepoint.commit()
+
+
+# The batch rows, positions in file order, and the payloads out of the queue. The ids were read
+# once, by the claim: a payload arriving meanwhile is never taken out by mistake (section 14.4).
+_BATCH_ROWS = """WITH left_the_queue AS (
+    DELETE FROM licence_gateway.waiting_payloads WHERE payload_id = ANY($2::bigint[])
+)
+INSERT INTO licence_gateway.licence_data_batch_payloads (batch_id, payload_id, position)
+SELECT $1, claimed.payload_id, claimed.position
+FROM unnest($2::bigint[]) WITH ORDINALITY AS claimed(payload_id, position)"""
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    """asyncpg's connection under the session's: rows without SQLAlchemy's per-row cost."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
 
 
 async def send_pending_mail(session: AsyncSession, flow: MailFlow, mail: Mail) -> None:
