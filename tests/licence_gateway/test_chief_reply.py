@@ -394,3 +394,60 @@ def test_field_counts_that_add_up_across_accepted_lines_are_still_malformed() ->
         1,
         "Unable to process file: accepted record has 3 fields on line 1",
     )
+
+
+# CHIEF pads its lines to one width; a padded line may also hide a line break (a blank line).
+_PADDED_SLOTS = st.lists(
+    st.lists(st.one_of(_ACCEPTED_LINES, _ACCEPTED_LINES, _OTHER_LINES), min_size=1, max_size=2).map(
+        "\n".join
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_OTHER_LINES, max_size=3),
+    _PADDED_SLOTS,
+    st.lists(_OTHER_LINES, max_size=3),
+    st.integers(min_value=0, max_value=3),
+)
+def test_padded_replies_agree_with_reading_line_by_line(
+    head: list[str], middle: list[str], tail: list[str], extra: int
+) -> None:
+    lines = head + middle + tail
+    width = max(map(len, lines), default=0) + extra
+    text = "\n".join(line.ljust(width) for line in lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_two_accepted_records_on_a_line_are_malformed_even_beside_a_blank_line() -> None:
+    # as many words as lines, but not one a line
+    for padding in ("", "   "):
+        text = "\n".join(
+            line + padding
+            for line in ["1\\accepted\\A 2\\accepted\\B", "", "3\\accepted\\C", "4\\accepted\\D"]
+        )
+        with pytest.raises(ChiefFormatError) as raised:
+            parse_licence_reply(text)
+        assert (raised.value.line, raised.value.message) == (
+            1,
+            "Unable to process file: accepted record has 3 fields on line 1",
+        )
+
+
+def test_a_long_padded_run_is_read_as_line_by_line() -> None:
+    records = ["fileHeader\\CHIEF\\SPIRE\\licenceReply\\202409251547\\7"]
+    records += [f"accepted\\IMA/{n}" for n in range(40)]
+    records += ["rejected\\R", "error\\1\\why not", "end\\rejected\\3", "fileTrailer\\40\\1\\0"]
+    lines = [f"{n}\\{record}" for n, record in enumerate(records, start=1)]
+    for text in (
+        "\n".join(line.ljust(80) for line in lines),
+        "\n".join(line.ljust(80) for line in lines).replace("IMA/7 ", "IMA/7\x1c"),
+        "\n".join(line.ljust(80) for line in lines).replace("IMA/7 ", "IMA/7\u00a0"),
+        "\n".join(lines),
+    ):
+        assert _as_values(text) == _line_by_line(text)
+    assert parse_licence_reply("\n".join(line.ljust(80) for line in lines)).outcome is (
+        ReplyOutcome.VALID
+    )

@@ -119,7 +119,23 @@ def parse_licence_reply(text: str) -> LicenceReply:
     whole-string operations (`_accepted_run`), the lines around it one at a time. Accepted
     records open and close nothing, so reading them apart keeps the file-order result.
     """
+    try:
+        reply = _read_in_bulk(text)
+    except ChiefFormatError:
+        reply = None  # a line past the bulk reading is malformed: reading from the start names it
+    if reply is not None:
+        return reply
     reader = _ReplyReader()
+    reader.read(text.split(LINE_SEP), 1)
+    return reader.reply()
+
+
+def _read_in_bulk(text: str) -> LicenceReply | None:
+    """The reply with its accepted run read in bulk; None when there is no such run.
+
+    The numbers of lines past the run can be off (a padded line may hide a line break): an
+    error raised there is worded again by reading the file from its start.
+    """
     first = text.find(_ACCEPTED)
     if first >= 0:
         start = text.rfind(LINE_SEP, 0, first) + 1
@@ -127,38 +143,68 @@ def parse_licence_reply(text: str) -> LicenceReply:
         end = len(text) if end < 0 else end
         references = _accepted_run(text[start:end])
         if references is not None:
+            reader = _ReplyReader()
             head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
             reader.read(head, 1)
             reader.accepted = references
-            # the tail's first line is the rest (empty) of the run's last line
-            reader.read(text[end:].split(LINE_SEP), len(head) + len(references) - 1)
+            # the tail opens with the line after the run's last
+            tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
+            reader.read(tail, len(head) + len(references))
             return reader.reply()
-    reader.read(text.split(LINE_SEP), 1)
-    return reader.reply()
+    return None
 
 
 _ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
+# ASCII white space that bytes.split() does not split at but str.split() and str.rstrip() do
+_STR_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def _accepted_run(lines: str) -> list[str] | None:
     """The references of lines that are each `N\\accepted\\REFERENCE`, None if any is not
     (or holds inner white space: the line-by-line reader decides those).
 
-    Split at white space, each line is one word exactly when there are as many words as lines.
-    Joined by a separator and a line break, one split yields every line's fields in a row: three
-    per line exactly when each line-opening field (the only ones holding a break) sits at a
-    multiple of three.
+    Split at white space, the run holds one word a line when it is those words joined by line
+    breaks (unpadded) or when its lines are padded to one width and each opens with a word
+    (`_one_word_a_slot`). Joined by a separator and a line break, one split then yields every
+    line's fields in a row: three per line exactly when each line-opening field (the only ones
+    holding a break) sits at a multiple of three.
     """
-    count = lines.count(LINE_SEP) + 1
-    words = lines.split()
-    if len(words) != count:
-        return None
-    fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
+    if lines.isascii() and not any(space in lines for space in _STR_ONLY_SPACE):
+        # the same words, split faster as bytes
+        encoded = lines.encode("ascii")
+        ascii_words = encoded.split()
+        count = len(ascii_words)
+        if b"\n".join(ascii_words) != encoded and not _one_word_a_slot(lines, count):
+            return None
+        joined = b"\\\n".join(ascii_words).decode("ascii")
+    else:
+        words = lines.split()
+        joined = (FIELD_SEP + LINE_SEP).join(words)
+        count = len(words)
+        if LINE_SEP.join(words) != lines and not _one_word_a_slot(lines, count):
+            return None
+    fields = joined.split(FIELD_SEP)
     if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
         return None
     if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
         return None
     return fields[2::3]
+
+
+def _one_word_a_slot(lines: str, count: int) -> bool:
+    """Whether `count` words are one a line: the lines are padded to one width (as CHIEF pads
+    them), each opens with a word, and there are as many lines of that width as words.
+
+    A word cannot cross a break at the end of a padded line, so each line holds exactly one;
+    a break inside one only makes a blank line, which the line-by-line reader skips too.
+    """
+    width = lines.find(LINE_SEP) + 1
+    if width == 0:
+        return count == 1
+    if len(lines) != count * width - 1 or lines[width - 1 :: width] != LINE_SEP * (count - 1):
+        return False
+    openings = lines[::width]
+    return openings.split() == [openings]
 
 
 class _ReplyReader:
