@@ -451,3 +451,83 @@ def test_a_long_padded_run_is_read_as_line_by_line() -> None:
     assert parse_licence_reply("\n".join(line.ljust(80) for line in lines)).outcome is (
         ReplyOutcome.VALID
     )
+
+
+# --- the bulk reading of rejected blocks after the accepted run agrees with reading line by line --
+
+_BLOCK_FIELD = st.text(st.characters(blacklist_characters="\\\n"), max_size=4)
+
+
+def _block(reference: str, errors: list[tuple[str, str]]) -> list[str]:
+    lines = [f"4\\rejected\\{reference}"]
+    lines += [f"5\\error\\{code}\\{text}" for code, text in errors]
+    return [*lines, "6\\end\\rejected\\3"]
+
+
+@st.composite
+def _blocks_alike(draw: st.DrawFn) -> list[str]:
+    """Rejected blocks with one number of errors each, now and then another line among them."""
+    errors = draw(st.integers(min_value=0, max_value=2))
+    pairs = st.lists(st.tuples(_BLOCK_FIELD, _BLOCK_FIELD), min_size=errors, max_size=errors)
+    blocks = draw(st.lists(st.builds(_block, _BLOCK_FIELD, pairs), min_size=1, max_size=4))
+    lines = [line for block in blocks for line in block]
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        lines.insert(draw(st.integers(min_value=0, max_value=len(lines))), draw(_OTHER_LINES))
+    return lines
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_OTHER_LINES, max_size=2),
+    st.integers(min_value=1, max_value=3),
+    _blocks_alike(),
+    st.lists(_OTHER_LINES, max_size=2),
+    st.none() | st.integers(min_value=0, max_value=2),
+)
+def test_rejected_blocks_agree_with_reading_line_by_line(
+    head: list[str],
+    accepted: int,
+    blocks: list[str],
+    tail: list[str],
+    padding: int | None,
+) -> None:
+    lines = head + [f"{n}\\accepted\\A{n}" for n in range(accepted)] + blocks + tail
+    if padding is not None:
+        width = max(map(len, lines)) + padding
+        lines = [line.ljust(width) for line in lines]
+    text = "\n".join(lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_a_block_left_open_before_the_run_does_not_take_errors_after_the_blocks() -> None:
+    text = "\n".join(
+        [
+            "1\\rejected\\OPEN",
+            "2\\accepted\\A",
+            "3\\rejected\\R",
+            "4\\error\\1\\why",
+            "5\\end\\rejected\\3",
+            "6\\error\\2\\stray",
+        ]
+    )
+    with pytest.raises(ChiefFormatError) as raised:
+        parse_licence_reply(text)
+    assert (raised.value.line, raised.value.message) == (
+        6,
+        "Unable to process file: rejected record is out of sequence on line 6",
+    )
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        ["3\\rejected\\R", "4\\error", "5", "6\\end\\rejected\\3"],  # breaks where 4 fields end
+        ["3\\rejected\\R", "4\\error\\1\\why", "5\\end", "6", "7\\rejected\\S"],
+        ["3\\rejected", "4", "5\\error\\1\\why", "6\\end\\rejected\\3"],
+    ],
+)
+def test_short_records_in_rejected_blocks_are_malformed(block: list[str]) -> None:
+    text = "\n".join(["1\\accepted\\A", "2\\accepted\\B", *block, *block])
+    assert _as_values(text) == _line_by_line(text)
+    with pytest.raises(ChiefFormatError):
+        parse_licence_reply(text)

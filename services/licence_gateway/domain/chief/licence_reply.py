@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import repeat
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
@@ -149,7 +150,12 @@ def _read_in_bulk(text: str) -> LicenceReply | None:
             reader.accepted = references
             # the tail opens with the line after the run's last
             tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
-            reader.read(tail, len(head) + len(references))
+            blocks, taken = _rejected_blocks(tail)
+            if blocks:
+                reader.rejected += blocks
+                reader.open_reference = None  # closed by the last block's `end`
+                del tail[:taken]
+            reader.read(tail, len(head) + len(references) + taken)
             return reader.reply()
     return None
 
@@ -205,6 +211,62 @@ def _one_word_a_slot(lines: str, count: int) -> bool:
         return False
     openings = lines[::width]
     return openings.split() == [openings]
+
+
+def _rejected_blocks(lines: list[str]) -> tuple[list[RejectedTransaction], int]:
+    """The rejected blocks `lines` open with, each `rejected`, `error`s and `end` and with as
+    many errors as the first, and the lines they take; none when any of them is not so (the
+    line-by-line reader decides).
+
+    The right-stripped lines are joined by a line break between separators, so one split
+    yields each line's fields followed by a line-break field: blocks alike then repeat at one
+    stride, and strided slices check every block's record types and field counts at once.
+    """
+    fields = "\\\n\\".join(map(str.rstrip, lines)).split(FIELD_SEP)
+    fields += (LINE_SEP, "", "", "", "", "")  # the last line's break, and room to look ahead
+    if fields[1] != "rejected":
+        return [], 0
+    errors = 0
+    while fields[5 * errors + 5] == "error":
+        errors += 1
+    stride = 5 * errors + 9  # a block's fields: 3 + break, 4 + break per error, 4 + break
+    opens = [*map("rejected".__eq__, fields[1::stride]), False]
+    count = opens.index(False)
+    stop = count * stride
+    ends = 5 * errors + 4
+    if not (
+        fields[3:stop:stride].count(LINE_SEP) == count  # `rejected` has one data field
+        and fields[ends + 1 : stop : stride].count("end") == count
+        and _have_two_data_fields(fields, ends, stop, stride, count)
+        and all(
+            fields[line + 1 : stop : stride].count("error") == count
+            and _have_two_data_fields(fields, line, stop, stride, count)
+            for line in range(4, ends, 5)
+        )
+    ):
+        return [], 0
+    new = tuple.__new__
+    errors_at = [
+        map(
+            new,
+            repeat(ReplyError),
+            zip(fields[line + 2 : stop : stride], fields[line + 3 : stop : stride], strict=True),
+        )
+        for line in range(4, ends, 5)
+    ]
+    block_errors = zip(*errors_at, strict=True) if errors else repeat((), count)
+    blocks = zip(fields[2:stop:stride], block_errors, strict=True)
+    return list(map(new, repeat(RejectedTransaction), blocks)), count * (errors + 2)
+
+
+def _have_two_data_fields(fields: list[str], line: int, stop: int, stride: int, count: int) -> bool:
+    """Whether the records opening at `line` in each block hold exactly two data fields: the
+    break follows the fourth field, and the third is not one (a break after one field, then a
+    one-field line, would put a break there too)."""
+    return (
+        fields[line + 4 : stop : stride].count(LINE_SEP) == count
+        and LINE_SEP not in fields[line + 2 : stop : stride]
+    )
 
 
 class _ReplyReader:
