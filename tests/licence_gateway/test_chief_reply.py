@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -531,3 +532,42 @@ def test_short_records_in_rejected_blocks_are_malformed(block: list[str]) -> Non
     assert _as_values(text) == _line_by_line(text)
     with pytest.raises(ChiefFormatError):
         parse_licence_reply(text)
+
+
+_ODDITIES = [
+    lambda line: "0" + line,  # a number one digit longer
+    lambda line: " " + line,
+    lambda line: "\\" + line,
+    lambda line: "\\" + line[1:],  # a separator in the number's place
+    lambda line: line.replace("accepted", "acceptex"),
+    lambda line: line + "\\B",
+]
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from([1, 2, 7, 96, 995]),
+    st.lists(
+        st.one_of(_REFERENCE, st.sampled_from(["IMA/2024/00001", "GBSIEL/2024/0000001/P"])),
+        min_size=1,
+        max_size=14,
+    ),
+    st.integers(min_value=0, max_value=3),
+    st.none() | st.sampled_from(_ODDITIES),
+    st.integers(min_value=0, max_value=13),
+)
+def test_padded_numbered_runs_agree_with_reading_line_by_line(
+    first: int,
+    references: list[str],
+    padding: int,
+    oddity: Callable[[str], str] | None,
+    odd_line: int,
+) -> None:
+    """Numbered in order, the numbers growing a digit on the way: the run is cut by column."""
+    lines = [f"{first + n}\\accepted\\{reference}" for n, reference in enumerate(references)]
+    if oddity and odd_line < len(lines):
+        lines[odd_line] = oddity(lines[odd_line])
+    lines.append(f"{first + len(lines)}\\fileTrailer\\{len(references)}\\0\\0")
+    width = max(map(len, lines)) + padding
+    text = "\n".join(line.ljust(width) for line in lines)
+    assert _as_values(text) == _line_by_line(text)

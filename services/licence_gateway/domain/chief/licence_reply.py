@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import repeat
+from operator import getitem
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
@@ -161,8 +162,6 @@ def _read_in_bulk(text: str) -> LicenceReply | None:
 
 
 _ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
-# ASCII white space that bytes.split() does not split at but str.split() and str.rstrip() do
-_STR_ONLY_SPACE = ("\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def _accepted_run(lines: str) -> list[str] | None:
@@ -171,30 +170,52 @@ def _accepted_run(lines: str) -> list[str] | None:
 
     Split at white space, the run holds one word a line when it is those words joined by line
     breaks (unpadded) or when its lines are padded to one width and each opens with a word
-    (`_one_word_a_slot`). Joined by a separator and a line break, one split then yields every
-    line's fields in a row: three per line exactly when each line-opening field (the only ones
-    holding a break) sits at a multiple of three.
+    (`_one_word_a_slot`). Padded lines numbered in order are cut at the columns their numbers
+    take (`_references_by_column`). Otherwise the words are joined by a separator and a line
+    break: one split yields every line's fields in a row, three per line exactly when each
+    line-opening field (the only ones holding a break) sits at a multiple of three.
     """
-    if lines.isascii() and not any(space in lines for space in _STR_ONLY_SPACE):
-        # the same words, split faster as bytes
-        encoded = lines.encode("ascii")
-        ascii_words = encoded.split()
-        count = len(ascii_words)
-        if b"\n".join(ascii_words) != encoded and not _one_word_a_slot(lines, count):
+    words = lines.split()
+    count = len(words)
+    if LINE_SEP.join(words) != lines:
+        if not _one_word_a_slot(lines, count):
             return None
-        joined = b"\\\n".join(ascii_words).decode("ascii")
-    else:
-        words = lines.split()
-        joined = (FIELD_SEP + LINE_SEP).join(words)
-        count = len(words)
-        if LINE_SEP.join(words) != lines and not _one_word_a_slot(lines, count):
-            return None
-    fields = joined.split(FIELD_SEP)
+        references = _references_by_column(lines, words, lines.find(LINE_SEP) + 1)
+        if references is not None:
+            return references
+    fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
     if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
         return None
     if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
         return None
     return fields[2::3]
+
+
+def _references_by_column(lines: str, words: list[str], width: int) -> list[str] | None:
+    """The references of words one a line of `width` characters (its break included), when the
+    lines are numbered in order from the first: each group of numbers as long as one another
+    puts `\\accepted\\` in the same columns, which strided slices check for the whole group.
+    None when the numbers or those columns are otherwise (the caller splits the fields).
+    """
+    number = words[0][: words[0].find(FIELD_SEP)]
+    if not (number.isascii() and number.isdigit()) or width == 0:
+        return None
+    first = int(number)
+    cuts: list[slice] = []
+    line = 0
+    while line < len(words):
+        digits = len(str(first + line))
+        group_end = min(len(words), 10**digits - first)  # the lines numbered with `digits`
+        start, stop, size = line * width, group_end * width, group_end - line
+        if any(FIELD_SEP in lines[start + column : stop : width] for column in range(digits)):
+            return None
+        for column, char in enumerate(_ACCEPTED, start=start + digits):
+            if lines[column:stop:width] != char * size:
+                return None
+        cuts += [slice(digits + len(_ACCEPTED), None)] * size
+        line = group_end
+    references: list[str] = list(map(getitem, words, cuts))  # str.__getitem__ is slower
+    return None if FIELD_SEP in "".join(references) else references
 
 
 def _one_word_a_slot(lines: str, count: int) -> bool:
