@@ -177,12 +177,12 @@ def _accepted_run(lines: str) -> list[str] | None:
     """
     words = lines.split()
     count = len(words)
-    if LINE_SEP.join(words) != lines:
-        if not _one_word_a_slot(lines, count):
-            return None
+    if _one_word_a_slot(lines, count):
         references = _references_by_column(lines, words, lines.find(LINE_SEP) + 1)
         if references is not None:
             return references
+    elif LINE_SEP.join(words) != lines:
+        return None
     fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
     if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
         return None
