@@ -117,9 +117,12 @@ _FIELD_COUNTS = {
 def parse_licence_reply(text: str) -> LicenceReply:
     """Every record of a reply, in file order; `ChiefFormatError` names a malformed line.
 
-    CHIEF writes its accepted records as one run of lines: that run is read with a few
-    whole-string operations (`_accepted_run`), the lines around it one at a time. Accepted
-    records open and close nothing, so reading them apart keeps the file-order result.
+    CHIEF writes its accepted records as one run of lines and its rejected blocks after it:
+    the run, and the blocks when they are alike, are read with a few whole-string operations
+    (`_accepted_run`, `_rejected_blocks`), the other lines one at a time. Accepted records
+    open and close nothing and each block is closed before the next record, so reading them
+    apart keeps the file-order result. Whatever the bulk readers are unsure of is read line by
+    line, which also words every error.
     """
     try:
         reply = _read_in_bulk(text)
