@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -394,3 +395,179 @@ def test_field_counts_that_add_up_across_accepted_lines_are_still_malformed() ->
         1,
         "Unable to process file: accepted record has 3 fields on line 1",
     )
+
+
+# CHIEF pads its lines to one width; a padded line may also hide a line break (a blank line).
+_PADDED_SLOTS = st.lists(
+    st.lists(st.one_of(_ACCEPTED_LINES, _ACCEPTED_LINES, _OTHER_LINES), min_size=1, max_size=2).map(
+        "\n".join
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_OTHER_LINES, max_size=3),
+    _PADDED_SLOTS,
+    st.lists(_OTHER_LINES, max_size=3),
+    st.integers(min_value=0, max_value=3),
+)
+def test_padded_replies_agree_with_reading_line_by_line(
+    head: list[str], middle: list[str], tail: list[str], extra: int
+) -> None:
+    lines = head + middle + tail
+    width = max(map(len, lines), default=0) + extra
+    text = "\n".join(line.ljust(width) for line in lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_two_accepted_records_on_a_line_are_malformed_even_beside_a_blank_line() -> None:
+    # as many words as lines, but not one a line
+    for padding in ("", "   "):
+        text = "\n".join(
+            line + padding
+            for line in ["1\\accepted\\A 2\\accepted\\B", "", "3\\accepted\\C", "4\\accepted\\D"]
+        )
+        with pytest.raises(ChiefFormatError) as raised:
+            parse_licence_reply(text)
+        assert (raised.value.line, raised.value.message) == (
+            1,
+            "Unable to process file: accepted record has 3 fields on line 1",
+        )
+
+
+def test_a_long_padded_run_is_read_as_line_by_line() -> None:
+    records = ["fileHeader\\CHIEF\\SPIRE\\licenceReply\\202409251547\\7"]
+    records += [f"accepted\\IMA/{n}" for n in range(40)]
+    records += ["rejected\\R", "error\\1\\why not", "end\\rejected\\3", "fileTrailer\\40\\1\\0"]
+    lines = [f"{n}\\{record}" for n, record in enumerate(records, start=1)]
+    for text in (
+        "\n".join(line.ljust(80) for line in lines),
+        "\n".join(line.ljust(80) for line in lines).replace("IMA/7 ", "IMA/7\x1c"),
+        "\n".join(line.ljust(80) for line in lines).replace("IMA/7 ", "IMA/7\u00a0"),
+        "\n".join(lines),
+    ):
+        assert _as_values(text) == _line_by_line(text)
+    assert parse_licence_reply("\n".join(line.ljust(80) for line in lines)).outcome is (
+        ReplyOutcome.VALID
+    )
+
+
+# --- the bulk reading of rejected blocks after the accepted run agrees with reading line by line --
+
+_BLOCK_FIELD = st.text(st.characters(blacklist_characters="\\\n"), max_size=4)
+
+
+def _block(reference: str, errors: list[tuple[str, str]]) -> list[str]:
+    lines = [f"4\\rejected\\{reference}"]
+    lines += [f"5\\error\\{code}\\{text}" for code, text in errors]
+    return [*lines, "6\\end\\rejected\\3"]
+
+
+@st.composite
+def _blocks_alike(draw: st.DrawFn) -> list[str]:
+    """Rejected blocks with one number of errors each, now and then another line among them."""
+    errors = draw(st.integers(min_value=0, max_value=2))
+    pairs = st.lists(st.tuples(_BLOCK_FIELD, _BLOCK_FIELD), min_size=errors, max_size=errors)
+    blocks = draw(st.lists(st.builds(_block, _BLOCK_FIELD, pairs), min_size=1, max_size=4))
+    lines = [line for block in blocks for line in block]
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        lines.insert(draw(st.integers(min_value=0, max_value=len(lines))), draw(_OTHER_LINES))
+    return lines
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_OTHER_LINES, max_size=2),
+    st.integers(min_value=1, max_value=3),
+    _blocks_alike(),
+    st.lists(_OTHER_LINES, max_size=2),
+    st.none() | st.integers(min_value=0, max_value=2),
+)
+def test_rejected_blocks_agree_with_reading_line_by_line(
+    head: list[str],
+    accepted: int,
+    blocks: list[str],
+    tail: list[str],
+    padding: int | None,
+) -> None:
+    lines = head + [f"{n}\\accepted\\A{n}" for n in range(accepted)] + blocks + tail
+    if padding is not None:
+        width = max(map(len, lines)) + padding
+        lines = [line.ljust(width) for line in lines]
+    text = "\n".join(lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_a_block_left_open_before_the_run_does_not_take_errors_after_the_blocks() -> None:
+    text = "\n".join(
+        [
+            "1\\rejected\\OPEN",
+            "2\\accepted\\A",
+            "3\\rejected\\R",
+            "4\\error\\1\\why",
+            "5\\end\\rejected\\3",
+            "6\\error\\2\\stray",
+        ]
+    )
+    with pytest.raises(ChiefFormatError) as raised:
+        parse_licence_reply(text)
+    assert (raised.value.line, raised.value.message) == (
+        6,
+        "Unable to process file: rejected record is out of sequence on line 6",
+    )
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        ["3\\rejected\\R", "4\\error", "5", "6\\end\\rejected\\3"],  # breaks where 4 fields end
+        ["3\\rejected\\R", "4\\error\\1\\why", "5\\end", "6", "7\\rejected\\S"],
+        ["3\\rejected", "4", "5\\error\\1\\why", "6\\end\\rejected\\3"],
+    ],
+)
+def test_short_records_in_rejected_blocks_are_malformed(block: list[str]) -> None:
+    text = "\n".join(["1\\accepted\\A", "2\\accepted\\B", *block, *block])
+    assert _as_values(text) == _line_by_line(text)
+    with pytest.raises(ChiefFormatError):
+        parse_licence_reply(text)
+
+
+_ODDITIES = [
+    lambda line: "0" + line,  # a number one digit longer
+    lambda line: " " + line,
+    lambda line: "\\" + line,
+    lambda line: "\\" + line[1:],  # a separator in the number's place
+    lambda line: line.replace("accepted", "acceptex"),
+    lambda line: line + "\\B",
+]
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from([1, 2, 7, 96, 995]),
+    st.lists(
+        st.one_of(_REFERENCE, st.sampled_from(["IMA/2024/00001", "GBSIEL/2024/0000001/P"])),
+        min_size=1,
+        max_size=14,
+    ),
+    st.integers(min_value=0, max_value=3),
+    st.none() | st.sampled_from(_ODDITIES),
+    st.integers(min_value=0, max_value=13),
+)
+def test_padded_numbered_runs_agree_with_reading_line_by_line(
+    first: int,
+    references: list[str],
+    padding: int,
+    oddity: Callable[[str], str] | None,
+    odd_line: int,
+) -> None:
+    """Numbered in order, the numbers growing a digit on the way: the run is cut by column."""
+    lines = [f"{first + n}\\accepted\\{reference}" for n, reference in enumerate(references)]
+    if oddity and odd_line < len(lines):
+        lines[odd_line] = oddity(lines[odd_line])
+    lines.append(f"{first + len(lines)}\\fileTrailer\\{len(references)}\\0\\0")
+    width = max(map(len, lines)) + padding
+    text = "\n".join(line.ljust(width) for line in lines)
+    assert _as_values(text) == _line_by_line(text)

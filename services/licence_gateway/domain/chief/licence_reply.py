@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import repeat
+from operator import getitem
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
@@ -115,11 +117,30 @@ _FIELD_COUNTS = {
 def parse_licence_reply(text: str) -> LicenceReply:
     """Every record of a reply, in file order; `ChiefFormatError` names a malformed line.
 
-    CHIEF writes its accepted records as one run of lines: that run is read with a few
-    whole-string operations (`_accepted_run`), the lines around it one at a time. Accepted
-    records open and close nothing, so reading them apart keeps the file-order result.
+    CHIEF writes its accepted records as one run of lines and its rejected blocks after it:
+    the run, and the blocks when they are alike, are read with a few whole-string operations
+    (`_accepted_run`, `_rejected_blocks`), the other lines one at a time. Accepted records
+    open and close nothing and each block is closed before the next record, so reading them
+    apart keeps the file-order result. Whatever the bulk readers are unsure of is read line by
+    line, which also words every error.
     """
+    try:
+        reply = _read_in_bulk(text)
+    except ChiefFormatError:
+        reply = None  # a line past the bulk reading is malformed: reading from the start names it
+    if reply is not None:
+        return reply
     reader = _ReplyReader()
+    reader.read(text.split(LINE_SEP), 1)
+    return reader.reply()
+
+
+def _read_in_bulk(text: str) -> LicenceReply | None:
+    """The reply with its accepted run read in bulk; None when there is no such run.
+
+    The numbers of lines past the run can be off (a padded line may hide a line break): an
+    error raised there is worded again by reading the file from its start.
+    """
     first = text.find(_ACCEPTED)
     if first >= 0:
         start = text.rfind(LINE_SEP, 0, first) + 1
@@ -127,14 +148,20 @@ def parse_licence_reply(text: str) -> LicenceReply:
         end = len(text) if end < 0 else end
         references = _accepted_run(text[start:end])
         if references is not None:
+            reader = _ReplyReader()
             head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
             reader.read(head, 1)
             reader.accepted = references
-            # the tail's first line is the rest (empty) of the run's last line
-            reader.read(text[end:].split(LINE_SEP), len(head) + len(references) - 1)
+            # the tail opens with the line after the run's last
+            tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
+            blocks, taken = _rejected_blocks(tail)
+            if blocks:
+                reader.rejected += blocks
+                reader.open_reference = None  # closed by the last block's `end`
+                del tail[:taken]
+            reader.read(tail, len(head) + len(references) + taken)
             return reader.reply()
-    reader.read(text.split(LINE_SEP), 1)
-    return reader.reply()
+    return None
 
 
 _ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
@@ -144,14 +171,20 @@ def _accepted_run(lines: str) -> list[str] | None:
     """The references of lines that are each `N\\accepted\\REFERENCE`, None if any is not
     (or holds inner white space: the line-by-line reader decides those).
 
-    Split at white space, each line is one word exactly when there are as many words as lines.
-    Joined by a separator and a line break, one split yields every line's fields in a row: three
-    per line exactly when each line-opening field (the only ones holding a break) sits at a
-    multiple of three.
+    Split at white space, the run holds one word a line when it is those words joined by line
+    breaks (unpadded) or when its lines are padded to one width and each opens with a word
+    (`_one_word_a_slot`). Padded lines numbered in order are cut at the columns their numbers
+    take (`_references_by_column`). Otherwise the words are joined by a separator and a line
+    break: one split yields every line's fields in a row, three per line exactly when each
+    line-opening field (the only ones holding a break) sits at a multiple of three.
     """
-    count = lines.count(LINE_SEP) + 1
     words = lines.split()
-    if len(words) != count:
+    count = len(words)
+    if _one_word_a_slot(lines, count):
+        references = _references_by_column(lines, words, lines.find(LINE_SEP) + 1)
+        if references is not None:
+            return references
+    elif LINE_SEP.join(words) != lines:
         return None
     fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
     if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
@@ -159,6 +192,105 @@ def _accepted_run(lines: str) -> list[str] | None:
     if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
         return None
     return fields[2::3]
+
+
+def _references_by_column(lines: str, words: list[str], width: int) -> list[str] | None:
+    """The references of words one a line of `width` characters (its break included), when the
+    lines are numbered in order from the first: each group of numbers as long as one another
+    puts `\\accepted\\` in the same columns, which strided slices check for the whole group.
+    None when the numbers or those columns are otherwise (the caller splits the fields).
+    """
+    number = words[0][: words[0].find(FIELD_SEP)]
+    if not (number.isascii() and number.isdigit()) or width == 0:
+        return None
+    first = int(number)
+    cuts: list[slice] = []
+    line = 0
+    while line < len(words):
+        digits = len(str(first + line))
+        group_end = min(len(words), 10**digits - first)  # the lines numbered with `digits`
+        start, stop, size = line * width, group_end * width, group_end - line
+        if any(FIELD_SEP in lines[start + column : stop : width] for column in range(digits)):
+            return None
+        for column, char in enumerate(_ACCEPTED, start=start + digits):
+            if lines[column:stop:width] != char * size:
+                return None
+        cuts += [slice(digits + len(_ACCEPTED), None)] * size
+        line = group_end
+    references: list[str] = list(map(getitem, words, cuts))  # str.__getitem__ is slower
+    return None if FIELD_SEP in "".join(references) else references
+
+
+def _one_word_a_slot(lines: str, count: int) -> bool:
+    """Whether `count` words are one a line: the lines are padded to one width (as CHIEF pads
+    them), each opens with a word, and there are as many lines of that width as words.
+
+    A word cannot cross a break at the end of a padded line, so each line holds exactly one;
+    a break inside one only makes a blank line, which the line-by-line reader skips too.
+    """
+    width = lines.find(LINE_SEP) + 1
+    if width == 0:
+        return count == 1
+    if len(lines) != count * width - 1 or lines[width - 1 :: width] != LINE_SEP * (count - 1):
+        return False
+    openings = lines[::width]
+    return openings.split() == [openings]
+
+
+def _rejected_blocks(lines: list[str]) -> tuple[list[RejectedTransaction], int]:
+    """The rejected blocks `lines` open with, each `rejected`, `error`s and `end` and with as
+    many errors as the first, and the lines they take; none when any of them is not so (the
+    line-by-line reader decides).
+
+    The right-stripped lines are joined by a line break between separators, so one split
+    yields each line's fields followed by a line-break field: blocks alike then repeat at one
+    stride, and strided slices check every block's record types and field counts at once.
+    """
+    fields = "\\\n\\".join(map(str.rstrip, lines)).split(FIELD_SEP)
+    fields += (LINE_SEP, "", "", "", "", "")  # the last line's break, and room to look ahead
+    if fields[1] != "rejected":
+        return [], 0
+    errors = 0
+    while fields[5 * errors + 5] == "error":
+        errors += 1
+    stride = 5 * errors + 9  # a block's fields: 3 + break, 4 + break per error, 4 + break
+    opens = [*map("rejected".__eq__, fields[1::stride]), False]
+    count = opens.index(False)
+    stop = count * stride
+    ends = 5 * errors + 4
+    if not (
+        fields[3:stop:stride].count(LINE_SEP) == count  # `rejected` has one data field
+        and fields[ends + 1 : stop : stride].count("end") == count
+        and _have_two_data_fields(fields, ends, stop, stride, count)
+        and all(
+            fields[line + 1 : stop : stride].count("error") == count
+            and _have_two_data_fields(fields, line, stop, stride, count)
+            for line in range(4, ends, 5)
+        )
+    ):
+        return [], 0
+    new = tuple.__new__
+    errors_at = [
+        map(
+            new,
+            repeat(ReplyError),
+            zip(fields[line + 2 : stop : stride], fields[line + 3 : stop : stride], strict=True),
+        )
+        for line in range(4, ends, 5)
+    ]
+    block_errors = zip(*errors_at, strict=True) if errors else repeat((), count)
+    blocks = zip(fields[2:stop:stride], block_errors, strict=True)
+    return list(map(new, repeat(RejectedTransaction), blocks)), count * (errors + 2)
+
+
+def _have_two_data_fields(fields: list[str], line: int, stop: int, stride: int, count: int) -> bool:
+    """Whether the records opening at `line` in each block hold exactly two data fields: the
+    break follows the fourth field, and the third is not one (a break after one field, then a
+    one-field line, would put a break there too)."""
+    return (
+        fields[line + 4 : stop : stride].count(LINE_SEP) == count
+        and LINE_SEP not in fields[line + 2 : stop : stride]
+    )
 
 
 class _ReplyReader:
