@@ -232,6 +232,18 @@ def test_a_file_broken_by_a_stored_backslash_never_leaves() -> None:
     assert refused.value.problems[0].line == 3
 
 
+def test_a_file_broken_by_a_stored_line_break_never_leaves() -> None:
+    """The record checked is not the attachment's line: the file is checked line by line."""
+    licence = golden_licence("fa_oil_insert")
+    licence["organisation"]["name"] = "A\nB"
+    with pytest.raises(LicenceDataInvalid) as refused:
+        build_licence_data([licence], run_number=1, created_at=WHEN)
+    assert [(p.line, p.record_type) for p in refused.value.problems] == [
+        (3, "trader"),
+        (4, "line_1"),
+    ]
+
+
 # --- the self-check (spec 3.6) -----------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from licence_gateway.domain.chief.syntax import (
     FIELD_SEP,
@@ -117,8 +118,8 @@ def _built(
 ) -> LicenceDataFile:
     writer = _FileWriter()
     timestamp = file_timestamp(created_at)
-    header = ["", "fileHeader", source_system, DESTINATION_SYSTEM, "licenceData", timestamp]
-    writer.write([[*header, str(run_number), "N"]])
+    header = ("fileHeader", source_system, DESTINATION_SYSTEM, "licenceData", timestamp)
+    writer.write([_record(*header, str(run_number), "N")])
     references: list[str] = []
     for index, licence in enumerate(licences):
         try:
@@ -128,7 +129,7 @@ def _built(
             raise LicenceNotBuildable(index, reference, f"{type(exc).__name__}: {exc}") from exc
         writer.write(records, index)
         references.append(licence["reference"])
-    writer.write([["", "fileTrailer", str(len(references))]])
+    writer.write([_record("fileTrailer", str(len(references)))])
     text, attachment = writer.finish()
     return LicenceDataFile(
         name=licence_data_file_name(source_system, run_number, created_at),
@@ -162,14 +163,31 @@ _MAXIMA = {
 }
 
 
+_LINE_NUMBERS: list[str] = []  # "0", "1", ...: every file numbers its lines from 1 again
+_LINE_NUMBERS_KEPT = 200_000
+
+
+def _line_numbers(start: int, stop: int) -> list[str]:
+    """The line numbers from `start` to `stop` (excluded) as written."""
+    global _LINE_NUMBERS
+    numbers = _LINE_NUMBERS
+    if len(numbers) < stop <= _LINE_NUMBERS_KEPT:
+        # a longer list, not this one extended: a build in another thread may be reading it
+        more = map(str, range(len(numbers), min(2 * stop, _LINE_NUMBERS_KEPT)))
+        numbers = _LINE_NUMBERS = numbers + list(more)
+    if stop <= len(numbers):
+        return numbers[start:stop]
+    return list(map(str, range(start, stop)))
+
+
 class _FileWriter:
     """Numbers the records and writes each twice: into the stored text, and into the ASCII
-    attachment with every field cut to CHIEF's maximum, self-checking the attachment's record
-    from the fields as written.
+    attachment with every field cut to CHIEF's maximum, self-checking the attachment.
 
-    Those fields are the attachment's own exactly when no field holds a separator, which
-    `finish` proves by counting separators; otherwise it checks the attachment line by line,
-    which names the broken record.
+    A record is checked as the file validator reads its attachment line: split at the
+    separators, so a value holding one is checked as the fields it breaks into. A record that
+    passed uncut is remembered by its stored text: a repeat gives the same attachment line, which
+    passed, and is written without a Python step of its own.
     """
 
     def __init__(self) -> None:
@@ -177,60 +195,67 @@ class _FileWriter:
         self.text_parts: list[str] = []  # one per `write`, lines joined
         self.ascii_parts: list[str] = []
         self.attachment_differs = False
-        self.field_separators = 0  # in the attachment, if no field holds one
+        self.line_broken = False  # a record holds a line separator: `finish` checks line by line
         self.cuts: list[CutField] = []
         self.problems: list[FileProblem] = []
         self.state = CheckState()
-        # record (after its line number) as sent -> its field separators, for every record that
-        # passed the check uncut: a batch repeats its traders, countries, goods lines and ends
-        self.passed: dict[str, int] = {}
+        # record as stored -> as sent, for every record that passed the check uncut: a batch
+        # repeats its traders, countries, goods lines and ends
+        self.sent_forms: dict[str, str] = {}
 
-    def write(self, records: list[list[str]], licence: int = -1) -> None:
-        """Write records whose first field, left empty, becomes their line number; `licence` is
-        the index of the licence they belong to. They are kept as one text per call: a tenth
-        of the objects one per line would take."""
-        text_lines: list[str] = []
-        ascii_lines: list[str] = []
-        passed, differs = self.passed, False
-        lines, separators_written = self.lines, 0
-        for fields in records:
-            lines += 1
-            number = str(lines)
-            record = FIELD_SEP.join(fields)  # from the separator after the line number
-            line = number + record
-            text_lines.append(line)
-            sent = record if record.isascii() else ascii_record(record)
-            separators = passed.get(sent)
-            if separators is None:
-                if sent is not record:
-                    fields = sent.split(FIELD_SEP)
-                fields[0] = number
-                sent = self._check(fields, sent, licence)
-                separators = len(fields) - 1
-            if sent is not record:
-                differs = True
-                line = number + sent
-            ascii_lines.append(line)
-            separators_written += separators
-        self.lines = lines
-        self.field_separators += separators_written
-        text = LINE_SEP.join(text_lines)
+    def write(self, records: list[str], licence: int = -1) -> None:
+        """Write records, each from the separator after its line number; `licence` is the index
+        of the licence they belong to. They are kept as one text per call: a tenth of the
+        objects one per line would take."""
+        first = self.lines + 1
+        self.lines += len(records)
+        numbers = _line_numbers(first, self.lines + 1)
+        # number, record, line separator, ...: one join writes them, no string per line
+        parts = [LINE_SEP] * (3 * len(records))
+        parts[::3] = numbers
+        parts[1::3] = records
+        text = "".join(parts)
         self.text_parts.append(text)
-        self.ascii_parts.append(LINE_SEP.join(ascii_lines) if differs else text)
-        self.attachment_differs |= differs
+        sent = list(map(self.sent_forms.get, records))
+        cut = None in sent and self._check_new(records, sent, numbers, licence)
+        if cut or not text.isascii():  # otherwise every record is sent as stored
+            self.attachment_differs = True
+            parts[1::3] = cast("list[str]", sent)  # every None filled in by `_check_new`
+            text = "".join(parts)
+        self.ascii_parts.append(text)
 
-    def _check(self, fields: list[str], sent: str, licence: int) -> str:
-        """Cut and check a record not seen before in this file; returns it as it is sent."""
-        maxima = _MAXIMA.get(fields[1])
-        cut = maxima is not None and any(len(fields[i]) > maximum for i, maximum in maxima)
+    def _check_new(
+        self, records: list[str], sent: list[str | None], numbers: list[str], licence: int
+    ) -> bool:
+        """Fill in how each record not remembered (None in `sent`) is sent; whether any was cut."""
+        any_cut = False
+        for index, record in enumerate(records):
+            if sent[index] is None:
+                sent[index], cut = self._check(record, numbers[index], licence)
+                any_cut |= cut
+        return any_cut
+
+    def _check(self, record: str, number: str, licence: int) -> tuple[str, bool]:
+        """Cut and check a record not remembered; returns it as it is sent, and whether cut."""
+        sent = record if record.isascii() else ascii_record(record)
+        fields = sent.split(FIELD_SEP)  # the record starts at a separator: fields[0] is empty
+        fields[0] = number
+        cut = False
+        for index, maximum in _MAXIMA.get(fields[1], ()):  # a loop: any() would add a generator
+            cut = cut or len(fields[index]) > maximum
         if cut:  # the cut is logged for each licence, so a cut record is never remembered
             self._cut(fields, licence)
             sent = FIELD_SEP + FIELD_SEP.join(fields[1:])
+        self.line_broken |= LINE_SEP in sent
         if messages := record_problems(fields, self.state):
-            self.problems += [FileProblem(int(fields[0]), fields[1], m) for m in messages]
+            self._report(fields, messages)
         elif not cut and fields[1] != "fileHeader":  # the header's check reads its line number
-            self.passed[sent] = len(fields) - 1
-        return sent
+            self.sent_forms[record] = sent
+        return sent, cut
+
+    def _report(self, fields: list[str], messages: Sequence[str]) -> None:
+        # apart from `_check`: its comprehension would give every call closure cells to make
+        self.problems += [FileProblem(int(fields[0]), fields[1], m) for m in messages]
 
     def _cut(self, fields: list[str], licence: int) -> None:
         """Surrounding whitespace goes first (the original's serializers never counted it), then
@@ -245,17 +270,12 @@ class _FileWriter:
 
     def finish(self) -> tuple[str, str]:
         """The stored text and the attachment; raises `LicenceDataInvalid` if the check failed."""
-        text = LINE_SEP.join(self.text_parts) + LINE_SEP
+        text = "".join(self.text_parts)
         self.text_parts = []  # megabytes: let go before the attachment is joined
-        attachment = text
-        if self.attachment_differs:
-            attachment = LINE_SEP.join(self.ascii_parts) + LINE_SEP
+        attachment = "".join(self.ascii_parts) if self.attachment_differs else text
         self.ascii_parts = []
         problems = self.problems
-        if (
-            attachment.count(FIELD_SEP) != self.field_separators
-            or attachment.count(LINE_SEP) != self.lines
-        ):
+        if self.line_broken:  # the records checked are not the attachment's lines
             problems = validate_licence_data_file(attachment)
         if problems:
             raise LicenceDataInvalid(problems)
@@ -277,60 +297,75 @@ def check_licence_data(text: str, attachment: str | None = None) -> list[FilePro
 
 def _text(value: object) -> str:
     """The original's field rule: None is empty, anything else is its str()."""
+    if type(value) is str:  # what validated text is: str() would cost a call
+        return value
     return "" if value is None else str(value)
 
 
-def _date(container: Mapping[str, Any], key: str) -> str:
-    value = container.get(key)
+def _date(value: str | None) -> str:
     return value.replace("-", "") if value else ""
 
 
-def _licence_records(licence: Mapping[str, Any]) -> list[list[str]]:
-    """One licence's records, `licence` to `end` inclusive, each with an empty first field."""
+def _record(*fields: str) -> str:
+    """A record from the separator after its line number (the writer numbers it)."""
+    return FIELD_SEP + FIELD_SEP.join(fields)
+
+
+# A licence's records are f-strings with their separators (`\\`, FIELD_SEP) in place, each
+# from the separator after its line number: cheaper than a list of fields joined per record.
+
+
+def _licence_records(licence: Mapping[str, Any]) -> list[str]:
+    """One licence's records, `licence` to `end` inclusive."""
     licence_type = licence["type"]
     action = licence["action"]
+    reference = licence["reference"]
+    licence_reference = _text(licence["licence_reference"])
+    chief_type = CHIEF_LICENCE_TYPE[licence_type]
+    start, end = _date(licence.get("start_date")), _date(licence.get("end_date"))
     records = [
-        [
-            "",
-            "licence",
-            f"{licence['reference']}",
-            f"{action}",
-            _text(licence["licence_reference"]),
-            CHIEF_LICENCE_TYPE[licence_type],
-            "I",
-            _date(licence, "start_date"),
-            _date(licence, "end_date"),
-        ]
+        f"\\licence\\{reference}\\{action}\\{licence_reference}\\{chief_type}\\I\\{start}\\{end}"
     ]
     if action != "cancel":
         records.append(_trader(licence["organisation"]))
         if group := licence.get("country_group"):
-            records.append(["", "country", "", f"{group}", "O"])
+            records.append(f"\\country\\\\{group}\\O")
         elif code := licence.get("country_code"):
-            records.append(["", "country", f"{code}", "", "O"])
+            records.append(f"\\country\\{code}\\\\O")
         restrictions: str = licence.get("restrictions", "")
         if restrictions != "":  # only the empty string suppresses the record, as upstream
-            records.append(["", "restrictions", "|".join(restrictions.splitlines()).strip()])
+            remembered = type(restrictions) is str  # anything else fails as it always did
+            records.append((_restrictions_seen if remembered else _restrictions)(restrictions))
         if goods := licence.get("goods"):
             records += _goods(licence_type, goods)
-    records.append(["", "end", "licence", str(len(records) + 1)])
+    records.append(f"\\end\\licence\\{len(records) + 1}")
     return records
 
 
 _ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
 
 
-def _trader(organisation: Mapping[str, Any]) -> list[str]:
+def _trader(organisation: Mapping[str, Any]) -> str:
+    """TURN stays empty: ICMS traders are identified by EORI only."""
     address = organisation["address"]
-    # TURN stays empty: ICMS traders are identified by EORI only
-    fields = ["", "trader", "", _text(organisation.get("eori_number"))]
-    fields += (_date(organisation, "start_date"), _date(organisation, "end_date"))
-    fields.append(_text(organisation.get("name")))
-    fields += ["" if value is None else str(value) for value in map(address.get, _ADDRESS_KEYS)]
-    return fields
+    eori_number = _text(organisation.get("eori_number"))
+    start = _date(organisation.get("start_date"))
+    end = _date(organisation.get("end_date"))
+    name = _text(organisation.get("name"))
+    values = map(address.get, _ADDRESS_KEYS)
+    lines = FIELD_SEP.join([value if type(value) is str else _text(value) for value in values])
+    return f"\\trader\\\\{eori_number}\\{start}\\{end}\\{name}\\{lines}"
 
 
-def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+def _restrictions(restrictions: str) -> str:
+    return f"\\restrictions\\{'|'.join(restrictions.splitlines()).strip()}"
+
+
+# a batch repeats its provisos: hashing the text costs less than splitting it again
+_restrictions_seen = lru_cache(maxsize=256)(_restrictions)
+
+
+def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[str]:
     if licence_type in ("OIL", "DFL"):  # firearms: open lines, quantities ignored
         return [
             _line_record(number, "", good["description"], "O", "", "")
@@ -343,7 +378,7 @@ def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[list[s
         controlled_by = good["controlled_by"]
         unit = quantity = ""
         if controlled_by == "Q":  # only quantity control carries a unit and an amount
-            unit = f"{int(good['unit']):03}"
+            unit = str(int(good["unit"])).zfill(3)
             quantity = _text(good["quantity"])
         lines.append(
             _line_record(
@@ -365,13 +400,15 @@ def _line_record(
     controlled_by: object,
     unit: str,
     quantity: str,
-) -> list[str]:
-    """A 19-field goods line; supplements, group, currency, value and sub-period stay empty."""
-    empty = ""
-    return [
-        empty, "line", str(number), f"{commodity}", empty, empty, empty, f"{description}",
-        f"{controlled_by}", empty, unit, empty, quantity, empty, empty, empty, empty, empty, empty,
-    ]  # fmt: skip
+) -> str:
+    """A 19-field goods line; supplements, group, currency, value and sub-period stay empty.
+
+    Fields: line, number, commodity, 3 empty, description, controlled by, empty, unit, empty,
+    quantity, 6 empty."""
+    return (
+        f"\\line\\{number}\\{commodity}\\\\\\\\{description}\\{controlled_by}"
+        f"\\\\{unit}\\\\{quantity}\\\\\\\\\\\\"
+    )
 
 
 @dataclass(frozen=True, slots=True)
