@@ -173,7 +173,8 @@ def _line_numbers(start: int, stop: int) -> list[str]:
     numbers = _LINE_NUMBERS
     if len(numbers) < stop <= _LINE_NUMBERS_KEPT:
         # a longer list, not this one extended: a build in another thread may be reading it
-        more = map(str, range(len(numbers), min(2 * stop, _LINE_NUMBERS_KEPT)))
+        # grown a few thousand at a time, not doubled: the list stays in the worker's memory
+        more = map(str, range(len(numbers), min(stop + 4096, _LINE_NUMBERS_KEPT)))
         numbers = _LINE_NUMBERS = numbers + list(more)
     if stop <= len(numbers):
         return numbers[start:stop]
