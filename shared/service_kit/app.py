@@ -86,9 +86,10 @@ class ServiceApp(FastAPI):
     the app's user middleware (a second instance of each: request id, body limit, metrics, logs)
     and answers errors with the app's exception handlers, arranged as Starlette arranges them
     (ServerErrorMiddleware outermost, ExceptionMiddleware innermost). It skips what lies between:
-    FastAPI's telemetry and body-limit layers, the router, dependency injection (so dependency
-    overrides do not reach it). It stands in for a registered route, which documents it, names
-    it in metrics, and answers the methods the direct route does not take.
+    FastAPI's telemetry and body-limit layers, the router, dependency injection (an endpoint that
+    must honour a dependency override looks it up itself, as `request_session.route_connection`
+    does). It stands in for a registered route, which documents it, names it in metrics, and
+    answers the methods the direct route does not take.
     """
 
     def __init__(self, **kwargs: Any) -> None:
