@@ -8,21 +8,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from licence_gateway.api.admin import admin_router
-from licence_gateway.api.hawk_route import warn_if_disabled
+from licence_gateway.api.hawk_route import NonceStore, warn_if_disabled
 from licence_gateway.api.icms import icms_router, pingdom_router
+from licence_gateway.api.icms_direct import add_icms_direct_routes
 from licence_gateway.api.metrics import LicenceMetrics
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
-from service_kit.app import build_app
+from service_kit.app import ServiceApp, build_app
+from service_kit.state import app_lifespan_state
 
 
-def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
+def create_app(settings: LicenceGatewaySettings | None = None) -> ServiceApp:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def on_start(app: FastAPI) -> AsyncIterator[None]:
         warn_if_disabled(settings)  # after logging is configured, once per server process
-        yield
+        app.state.hawk_nonces = nonces = NonceStore(app_lifespan_state(app).redis)
+        try:
+            yield
+        finally:
+            await nonces.aclose()
 
+    icms_routes = icms_router()
     app = build_app(
         title="Licence gateway",
         description=(
@@ -31,8 +38,9 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> FastAPI:
         ),
         settings=settings,
         application_name="licence_gateway",
-        routers=[icms_router(), pingdom_router(), admin_router()],
+        routers=[icms_routes, pingdom_router(), admin_router()],
         extra_lifespan=on_start,
     )
     app.state.metrics_refreshers = [LicenceMetrics(app.state.metrics_registry).refresh]
+    add_icms_direct_routes(app, icms_routes)
     return app

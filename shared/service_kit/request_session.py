@@ -4,13 +4,15 @@ read-only variant. FastAPI's dependencies; `service_kit.db` stays free of the we
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, NewType
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, NewType
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.util import greenlet_spawn
 
 from service_kit.queue import commit, rollback
-from service_kit.state import lifespan_state
+from service_kit.state import app_lifespan_state, lifespan_state
 
 ReadSession = NewType("ReadSession", AsyncSession)
 """A session that only reads, in autocommit; see `get_read_session`."""
@@ -58,3 +60,39 @@ async def get_read_session(sessionmaker: ReadSessionmakerDep) -> AsyncIterator[R
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
+
+
+@asynccontextmanager
+async def route_connection(app: FastAPI) -> AsyncIterator[Any]:
+    """An asyncpg connection for a route answered outside FastAPI's dependencies (a direct
+    route), from where `get_session`'s sessions come from, without a session's bookkeeping.
+
+    That is a connection checked out of the app's engine pool, on which no transaction is begun:
+    each statement commits by itself. It goes back to the pool afterwards, unless the work raised:
+    then it is discarded, as its state is unknown (a statement may have been cut off, or the
+    server gone). When a test has overridden `get_sessionmaker` (with a function of no arguments)
+    to join its own transaction, it is that transaction's connection, and the route's statements
+    run in a savepoint of their own, as a request session's would.
+    """
+    override = app.dependency_overrides.get(get_sessionmaker)
+    if override is not None:
+        async with _joined_connection(await override()) as driver:
+            yield driver
+        return
+    engine = app_lifespan_state(app).engine.sync_engine
+    pooled = await greenlet_spawn(engine.raw_connection)
+    try:
+        yield pooled.driver_connection
+    except BaseException:
+        await greenlet_spawn(pooled.invalidate)
+        raise
+    await greenlet_spawn(pooled.close)
+
+
+@asynccontextmanager
+async def _joined_connection(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Any]:
+    joined = sessionmaker.kw.get("bind")
+    if not isinstance(joined, AsyncConnection):
+        raise TypeError("a get_sessionmaker override reaching direct routes binds a connection")
+    async with joined.begin_nested():
+        yield (await joined.get_raw_connection()).driver_connection

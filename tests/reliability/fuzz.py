@@ -288,6 +288,7 @@ async def fuzz(
 ) -> FuzzReport:
     report = FuzzReport(service)
     rng = random.Random(f"{seed}:{service}")
+    app: FastAPI
     if service == "licence-gateway":
         app = create_gateway(
             LicenceGatewaySettings(

@@ -1,5 +1,6 @@
-"""The Hawk-protected route class of the ICMS API: checks each request, remembers its nonce in
-Redis, signs every answer (the protocol itself is `domain.hawk`).
+"""The server's side of Hawk on the ICMS API: checks each request, remembers its nonce in Redis,
+signs every answer (the protocol itself is `domain.hawk`). `hawk_protected` does it for the
+direct endpoints of `api.icms_direct` and for the route class `HawkRoute` alike.
 
 The URL a request is checked against is rebuilt from what reached us: the scheme of the ASGI
 scope (uvicorn takes it from X-Forwarded-Proto when the proxy is in --forwarded-allow-ips), the
@@ -9,16 +10,19 @@ in front must therefore pass Host through unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.responses import Response
+from starlette.types import Scope
 
 from licence_gateway.api.deps import app_settings
 from licence_gateway.domain.hawk import (
@@ -31,25 +35,100 @@ from licence_gateway.domain.hawk import (
     verify_request,
 )
 from licence_gateway.settings import LicenceGatewaySettings
-from service_kit.state import get_redis
 
 logger = logging.getLogger(__name__)
 
 
-async def first_use_of_nonce(redis: Redis, request: HawkRequest) -> bool:
-    """Remember the nonce in Redis (shared by every replica); False when it was already there.
+class NonceStore:
+    """Hawk nonces in Redis (shared by every replica), over one connection this process keeps.
+
+    A SET through the client's connection pool (checkout check, retry, reply callbacks) costs
+    several times the round trip itself, on every request. Here commands take turns on one
+    connection: a process has only a few requests in flight. Any error drops the connection (an
+    unread reply must never answer the next command) and the next call connects again. Errors
+    are raised, never taken for a first use: without the store, replays cannot be told apart.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        # A connection as the client's pool makes them: same URL, database, TLS and timeouts.
+        self._connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        self._turn = asyncio.Lock()
+
+    async def first_use(self, key: str) -> bool:
+        """Remember `key` for NONCE_TTL_SECONDS; False when it was already remembered."""
+        command = _resp_command(b"SET", key.encode(), b"1", b"NX", b"EX", _NONCE_TTL)
+        async with self._turn:
+            try:
+                await self._connection.connect()  # returns at once when connected
+                await self._connection.send_packed_command(command, check_health=False)
+                reply = await self._connection.read_response()
+            except BaseException:
+                await self._connection.disconnect(nowait=True)
+                raise
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply is not None  # SET … NX answers nil when the key exists
+
+    async def aclose(self) -> None:
+        await self._connection.disconnect()
+
+
+_NONCE_TTL = str(NONCE_TTL_SECONDS).encode()
+
+
+def _resp_command(*arguments: bytes) -> bytes:
+    """A command as Redis reads it (RESP): an array of bulk strings."""
+    parts = [b"*%d\r\n" % len(arguments)]
+    parts += [b"$%d\r\n%s\r\n" % (len(argument), argument) for argument in arguments]
+    return b"".join(parts)
+
+
+async def first_use_of_nonce(nonces: NonceStore, request: HawkRequest) -> bool:
+    """Remember the nonce; False when it was already there (a replay).
 
     The ts is part of the key: a replay must repeat it (the MAC covers it), and it keeps the
     short random nonces of unrelated requests from colliding.
     """
-    key = f"hawk:{request.credentials.id}:{request.ts}:{request.nonce}"
-    return bool(await redis.set(key, b"1", nx=True, ex=NONCE_TTL_SECONDS))
+    return await nonces.first_use(f"hawk:{request.credentials.id}:{request.ts}:{request.nonce}")
 
 
-def request_url(request: Request) -> str:
+@dataclass(frozen=True)
+class Incoming:
+    """What Hawk checks of a request: its method, the URL its sender signed, its Hawk header
+    (empty when it has none), content type and body; the path is for logs."""
+
+    method: str
+    url: str
+    path: str
+    header: str
+    content_type: str
+    body: bytes
+
+
+_REQUEST_HEADER_NAMES = tuple(name.encode() for name in REQUEST_HEADERS)
+_HEADERS_READ = frozenset({b"host", b"content-type", *_REQUEST_HEADER_NAMES})
+
+
+def incoming(scope: Scope, body: bytes) -> Incoming:
+    """A request's Hawk-checked parts, read from its ASGI scope (headers as Starlette reads
+    them: the first of a repeated name)."""
+    headers: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _HEADERS_READ and name not in headers:
+            headers[name] = value.decode("latin-1")
+    header = next((headers[n] for n in _REQUEST_HEADER_NAMES if n in headers), "")
+    return Incoming(
+        method=scope["method"],
+        url=signed_url(scope, headers.get(b"host")),
+        path=scope["path"],
+        header=header,
+        content_type=headers.get(b"content-type", ""),
+        body=body,
+    )
+
+
+def signed_url(scope: Scope, host: str | None) -> str:
     """The absolute URL the sender signed: scope scheme, Host header as sent, raw path and query."""
-    scope = request.scope
-    host = request.headers.get("host")
     if not host:
         server_host, server_port = scope.get("server") or ("", None)
         host = f"{server_host}:{server_port}" if server_port else server_host
@@ -78,27 +157,26 @@ def _signed(response: Response, request: HawkRequest) -> Response:
 
 
 async def _authenticate(
-    request: Request, settings: LicenceGatewaySettings
+    request: Incoming, settings: LicenceGatewaySettings, nonces: NonceStore
 ) -> HawkRequest | Response:
     """The verified request, or the answer refusing it (signed when its MAC was good)."""
-    header = next((request.headers[n] for n in REQUEST_HEADERS if n in request.headers), "")
     credentials = Credentials(
         settings.icms_hawk_id, settings.icms_hawk_key.get_secret_value().encode()
     )
     try:
         verified = verify_request(
-            header,
+            request.header,
             credentials=credentials,
             method=request.method,
-            url=request_url(request),
-            body=await request.body(),
-            content_type=request.headers.get("content-type", ""),
+            url=request.url,
+            body=request.body,
+            content_type=request.content_type,
         )
     except HawkError as exc:
-        logger.info("Hawk refused", extra={"reason": str(exc), "path": request.url.path})
+        logger.info("Hawk refused", extra={"reason": str(exc), "path": request.path})
         return _unauthorized()
     try:
-        first_use = await first_use_of_nonce(get_redis(request), verified)
+        first_use = await first_use_of_nonce(nonces, verified)
     except (RedisError, OSError) as exc:
         # Without the nonce store a replay cannot be told apart: refuse, ICMS will retry.
         logger.error("Hawk nonce store unreachable", extra={"error": str(exc)})
@@ -107,29 +185,56 @@ async def _authenticate(
         )
         return _signed(unavailable, verified)
     if not first_use:
-        logger.info("Hawk refused", extra={"reason": "replayed nonce", "path": request.url.path})
+        logger.info("Hawk refused", extra={"reason": "replayed nonce", "path": request.path})
         return _signed(_unauthorized(), verified)
     return verified
+
+
+async def hawk_protected(
+    request: Incoming,
+    settings: LicenceGatewaySettings,
+    nonces: NonceStore,
+    endpoint: Callable[[], Awaitable[Response]],
+) -> Response:
+    """The endpoint's answer, signed, if the request passes Hawk; else the refusal.
+
+    With Hawk disabled, the endpoint answers every request and nothing is signed.
+    """
+    if settings.hawk_disabled:
+        return await endpoint()
+    verified = await _authenticate(request, settings, nonces)
+    if isinstance(verified, Response):
+        return verified
+    return _signed(await endpoint(), verified)
+
+
+def hawk_nonces(app: FastAPI) -> NonceStore:
+    """The app's nonce store (made when it starts, see `main.create_app`)."""
+    nonces = getattr(app.state, "hawk_nonces", None)
+    if not isinstance(nonces, NonceStore):
+        raise RuntimeError("the app's lifespan has not started")
+    return nonces
 
 
 class HawkRoute(APIRoute):
     """A route that answers only Hawk-signed requests and signs every answer it gives.
 
     Hawk is checked on the raw body before the endpoint runs (so before anything parses it);
-    the endpoint reads the same bytes with `await request.body()`.
+    the endpoint reads the same bytes with `await request.body()`. (The ICMS routes are answered
+    by `api.icms_direct` before FastAPI routes a request; this class documents them and answers
+    the same way.)
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            settings = app_settings(request)
-            if settings.hawk_disabled:
-                return await endpoint(request)
-            verified = await _authenticate(request, settings)
-            if isinstance(verified, Response):
-                return verified
-            return _signed(await endpoint(request), verified)
+            return await hawk_protected(
+                incoming(request.scope, await request.body()),
+                app_settings(request),
+                hawk_nonces(request.app),
+                lambda: endpoint(request),
+            )
 
         return handler
 

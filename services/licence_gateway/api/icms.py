@@ -1,7 +1,10 @@
 """The routes ICMS calls, with the original service's paths and answer shapes (not problem+json).
 
-Licence bodies are parsed by hand, after Hawk has checked the raw bytes (see `hawk.HawkRoute`).
-Answers are rendered like the original's (Python `json.dumps`, default separators).
+Licence bodies are parsed by hand, after Hawk has checked the raw bytes (see
+`hawk_route.hawk_protected`). Answers are rendered like the original's (Python `json.dumps`,
+default separators).
+The Hawk routes are answered by `api.icms_direct`, with the `answer_*` functions here, before
+FastAPI routes a request; the routes registered here document them (OpenAPI) and answer the same.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -44,6 +48,8 @@ from service_kit.state import RedisDep
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
+UPDATE_LICENCE_PATH = "/mail/update-licence/"
+CHECK_CONNECTION_PATH = "/mail/check-icms-hmrc-connection/"
 
 
 class BadBody(Exception):
@@ -114,8 +120,17 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
     The licence is kept exactly as received and echoed back. Posting the same `id` and `action`
     again with an identical licence answers 201 and stores nothing; with a different licence, 409.
     """
+    return await answer_update_licence(await request.body(), partial(store_payload, session))
+
+
+StorePayload = Callable[[NewPayload], Awaitable[Ingest]]
+"""Where a licence that passed validation is stored (`store_payload` on some connection)."""
+
+
+async def answer_update_licence(raw: bytes, store: StorePayload) -> Response:
+    """`update_licence`'s answer to the body `raw`, storing the licence with `store`."""
     try:
-        licence = _licence_of(await request.body())
+        licence = _licence_of(raw)
         errors = validate_licence(licence)
         if errors:
             raise BadBody(_licence_errors(errors))
@@ -123,7 +138,7 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
     except BadBody as exc:
         return _json(exc.body, 400)
     try:
-        outcome = await store_payload(session, payload)
+        outcome = await store(payload)
     except DATABASE_UNREACHABLE as exc:
         # ICMS retries; the repeat is harmless (idempotent) if the row did get committed.
         logger.error("licence not stored: database unreachable", extra={"error": repr(exc)})
@@ -139,8 +154,13 @@ async def update_licence(request: Request, session: SessionDep) -> Response:
 
 async def check_connection(request: Request) -> Response:
     """ICMS's connectivity test: `{"foo": "bar"}` answers `{"bar": "foo"}`."""
+    return answer_check_connection(await request.body())
+
+
+def answer_check_connection(raw: bytes) -> Response:
+    """`check_connection`'s answer to the body `raw`."""
     try:
-        data = _parse(await request.body())
+        data = _parse(raw)
     except BadBody as exc:
         return _json(exc.body, 400)
     if data != {"foo": "bar"}:
@@ -154,7 +174,7 @@ def icms_router() -> APIRouter:
     # The envelope is registered in components by response_model; the body shares it.
     body_schema = {"$ref": "#/components/schemas/LicenceEnvelope"}
     router.add_api_route(
-        "/mail/update-licence/",
+        UPDATE_LICENCE_PATH,
         update_licence,
         methods=["POST"],
         status_code=201,
@@ -175,7 +195,7 @@ def icms_router() -> APIRouter:
         },
     )
     router.add_api_route(
-        "/mail/check-icms-hmrc-connection/",
+        CHECK_CONNECTION_PATH,
         check_connection,
         methods=["POST"],
         summary="Connectivity test for ICMS (Hawk)",

@@ -309,8 +309,11 @@ def _text(
     # What would break the record, in the raw form and in the ASCII form CHIEF receives
     # (restrictions keep their line breaks: they are printed as `|`). A field transliteration
     # makes longer is fine: the attachment cuts it to CHIEF's maximum.
-    printed = "|".join(value.splitlines()) if multiline else value
-    for form, where in ((value, ""), (to_ascii(printed), _IN_ASCII)):
+    forms = [(value, "")]
+    if not value.isascii():  # ASCII text is its own transliteration: no other problem there
+        printed = "|".join(value.splitlines()) if multiline else value
+        forms.append((to_ascii(printed), _IN_ASCII))
+    for form, where in forms:
         for kind in _breaking_problems(form, breaks_allowed=multiline and not where):
             message = _PRINTING_MESSAGES[kind].format(name=name, where=where)
             if message.replace(_IN_ASCII, "") not in messages:

@@ -153,7 +153,12 @@ async def store_payload(session: AsyncSession, payload: NewPayload) -> Ingest:
     """
     connection = await autocommit_connection(session)
     raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+    return await store_payload_on(raw.driver_connection, payload)
+
+
+async def store_payload_on(driver: Any, payload: NewPayload) -> Ingest:
+    """`store_payload` on an asyncpg connection: in autocommit (no transaction begun on it), the
+    INSERT is committed when this returns; in a transaction, it joins it."""
     data = orjson.dumps(payload.data).decode()
     key = (payload.icms_id, payload.action)
     inserted = await driver.fetchval(_INSERT, *key, payload.reference, payload.licence_type, data)

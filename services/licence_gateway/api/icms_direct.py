@@ -1,0 +1,74 @@
+"""The Hawk-protected ICMS routes, answered before FastAPI routes the request.
+
+ICMS posts every licence instruction to `/mail/update-licence/`. Through FastAPI's middleware,
+router and dependency injection, and an ORM session around one INSERT, the framework cost more
+CPU than the work itself. These endpoints do the same work with the same functions
+(`hawk_route.hawk_protected`, the `answer_*` functions of `api.icms`, `store_payload_on`) as
+plain ASGI apps, registered with `ServiceApp.add_direct_route`: the app's request context
+(request id, body limit, metrics, logs) and exception handlers still apply. The FastAPI routes of
+`api.icms` stay registered: they document these paths (OpenAPI) and answer their other methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from licence_gateway.api.deps import app_settings
+from licence_gateway.api.hawk_route import hawk_nonces, hawk_protected, incoming
+from licence_gateway.api.icms import (
+    CHECK_CONNECTION_PATH,
+    UPDATE_LICENCE_PATH,
+    answer_check_connection,
+    answer_update_licence,
+)
+from licence_gateway.store.payloads import Ingest, NewPayload, store_payload_on
+from service_kit.app import ServiceApp
+from service_kit.request_session import route_connection
+
+Answer = Callable[[FastAPI, bytes], Awaitable[Response]]
+
+
+def _hawk_endpoint(answer: Answer) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An ASGI endpoint giving `answer`'s response to a request that passes Hawk."""
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        body = await request.body()
+        response = await hawk_protected(
+            incoming(scope, body),
+            app_settings(request),
+            hawk_nonces(request.app),
+            partial(answer, request.app, body),
+        )
+        await response(scope, receive, send)
+
+    return endpoint
+
+
+async def _store(app: FastAPI, payload: NewPayload) -> Ingest:
+    async with route_connection(app) as connection:
+        return await store_payload_on(connection, payload)
+
+
+async def _update_licence(app: FastAPI, body: bytes) -> Response:
+    return await answer_update_licence(body, partial(_store, app))
+
+
+async def _check_connection(app: FastAPI, body: bytes) -> Response:
+    return answer_check_connection(body)
+
+
+def add_icms_direct_routes(app: ServiceApp, icms_routes: APIRouter) -> None:
+    """Answer POSTs to the ICMS routes (`icms_router()`, included in `app`) before FastAPI's
+    routing (see the module docstring)."""
+    answers = {UPDATE_LICENCE_PATH: _update_licence, CHECK_CONNECTION_PATH: _check_connection}
+    for route in icms_routes.routes:
+        if isinstance(route, APIRoute) and route.path in answers:
+            app.add_direct_route(route, _hawk_endpoint(answers[route.path]), methods=["POST"])
