@@ -337,9 +337,11 @@ async def _batch_stored_meanwhile(
     )
     session.add(batch)
     await session.flush()
-    driver = await _driver_connection(session)
-    rows = asyncio.create_task(driver.execute(_BATCH_ROWS, batch.id, payload_ids))
-    await asyncio.sleep(0)  # the task sends the statement before the block holds the loop
+    # Prepared first (a connection's statement cache may not hold it yet), so that the rows are
+    # one message, which the task sends before the block holds the loop.
+    batch_rows = await (await _driver_connection(session)).prepare(_BATCH_ROWS)
+    rows = asyncio.create_task(batch_rows.fetch(batch.id, payload_ids))
+    await asyncio.sleep(0)
     try:
         yield mail, batch
         await rows
