@@ -26,6 +26,7 @@ from licence_gateway.domain.chief import (
     reply_callback_body,
     reply_summary,
 )
+from licence_gateway.domain.chief.licence_reply import _references_in_grid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
 TO_ICMS = sorted((FIXTURES / "derived" / "licence_reply_to_icms").glob("*.json"))
@@ -570,4 +571,79 @@ def test_padded_numbered_runs_agree_with_reading_line_by_line(
     lines.append(f"{first + len(lines)}\\fileTrailer\\{len(references)}\\0\\0")
     width = max(map(len, lines)) + padding
     text = "\n".join(line.ljust(width) for line in lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
+# --- padded ASCII runs numbered in order are read as a grid of columns ---------------------------
+
+_ASCII_REFERENCE = st.text(st.sampled_from("AZ/09 \t\r\x1c\\\n"), max_size=7)
+
+
+def _renumber(lines: list[str], at: int) -> None:
+    """Give the line at `at` the number of the next one (lines no longer numbered in order)."""
+    if at + 1 < len(lines):
+        lines[at] = lines[at + 1].split("\\", 1)[0] + "\\" + lines[at].split("\\", 1)[1]
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from([1, 2, 8, 98, 999, 9995]),
+    st.lists(_ASCII_REFERENCE, min_size=1, max_size=14),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([" ", " ", " ", "\t"]),
+    st.sampled_from(["none", "oddity", "renumber", "hidden break", "blank line", "unpadded"]),
+    st.sampled_from(_ODDITIES),
+    st.integers(min_value=0, max_value=13),
+)
+def test_padded_ascii_runs_agree_with_reading_line_by_line(
+    first: int,
+    references: list[str],
+    padding: int,
+    pad: str,
+    change: str,
+    oddity: Callable[[str], str],
+    odd_line: int,
+) -> None:
+    """Numbered in order, the numbers crossing a digit on the way, references of any length
+    with inner and trailing white space: the grid reading agrees with line by line."""
+    lines = [f"{first + n}\\accepted\\{reference}" for n, reference in enumerate(references)]
+    at = min(odd_line, len(lines) - 1)
+    if change == "oddity":
+        lines[at] = oddity(lines[at])
+    elif change == "renumber":
+        _renumber(lines, at)
+    elif change == "blank line":
+        lines.insert(at, "")
+    lines.append(f"{first + len(lines)}\\fileTrailer\\{len(references)}\\0\\0")
+    width = max(map(len, lines)) + padding
+    padded = lines if change == "unpadded" else [line.ljust(width, pad) for line in lines]
+    if change == "hidden break" and padded[at].endswith(pad):
+        padded[at] = padded[at][:-1] + "\n"
+    text = "\n".join(padded)
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_a_padded_run_is_read_as_a_grid() -> None:
+    references = ["IMA/2024/1", "GB SIEL/2", "X", "", "R\t", "IMA/3  \x1c"] * 30
+    lines = [f"{n}\\accepted\\{reference}" for n, reference in enumerate(references, start=5)]
+    text = "\n".join(line.ljust(40) for line in lines)
+    expected = [reference.rstrip() for reference in references]
+    assert _references_in_grid(text) == expected
+    assert parse_licence_reply(text).accepted == tuple(expected)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda text: text.replace("\\accepted\\X", "\\acceptex\\X", 1),
+        lambda text: text.replace("X ", "X\\", 1),  # a fourth field
+        lambda text: text.replace("X ", "X\n", 1),  # a line break in the padding
+        lambda text: text.replace("7\\", "07\\", 1).replace("  \n8", " \n8", 1),
+        lambda text: text.replace("é", "e").replace("X", "É", 1),  # not ASCII
+    ],
+)
+def test_the_grid_leaves_other_runs_to_the_other_readers(change: Callable[[str], str]) -> None:
+    lines = [f"{n}\\accepted\\X" for n in range(3, 14)]
+    text = change("\n".join(line.ljust(20) for line in lines))
+    assert _references_in_grid(text) is None
     assert _as_values(text) == _line_by_line(text)

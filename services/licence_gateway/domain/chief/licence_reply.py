@@ -171,13 +171,17 @@ def _accepted_run(lines: str) -> list[str] | None:
     """The references of lines that are each `N\\accepted\\REFERENCE`, None if any is not
     (or holds inner white space: the line-by-line reader decides those).
 
-    Split at white space, the run holds one word a line when it is those words joined by line
+    Padded ASCII lines numbered in order are read as a grid (`_references_in_grid`, which
+    reads inner white space as the line-by-line reader does). Otherwise, split at white space, the run holds one word a line when it is those words joined by line
     breaks (unpadded) or when its lines are padded to one width and each opens with a word
     (`_one_word_a_slot`). Padded lines numbered in order are cut at the columns their numbers
     take (`_references_by_column`). Otherwise the words are joined by a separator and a line
     break: one split yields every line's fields in a row, three per line exactly when each
     line-opening field (the only ones holding a break) sits at a multiple of three.
     """
+    references = _references_in_grid(lines)
+    if references is not None:
+        return references
     words = lines.split()
     count = len(words)
     if _one_word_a_slot(lines, count):
@@ -192,6 +196,81 @@ def _accepted_run(lines: str) -> list[str] | None:
     if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
         return None
     return fields[2::3]
+
+
+def _references_in_grid(lines: str) -> list[str] | None:
+    """The references of ASCII lines padded with spaces to one width and numbered in order from
+    the first, each `N\\accepted\\REFERENCE`; None when they are otherwise.
+
+    Such a run is a grid: within each group of numbers as long as one another, every line
+    has its number, `\\accepted\\` and its reference in the same columns. A bytearray's
+    strided slices read or write one column of every line at once, so only the columns of
+    numbers and references are read; the padding, most of the run, is not searched for white
+    space (as `split()` or `rstrip()` would do a character at a time) but compared as a whole:
+    the references' columns are copied out one reference a line, the number and reference
+    columns blanked, and the grid must then equal spaces, `\\accepted\\` and line breaks in
+    their columns, byte for byte.
+    """
+    width = lines.find(LINE_SEP) + 1
+    count = (len(lines) + 1) // width if width else 0
+    number = lines[: lines.find(FIELD_SEP)]
+    if not (count > 1 and len(lines) == count * width - 1 and lines.isascii()):
+        return None
+    if not (number.isdigit() and lines[width - 1 :: width] == LINE_SEP * (count - 1)):
+        return None
+    grid = bytearray(lines, "ascii")
+    first = int(number)
+    references: list[str] = []
+    line = 0
+    while line < count:
+        digits = len(str(first + line))
+        group_end = min(count, 10**digits - first)  # the lines numbered with `digits`
+        group = _grid_references(grid, line * width, group_end - line, width, digits)
+        if group is None:
+            return None
+        references += group
+        line = group_end
+    return references
+
+
+_LINE_BREAK, _SEPARATOR = (ord(LINE_SEP), ord(FIELD_SEP))
+_ASCII_WHITE_SPACE = bytes(char for char in range(128) if chr(char).isspace())
+
+
+def _grid_references(
+    grid: bytearray, start: int, size: int, width: int, digits: int
+) -> list[str] | None:
+    """The references of the `size` grid lines from `start` whose numbers take `digits`
+    columns, as `_references_in_grid` reads them; the columns read are blanked."""
+    stop = min(start + size * width, len(grid))
+    column = start + digits + len(_ACCEPTED)  # the reference's first
+    blank = bytearray(b" ") * size  # a bytes value would be copied to a bytearray each time
+    length = len(grid[column : start + width - 1].rstrip(b" "))  # the first line's reference
+    while column + length < start + width - 1 and grid[column + length : stop : width] != blank:
+        length += 1  # a later reference is longer
+    row = length + 1  # a reference and its line break in `compact`
+    compact = bytearray(size * row - 1)
+    compact[length::row] = LINE_SEP.encode() * (size - 1)
+    for offset in range(length):
+        chars = grid[column + offset : stop : width]
+        if _SEPARATOR in chars or _LINE_BREAK in chars:
+            return None
+        compact[offset::row] = chars
+        grid[column + offset : stop : width] = blank
+    for offset in range(digits):
+        chars = grid[start + offset : stop : width]
+        if _SEPARATOR in chars or _LINE_BREAK in chars:
+            return None
+        grid[start + offset : stop : width] = blank
+    line = f"{' ' * digits}{_ACCEPTED}{' ' * (width - 1 - digits - len(_ACCEPTED))}{LINE_SEP}"
+    expected = memoryview(line.encode() * size)[: stop - start]  # the last line has no break
+    if not grid.startswith(expected, start):
+        return None  # other characters or white space than spaces outside those columns
+    references = compact.decode("ascii").split(LINE_SEP)
+    ends = compact[length - 1 :: row] if length else b""
+    if any(char in ends for char in _ASCII_WHITE_SPACE):
+        references = list(map(str.rstrip, references))  # some are shorter than the first
+    return references
 
 
 def _references_by_column(lines: str, words: list[str], width: int) -> list[str] | None:
@@ -280,6 +359,7 @@ def _rejected_blocks(lines: list[str]) -> tuple[list[RejectedTransaction], int]:
     ]
     block_errors = zip(*errors_at, strict=True) if errors else repeat((), count)
     blocks = zip(fields[2:stop:stride], block_errors, strict=True)
+    del fields  # the garbage collector, run as the tuples are made, need not walk its items
     return list(map(new, repeat(RejectedTransaction), blocks)), count * (errors + 2)
 
 
