@@ -172,8 +172,9 @@ def _accepted_run(lines: str) -> list[str] | None:
     (or holds inner white space: the line-by-line reader decides those).
 
     Padded ASCII lines numbered in order are read as a grid (`_references_in_grid`, which
-    reads inner white space as the line-by-line reader does). Otherwise, split at white space, the run holds one word a line when it is those words joined by line
-    breaks (unpadded) or when its lines are padded to one width and each opens with a word
+    keeps inner white space as the line-by-line reader does). Other runs are split at white
+    space: the run holds one word a line when it is those words joined by line breaks
+    (unpadded) or when its lines are padded to one width and each opens with a word
     (`_one_word_a_slot`). Padded lines numbered in order are cut at the columns their numbers
     take (`_references_by_column`). Otherwise the words are joined by a separator and a line
     break: one split yields every line's fields in a row, three per line exactly when each
