@@ -146,15 +146,16 @@ def _read_in_bulk(text: str) -> LicenceReply | None:
         start = text.rfind(LINE_SEP, 0, first) + 1
         end = text.find(LINE_SEP, text.rfind(_ACCEPTED))
         end = len(text) if end < 0 else end
+        # the tail opens with the line after the run's last; its blocks are made first, as
+        # fewer other new containers are then alive for the garbage collector to walk
+        tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
+        blocks, taken = _rejected_blocks(tail)
         references = _accepted_run(text[start:end])
         if references is not None:
             reader = _ReplyReader()
             head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
             reader.read(head, 1)
             reader.accepted = references
-            # the tail opens with the line after the run's last
-            tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
-            blocks, taken = _rejected_blocks(tail)
             if blocks:
                 reader.rejected += blocks
                 reader.open_reference = None  # closed by the last block's `end`
