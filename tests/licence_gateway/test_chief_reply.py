@@ -624,7 +624,8 @@ def test_padded_ascii_runs_agree_with_reading_line_by_line(
 
 
 def test_a_padded_run_is_read_as_a_grid() -> None:
-    references = ["IMA/2024/1", "GB SIEL/2", "X", "", "R\t", "IMA/3  \x1c"] * 30
+    # numbers from 5 to 1,204: three digit boundaries, and more lines than one slice of the grid
+    references = ["IMA/2024/1", "GB SIEL/2", "X", "", "R\t", "IMA/3  \x1c"] * 200
     lines = [f"{n}\\accepted\\{reference}" for n, reference in enumerate(references, start=5)]
     text = "\n".join(line.ljust(40) for line in lines)
     expected = [reference.rstrip() for reference in references]
@@ -645,5 +646,13 @@ def test_a_padded_run_is_read_as_a_grid() -> None:
 def test_the_grid_leaves_other_runs_to_the_other_readers(change: Callable[[str], str]) -> None:
     lines = [f"{n}\\accepted\\X" for n in range(3, 14)]
     text = change("\n".join(line.ljust(20) for line in lines))
+    assert _references_in_grid(text) is None
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_a_separator_in_a_later_slice_of_the_grid_is_read_line_by_line() -> None:
+    lines = [f"{n}\\accepted\\IMA/{n}" for n in range(1, 1500)]
+    lines[1300] += "\\B"
+    text = "\n".join(line.ljust(30) for line in lines)
     assert _references_in_grid(text) is None
     assert _as_values(text) == _line_by_line(text)

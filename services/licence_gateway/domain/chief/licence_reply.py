@@ -211,62 +211,64 @@ def _references_in_grid(lines: str) -> list[str] | None:
     space (as `split()` or `rstrip()` would do a character at a time) but compared as a whole:
     the references' columns are copied out one reference a line, the number and reference
     columns blanked, and the grid must then equal spaces, `\\accepted\\` and line breaks in
-    their columns, byte for byte.
+    their columns, byte for byte. The grid is read a few hundred lines at a time: a strided
+    slice of the whole run would fetch all its memory for each column.
     """
     width = lines.find(LINE_SEP) + 1
     count = (len(lines) + 1) // width if width else 0
     number = lines[: lines.find(FIELD_SEP)]
     if not (count > 1 and len(lines) == count * width - 1 and lines.isascii()):
         return None
-    if not (number.isdigit() and lines[width - 1 :: width] == LINE_SEP * (count - 1)):
+    if not number.isdigit():
         return None
-    grid = bytearray(lines, "ascii")
     first = int(number)
     references: list[str] = []
     line = 0
     while line < count:
         digits = len(str(first + line))
-        group_end = min(count, 10**digits - first)  # the lines numbered with `digits`
-        group = _grid_references(grid, line * width, group_end - line, width, digits)
-        if group is None:
+        # lines numbered with `digits`, at most `_GRID_LINES` of them
+        end = min(count, 10**digits - first, line + _GRID_LINES)
+        grid = bytearray(lines[line * width : end * width], "ascii")  # the last has no break
+        slice_references = _grid_references(grid, width, digits)
+        if slice_references is None:
             return None
-        references += group
-        line = group_end
+        references += slice_references
+        line = end
     return references
+
+
+_GRID_LINES = 1024  # lines of 80 columns: a slice that stays in a core's cache
 
 
 _LINE_BREAK, _SEPARATOR = (ord(LINE_SEP), ord(FIELD_SEP))
 _ASCII_WHITE_SPACE = bytes(char for char in range(128) if chr(char).isspace())
 
 
-def _grid_references(
-    grid: bytearray, start: int, size: int, width: int, digits: int
-) -> list[str] | None:
-    """The references of the `size` grid lines from `start` whose numbers take `digits`
-    columns, as `_references_in_grid` reads them; the columns read are blanked."""
-    stop = min(start + size * width, len(grid))
-    column = start + digits + len(_ACCEPTED)  # the reference's first
+def _grid_references(grid: bytearray, width: int, digits: int) -> list[str] | None:
+    """The references of grid lines whose numbers take `digits` columns, as
+    `_references_in_grid` reads them; the columns read are blanked."""
+    size = (len(grid) + 1) // width
+    column = digits + len(_ACCEPTED)  # the reference's first
     blank = bytearray(b" ") * size  # a bytes value would be copied to a bytearray each time
-    length = len(grid[column : start + width - 1].rstrip(b" "))  # the first line's reference
-    while column + length < start + width - 1 and grid[column + length : stop : width] != blank:
+    length = len(grid[column : width - 1].rstrip(b" "))  # the first line's reference
+    while column + length < width - 1 and grid[column + length :: width] != blank:
         length += 1  # a later reference is longer
     row = length + 1  # a reference and its line break in `compact`
     compact = bytearray(size * row - 1)
     compact[length::row] = LINE_SEP.encode() * (size - 1)
     for offset in range(length):
-        chars = grid[column + offset : stop : width]
+        chars = grid[column + offset :: width]
         if _SEPARATOR in chars or _LINE_BREAK in chars:
             return None
         compact[offset::row] = chars
-        grid[column + offset : stop : width] = blank
+        grid[column + offset :: width] = blank
     for offset in range(digits):
-        chars = grid[start + offset : stop : width]
+        chars = grid[offset::width]
         if _SEPARATOR in chars or _LINE_BREAK in chars:
             return None
-        grid[start + offset : stop : width] = blank
+        grid[offset::width] = blank
     line = f"{' ' * digits}{_ACCEPTED}{' ' * (width - 1 - digits - len(_ACCEPTED))}{LINE_SEP}"
-    expected = memoryview(line.encode() * size)[: stop - start]  # the last line has no break
-    if not grid.startswith(expected, start):
+    if grid != memoryview(line.encode() * size)[: len(grid)]:  # the run's last has no break
         return None  # other characters or white space than spaces outside those columns
     references = compact.decode("ascii").split(LINE_SEP)
     ends = compact[length - 1 :: row] if length else b""
