@@ -201,8 +201,8 @@ def _accepted_run(lines: str) -> list[str] | None:
 
 
 def _references_in_grid(lines: str) -> list[str] | None:
-    """The references of ASCII lines padded with spaces to one width and numbered in order from
-    the first, each `N\\accepted\\REFERENCE`; None when they are otherwise.
+    """The references of ASCII lines padded to one width and numbered in order from the first,
+    each `N\\accepted\\REFERENCE`; None when they are otherwise.
 
     Such a run is a grid: within each group of numbers as long as one another, every line
     has its number, `\\accepted\\` and its reference in the same columns. A bytearray's
@@ -211,7 +211,7 @@ def _references_in_grid(lines: str) -> list[str] | None:
     space (as `split()` or `rstrip()` would do a character at a time) but compared as a whole:
     the references' columns are copied out one reference a line, the number and reference
     columns blanked, and the grid must then equal spaces, `\\accepted\\` and line breaks in
-    their columns, byte for byte. The grid is read a few hundred lines at a time: a strided
+    their columns, byte for byte. The grid is read `_GRID_LINES` lines at a time: a strided
     slice of the whole run would fetch all its memory for each column.
     """
     width = lines.find(LINE_SEP) + 1
