@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import repeat
-from operator import getitem
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
@@ -176,21 +175,16 @@ def _accepted_run(lines: str) -> list[str] | None:
     keeps inner white space as the line-by-line reader does). Other runs are split at white
     space: the run holds one word a line when it is those words joined by line breaks
     (unpadded) or when its lines are padded to one width and each opens with a word
-    (`_one_word_a_slot`). Padded lines numbered in order are cut at the columns their numbers
-    take (`_references_by_column`). Otherwise the words are joined by a separator and a line
-    break: one split yields every line's fields in a row, three per line exactly when each
-    line-opening field (the only ones holding a break) sits at a multiple of three.
+    (`_one_word_a_slot`). The words are then joined by a separator and a line break: one split
+    yields every line's fields in a row, three per line exactly when each line-opening field
+    (the only ones holding a break) sits at a multiple of three.
     """
     references = _references_in_grid(lines)
     if references is not None:
         return references
     words = lines.split()
     count = len(words)
-    if _one_word_a_slot(lines, count):
-        references = _references_by_column(lines, words, lines.find(LINE_SEP) + 1)
-        if references is not None:
-            return references
-    elif LINE_SEP.join(words) != lines:
+    if not _one_word_a_slot(lines, count) and LINE_SEP.join(words) != lines:
         return None
     fields = (FIELD_SEP + LINE_SEP).join(words).split(FIELD_SEP)
     if len(fields) != 3 * count or fields[1::3].count("accepted") != count:
@@ -275,33 +269,6 @@ def _grid_references(grid: bytearray, width: int, digits: int) -> list[str] | No
     if any(char in ends for char in _ASCII_WHITE_SPACE):
         references = list(map(str.rstrip, references))  # some are shorter than the first
     return references
-
-
-def _references_by_column(lines: str, words: list[str], width: int) -> list[str] | None:
-    """The references of words one a line of `width` characters (its break included), when the
-    lines are numbered in order from the first: each group of numbers as long as one another
-    puts `\\accepted\\` in the same columns, which strided slices check for the whole group.
-    None when the numbers or those columns are otherwise (the caller splits the fields).
-    """
-    number = words[0][: words[0].find(FIELD_SEP)]
-    if not (number.isascii() and number.isdigit()) or width == 0:
-        return None
-    first = int(number)
-    cuts: list[slice] = []
-    line = 0
-    while line < len(words):
-        digits = len(str(first + line))
-        group_end = min(len(words), 10**digits - first)  # the lines numbered with `digits`
-        start, stop, size = line * width, group_end * width, group_end - line
-        if any(FIELD_SEP in lines[start + column : stop : width] for column in range(digits)):
-            return None
-        for column, char in enumerate(_ACCEPTED, start=start + digits):
-            if lines[column:stop:width] != char * size:
-                return None
-        cuts += [slice(digits + len(_ACCEPTED), None)] * size
-        line = group_end
-    references: list[str] = list(map(getitem, words, cuts))  # str.__getitem__ is slower
-    return None if FIELD_SEP in "".join(references) else references
 
 
 def _one_word_a_slot(lines: str, count: int) -> bool:
