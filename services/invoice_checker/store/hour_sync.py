@@ -259,6 +259,7 @@ async def write_days(
 ) -> BatchResult:
     """Make `days` locally equal to `rows` (every row dated in `days`); the caller holds the day
     locks and commits."""
+    await _plan_for_these_values(session)
     # A first sync of these days (the common big case) skips the staging table and the upsert.
     if rows and await _all_new(session, days, rows) and await _copy_new_entries(session, rows, now):
         await _store_digests(session, digests)
@@ -274,6 +275,17 @@ async def write_days(
     )
     await _store_digests(session, digests)
     return BatchResult(added, updated, int(getattr(deleted, "rowcount", 0) or 0))
+
+
+async def _plan_for_these_values(session: AsyncSession) -> None:
+    """Plan this transaction's statements for their actual values, not once for any.
+
+    A sync grows hour_entries from empty: a generic plan cached while it was small keeps
+    scanning the whole table for every batch after (with each id of the batch tested against a
+    list, not a hash), so one sync's later batches took seconds each. Planning per statement
+    costs well under a millisecond here.
+    """
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 async def _store_digests(session: AsyncSession, digests: dict[date, str]) -> None:

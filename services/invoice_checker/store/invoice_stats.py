@@ -17,8 +17,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import date
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.stats import INCORRECT_KINDS, counted_sql, incorrect_sql
@@ -171,13 +172,36 @@ async def refresh_invoice_stats(
         "ids": list(invoice_ids) if invoice_ids is not None else None,
     }
     await session.execute(text(_CLEAR_TOTALS_SQL), targets)
-    result = await session.execute(
-        text(_REFRESH_SQL),
-        {
-            **targets,
-            # Bounds let PostgreSQL use the date index when refreshing by month.
-            "first_day": month_list[0] if month_list else None,
-            "last_day": month_end(month_list[-1]) if month_list else None,
-        },
-    )
+    refresh = text(_REFRESH_SQL)
+    parameters = {
+        **targets,
+        # Bounds let PostgreSQL use the date index when refreshing by month.
+        "first_day": month_list[0] if month_list else None,
+        "last_day": month_end(month_list[-1]) if month_list else None,
+    }
+    if invoice_ids is None:
+        result = await _without_nested_loops(session, refresh, parameters)
+    else:
+        result = await session.execute(refresh, parameters)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _without_nested_loops(
+    session: AsyncSession, statement: TextClause, parameters: dict[str, Any]
+) -> CursorResult[Any]:
+    """Run a whole-month refresh without nested-loop joins.
+
+    The statement joins its CTEs to one another. When a month's invoices are newer than the
+    table's statistics (a sync has just created them), PostgreSQL expects a few dozen and may
+    join the CTEs in a nested loop, rescanning one once per invoice: quadratic in the month's
+    invoices. A month is refreshed whole, so joining whole sets is right for it whatever the estimate.
+    The caller's setting is restored afterwards.
+    """
+    previous = await session.scalar(text("SELECT current_setting('enable_nestloop')"))
+    await session.execute(text("SET LOCAL enable_nestloop = off"))
+    result: CursorResult[Any] = await session.execute(statement, parameters)  # type: ignore[assignment]
+    # On an error the transaction (or the caller's savepoint) undoes the SET LOCAL itself.
+    await session.execute(
+        text("SELECT set_config('enable_nestloop', :previous, true)"), {"previous": previous}
+    )
+    return result
