@@ -194,7 +194,7 @@ async def _without_nested_loops(
     The statement joins its CTEs to one another. When a month's invoices are newer than the
     table's statistics (a sync has just created them), PostgreSQL expects a few dozen and may
     join the CTEs in a nested loop, rescanning one once per invoice: quadratic in the month's
-    invoices. A month is refreshed whole, so joining whole sets is right for it whatever the estimate.
+    invoices. A month is refreshed whole, so joining whole sets suits it whatever the estimate.
     The caller's setting is restored afterwards.
     """
     previous = await session.scalar(text("SELECT current_setting('enable_nestloop')"))
