@@ -19,7 +19,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CursorResult, TextClause, text
+from sqlalchemy import Result, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.stats import INCORRECT_KINDS, counted_sql, incorrect_sql
@@ -188,7 +188,7 @@ async def refresh_invoice_stats(
 
 async def _without_nested_loops(
     session: AsyncSession, statement: TextClause, parameters: dict[str, Any]
-) -> CursorResult[Any]:
+) -> Result[Any]:
     """Run a whole-month refresh without nested-loop joins.
 
     The statement joins its CTEs to one another. When a month's invoices are newer than the
@@ -199,7 +199,7 @@ async def _without_nested_loops(
     """
     previous = await session.scalar(text("SELECT current_setting('enable_nestloop')"))
     await session.execute(text("SET LOCAL enable_nestloop = off"))
-    result: CursorResult[Any] = await session.execute(statement, parameters)  # type: ignore[assignment]
+    result = await session.execute(statement, parameters)
     # On an error the transaction (or the caller's savepoint) undoes the SET LOCAL itself.
     await session.execute(
         text("SELECT set_config('enable_nestloop', :previous, true)"), {"previous": previous}
