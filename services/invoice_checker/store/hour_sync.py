@@ -129,6 +129,12 @@ WITH merged AS (
     SELECT {", ".join(f"s.{name}" for name in _ENTRY_COLUMNS)}, i.id, CAST(:now AS timestamptz)
     FROM {STAGE} s
     JOIN invoice_checker.invoices i ON i.date = s.invoice_month AND i.project_guid = s.project_guid
+    WHERE NOT EXISTS (
+        SELECT FROM invoice_checker.hour_entries h
+        WHERE h.upstream_id = s.upstream_id
+          AND ({", ".join(f"h.{name}" for name in _UPDATED_COLUMNS)})
+              IS NOT DISTINCT FROM ({", ".join(f"s.{name}" for name in _UPDATED_COLUMNS[:-1])}, i.id)
+    )
     ORDER BY s.upstream_id
     ON CONFLICT (upstream_id) DO UPDATE SET
         {", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATED_COLUMNS)},
