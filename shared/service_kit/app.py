@@ -165,6 +165,7 @@ def build_app(
             settings.database_url,
             pool_size=settings.db_pool_size,
             application_name=application_name,
+            keep_overflow=True,
         )
         redis = create_redis(settings.redis_url)
         state = LifespanState(

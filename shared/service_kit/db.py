@@ -30,13 +30,24 @@ def schema_metadata(schema: str) -> MetaData:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, application_name: str = "service"
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "service",
+    keep_overflow: bool = False,
 ) -> AsyncEngine:
-    """An asyncpg engine; connecting is lazy, so this never fails because PostgreSQL is down."""
+    """An asyncpg engine; connecting is lazy, so this never fails because PostgreSQL is down.
+
+    Up to `pool_size` connections, and as many again in a burst. `keep_overflow` keeps those
+    too once opened (a server's pool): the pool otherwise closes every connection beyond
+    `pool_size` as it is returned, so a server falling behind opens and closes connections
+    (a new backend, TLS attempt and prepared statements each time) just when it is shortest
+    of CPU. Either way no more than 2 x `pool_size` connections are open at once.
+    """
     return create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=pool_size * 2 if keep_overflow else pool_size,
+        max_overflow=0 if keep_overflow else pool_size,
         # No pre-ping: it costs three round trips per checkout on the hot path. A connection
         # broken by a PostgreSQL restart raises a disconnect error once and the pool drops it.
         pool_pre_ping=False,

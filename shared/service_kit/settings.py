@@ -43,7 +43,10 @@ class ServiceSettings(BaseSettings):
         ),
     )
     db_pool_size: int = Field(
-        default=10, ge=1, le=200, description="SQLAlchemy pool size (overflow as much again)"
+        default=10,
+        ge=1,
+        le=200,
+        description="SQLAlchemy pool size (overflow as much again; a server keeps both open)",
     )
     max_body_bytes: int = Field(
         default=1_048_576,
