@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
+from arq.connections import ArqRedis
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from invoice_checker.cli import main as cli
 from invoice_checker.domain.permissions import Principal, permissions_of
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
+from invoice_checker.store.access import AccessEpochReader, access_changed, access_epoch
 from invoice_checker.store.auth import principal_for_secret
 from tests.invoice_checker.invoice_factories import bearer, make_token
 from tests.support.apps import app_client
@@ -231,3 +233,17 @@ def test_the_principal_cache_forgets_after_its_ttl_and_on_clear() -> None:
     assert cache.get("session", "ict_x") is None  # a token is never taken for a session
     cache.clear()
     assert cache.get("api", "ict_x") is None
+
+
+async def test_the_kept_epoch_connection_reads_what_the_client_reads(redis: ArqRedis) -> None:
+    reader = AccessEpochReader(redis)
+    try:
+        assert await reader.read() == await access_epoch(redis)
+        await access_changed(redis)
+        moved = await reader.read()
+        assert moved is not None and moved == await access_epoch(redis)
+        await reader.aclose()  # dropped: the next read connects again
+        await access_changed(redis)
+        assert await reader.read() == await access_epoch(redis) != moved
+    finally:
+        await reader.aclose()

@@ -21,7 +21,7 @@ from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.store.access import access_changed, access_epoch
+from invoice_checker.store.access import AccessEpochReader, access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
@@ -99,8 +99,9 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
     if cache.redis_down_until > time.monotonic():
         cache.clear()  # cannot tell: ask the database
         return cache
+    reader: AccessEpochReader | None = getattr(request.app.state, "access_epoch_reader", None)
     try:
-        epoch = await access_epoch(get_redis(request))
+        epoch = await (reader.read() if reader else access_epoch(get_redis(request)))
     except (RedisError, OSError):
         # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
         cache.redis_down_until = time.monotonic() + cache.ttl

@@ -7,6 +7,7 @@ its cached sign-ins when the counter moves, so the next request is checked again
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,44 @@ async def access_epoch(redis: Redis) -> bytes | None:
     """The counter `access_changed` bumps; raises when Redis is unreachable."""
     value: bytes | None = await redis.get(ACCESS_EPOCH_KEY)
     return value
+
+
+_GET_EPOCH = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (
+    len(ACCESS_EPOCH_KEY),
+    ACCESS_EPOCH_KEY.encode(),
+)
+
+
+class AccessEpochReader:
+    """`access_epoch` over one connection this process keeps, for the server's every request.
+
+    A GET through the client's connection pool (checkout, health check, reply callbacks) costs
+    several times its round trip. Reads take turns on the kept connection; any error drops it
+    (an unread reply must never answer the next read) and is raised, and the next read connects
+    again.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        # A connection as the client's pool makes them: same URL, database, TLS and timeouts.
+        self._connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        self._turn = asyncio.Lock()
+
+    async def read(self) -> bytes | None:
+        async with self._turn:
+            try:
+                await self._connection.connect()  # returns at once when connected
+                await self._connection.send_packed_command(_GET_EPOCH, check_health=False)
+                reply = await self._connection.read_response()
+            except BaseException:
+                await self._connection.disconnect(nowait=True)
+                raise
+        if isinstance(reply, RedisError):
+            raise reply
+        value: bytes | None = reply
+        return value
+
+    async def aclose(self) -> None:
+        await self._connection.disconnect()
 
 
 async def list_users(session: AsyncSession) -> list[AuthUser]:

@@ -70,6 +70,8 @@ if tuple(_STAGE_COLUMNS) != HourRow._fields:
 # Columns copied into hour_entries as they are; the rest are derived in SQL.
 _ENTRY_COLUMNS = [name for name in HourRow._fields if name not in {"project_guid", "invoice_month"}]
 _UPDATED_COLUMNS = [name for name in _ENTRY_COLUMNS if name != "upstream_id"] + ["invoice_id"]
+# The staged values of those columns but the invoice, which the merge takes from its join.
+_STAGED_UPDATES = ", ".join(f"s.{name}" for name in _UPDATED_COLUMNS if name != "invoice_id")
 
 _CREATE_STAGE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ("
@@ -122,6 +124,8 @@ SELECT EXISTS (SELECT FROM invoice_checker.hour_entries WHERE date = ANY(CAST(:d
                WHERE upstream_id = ANY(CAST(:ids AS bigint[])))
 """
 
+# Staged rows equal to their stored entry are left out before the upsert: ON CONFLICT locks (and
+# writes WAL for) every conflicting row, even one its WHERE then leaves unchanged.
 _MERGE_ENTRIES = f"""
 WITH merged AS (
     INSERT INTO invoice_checker.hour_entries ({", ".join(_ENTRY_COLUMNS)}, invoice_id,
@@ -133,7 +137,7 @@ WITH merged AS (
         SELECT FROM invoice_checker.hour_entries h
         WHERE h.upstream_id = s.upstream_id
           AND ({", ".join(f"h.{name}" for name in _UPDATED_COLUMNS)})
-              IS NOT DISTINCT FROM ({", ".join(f"s.{name}" for name in _UPDATED_COLUMNS[:-1])}, i.id)
+              IS NOT DISTINCT FROM ({_STAGED_UPDATES}, i.id)
     )
     ORDER BY s.upstream_id
     ON CONFLICT (upstream_id) DO UPDATE SET
