@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.store.aws import AmazonInvoiceRow, AmazonLinkedAccount, ProjectAmazonAccount
@@ -140,3 +140,14 @@ async def test_no_category_is_stored_and_an_empty_invoice_is_zeroed(
     assert again is not None
     assert (again.incurred_hours, again.bill_rate_avg, again.billable_percentage) == (0, 0, 0)
     assert await totals_of(db_session, empty) == {"EUR": 0.0}
+
+
+@pytest.mark.parametrize("callers_setting", ["on", "off"])
+async def test_a_month_refresh_leaves_the_callers_join_setting_as_it_was(
+    db_session: AsyncSession, callers_setting: str
+) -> None:
+    """A whole-month refresh runs without nested loops, then gives the transaction back as it
+    found it."""
+    await db_session.execute(text(f"SET LOCAL enable_nestloop = {callers_setting}"))
+    await refresh_invoice_stats(db_session, months=[date(2018, 2, 1)])
+    assert await db_session.scalar(text("SHOW enable_nestloop")) == callers_setting
