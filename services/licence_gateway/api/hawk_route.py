@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -42,35 +45,127 @@ logger = logging.getLogger(__name__)
 class NonceStore:
     """Hawk nonces in Redis (shared by every replica), over one connection this process keeps.
 
-    A SET through the client's connection pool (checkout check, retry, reply callbacks) costs
-    several times the round trip itself, on every request. Here commands take turns on one
-    connection: a process has only a few requests in flight. Any error drops the connection (an
-    unread reply must never answer the next command) and the next call connects again. Errors
-    are raised, never taken for a first use: without the store, replays cannot be told apart.
+    Through redis-py's connection a SET cost several times the round trip itself (its lock, a
+    task for the write's timeout, a stream reader, a timeout for the read). Here each SET is
+    written straight to the connection's transport and its reply is matched in order (Redis
+    answers a connection's commands in the order they came): the requests a process has in
+    flight share the connection without waiting for each other's round trip. redis-py still
+    opens the connection (same URL, database, credentials, TLS and timeouts as the client's
+    pool) before it is taken over. A reply later than the client's socket timeout, a reply
+    that SET … NX cannot give, or the connection closing drops the connection and fails every
+    SET still waiting on it; the next call connects again. Errors are raised, never taken for a
+    first use: without the store, replays cannot be told apart.
     """
 
     def __init__(self, redis: Redis) -> None:
-        # A connection as the client's pool makes them: same URL, database, TLS and timeouts.
-        self._connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        self._turn = asyncio.Lock()
+        self._redis = redis
+        self._connection: _NonceConnection | None = None
+        self._connecting = asyncio.Lock()
 
     async def first_use(self, key: str) -> bool:
         """Remember `key` for NONCE_TTL_SECONDS; False when it was already remembered."""
-        command = _resp_command(b"SET", key.encode(), b"1", b"NX", b"EX", _NONCE_TTL)
-        async with self._turn:
-            try:
-                await self._connection.connect()  # returns at once when connected
-                await self._connection.send_packed_command(command, check_health=False)
-                reply = await self._connection.read_response()
-            except BaseException:
-                await self._connection.disconnect(nowait=True)
-                raise
-        if isinstance(reply, RedisError):
-            raise reply
-        return reply is not None  # SET … NX answers nil when the key exists
+        connection = self._connection
+        if connection is None or connection.closed:
+            connection = await self._connect()
+        return await connection.set_once(
+            _resp_command(b"SET", key.encode(), b"1", b"NX", b"EX", _NONCE_TTL)
+        )
+
+    async def _connect(self) -> _NonceConnection:
+        async with self._connecting:  # one connection, whoever else is waiting for it
+            if self._connection is None or self._connection.closed:
+                self._connection = await _NonceConnection.open(self._redis)
+            return self._connection
 
     async def aclose(self) -> None:
-        await self._connection.disconnect()
+        if self._connection is not None:
+            self._connection.close()
+
+
+class _NonceConnection(asyncio.Protocol):
+    """One Redis connection answering SET … NX commands in order (see `NonceStore`)."""
+
+    def __init__(self, writer: asyncio.StreamWriter, timeout: float | None) -> None:
+        self._writer = writer  # kept: a StreamWriter closes its transport when it is dropped
+        self._transport = writer.transport
+        self._timeout = timeout
+        self._waiting: deque[asyncio.Future[bool]] = deque()
+        self._unread = b""
+        self.closed = False
+
+    @classmethod
+    async def open(cls, redis: Redis) -> _NonceConnection:
+        """A connection as the client's pool makes them, its replies read here from then on."""
+        opened = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+        await opened.connect()
+        # Hand the transport over: redis-py's connection forgets it (and so no longer closes it
+        # when it is dropped). Its stream reader holds nothing: every handshake reply was read.
+        writer: asyncio.StreamWriter = opened._writer
+        opened._reader = opened._writer = None
+        connection = cls(writer, opened.socket_timeout)
+        writer.transport.set_protocol(connection)
+        return connection
+
+    async def set_once(self, command: bytes) -> bool:
+        """Send a SET … NX; True when Redis set the key, False when it was already there."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append(reply)
+        self._transport.write(command)
+        if self._timeout is None:
+            return await reply
+        late = loop.call_later(self._timeout, self._time_out, reply)
+        try:
+            return await reply
+        finally:
+            late.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self._unread += data
+        while (end := self._unread.find(b"\r\n")) >= 0:
+            line, self._unread = self._unread[:end], self._unread[end + 2 :]
+            if not self._waiting:
+                self._fail(InvalidResponse(f"unexpected reply from Redis: {line[:80]!r}"))
+                return
+            self._answer(self._waiting.popleft(), line)
+
+    def _answer(self, reply: asyncio.Future[bool], line: bytes) -> None:
+        # SET … NX answers OK, a null (RESP2 `$-1`, RESP3 `_`) when the key exists, or an error.
+        if line == b"+OK":
+            outcome: bool | RedisError = True
+        elif line in (b"$-1", b"_"):
+            outcome = False
+        elif line.startswith(b"-"):
+            outcome = ResponseError(line[1:].decode(errors="replace"))
+        else:
+            self._waiting.appendleft(reply)
+            self._fail(InvalidResponse(f"unexpected reply from Redis: {line[:80]!r}"))
+            return
+        if reply.done():  # its caller gave up (cancelled): the reply was still its own
+            return
+        if isinstance(outcome, RedisError):
+            reply.set_exception(outcome)
+        else:
+            reply.set_result(outcome)
+
+    def _time_out(self, reply: asyncio.Future[bool]) -> None:
+        if not reply.done():
+            self._fail(RedisTimeoutError("Timeout reading from Redis"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(RedisConnectionError(f"Redis connection lost: {exc or 'closed'}"))
+
+    def _fail(self, error: RedisError) -> None:
+        """Drop the connection: the replies still due can no longer be told apart."""
+        self.close()
+        while self._waiting:
+            reply = self._waiting.popleft()
+            if not reply.done():
+                reply.set_exception(error)
+
+    def close(self) -> None:
+        self.closed = True
+        self._transport.close()
 
 
 _NONCE_TTL = str(NONCE_TTL_SECONDS).encode()
