@@ -16,7 +16,12 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service_kit.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from service_kit.db import (
+    KeptConnections,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from service_kit.error_reporting import start_error_reporting
 from service_kit.errors import install_problem_handlers
 from service_kit.health import health_router, postgres_check, redis_check
@@ -175,6 +180,7 @@ def build_app(
             read_sessionmaker=create_read_sessionmaker(engine),
             redis=redis,
             readiness_checks={"postgres": postgres_check(engine), "redis": redis_check(redis)},
+            kept_connections=KeptConnections(engine, keep=settings.db_pool_size),
         )
         set_lifespan_state(app, state)
         # What is alive once started (modules, models, schemas, routes) lives as long as the
@@ -191,6 +197,7 @@ def build_app(
                     yield
         finally:
             gc.unfreeze()
+            await state.kept_connections.aclose()
             await redis.aclose()
             await engine.dispose()
 

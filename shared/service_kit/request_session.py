@@ -3,13 +3,12 @@ read-only variant. FastAPI's dependencies; `service_kit.db` stays free of the we
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, NewType
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from sqlalchemy.util import greenlet_spawn
 
 from service_kit.queue import commit, rollback
 from service_kit.state import app_lifespan_state, lifespan_state
@@ -62,31 +61,28 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
 
 
-@asynccontextmanager
-async def route_connection(app: FastAPI) -> AsyncIterator[Any]:
+def route_connection(app: FastAPI) -> AbstractAsyncContextManager[Any]:
     """An asyncpg connection for a route answered outside FastAPI's dependencies (a direct
     route), from where `get_session`'s sessions come from, without a session's bookkeeping.
 
-    That is a connection checked out of the app's engine pool, on which no transaction is begun:
-    each statement commits by itself. It goes back to the pool afterwards, unless the work raised:
-    then it is discarded, as its state is unknown (a statement may have been cut off, or the
-    server gone). When a test has overridden `get_sessionmaker` (with a function of no arguments)
-    to join its own transaction, it is that transaction's connection, and the route's statements
-    run in a savepoint of their own, as a request session's would.
+    That is a connection of the app's engine pool, on which no transaction is begun: each
+    statement commits by itself. The direct routes keep the connections they used checked out
+    between requests (`db.KeptConnections`); one whose work raised is discarded, as its state
+    is unknown (a statement may have been cut off, or the server gone). When a test has
+    overridden `get_sessionmaker` (with a function of no arguments) to join its own
+    transaction, it is that transaction's connection, and the route's statements run in a
+    savepoint of their own, as a request session's would.
     """
     override = app.dependency_overrides.get(get_sessionmaker)
     if override is not None:
-        async with _joined_connection(await override()) as driver:
-            yield driver
-        return
-    engine = app_lifespan_state(app).engine.sync_engine
-    pooled = await greenlet_spawn(engine.raw_connection)
-    try:
-        yield pooled.driver_connection
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)
-        raise
-    await greenlet_spawn(pooled.close)
+        return _overridden_connection(override)
+    return app_lifespan_state(app).kept_connections.connection()
+
+
+@asynccontextmanager
+async def _overridden_connection(override: Callable[[], Any]) -> AsyncIterator[Any]:
+    async with _joined_connection(await override()) as driver:
+        yield driver
 
 
 @asynccontextmanager

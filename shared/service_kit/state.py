@@ -11,6 +11,7 @@ from arq.connections import ArqRedis
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service_kit.db import KeptConnections
 from service_kit.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -27,6 +28,7 @@ class LifespanState:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
     readiness_checks: dict[str, ReadinessCheck]
+    kept_connections: KeptConnections  # the direct routes', see `request_session.route_connection`
 
 
 def set_lifespan_state(app: FastAPI, state: LifespanState) -> None:
