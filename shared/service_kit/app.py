@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry
 from starlette._utils import get_route_path
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service_kit.db import (
@@ -77,20 +79,24 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+DirectAnswer = Callable[[Scope, bytes], Awaitable[Response]]
+"""A direct route's endpoint: the answer to a request, from its scope and its whole body."""
+
+
 @dataclass(frozen=True)
 class _DirectRoute:
     methods: frozenset[str]
     documented: APIRoute  # the registered route of the same path (OpenAPI, metrics label)
-    endpoint: ASGIApp
+    answer: DirectAnswer
 
 
 class ServiceApp(FastAPI):
-    """FastAPI, plus direct routes: ASGI endpoints answered before FastAPI's middleware and router.
+    """FastAPI, plus direct routes: endpoints answered before FastAPI's middleware and router.
 
     For a hot route whose work is small next to the framework's. A direct route still runs inside
     the app's user middleware (a second instance of each: request id, body limit, metrics, logs)
     and answers errors with the app's exception handlers, arranged as Starlette arranges them
-    (ServerErrorMiddleware outermost, ExceptionMiddleware innermost). It skips what lies between:
+    (ServerErrorMiddleware outermost, the other handlers innermost). It skips what lies between:
     FastAPI's telemetry and body-limit layers, the router, dependency injection (an endpoint that
     must honour a dependency override looks it up itself, as `request_session.route_connection`
     does). It stands in for a registered route, which documents it, names it in metrics, and
@@ -103,13 +109,11 @@ class ServiceApp(FastAPI):
         self._direct_stacks: dict[str, ASGIApp] | None = None
 
     def add_direct_route(
-        self, documented: APIRoute, endpoint: ASGIApp, *, methods: Collection[str]
+        self, documented: APIRoute, answer: DirectAnswer, *, methods: Collection[str]
     ) -> None:
         """Answer `methods` on the path of `documented` (a route of a router included without a
-        prefix) with `endpoint`."""
-        self._direct_routes[documented.path] = _DirectRoute(
-            frozenset(methods), documented, endpoint
-        )
+        prefix) with the response `answer` gives."""
+        self._direct_routes[documented.path] = _DirectRoute(frozenset(methods), documented, answer)
         self._direct_stacks = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,12 +133,12 @@ class ServiceApp(FastAPI):
         # exception handler and middleware is registered.
         if self._direct_stacks is None:
             self._direct_stacks = {
-                path: self._direct_stack(route.endpoint)
+                path: self._direct_stack(route.answer)
                 for path, route in self._direct_routes.items()
             }
         return self._direct_stacks
 
-    def _direct_stack(self, endpoint: ASGIApp) -> ASGIApp:
+    def _direct_stack(self, answer: DirectAnswer) -> ASGIApp:
         error_handler = None
         handlers = {}
         for key, handler in self.exception_handlers.items():
@@ -142,10 +146,50 @@ class ServiceApp(FastAPI):
                 error_handler = handler
             else:
                 handlers[key] = handler
-        app: ASGIApp = ExceptionMiddleware(endpoint, handlers=handlers, debug=self.debug)
+        handled = ExceptionMiddleware(_raise_direct_error, handlers=handlers, debug=self.debug)
+        app: ASGIApp = _DirectEndpoint(answer, handled)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+
+
+_DIRECT_ERROR = "service_kit.direct_error"
+
+
+class _DirectEndpoint:
+    """Reads the body, has the answer made and sends it. An exception raised until then goes to
+    Starlette's ExceptionMiddleware, as if the endpoint inside it had raised it; the requests
+    that raise nothing skip its wrapping of `send` and a request object."""
+
+    def __init__(self, answer: DirectAnswer, handled: ASGIApp) -> None:
+        self._answer = answer
+        self._handled = handled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._answer(scope, await _whole_body(receive))
+        except Exception as exc:
+            scope[_DIRECT_ERROR] = exc
+            await self._handled(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+
+async def _raise_direct_error(scope: Scope, receive: Receive, send: Send) -> None:
+    raise scope.pop(_DIRECT_ERROR)
+
+
+async def _whole_body(receive: Receive) -> bytes:
+    """The request body, read as Starlette's `Request.body()` reads it."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect
 
 
 def build_app(

@@ -14,9 +14,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from service_kit.app import ServiceApp, build_app
 from service_kit.errors import Problem
@@ -35,15 +34,20 @@ def echo_app(database_url: str, redis_url: str) -> ServiceApp:
         """What FastAPI's route would answer: never reached by POST."""
         return {"answered": "by the router"}
 
-    async def direct_echo(scope: Scope, receive: Receive, send: Send) -> None:
-        body = await Request(scope, receive).body()
+    @router.post("/crash")
+    async def crash() -> None:
+        """A routed endpoint failing as the direct one does on b"crash"."""
+        raise RuntimeError("crashed")
+
+    async def direct_echo(scope: Scope, body: bytes) -> Response:
         if body == b"refuse":
             raise Problem(409, "refused directly")
+        if body == b"crash":
+            raise RuntimeError("crashed")
         async with route_connection(scope["app"]) as driver:
             in_transaction = driver.is_in_transaction()
             await driver.execute("INSERT INTO direct_marks VALUES ($1)", body.decode())
-        answer = {"echo": body.decode(), "in_transaction": in_transaction}
-        await JSONResponse(answer)(scope, receive, send)
+        return JSONResponse({"echo": body.decode(), "in_transaction": in_transaction})
 
     settings = ServiceSettings(database_url=database_url, redis_url=redis_url)
     app = build_app(
@@ -54,7 +58,7 @@ def echo_app(database_url: str, redis_url: str) -> ServiceApp:
         routers=[router],
         configure_logs=False,
     )
-    (route,) = (r for r in router.routes if isinstance(r, APIRoute))
+    (route,) = (r for r in router.routes if isinstance(r, APIRoute) and r.path == "/echo")
     app.add_direct_route(route, direct_echo, methods=["POST"])
     return app
 
@@ -85,6 +89,18 @@ async def test_a_direct_route_answers_inside_the_apps_middleware_and_handlers(
     assert 'http_requests_total{method="POST",route="/echo",status="409"} 1.0' in metrics
     names = await db_session.scalars(text("SELECT name FROM direct_marks"))
     assert list(names) == ["a"]
+
+
+async def test_an_unhandled_error_answers_as_a_routed_ones_does(
+    db_session: AsyncSession, database_url: str, redis_url: str
+) -> None:
+    async with client_of(echo_app(database_url, redis_url), db_session) as client:
+        direct = await client.post("/echo", content=b"crash")
+        routed = await client.post("/crash")
+        metrics = (await client.get("/metrics")).text
+    assert direct.status_code == 500
+    assert (direct.content, direct.headers) == (routed.content, routed.headers)
+    assert 'http_requests_total{method="POST",route="/echo",status="500"} 1.0' in metrics
 
 
 async def test_without_the_direct_route_the_router_answers(

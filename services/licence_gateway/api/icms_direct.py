@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from licence_gateway.api.deps import app_settings
 from licence_gateway.api.hawk_route import hawk_nonces, hawk_protected, incoming
@@ -29,25 +29,23 @@ from licence_gateway.api.icms import (
     answer_update_licence,
 )
 from licence_gateway.store.payloads import Ingest, NewPayload, store_payload_on
-from service_kit.app import ServiceApp
+from service_kit.app import DirectAnswer, ServiceApp
 from service_kit.request_session import route_connection
 
 Answer = Callable[[FastAPI, bytes], Awaitable[Response]]
 
 
-def _hawk_endpoint(answer: Answer) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """An ASGI endpoint giving `answer`'s response to a request that passes Hawk."""
+def _hawk_endpoint(answer: Answer) -> DirectAnswer:
+    """A direct route's endpoint giving `answer`'s response to a request that passes Hawk."""
 
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        body = await request.body()
-        response = await hawk_protected(
+    async def endpoint(scope: Scope, body: bytes) -> Response:
+        request = Request(scope)
+        return await hawk_protected(
             incoming(scope, body),
             app_settings(request),
             hawk_nonces(request.app),
             partial(answer, request.app, body),
         )
-        await response(scope, receive, send)
 
     return endpoint
 
