@@ -33,6 +33,22 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # The labelled children, looked up once: `labels()` checks and locks on every call.
+        self._answered: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request: counted by method, route and status, timed by method and route."""
+        answered = self._answered.get((method, route, status))
+        if answered is None:
+            answered = self._answered[method, route, status] = self.requests.labels(
+                method, route, str(status)
+            )
+        answered.inc()
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[method, route] = self.latency.labels(method, route)
+        timed.observe(seconds)
 
 
 class BodyTooLarge(Exception):
@@ -101,8 +117,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(elapsed)
+            self.metrics.record(scope["method"], route, status, elapsed)
             if status >= 500:
                 logger.warning(
                     "request failed",
