@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from licence_gateway.domain.chief.syntax import has_line_break, to_ascii
 from licence_gateway.domain.chief.validator import is_uk_postcode
@@ -59,6 +59,7 @@ _REFERENCE = re.compile("[A-Za-z]+/[0-9]+/[0-9]+(/[0-9]+)?")
 _DATE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _UNIT_TEXTS = frozenset(map(str, QUANTITY_UNITS))
+_QUANTITY_WHOLE_LIMIT = 10**11  # 9(11): at most 11 digits before the decimal point
 # The original's rule for descriptions (tab, LF, CR, VT, FF), widened to every line break.
 _DESCRIPTION_WHITESPACE = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
@@ -72,7 +73,7 @@ _MISSING: Any = object()
 def validate_licence(licence: object) -> Errors:
     """Field -> messages for everything wrong with one `licence` object; {} when it is valid."""
     errors: Errors = {}
-    if not isinstance(licence, Mapping):
+    if not _is_mapping(licence):
         _add(errors, "non_field_errors", _not_an_object(licence))
         return errors
     licence_type = _choice_in(errors, licence, "type", _TYPES)
@@ -81,6 +82,11 @@ def validate_licence(licence: object) -> Errors:
     if licence_type is not None and action in (LicenceAction.INSERT, LicenceAction.REPLACE):
         _check_insert_or_replace(errors, licence, LicenceType(licence_type))
     return errors
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # JSON objects decode to dicts: the exact type check spares the ABC's slower one.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _add(errors: Errors, field: str, message: str) -> None:
@@ -133,7 +139,7 @@ def _check_insert_or_replace(
 
 
 def _check_organisation(errors: Errors, organisation: object) -> None:
-    if not isinstance(organisation, Mapping):
+    if not _is_mapping(organisation):
         message = REQUIRED if organisation is _MISSING else _not_an_object(organisation)
         _add(errors, "organisation", message)
         return
@@ -149,7 +155,7 @@ def _check_organisation(errors: Errors, organisation: object) -> None:
     _text(errors, organisation, "name", max_length=NAME_MAX, blank=True, path="organisation.")
     _date_range(errors, organisation, "organisation.", required=False)
     address = organisation.get("address", _MISSING)
-    if not isinstance(address, Mapping):
+    if not _is_mapping(address):
         message = REQUIRED if address is _MISSING else _not_an_object(address)
         _add(errors, "organisation.address", message)
         return
@@ -184,7 +190,7 @@ def _check_goods(errors: Errors, licence: Mapping[str, Any], licence_type: Licen
         return
     for index, good in enumerate(goods):
         path = f"goods[{index}]."
-        if not isinstance(good, Mapping):
+        if not _is_mapping(good):
             _add(errors, f"goods[{index}]", _not_an_object(good))
             continue
         if licence_type is not LicenceType.SAN:
@@ -250,6 +256,8 @@ def _quantity(errors: Errors, value: object, field: str) -> Decimal | None:
     """
     if value is None:
         return Decimal(0)
+    if type(value) is int and 0 <= value < _QUANTITY_WHOLE_LIMIT:
+        return Decimal(value)  # what the checks below make of it, in short
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         _add(errors, field, "A valid number is required.")
         return None
@@ -303,6 +311,8 @@ def _text(
     if not blank and not trimmed:
         _add(errors, field, "This field may not be blank.")
         return None
+    if len(trimmed) <= max_length and value.isascii() and not _breaks_record(value, multiline):
+        return trimmed  # the usual case, in short: nothing below would find a problem
     messages = []
     if len(trimmed) > max_length:
         messages.append(_PRINTING_MESSAGES["length"].format(max=max_length))
@@ -329,6 +339,11 @@ _PRINTING_MESSAGES = {
     "break": "'{name}' must not contain a line break{where}.",
     "length": "Ensure this field has no more than {max} characters.",
 }
+
+
+def _breaks_record(value: str, multiline: bool) -> bool:
+    """Whether `_breaking_problems` finds anything in the raw form of a text."""
+    return "\\" in value or (not multiline and has_line_break(value))
 
 
 def _breaking_problems(form: str, *, breaks_allowed: bool) -> list[str]:
