@@ -32,10 +32,8 @@ from invoice_checker.api import (
 from invoice_checker.api.flex import router as flex_router
 from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
-from invoice_checker.store.access import AccessEpochReader
 from invoice_checker.web.app import install_web
 from service_kit.app import build_app
-from service_kit.state import app_lifespan_state
 
 EXPORT_PROCESSES = 2  # PDF/XLSX builds at once per server process; more wait their turn
 EXPORT_NICENESS = 10  # on a busy machine the API's event loop goes first, exports after
@@ -57,18 +55,6 @@ async def export_pool(app: FastAPI) -> AsyncIterator[None]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-@asynccontextmanager
-async def on_start(app: FastAPI) -> AsyncIterator[None]:
-    """What a server process keeps besides the engine and Redis client: the export processes and
-    the connection that reads the access epoch on every signed-in request."""
-    app.state.access_epoch_reader = reader = AccessEpochReader(app_lifespan_state(app).redis)
-    try:
-        async with export_pool(app):
-            yield
-    finally:
-        await reader.aclose()
-
-
 def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = build_app(
@@ -77,7 +63,7 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
         openapi_tags=guide.OPENAPI_TAGS,
         settings=settings,
         application_name="invoice_checker",
-        extra_lifespan=on_start,
+        extra_lifespan=export_pool,
         routers=[
             auth.router,
             access.router,

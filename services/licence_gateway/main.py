@@ -8,13 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from licence_gateway.api.admin import admin_router
-from licence_gateway.api.hawk_route import NonceStore, warn_if_disabled
+from licence_gateway.api.hawk_route import warn_if_disabled
 from licence_gateway.api.icms import icms_router, pingdom_router
 from licence_gateway.api.icms_direct import add_icms_direct_routes
 from licence_gateway.api.metrics import LicenceMetrics
 from licence_gateway.settings import LicenceGatewaySettings, get_settings
 from service_kit.app import ServiceApp, build_app
-from service_kit.state import app_lifespan_state
 
 
 def create_app(settings: LicenceGatewaySettings | None = None) -> ServiceApp:
@@ -23,11 +22,7 @@ def create_app(settings: LicenceGatewaySettings | None = None) -> ServiceApp:
     @asynccontextmanager
     async def on_start(app: FastAPI) -> AsyncIterator[None]:
         warn_if_disabled(settings)  # after logging is configured, once per server process
-        app.state.hawk_nonces = nonces = NonceStore(app_lifespan_state(app).redis)
-        try:
-            yield
-        finally:
-            await nonces.aclose()
+        yield
 
     icms_routes = icms_router()
     app = build_app(

@@ -27,6 +27,7 @@ from service_kit.db import (
 from service_kit.error_reporting import start_error_reporting
 from service_kit.errors import install_problem_handlers
 from service_kit.health import health_router, postgres_check, redis_check
+from service_kit.kept_redis import KeptRedis
 from service_kit.logging import configure_logging
 from service_kit.middleware import HttpMetrics, RequestContextMiddleware
 from service_kit.queue import create_redis
@@ -225,6 +226,7 @@ def build_app(
             redis=redis,
             readiness_checks={"postgres": postgres_check(engine), "redis": redis_check(redis)},
             kept_connections=KeptConnections(engine, keep=settings.db_pool_size),
+            kept_redis=KeptRedis(redis),
         )
         set_lifespan_state(app, state)
         # What is alive once started (modules, models, schemas, routes) lives as long as the
@@ -242,6 +244,7 @@ def build_app(
         finally:
             gc.unfreeze()
             await state.kept_connections.aclose()
+            await state.kept_redis.aclose()
             await redis.aclose()
             await engine.dispose()
 

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service_kit.db import KeptConnections
+from service_kit.kept_redis import KeptRedis
 from service_kit.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -29,6 +30,7 @@ class LifespanState:
     redis: ArqRedis
     readiness_checks: dict[str, ReadinessCheck]
     kept_connections: KeptConnections  # the direct routes', see `request_session.route_connection`
+    kept_redis: KeptRedis  # for the commands a request sends every time (Hawk nonces, sign-ins)
 
 
 def set_lifespan_state(app: FastAPI, state: LifespanState) -> None:

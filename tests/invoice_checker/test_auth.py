@@ -21,8 +21,9 @@ from invoice_checker.cli import main as cli
 from invoice_checker.domain.permissions import Principal, permissions_of
 from invoice_checker.main import create_app
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.store.access import AccessEpochReader, access_changed, access_epoch
+from invoice_checker.store.access import ACCESS_EPOCH_KEY, access_changed, access_epoch
 from invoice_checker.store.auth import principal_for_secret
+from service_kit.kept_redis import KeptRedis
 from tests.invoice_checker.invoice_factories import bearer, make_token
 from tests.support.apps import app_client
 
@@ -235,15 +236,15 @@ def test_the_principal_cache_forgets_after_its_ttl_and_on_clear() -> None:
     assert cache.get("api", "ict_x") is None
 
 
-async def test_the_kept_epoch_connection_reads_what_the_client_reads(redis: ArqRedis) -> None:
-    reader = AccessEpochReader(redis)
+async def test_the_access_epoch_is_read_over_the_kept_connection(redis: ArqRedis) -> None:
+    kept = KeptRedis(redis)
     try:
-        assert await reader.read() == await access_epoch(redis)
+        assert await access_epoch(kept) == await redis.get(ACCESS_EPOCH_KEY)
         await access_changed(redis)
-        moved = await reader.read()
-        assert moved is not None and moved == await access_epoch(redis)
-        await reader.aclose()  # dropped: the next read connects again
+        moved = await access_epoch(kept)
+        assert moved is not None and moved == await redis.get(ACCESS_EPOCH_KEY)
+        await kept.aclose()  # dropped: the next read connects again
         await access_changed(redis)
-        assert await reader.read() == await access_epoch(redis) != moved
+        assert await access_epoch(kept) == await redis.get(ACCESS_EPOCH_KEY) != moved
     finally:
-        await reader.aclose()
+        await kept.aclose()

@@ -21,12 +21,12 @@ from invoice_checker.api.deps import SettingsDep
 from invoice_checker.domain.permissions import Permission, Principal
 from invoice_checker.domain.scopes import Scope
 from invoice_checker.settings import InvoiceCheckerSettings
-from invoice_checker.store.access import AccessEpochReader, access_changed, access_epoch
+from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
 from service_kit.request_session import ReadSessionmakerDep
-from service_kit.state import get_redis
+from service_kit.state import app_lifespan_state, get_redis
 
 SESSION_COOKIE = "ic_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -99,9 +99,8 @@ async def _fresh_cache(request: Request) -> PrincipalCache:
     if cache.redis_down_until > time.monotonic():
         cache.clear()  # cannot tell: ask the database
         return cache
-    reader: AccessEpochReader | None = getattr(request.app.state, "access_epoch_reader", None)
     try:
-        epoch = await (reader.read() if reader else access_epoch(get_redis(request)))
+        epoch = await access_epoch(app_lifespan_state(request.app).kept_redis)
     except (RedisError, OSError):
         # Ask the database meanwhile, and Redis again only after a pause (no connect per call).
         cache.redis_down_until = time.monotonic() + cache.ttl

@@ -7,18 +7,18 @@ its cached sign-ins when the counter moves, so the next request is checked again
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import InvalidResponse, RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoice_checker.domain.permissions import GROUPS
 from invoice_checker.store.auth import AuthUser, Credential, revoke_all_of, revoke_credential
+from service_kit.kept_redis import KeptRedis
 
 ACCESS_EPOCH_KEY = "invoice_checker:access-epoch"
 
@@ -40,48 +40,13 @@ async def access_changed(redis: Redis) -> None:
         await redis.incr(ACCESS_EPOCH_KEY)
 
 
-async def access_epoch(redis: Redis) -> bytes | None:
-    """The counter `access_changed` bumps; raises when Redis is unreachable."""
-    value: bytes | None = await redis.get(ACCESS_EPOCH_KEY)
+async def access_epoch(kept: KeptRedis) -> bytes | None:
+    """The counter `access_changed` bumps, read on every signed-in request (over the process's
+    kept connection); raises when Redis is unreachable."""
+    value = await kept.call(b"GET", ACCESS_EPOCH_KEY.encode())
+    if isinstance(value, int):  # GET answers a string or a null
+        raise InvalidResponse(f"GET answered {value!r}")
     return value
-
-
-_GET_EPOCH = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (
-    len(ACCESS_EPOCH_KEY),
-    ACCESS_EPOCH_KEY.encode(),
-)
-
-
-class AccessEpochReader:
-    """`access_epoch` over one connection this process keeps, for the server's every request.
-
-    A GET through the client's connection pool (checkout, health check, reply callbacks) costs
-    several times its round trip. Reads take turns on the kept connection; any error drops it
-    (an unread reply must never answer the next read) and is raised, and the next read connects
-    again.
-    """
-
-    def __init__(self, redis: Redis) -> None:
-        # A connection as the client's pool makes them: same URL, database, TLS and timeouts.
-        self._connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        self._turn = asyncio.Lock()
-
-    async def read(self) -> bytes | None:
-        async with self._turn:
-            try:
-                await self._connection.connect()  # returns at once when connected
-                await self._connection.send_packed_command(_GET_EPOCH, check_health=False)
-                reply = await self._connection.read_response()
-            except BaseException:
-                await self._connection.disconnect(nowait=True)
-                raise
-        if isinstance(reply, RedisError):
-            raise reply
-        value: bytes | None = reply
-        return value
-
-    async def aclose(self) -> None:
-        await self._connection.disconnect()
 
 
 async def list_users(session: AsyncSession) -> list[AuthUser]:

@@ -10,9 +10,7 @@ in front must therefore pass Host through unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +18,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import InvalidResponse, RedisError
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -38,153 +33,28 @@ from licence_gateway.domain.hawk import (
     verify_request,
 )
 from licence_gateway.settings import LicenceGatewaySettings
+from service_kit.kept_redis import KeptRedis
+from service_kit.state import app_lifespan_state
 
 logger = logging.getLogger(__name__)
-
-
-class NonceStore:
-    """Hawk nonces in Redis (shared by every replica), over one connection this process keeps.
-
-    Through redis-py's connection a SET cost several times the round trip itself (its lock, a
-    task for the write's timeout, a stream reader, a timeout for the read). Here each SET is
-    written straight to the connection's transport and its reply is matched in order (Redis
-    answers a connection's commands in the order they came): the requests a process has in
-    flight share the connection without waiting for each other's round trip. redis-py still
-    opens the connection (same URL, database, credentials, TLS and timeouts as the client's
-    pool) before it is taken over. A reply later than the client's socket timeout, a reply
-    that SET … NX cannot give, or the connection closing drops the connection and fails every
-    SET still waiting on it; the next call connects again. Errors are raised, never taken for a
-    first use: without the store, replays cannot be told apart.
-    """
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._connection: _NonceConnection | None = None
-        self._connecting = asyncio.Lock()
-
-    async def first_use(self, key: str) -> bool:
-        """Remember `key` for NONCE_TTL_SECONDS; False when it was already remembered."""
-        connection = self._connection
-        if connection is None or connection.closed:
-            connection = await self._connect()
-        return await connection.set_once(
-            _resp_command(b"SET", key.encode(), b"1", b"NX", b"EX", _NONCE_TTL)
-        )
-
-    async def _connect(self) -> _NonceConnection:
-        async with self._connecting:  # one connection, whoever else is waiting for it
-            if self._connection is None or self._connection.closed:
-                self._connection = await _NonceConnection.open(self._redis)
-            return self._connection
-
-    async def aclose(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-
-
-class _NonceConnection(asyncio.Protocol):
-    """One Redis connection answering SET … NX commands in order (see `NonceStore`)."""
-
-    def __init__(self, writer: asyncio.StreamWriter, timeout: float | None) -> None:
-        self._writer = writer  # kept: a StreamWriter closes its transport when it is dropped
-        self._transport = writer.transport
-        self._timeout = timeout
-        self._waiting: deque[asyncio.Future[bool]] = deque()
-        self._unread = b""
-        self.closed = False
-
-    @classmethod
-    async def open(cls, redis: Redis) -> _NonceConnection:
-        """A connection as the client's pool makes them, its replies read here from then on."""
-        opened = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        await opened.connect()
-        # Hand the transport over: redis-py's connection forgets it (and so no longer closes it
-        # when it is dropped). Its stream reader holds nothing: every handshake reply was read.
-        writer: asyncio.StreamWriter = opened._writer
-        opened._reader = opened._writer = None
-        connection = cls(writer, opened.socket_timeout)
-        writer.transport.set_protocol(connection)
-        return connection
-
-    async def set_once(self, command: bytes) -> bool:
-        """Send a SET … NX; True when Redis set the key, False when it was already there."""
-        loop = asyncio.get_running_loop()
-        reply: asyncio.Future[bool] = loop.create_future()
-        self._waiting.append(reply)
-        self._transport.write(command)
-        if self._timeout is None:
-            return await reply
-        late = loop.call_later(self._timeout, self._time_out, reply)
-        try:
-            return await reply
-        finally:
-            late.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        self._unread += data
-        while (end := self._unread.find(b"\r\n")) >= 0:
-            line, self._unread = self._unread[:end], self._unread[end + 2 :]
-            if not self._waiting:
-                self._fail(InvalidResponse(f"unexpected reply from Redis: {line[:80]!r}"))
-                return
-            self._answer(self._waiting.popleft(), line)
-
-    def _answer(self, reply: asyncio.Future[bool], line: bytes) -> None:
-        # SET … NX answers OK, a null (RESP2 `$-1`, RESP3 `_`) when the key exists, or an error.
-        if line == b"+OK":
-            outcome: bool | RedisError = True
-        elif line in (b"$-1", b"_"):
-            outcome = False
-        elif line.startswith(b"-"):
-            outcome = ResponseError(line[1:].decode(errors="replace"))
-        else:
-            self._waiting.appendleft(reply)
-            self._fail(InvalidResponse(f"unexpected reply from Redis: {line[:80]!r}"))
-            return
-        if reply.done():  # its caller gave up (cancelled): the reply was still its own
-            return
-        if isinstance(outcome, RedisError):
-            reply.set_exception(outcome)
-        else:
-            reply.set_result(outcome)
-
-    def _time_out(self, reply: asyncio.Future[bool]) -> None:
-        if not reply.done():
-            self._fail(RedisTimeoutError("Timeout reading from Redis"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(RedisConnectionError(f"Redis connection lost: {exc or 'closed'}"))
-
-    def _fail(self, error: RedisError) -> None:
-        """Drop the connection: the replies still due can no longer be told apart."""
-        self.close()
-        while self._waiting:
-            reply = self._waiting.popleft()
-            if not reply.done():
-                reply.set_exception(error)
-
-    def close(self) -> None:
-        self.closed = True
-        self._transport.close()
 
 
 _NONCE_TTL = str(NONCE_TTL_SECONDS).encode()
 
 
-def _resp_command(*arguments: bytes) -> bytes:
-    """A command as Redis reads it (RESP): an array of bulk strings."""
-    parts = [b"*%d\r\n" % len(arguments)]
-    parts += [b"$%d\r\n%s\r\n" % (len(argument), argument) for argument in arguments]
-    return b"".join(parts)
-
-
-async def first_use_of_nonce(nonces: NonceStore, request: HawkRequest) -> bool:
-    """Remember the nonce; False when it was already there (a replay).
+async def first_use_of_nonce(nonces: KeptRedis, request: HawkRequest) -> bool:
+    """Remember the nonce in Redis (shared by every replica) for NONCE_TTL_SECONDS; False when
+    it was already there (a replay). Errors are raised, never taken for a first use: without
+    the store, replays cannot be told apart.
 
     The ts is part of the key: a replay must repeat it (the MAC covers it), and it keeps the
     short random nonces of unrelated requests from colliding.
     """
-    return await nonces.first_use(f"hawk:{request.credentials.id}:{request.ts}:{request.nonce}")
+    key = f"hawk:{request.credentials.id}:{request.ts}:{request.nonce}".encode()
+    reply = await nonces.call(b"SET", key, b"1", b"NX", b"EX", _NONCE_TTL)
+    if reply is not None and reply != b"OK":  # SET … NX answers OK, or a null when it was set
+        raise InvalidResponse(f"SET NX answered {reply!r}")
+    return reply is not None
 
 
 @dataclass(frozen=True)
@@ -252,7 +122,7 @@ def _signed(response: Response, request: HawkRequest) -> Response:
 
 
 async def _authenticate(
-    request: Incoming, settings: LicenceGatewaySettings, nonces: NonceStore
+    request: Incoming, settings: LicenceGatewaySettings, nonces: KeptRedis
 ) -> HawkRequest | Response:
     """The verified request, or the answer refusing it (signed when its MAC was good)."""
     credentials = Credentials(
@@ -288,7 +158,7 @@ async def _authenticate(
 async def hawk_protected(
     request: Incoming,
     settings: LicenceGatewaySettings,
-    nonces: NonceStore,
+    nonces: KeptRedis,
     endpoint: Callable[[], Awaitable[Response]],
 ) -> Response:
     """The endpoint's answer, signed, if the request passes Hawk; else the refusal.
@@ -303,12 +173,9 @@ async def hawk_protected(
     return _signed(await endpoint(), verified)
 
 
-def hawk_nonces(app: FastAPI) -> NonceStore:
-    """The app's nonce store (made when it starts, see `main.create_app`)."""
-    nonces = getattr(app.state, "hawk_nonces", None)
-    if not isinstance(nonces, NonceStore):
-        raise RuntimeError("the app's lifespan has not started")
-    return nonces
+def hawk_nonces(app: FastAPI) -> KeptRedis:
+    """Where the app keeps the nonces: its process's kept Redis connection."""
+    return app_lifespan_state(app).kept_redis
 
 
 class HawkRoute(APIRoute):
