@@ -75,7 +75,7 @@ async def read_command(reader: asyncio.StreamReader) -> list[bytes]:
     return arguments
 
 
-async def test_first_use_then_already_used(redis_url: str) -> None:
+async def test_set_nx_answers_ok_then_null(redis_url: str) -> None:
     key = f"test-nonce:{uuid.uuid4()}"
     async with kept_redis(redis_url) as store:
         assert await set_once(store, key) == b"OK"

@@ -21,6 +21,7 @@ from invoice_checker.store.auth import AuthUser, Credential, revoke_all_of, revo
 from service_kit.kept_redis import KeptRedis
 
 ACCESS_EPOCH_KEY = "invoice_checker:access-epoch"
+_ACCESS_EPOCH_KEY_BYTES = ACCESS_EPOCH_KEY.encode()  # read on every signed-in request
 
 
 class AccessError(LookupError):
@@ -43,7 +44,7 @@ async def access_changed(redis: Redis) -> None:
 async def access_epoch(kept: KeptRedis) -> bytes | None:
     """The counter `access_changed` bumps, read on every signed-in request (over the process's
     kept connection); raises when Redis is unreachable."""
-    value = await kept.call(b"GET", ACCESS_EPOCH_KEY.encode())
+    value = await kept.call(b"GET", _ACCESS_EPOCH_KEY_BYTES)
     if isinstance(value, int):  # GET answers a string or a null
         raise InvalidResponse(f"GET answered {value!r}")
     return value
