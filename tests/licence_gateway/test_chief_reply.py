@@ -26,7 +26,7 @@ from licence_gateway.domain.chief import (
     reply_callback_body,
     reply_summary,
 )
-from licence_gateway.domain.chief.licence_reply import _references_in_grid
+from licence_gateway.domain.chief.reply_grid import blocks_in_grid, references_in_grid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
 TO_ICMS = sorted((FIXTURES / "derived" / "licence_reply_to_icms").glob("*.json"))
@@ -579,6 +579,12 @@ def test_padded_numbered_runs_agree_with_reading_line_by_line(
 _ASCII_REFERENCE = st.text(st.sampled_from("AZ/09 \t\r\x1c\\\n"), max_size=7)
 
 
+def _grid_reads(field: str) -> bool:
+    """Whether the grid reads a field (it leaves separators, breaks and other than ASCII to
+    the other readers)."""
+    return field.isascii() and not {"\\", "\n"} & set(field)
+
+
 def _renumber(lines: list[str], at: int) -> None:
     """Give the line at `at` the number of the next one (lines no longer numbered in order)."""
     if at + 1 < len(lines):
@@ -621,6 +627,8 @@ def test_padded_ascii_runs_agree_with_reading_line_by_line(
         padded[at] = padded[at][:-1] + "\n"
     text = "\n".join(padded)
     assert _as_values(text) == _line_by_line(text)
+    if change == "none" and pad == " " and all(map(_grid_reads, references)) and lines[2:]:
+        assert references_in_grid("\n".join(padded[:-1])) is not None  # a run of two or more
 
 
 def test_a_padded_run_is_read_as_a_grid() -> None:
@@ -629,8 +637,17 @@ def test_a_padded_run_is_read_as_a_grid() -> None:
     lines = [f"{n}\\accepted\\{reference}" for n, reference in enumerate(references, start=5)]
     text = "\n".join(line.ljust(40) for line in lines)
     expected = [reference.rstrip() for reference in references]
-    assert _references_in_grid(text) == expected
+    assert references_in_grid(text) == expected
     assert parse_licence_reply(text).accepted == tuple(expected)
+
+
+def test_a_longer_reference_behind_a_column_of_spaces_is_read_as_a_grid() -> None:
+    # the first reference ends where every longer one has a space: the grid reads the rest too
+    references = ["GB", "GB SIEL/2", "GB  X", "GB 7"] * 3
+    lines = [f"{n}\\accepted\\{reference}" for n, reference in enumerate(references, start=2)]
+    text = "\n".join(line.ljust(30) for line in lines)
+    assert references_in_grid(text) == references
+    assert _as_values(text) == _line_by_line(text)
 
 
 @pytest.mark.parametrize(
@@ -646,7 +663,7 @@ def test_a_padded_run_is_read_as_a_grid() -> None:
 def test_the_grid_leaves_other_runs_to_the_other_readers(change: Callable[[str], str]) -> None:
     lines = [f"{n}\\accepted\\X" for n in range(3, 14)]
     text = change("\n".join(line.ljust(20) for line in lines))
-    assert _references_in_grid(text) is None
+    assert references_in_grid(text) is None
     assert _as_values(text) == _line_by_line(text)
 
 
@@ -654,5 +671,155 @@ def test_a_separator_in_a_later_slice_of_the_grid_is_read_line_by_line() -> None
     lines = [f"{n}\\accepted\\IMA/{n}" for n in range(1, 1500)]
     lines[1300] += "\\B"
     text = "\n".join(line.ljust(30) for line in lines)
-    assert _references_in_grid(text) is None
+    assert references_in_grid(text) is None
     assert _as_values(text) == _line_by_line(text)
+
+
+# --- padded ASCII rejected blocks numbered in order are read as a grid ---------------------------
+
+_BLOCK_GRID_FIELD = st.one_of(
+    st.text(st.sampled_from("AZ/09 \t\r\x1c"), max_size=6),
+    st.text(st.sampled_from("AZ/09 \t\r\x1c"), max_size=6),
+    st.sampled_from(["\\", "a\\b", "é", " a", "a \t", "\n"]),
+)
+_BLOCK_ODDITIES = [
+    *_ODDITIES,
+    lambda line: line.replace("\\rejected\\", "\\rejectex\\", 1),  # an `end` still, not CHIEF's
+    lambda line: line.replace("\\error\\", "\\errors\\", 1),
+    lambda line: line.rsplit("\\", 1)[0],  # a field fewer
+    lambda line: line + "é",
+    lambda line: line + "\t",
+]
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from([1, 2, 8, 97, 996, 9995]),
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=3),
+    st.lists(
+        st.tuples(_BLOCK_GRID_FIELD, st.lists(st.tuples(_BLOCK_GRID_FIELD, _BLOCK_GRID_FIELD))),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([" ", " ", " ", "\t"]),
+    st.sampled_from(
+        ["none", "none", "oddity", "renumber", "hidden break", "blank line", "unpadded", "other"]
+    ),
+    st.sampled_from(_BLOCK_ODDITIES),
+    st.integers(min_value=0, max_value=30),
+)
+def test_padded_rejected_blocks_agree_with_reading_line_by_line(
+    first: int,
+    accepted: int,
+    errors: int,
+    blocks: list[tuple[str, list[tuple[str, str]]]],
+    padding: int,
+    pad: str,
+    change: str,
+    oddity: Callable[[str], str],
+    odd_line: int,
+) -> None:
+    """Blocks with as many errors each, numbered in order across a digit boundary on the way,
+    fields with inner and trailing white space, now and then a separator or a break: the grid
+    reading agrees with line by line, and reads every block when they are CHIEF's layout."""
+    records = [f"accepted\\A{n}" for n in range(accepted)]
+    fields: list[str] = []
+    for reference, pairs in blocks:
+        pairs = (pairs * errors)[:errors] or [("C", "T")] * errors
+        records += [f"rejected\\{reference}", *[f"error\\{c}\\{t}" for c, t in pairs]]
+        records.append(f"end\\rejected\\{errors + 2}")
+        fields += [reference, *[f"{c}\\{t}".replace("\\", "", 1) for c, t in pairs]]
+    at = accepted + min(odd_line, len(records) - accepted - 1)  # a line of the blocks
+    if change == "other":  # a block with another count of errors
+        records.insert(at, "rejected\\R")
+        records.insert(at + 1, "end\\rejected\\2")
+    records.append(f"fileTrailer\\{accepted}\\{len(blocks)}\\0")
+    lines = [f"{first + n}\\{record}" for n, record in enumerate(records)]
+    if change == "oddity":
+        lines[at] = oddity(lines[at])
+    elif change == "renumber":
+        _renumber(lines, at)
+    elif change == "blank line":
+        lines.insert(at, "")
+    width = max(map(len, lines)) + padding
+    padded = lines if change == "unpadded" else [line.ljust(width, pad) for line in lines]
+    if change == "hidden break" and padded[at].endswith(pad):
+        padded[at] = padded[at][:-1] + "\n"
+    text = "\n".join(padded)
+    assert _as_values(text) == _line_by_line(text)
+    if change == "none" and pad == " " and all(map(_grid_reads, fields)):
+        read = blocks_in_grid(text[accepted * (width + 1) :])
+        assert read is not None and len(read.references) == len(blocks)
+
+
+_REFERENCES = ["IMA/2025/1", "GB SIEL/2", "X\t", ""]
+_CODES = ["1234", "7", ""]
+
+
+def _padded_blocks(count: int, first: int = 5) -> list[str]:
+    """An accepted record, `count` blocks of two errors and a trailer, numbered from `first`
+    and padded to 60 columns; references and texts of several lengths, trailing white space."""
+    records = ["accepted\\IMA/2024/1"]
+    for n in range(count):
+        end = " \x1c" * (n % 2)
+        records += [
+            f"rejected\\{_REFERENCES[n % 4]}",
+            f"error\\{_CODES[n % 3]}\\Invalid thingy",
+            f"error\\76543\\Invalid commodity in line {n}{end}",
+            "end\\rejected\\4",
+        ]
+    records.append(f"fileTrailer\\1\\{count}\\0")
+    return [f"{n}\\{record}".ljust(60) for n, record in enumerate(records, start=first)]
+
+
+def test_padded_blocks_are_read_as_a_grid() -> None:
+    # numbers from 6 to 3,605: three digit boundaries, and more lines than one slice of the grid
+    lines = _padded_blocks(900)
+    tail = "\n".join(lines[1:])
+    read = blocks_in_grid(tail)
+    assert read is not None and read.lines == 3600 and read.width == 61
+    text = "\n".join(lines)
+    expected = _line_by_line(text)
+    assert _as_values(text) == expected
+    assert isinstance(expected, tuple) and len(expected[2]) == 900
+    assert expected[2][1] == (
+        "GB SIEL/2",
+        [("7", "Invalid thingy"), ("76543", "Invalid commodity in line 1")],
+    )
+    assert parse_licence_reply(text).outcome is ReplyOutcome.VALID
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda text: text.replace("\\rejected\\GB", "\\rejectex\\GB", 1),
+        lambda text: text.replace("thingy ", "thingy\\", 1),  # a third data field
+        lambda text: text.replace("\\7\\", "\\7 ", 1),  # one data field
+        lambda text: text.replace("X\t", "X\\", 1),  # a separator in a reference
+        lambda text: text.replace("line 3 ", "line 3\n", 1),  # a line break in the padding
+        lambda text: text.replace("\\end\\rejected\\4 ", "\\end\\rejected\\4\\", 1),
+        lambda text: text.replace("thingy", "thingé", 1),  # not ASCII
+        lambda text: text.replace("Invalid commodity in line 9", "Invalid commodity in line\\9"),
+    ],
+)
+def test_the_block_grid_leaves_other_layouts_to_the_other_readers(
+    change: Callable[[str], str],
+) -> None:
+    lines = _padded_blocks(12)
+    tail = change("\n".join(lines[1:]))
+    assert blocks_in_grid(tail) is None
+    text = "\n".join([lines[0], tail])
+    assert _as_values(text) == _line_by_line(text)
+
+
+def test_an_odd_line_in_a_later_slice_of_the_block_grid_is_read_line_by_line() -> None:
+    lines = _padded_blocks(900)
+    lines[3302] = lines[3302].replace("\\error\\", "\\error\\x\\", 1)[:60]  # a third field
+    text = "\n".join(lines)
+    assert blocks_in_grid("\n".join(lines[1:])) is None
+    assert _as_values(text) == _line_by_line(text)
+    with pytest.raises(ChiefFormatError) as raised:
+        parse_licence_reply(text)
+    assert raised.value.line == 3303

@@ -18,6 +18,7 @@ from itertools import repeat
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
+from licence_gateway.domain.chief.reply_grid import ACCEPTED, blocks_in_grid, references_in_grid
 from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP, ChiefFormatError
 
 _COUNT = re.compile("[0-9]+")
@@ -118,7 +119,7 @@ def parse_licence_reply(text: str) -> LicenceReply:
 
     CHIEF writes its accepted records as one run of lines and its rejected blocks after it:
     the run, and the blocks when they are alike, are read with a few whole-string operations
-    (`_accepted_run`, `_rejected_blocks`), the other lines one at a time. Accepted records
+    (`_accepted_run`, `_leading_blocks`), the other lines one at a time. Accepted records
     open and close nothing and each block is closed before the next record, so reading them
     apart keeps the file-order result. Whatever the bulk readers are unsure of is read line by
     line, which also words every error.
@@ -140,15 +141,14 @@ def _read_in_bulk(text: str) -> LicenceReply | None:
     The numbers of lines past the run can be off (a padded line may hide a line break): an
     error raised there is worded again by reading the file from its start.
     """
-    first = text.find(_ACCEPTED)
+    first = text.find(ACCEPTED)
     if first >= 0:
         start = text.rfind(LINE_SEP, 0, first) + 1
-        end = text.find(LINE_SEP, text.rfind(_ACCEPTED))
+        end = text.find(LINE_SEP, text.rfind(ACCEPTED))
         end = len(text) if end < 0 else end
         # the tail opens with the line after the run's last; its blocks are made first, as
         # fewer other new containers are then alive for the garbage collector to walk
-        tail = text[end + 1 :].split(LINE_SEP) if end < len(text) else []
-        blocks, taken = _rejected_blocks(tail)
+        blocks, taken, tail = _leading_blocks(text[end + 1 :] if end < len(text) else None)
         references = _accepted_run(text[start:end])
         if references is not None:
             reader = _ReplyReader()
@@ -158,28 +158,51 @@ def _read_in_bulk(text: str) -> LicenceReply | None:
             if blocks:
                 reader.rejected += blocks
                 reader.open_reference = None  # closed by the last block's `end`
-                del tail[:taken]
             reader.read(tail, len(head) + len(references) + taken)
             return reader.reply()
     return None
 
 
-_ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
+def _leading_blocks(tail: str | None) -> tuple[list[RejectedTransaction], int, list[str]]:
+    """The rejected blocks `tail` opens with (the text after the accepted run; None when there
+    is none), the lines they take and the tail's lines after them.
+
+    Blocks in CHIEF's layout are read as a grid (`reply_grid.blocks_in_grid`), others split
+    into fields (`_rejected_blocks`); both read only blocks with as many errors as the first.
+    """
+    if tail is None:
+        return [], 0, []
+    grid = blocks_in_grid(tail)
+    if grid is None:
+        lines = tail.split(LINE_SEP)
+        blocks, taken = _rejected_blocks(lines)
+        del lines[:taken]
+        return blocks, taken, lines
+    new = tuple.__new__  # a NamedTuple's own constructor is a Python call per record
+    errors_at = [
+        map(new, repeat(ReplyError), zip(codes, texts, strict=True)) for codes, texts in grid.errors
+    ]
+    count = len(grid.references)
+    block_errors = zip(*errors_at, strict=True) if errors_at else repeat((), count)
+    blocks = list(
+        map(new, repeat(RejectedTransaction), zip(grid.references, block_errors, strict=True))
+    )
+    return blocks, grid.lines, tail[grid.lines * grid.width :].split(LINE_SEP)
 
 
 def _accepted_run(lines: str) -> list[str] | None:
     """The references of lines that are each `N\\accepted\\REFERENCE`, None if any is not
     (or holds inner white space: the line-by-line reader decides those).
 
-    Padded ASCII lines numbered in order are read as a grid (`_references_in_grid`, which
-    keeps inner white space as the line-by-line reader does). Other runs are split at white
+    Padded ASCII lines numbered in order are read as a grid (`reply_grid.references_in_grid`,
+    which keeps inner white space as the line-by-line reader does). Other runs are split at white
     space: the run holds one word a line when it is those words joined by line breaks
     (unpadded) or when its lines are padded to one width and each opens with a word
     (`_one_word_a_slot`). The words are then joined by a separator and a line break: one split
     yields every line's fields in a row, three per line exactly when each line-opening field
     (the only ones holding a break) sits at a multiple of three.
     """
-    references = _references_in_grid(lines)
+    references = references_in_grid(lines)
     if references is not None:
         return references
     words = lines.split()
@@ -192,83 +215,6 @@ def _accepted_run(lines: str) -> list[str] | None:
     if "".join(fields[3::3]).count(LINE_SEP) != count - 1:
         return None
     return fields[2::3]
-
-
-def _references_in_grid(lines: str) -> list[str] | None:
-    """The references of ASCII lines padded to one width and numbered in order from the first,
-    each `N\\accepted\\REFERENCE`; None when they are otherwise.
-
-    Such a run is a grid: within each group of numbers as long as one another, every line
-    has its number, `\\accepted\\` and its reference in the same columns. A bytearray's
-    strided slices read or write one column of every line at once, so only the columns of
-    numbers and references are read; the padding, most of the run, is not searched for white
-    space (as `split()` or `rstrip()` would do a character at a time) but compared as a whole:
-    the references' columns are copied out one reference a line, the number and reference
-    columns blanked, and the grid must then equal spaces, `\\accepted\\` and line breaks in
-    their columns, byte for byte. The grid is read `_GRID_LINES` lines at a time: a strided
-    slice of the whole run would fetch all its memory for each column.
-    """
-    width = lines.find(LINE_SEP) + 1
-    count = (len(lines) + 1) // width if width else 0
-    number = lines[: lines.find(FIELD_SEP)]
-    if not (count > 1 and len(lines) == count * width - 1 and lines.isascii()):
-        return None
-    if not number.isdigit():
-        return None
-    first = int(number)
-    references: list[str] = []
-    line = 0
-    while line < count:
-        digits = len(str(first + line))
-        # lines numbered with `digits`, at most `_GRID_LINES` of them
-        end = min(count, 10**digits - first, line + _GRID_LINES)
-        grid = bytearray(lines[line * width : end * width], "ascii")  # the last has no break
-        slice_references = _grid_references(grid, width, digits)
-        if slice_references is None:
-            return None
-        references += slice_references
-        line = end
-    return references
-
-
-_GRID_LINES = 1024  # lines of 80 columns: a slice that stays in a core's cache
-
-
-_LINE_BREAK, _SEPARATOR = (ord(LINE_SEP), ord(FIELD_SEP))
-_ASCII_WHITE_SPACE = bytes(char for char in range(128) if chr(char).isspace())
-
-
-def _grid_references(grid: bytearray, width: int, digits: int) -> list[str] | None:
-    """The references of grid lines whose numbers take `digits` columns, as
-    `_references_in_grid` reads them; the columns read are blanked."""
-    size = (len(grid) + 1) // width
-    column = digits + len(_ACCEPTED)  # the reference's first
-    blank = bytearray(b" ") * size  # a bytes value would be copied to a bytearray each time
-    length = len(grid[column : width - 1].rstrip(b" "))  # the first line's reference
-    while column + length < width - 1 and grid[column + length :: width] != blank:
-        length += 1  # a later reference is longer
-    row = length + 1  # a reference and its line break in `compact`
-    compact = bytearray(size * row - 1)
-    compact[length::row] = LINE_SEP.encode() * (size - 1)
-    for offset in range(length):
-        chars = grid[column + offset :: width]
-        if _SEPARATOR in chars or _LINE_BREAK in chars:
-            return None
-        compact[offset::row] = chars
-        grid[column + offset :: width] = blank
-    for offset in range(digits):
-        chars = grid[offset::width]
-        if _SEPARATOR in chars or _LINE_BREAK in chars:
-            return None
-        grid[offset::width] = blank
-    line = f"{' ' * digits}{_ACCEPTED}{' ' * (width - 1 - digits - len(_ACCEPTED))}{LINE_SEP}"
-    if grid != memoryview(line.encode() * size)[: len(grid)]:  # the run's last has no break
-        return None  # other characters or white space than spaces outside those columns
-    references = compact.decode("ascii").split(LINE_SEP)
-    ends = compact[length - 1 :: row] if length else b""
-    if any(char in ends for char in _ASCII_WHITE_SPACE):
-        references = list(map(str.rstrip, references))  # some are shorter than the first
-    return references
 
 
 def _one_word_a_slot(lines: str, count: int) -> bool:
