@@ -695,7 +695,7 @@ _BLOCK_ODDITIES = [
 @settings(max_examples=500)
 @given(
     st.sampled_from([1, 2, 8, 97, 996, 9995]),
-    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=3),
     st.integers(min_value=0, max_value=3),
     st.lists(
         st.tuples(_BLOCK_GRID_FIELD, st.lists(st.tuples(_BLOCK_GRID_FIELD, _BLOCK_GRID_FIELD))),
@@ -823,3 +823,20 @@ def test_an_odd_line_in_a_later_slice_of_the_block_grid_is_read_line_by_line() -
     with pytest.raises(ChiefFormatError) as raised:
         parse_licence_reply(text)
     assert raised.value.line == 3303
+
+
+def test_a_reply_of_rejected_blocks_only_is_read_in_bulk() -> None:
+    text = render_licence_reply(
+        run_number=7,
+        created_at=FAKE_TIME,
+        rejected=[
+            (f"IMA/{n}", [ReplyError("12345", f"Fake error for IMA/{n}")]) for n in range(600)
+        ],
+    )
+    lines = [line.ljust(70) for line in text.split("\n")]
+    padded = "\n".join(lines)
+    read = blocks_in_grid("\n".join(lines[1:]))
+    assert read is not None and len(read.references) == 600
+    for reply_text in (text, padded):
+        assert _as_values(reply_text) == _line_by_line(reply_text)
+    assert parse_licence_reply(padded).outcome is ReplyOutcome.VALID

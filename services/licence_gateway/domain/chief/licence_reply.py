@@ -18,7 +18,12 @@ from itertools import repeat
 from typing import NamedTuple
 
 from licence_gateway.domain.chief.licence_data import DEFAULT_SOURCE_SYSTEM, file_timestamp
-from licence_gateway.domain.chief.reply_grid import ACCEPTED, blocks_in_grid, references_in_grid
+from licence_gateway.domain.chief.reply_grid import (
+    ACCEPTED,
+    REJECTED,
+    blocks_in_grid,
+    references_in_grid,
+)
 from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP, ChiefFormatError
 
 _COUNT = re.compile("[0-9]+")
@@ -136,31 +141,50 @@ def parse_licence_reply(text: str) -> LicenceReply:
 
 
 def _read_in_bulk(text: str) -> LicenceReply | None:
-    """The reply with its accepted run read in bulk; None when there is no such run.
+    """The reply with its accepted run read in bulk (without one, its rejected blocks); None
+    when there is no such run.
 
     The numbers of lines past the run can be off (a padded line may hide a line break): an
     error raised there is worded again by reading the file from its start.
     """
     first = text.find(ACCEPTED)
-    if first >= 0:
-        start = text.rfind(LINE_SEP, 0, first) + 1
-        end = text.find(LINE_SEP, text.rfind(ACCEPTED))
-        end = len(text) if end < 0 else end
-        # the tail opens with the line after the run's last; its blocks are made first, as
-        # fewer other new containers are then alive for the garbage collector to walk
-        blocks, taken, tail = _leading_blocks(text[end + 1 :] if end < len(text) else None)
-        references = _accepted_run(text[start:end])
-        if references is not None:
-            reader = _ReplyReader()
-            head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
-            reader.read(head, 1)
-            reader.accepted = references
-            if blocks:
-                reader.rejected += blocks
-                reader.open_reference = None  # closed by the last block's `end`
-            reader.read(tail, len(head) + len(references) + taken)
-            return reader.reply()
-    return None
+    if first < 0:
+        return _read_blocks_in_bulk(text)
+    start = text.rfind(LINE_SEP, 0, first) + 1
+    end = text.find(LINE_SEP, text.rfind(ACCEPTED))
+    end = len(text) if end < 0 else end
+    # the tail opens with the line after the run's last; its blocks are made first, as fewer
+    # other new containers are then alive for the garbage collector to walk
+    blocks, taken, tail = _leading_blocks(text[end + 1 :] if end < len(text) else None)
+    references = _accepted_run(text[start:end])
+    if references is None:
+        return None
+    reader = _ReplyReader()
+    head = text[:start].split(LINE_SEP)  # its last line is the run's first, cut empty
+    reader.read(head, 1)
+    reader.accepted = references
+    if blocks:
+        reader.rejected += blocks
+        reader.open_reference = None  # closed by the last block's `end`
+    reader.read(tail, len(head) + len(references) + taken)
+    return reader.reply()
+
+
+def _read_blocks_in_bulk(text: str) -> LicenceReply | None:
+    """A reply without accepted records, with its rejected blocks read in bulk from the first;
+    None when the bulk readers take none."""
+    first = text.find(REJECTED)
+    start = text.rfind(LINE_SEP, 0, first) + 1
+    blocks, taken, tail = _leading_blocks(text[start:]) if first >= 0 else ([], 0, [])
+    if not blocks:
+        return None
+    reader = _ReplyReader()
+    head = text[:start].split(LINE_SEP)  # its last line is the first block's, cut empty
+    reader.read(head, 1)
+    reader.rejected += blocks
+    reader.open_reference = None  # closed by the last block's `end`
+    reader.read(tail, len(head) + taken)
+    return reader.reply()
 
 
 def _leading_blocks(tail: str | None) -> tuple[list[RejectedTransaction], int, list[str]]:

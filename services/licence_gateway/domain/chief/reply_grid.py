@@ -23,14 +23,14 @@ from typing import NamedTuple
 from licence_gateway.domain.chief.syntax import FIELD_SEP, LINE_SEP
 
 ACCEPTED = f"{FIELD_SEP}accepted{FIELD_SEP}"
-_REJECTED = f"{FIELD_SEP}rejected{FIELD_SEP}"
+REJECTED = f"{FIELD_SEP}rejected{FIELD_SEP}"
 _ERROR = f"{FIELD_SEP}error{FIELD_SEP}"
 _END = f"{FIELD_SEP}end{FIELD_SEP}rejected{FIELD_SEP}"
 
 # A grid is read this many lines at a time: a strided slice fetches one line's memory for each
 # byte it reads, and a slice of more lines than a core's cache holds fetches them all again for
 # each column.
-_GRID_LINES = 2048
+_GRID_LINES = 1536
 
 _LINE_BREAK, _SEPARATOR = (ord(LINE_SEP), ord(FIELD_SEP))
 _ASCII_WHITE_SPACE = bytes(char for char in range(128) if chr(char).isspace())
@@ -94,9 +94,9 @@ def _block_openings(tail: str, width: int, first: int) -> list[str] | None:
     errors = 0
     while opening(errors + 1).startswith(_ERROR):
         errors += 1
-    if not (opening(0).startswith(_REJECTED) and opening(errors + 1) == _END):
+    if not (opening(0).startswith(REJECTED) and opening(errors + 1) == _END):
         return None
-    return [_REJECTED, *[_ERROR] * errors, _END]
+    return [REJECTED, *[_ERROR] * errors, _END]
 
 
 def _alike_blocks(tail: str, width: int, first: int, openings: list[str]) -> int:
@@ -111,7 +111,7 @@ def _alike_blocks(tail: str, width: int, first: int, openings: list[str]) -> int
         for kind, opening in enumerate(openings):
             at = line + (kind - line) % size  # this record type's first line in the group
             letters = tail[at * width + digits + 2 : end * width : size * width]
-            if letters != opening[2] * len(letters):  # the letter after the type's first
+            if letters != opening[2] * len(letters):  # the record type's second letter
                 alike = len(letters) - len(letters.lstrip(opening[2]))
                 count = min(count, (at + alike * size) // size)
         line = end
@@ -326,7 +326,7 @@ def _cut_columns(
         chars = grid[at::step]
         if _LINE_BREAK in chars or (not separators and _SEPARATOR in chars):
             return None
-        if chars == bytes(chars[:1]) * rows:
+        if chars[0] == chars[-1] and chars == chars[:1] * rows:
             layout[offset] = chars[0]
         else:
             differing.append((offset, chars))
