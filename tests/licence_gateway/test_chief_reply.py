@@ -814,6 +814,20 @@ def test_the_block_grid_leaves_other_layouts_to_the_other_readers(
     assert _as_values(text) == _line_by_line(text)
 
 
+def test_an_error_longer_behind_a_column_of_spaces_is_read_as_a_grid() -> None:
+    # the first error's code and text end where the others' code has spaces: the separators of
+    # the others are past the columns first cut, so the errors are cut to the end of the lines
+    errors = [("9", ""), ("A  X", "why"), ("C  D E", "not so"), ("9", "")]
+    records = ["accepted\\A", "accepted\\B"]
+    for n, (code, text) in enumerate(errors):
+        records += [f"rejected\\R{n}", f"error\\{code}\\{text}", "end\\rejected\\3"]
+    lines = [f"{n}\\{record}".ljust(30) for n, record in enumerate(records, start=1)]
+    read = blocks_in_grid("\n".join(lines[2:]))
+    assert read is not None and read.errors == [([c for c, _ in errors], [t for _, t in errors])]
+    text = "\n".join(lines)
+    assert _as_values(text) == _line_by_line(text)
+
+
 def test_an_odd_line_in_a_later_slice_of_the_block_grid_is_read_line_by_line() -> None:
     lines = _padded_blocks(900)
     lines[3302] = lines[3302].replace("\\error\\", "\\error\\x\\", 1)[:60]  # a third field

@@ -160,8 +160,9 @@ def _read_group(
 
     A field's length is judged from its first line and the columns after it that hold
     anything but spaces (`_cut_field`), so a longer field with a column of spaces in each of
-    its lines is left partly in the grid: where it then differs from its layout tells, and the
-    record type is cut again to the end of its lines.
+    its lines is left partly in the grid: where it then differs from its layout tells (or an
+    error's separator missing from what was cut), and the record type is cut again to the end
+    of its lines.
     """
     if digits + max(map(len, openings)) >= width:
         return None  # a line too short for its number and record type
@@ -169,25 +170,31 @@ def _read_group(
     while True:
         grid = bytearray(lines, "ascii")
         cut = _cut_grid(grid, width, digits, phase, openings, least)
-        if cut is None:
+        if isinstance(cut, int):
+            kind = cut  # an error's separators were not all in the columns cut
+        elif cut is None:
             return None
-        values, layout, cut_lengths = cut
-        if grid == layout:
+        elif grid == cut[1]:
+            values, _, cut_lengths = cut
             lengths[:] = map(max, lengths, cut_lengths)
             return values
-        line, column = divmod(_first_difference(grid, layout), width)
-        kind = (line + phase) % len(openings)
-        start = digits + len(openings[kind])  # its field's first column
-        if not (start <= column < width - 1 and least[kind] < width - 1 - start):
-            return None  # other characters or white space than spaces outside those columns
-        least[kind] = width - 1 - start
+        else:
+            line, column = divmod(_first_difference(grid, cut[1]), width)
+            kind = (line + phase) % len(openings)
+            if column < digits + len(openings[kind]) or column == width - 1:
+                return None  # other characters or white space than spaces outside the fields
+        full = width - 1 - digits - len(openings[kind])  # the rest of its lines
+        if least[kind] >= full:  # it was cut to the end of its lines already
+            return None
+        least[kind] = full
 
 
 def _cut_grid(
     grid: bytearray, width: int, digits: int, phase: int, openings: list[str], lengths: list[int]
-) -> tuple[list[_Columns], memoryview, list[int]] | None:
+) -> tuple[list[_Columns], memoryview, list[int]] | int | None:
     """Cut the grid's numbers and each record type's field (at least `lengths` long): the
-    values, the grid's layout once cut, and each field's length."""
+    values, the grid's layout once cut, and each field's length; the record type whose error
+    fields do not each hold one separator, or None when something else is amiss."""
     size = len(openings)
     lines = (len(grid) + 1) // width
     step = size * width
@@ -204,7 +211,7 @@ def _cut_grid(
         read = _error_fields if opening == _ERROR else _last_field
         field = read(grid, at * width, step, rows, column, width, lengths[kind]) if rows else None
         if rows and field is None:
-            return None
+            return kind if opening == _ERROR else None
         columns, layout = field or ([[], []] if opening == _ERROR else [[]], b"")
         values.append(columns)
         layouts.append(_line_layout(numbers, opening, layout, width))
