@@ -12,9 +12,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKey,
     Integer,
     String,
+    Uuid,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,6 +29,11 @@ class HourEntry(Base):
 
     Upserted by `upstream_id`, so its `id` is stable across syncs. The text columns (user, client,
     project, phase) are copies taken at sync time, as in the original.
+
+    Its invoice and user are kept by statement-level triggers (migration ic0008), as foreign keys
+    would keep them (on delete: the invoice's entries go, the user's lose their user): a sync
+    COPYs hundreds of thousands of rows, and a row-level key check per row and key cost the COPY
+    nearly as much as the rows.
     """
 
     __tablename__ = "hour_entries"
@@ -36,13 +41,9 @@ class HourEntry(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     upstream_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     date: Mapped[date] = mapped_column(Date, index=True)
-    invoice_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
-    )
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     last_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    user_guid: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("tenkfeet_users.guid", ondelete="SET NULL")
-    )
+    user_guid: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     user_id: Mapped[int] = mapped_column(Integer)
     user_email: Mapped[str | None] = mapped_column(String(255))
     user_name: Mapped[str | None] = mapped_column(String(100))
