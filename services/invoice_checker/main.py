@@ -30,6 +30,7 @@ from invoice_checker.api import (
     you,
 )
 from invoice_checker.api.flex import router as flex_router
+from invoice_checker.api.invoices_direct import add_invoice_list_direct_route
 from invoice_checker.api.slack import router as slack_router
 from invoice_checker.settings import InvoiceCheckerSettings, get_settings
 from invoice_checker.web.app import install_web
@@ -83,5 +84,6 @@ def create_app(settings: InvoiceCheckerSettings | None = None) -> FastAPI:
             slack_router,
         ],
     )
+    add_invoice_list_direct_route(app, invoices.router)
     install_web(app, settings)
     return app

@@ -83,12 +83,16 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 DirectAnswer = Callable[[Scope, bytes], Awaitable[Response]]
 """A direct route's endpoint: the answer to a request, from its scope and its whole body."""
 
+DirectTakes = Callable[[Scope], bool]
+"""Which requests a direct route answers, from their scope; FastAPI's route answers the rest."""
+
 
 @dataclass(frozen=True)
 class _DirectRoute:
     methods: frozenset[str]
     documented: APIRoute  # the registered route of the same path (OpenAPI, metrics label)
     answer: DirectAnswer
+    takes: DirectTakes | None
 
 
 class ServiceApp(FastAPI):
@@ -110,11 +114,19 @@ class ServiceApp(FastAPI):
         self._direct_stacks: dict[str, ASGIApp] | None = None
 
     def add_direct_route(
-        self, documented: APIRoute, answer: DirectAnswer, *, methods: Collection[str]
+        self,
+        documented: APIRoute,
+        answer: DirectAnswer,
+        *,
+        methods: Collection[str],
+        takes: DirectTakes | None = None,
     ) -> None:
         """Answer `methods` on the path of `documented` (a route of a router included without a
-        prefix) with the response `answer` gives."""
-        self._direct_routes[documented.path] = _DirectRoute(frozenset(methods), documented, answer)
+        prefix) with the response `answer` gives; with `takes`, only the requests it takes (the
+        others go to `documented`, as without a direct route: a direct route can then leave
+        what it does not read itself, such as invalid input, to FastAPI's validation)."""
+        route = _DirectRoute(frozenset(methods), documented, answer, takes)
+        self._direct_routes[documented.path] = route
         self._direct_stacks = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,7 +134,11 @@ class ServiceApp(FastAPI):
             if self.root_path:
                 scope["root_path"] = self.root_path
             direct = self._direct_routes.get(get_route_path(scope))
-            if direct is not None and scope["method"] in direct.methods:
+            if (
+                direct is not None
+                and scope["method"] in direct.methods
+                and (direct.takes is None or direct.takes(scope))
+            ):
                 scope["app"] = self
                 scope["route"] = direct.documented
                 await self._built_direct_stacks()[direct.documented.path](scope, receive, send)

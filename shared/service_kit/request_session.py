@@ -3,6 +3,7 @@ read-only variant. FastAPI's dependencies; `service_kit.db` stays free of the we
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, NewType
@@ -59,6 +60,16 @@ async def get_read_session(sessionmaker: ReadSessionmakerDep) -> AsyncIterator[R
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[ReadSession, Depends(get_read_session, scope="function")]
+
+
+async def route_read_sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    """`get_read_sessionmaker` for a route answered outside FastAPI's dependencies (a direct
+    route): the lifespan's, or a test's override of it (a function of no arguments)."""
+    override = app.dependency_overrides.get(get_read_sessionmaker)
+    if override is None:
+        return app_lifespan_state(app).read_sessionmaker
+    found = override()
+    return await found if inspect.isawaitable(found) else found  # type: ignore[no-any-return]
 
 
 def route_connection(app: FastAPI) -> AbstractAsyncContextManager[Any]:

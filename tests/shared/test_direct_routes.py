@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from service_kit.app import ServiceApp, build_app
+from service_kit.app import DirectTakes, ServiceApp, build_app
 from service_kit.errors import Problem
 from service_kit.request_session import route_connection
 from service_kit.settings import ServiceSettings
@@ -26,7 +26,7 @@ from tests.support.apps import app_client
 LIMIT = 64
 
 
-def echo_app(database_url: str, redis_url: str) -> ServiceApp:
+def echo_app(database_url: str, redis_url: str, takes: DirectTakes | None = None) -> ServiceApp:
     router = APIRouter()
 
     @router.post("/echo")
@@ -59,7 +59,7 @@ def echo_app(database_url: str, redis_url: str) -> ServiceApp:
         configure_logs=False,
     )
     (route,) = (r for r in router.routes if isinstance(r, APIRoute) and r.path == "/echo")
-    app.add_direct_route(route, direct_echo, methods=["POST"])
+    app.add_direct_route(route, direct_echo, methods=["POST"], takes=takes)
     return app
 
 
@@ -125,3 +125,14 @@ async def test_the_pools_connection_is_in_autocommit(database_url: str, redis_ur
         finally:
             async with route_connection(app) as driver:
                 await driver.execute("DROP TABLE direct_marks")
+
+
+async def test_a_direct_route_leaves_what_it_does_not_take_to_the_router(
+    db_session: AsyncSession, database_url: str, redis_url: str
+) -> None:
+    app = echo_app(database_url, redis_url, takes=lambda scope: scope["query_string"] == b"")
+    async with client_of(app, db_session) as client:
+        taken = await client.post("/echo", content=b"a")
+        left = await client.post("/echo?to=router", content=b"a")
+    assert taken.json() == {"echo": "a", "in_transaction": True}
+    assert left.json() == {"answered": "by the router"}

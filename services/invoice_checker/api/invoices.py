@@ -15,9 +15,14 @@ from pydantic import BaseModel, Field
 from invoice_checker.api.permissions import CanViewInvoices, RowScope
 from invoice_checker.domain.date_ranges import MONTH_PATTERN
 from invoice_checker.domain.invoice_state import InvoiceState
-from invoice_checker.store.invoice_list import STAT_COLUMNS, InvoiceFilters, invoice_page
+from invoice_checker.store.invoice_list import (
+    STAT_COLUMNS,
+    InvoiceFilters,
+    InvoicePage,
+    invoice_page,
+)
 from service_kit.errors import Problem
-from service_kit.pagination import Page, PageDep
+from service_kit.pagination import Page, PageDep, PageParams
 from service_kit.request_session import ReadSessionDep
 
 router = APIRouter(prefix="/api/v1/invoices", tags=["invoices"])
@@ -103,17 +108,34 @@ async def list_invoices(
 ) -> Response:
     """Newest month first, then by client and project name (or as `sort` says). Team leads get
     the invoices of the projects they lead only."""
-    filters = InvoiceFilters(
-        month=None if month is None else parse_month(month),
-        project=project,
-        client=client,
-        states=tuple(value.value for value in state or ()),
-        tag=tag,
-        has_problems=has_problems,
-    )
+    filters = list_filters(month, project, client, state or (), tag, has_problems)
     found = await invoice_page(
         session, filters, sort, scope=scope, limit=page.page_size, offset=page.offset
     )
+    return list_response(found, page)
+
+
+def list_filters(
+    month: str | None,
+    project: uuid.UUID | None,
+    client: int | None,
+    states: Sequence[InvoiceState],
+    tag: str | None,
+    has_problems: bool | None,
+) -> InvoiceFilters:
+    """The filters of a list request, from its validated query parameters."""
+    return InvoiceFilters(
+        month=None if month is None else parse_month(month),
+        project=project,
+        client=client,
+        states=tuple(value.value for value in states),
+        tag=tag,
+        has_problems=has_problems,
+    )
+
+
+def list_response(found: InvoicePage, page: PageParams) -> Response:
+    """The list's JSON answer: a page envelope of InvoiceListItem."""
     body = {
         "items": [_list_item(row) for row in found.rows],
         "total": found.total,

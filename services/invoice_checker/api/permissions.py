@@ -25,7 +25,7 @@ from invoice_checker.store.access import access_changed, access_epoch
 from invoice_checker.store.auth import CredentialKind, principal_for_secret
 from service_kit.errors import Problem
 from service_kit.queue import after_commit
-from service_kit.request_session import ReadSessionmakerDep
+from service_kit.request_session import ReadSessionmakerDep, route_read_sessionmaker
 from service_kit.state import app_lifespan_state, get_redis
 
 SESSION_COOKIE = "ic_session"
@@ -163,6 +163,17 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def direct_principal(request: Request) -> Principal:
+    """`current_principal` for a route answered outside FastAPI's dependencies (a direct
+    route): the same schemes read the credentials, the same sessions look them up."""
+    return await current_principal(
+        request,
+        await route_read_sessionmaker(request.app),
+        await bearer_scheme(request),
+        await cookie_scheme(request),
+    )
+
+
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only with `permission`."""
 
@@ -180,7 +191,8 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     return check
 
 
-CanViewInvoices = Annotated[Principal, Depends(require(Permission.VIEW_INVOICES))]
+view_invoices = require(Permission.VIEW_INVOICES)
+CanViewInvoices = Annotated[Principal, Depends(view_invoices)]
 CanCheckInvoices = Annotated[Principal, Depends(require(Permission.CHECK_INVOICES))]
 CanSendInvoices = Annotated[Principal, Depends(require(Permission.SEND_INVOICES))]
 CanEditFixedRows = Annotated[Principal, Depends(require(Permission.EDIT_FIXED_ROWS))]

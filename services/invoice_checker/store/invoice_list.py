@@ -211,12 +211,23 @@ def page_statement(filter_names: tuple[str, ...], sort: str) -> Select[Any]:
 
 @dataclass(frozen=True)
 class _DriverQuery:
-    """`page_statement` as the driver runs it: SQL with LIMIT and OFFSET written in, and its
+    """A statement as the driver runs it: SQL with LIMIT and OFFSET written in, and its
     positional parameters, each a filter's value or a constant of the statement."""
 
     sql: str
     parameters: tuple[str, ...]
     constants: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, statement: AnySelect, dialect: Dialect, filter_names: tuple[str, ...], **fixed: Any
+    ) -> _DriverQuery:
+        # Expanding asks for a value of every parameter: the filters' are bound at each fetch.
+        state = statement.compile(dialect=dialect).construct_expanded_state(
+            {**dict.fromkeys(filter_names), **fixed}
+        )
+        constants = {k: v for k, v in state.parameters.items() if k not in filter_names}
+        return cls(state.statement, tuple(state.positiontup or ()), constants)
 
     def arguments(self, values: dict[str, Any]) -> list[Any]:
         return [values[n] if n in values else self.constants[n] for n in self.parameters]
@@ -226,19 +237,18 @@ class _DriverQuery:
 def _driver_query(
     dialect: Dialect, filter_names: tuple[str, ...], sort: str, limit: int, offset: int
 ) -> _DriverQuery:
-    # Expanding asks for a value of every parameter: the filters' are bound at each fetch.
-    state = (
-        page_statement(filter_names, sort)
-        .compile(dialect=dialect)
-        .construct_expanded_state({**dict.fromkeys(filter_names), "limit": limit, "offset": offset})
-    )
-    constants = {k: v for k, v in state.parameters.items() if k not in filter_names}
-    return _DriverQuery(state.statement, tuple(state.positiontup or ()), constants)
+    statement = page_statement(filter_names, sort)
+    return _DriverQuery.of(statement, dialect, filter_names, limit=limit, offset=offset)
 
 
 @lru_cache(maxsize=256)
 def count_statement(filter_names: tuple[str, ...]) -> Select[int]:
     return _count(filter_names)
+
+
+@lru_cache(maxsize=256)
+def _driver_count(dialect: Dialect, filter_names: tuple[str, ...]) -> _DriverQuery:
+    return _DriverQuery.of(count_statement(filter_names), dialect, filter_names)
 
 
 @dataclass(frozen=True)
@@ -269,16 +279,33 @@ async def invoice_page(
     offset: int,
 ) -> InvoicePage:
     """A page of the invoices `scope` reaches that match `filters`."""
+    connection = await autocommit_connection(session)
+    driver = (await connection.get_raw_connection()).driver_connection
+    return await invoice_page_on(
+        driver, connection.dialect, filters, sort, scope=scope, limit=limit, offset=offset
+    )
+
+
+async def invoice_page_on(
+    driver: Any,
+    dialect: Dialect,
+    filters: InvoiceFilters,
+    sort: str,
+    *,
+    scope: Scope,
+    limit: int,
+    offset: int,
+) -> InvoicePage:
+    """`invoice_page` on an asyncpg connection (`dialect`: its engine's)."""
     values = {**filters.in_use(), **_scope_values(scope)}
     names = tuple(values)
-    connection = await autocommit_connection(session)
-    query = _driver_query(connection.dialect, names, sort, limit, offset)
-    driver: Any = (await connection.get_raw_connection()).driver_connection
+    query = _driver_query(dialect, names, sort, limit, offset)
     rows = await driver.fetch(query.sql, *query.arguments(values))
     if rows:
         return InvoicePage(rows, rows[0][-1])
     # Past the last page there is no row to carry the total.
-    return InvoicePage(rows, await connection.scalar(count_statement(names), values) or 0)
+    count = _driver_count(dialect, names)
+    return InvoicePage(rows, await driver.fetchval(count.sql, *count.arguments(values)) or 0)
 
 
 @dataclass(frozen=True)
