@@ -86,6 +86,8 @@ Sort = Literal[
     "month", "-month", "client", "-client", "project", "-project",
     "hours", "-hours", "money", "-money", "problems", "-problems",
 ]  # fmt: skip
+DEFAULT_SORT: Sort = "-month"
+TAG_MAX_LENGTH = 50
 
 
 @router.get("", response_model=Page[InvoiceListItem])
@@ -100,11 +102,13 @@ async def list_invoices(
     state: Annotated[
         list[InvoiceState] | None, Query(description="C, A, P or S; repeat for several")
     ] = None,
-    tag: Annotated[str | None, Query(max_length=50, description="Only invoices with it")] = None,
+    tag: Annotated[
+        str | None, Query(max_length=TAG_MAX_LENGTH, description="Only invoices with it")
+    ] = None,
     has_problems: Annotated[
         bool | None, Query(description="true: some incorrect entries; false: none")
     ] = None,
-    sort: Annotated[Sort, Query(description="Column, '-' for descending")] = "-month",
+    sort: Annotated[Sort, Query(description="Column, '-' for descending")] = DEFAULT_SORT,
 ) -> Response:
     """Newest month first, then by client and project name (or as `sort` says). Team leads get
     the invoices of the projects they lead only."""

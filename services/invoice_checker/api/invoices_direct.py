@@ -28,7 +28,13 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from invoice_checker.api.deps import app_settings
-from invoice_checker.api.invoices import Sort, list_filters, list_response
+from invoice_checker.api.invoices import (
+    DEFAULT_SORT,
+    TAG_MAX_LENGTH,
+    Sort,
+    list_filters,
+    list_response,
+)
 from invoice_checker.api.permissions import current_scope, direct_principal, view_invoices
 from invoice_checker.domain.invoice_state import InvoiceState
 from invoice_checker.store.invoice_list import InvoiceFilters, invoice_page_on
@@ -47,8 +53,9 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _BOOLEANS = {"true": True, "false": False}
 _SORTS = frozenset(get_args(Sort))
 _STATES = {state.value: state for state in InvoiceState}
-_TAG_MAX_LENGTH = 50
-_SCALARS = frozenset({"month", "project", "client", "tag", "has_problems", "sort", "page"})
+_SCALARS = frozenset(
+    {"month", "project", "client", "tag", "has_problems", "sort", "page", "page_size"}
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def plain_query(query_string: bytes) -> ListQuery | None:
     for key, value in pairs:
         if key == "state" and value in _STATES:
             states.append(_STATES[value])
-        elif (key in _SCALARS or key == "page_size") and key not in values:
+        elif key in _SCALARS and key not in values:
             values[key] = value
         else:  # unknown, repeated, or a state the route refuses
             return None
@@ -77,9 +84,9 @@ def plain_query(query_string: bytes) -> ListQuery | None:
         month = _plain(values, "month", _MONTH.fullmatch)
         project = _plain(values, "project", _UUID.fullmatch)
         client = _plain(values, "client", _CLIENT_ID.fullmatch)
-        tag = _plain(values, "tag", lambda text: len(text) <= _TAG_MAX_LENGTH)
+        tag = _plain(values, "tag", lambda text: len(text) <= TAG_MAX_LENGTH)
         has_problems = _plain(values, "has_problems", _BOOLEANS.__contains__)
-        sort = _plain(values, "sort", _SORTS.__contains__) or "-month"
+        sort = _plain(values, "sort", _SORTS.__contains__) or DEFAULT_SORT
         page = _plain(values, "page", _COUNT.fullmatch) or "1"
         page_size = _plain(values, "page_size", _COUNT.fullmatch) or str(DEFAULT_PAGE_SIZE)
     except _NotPlain:
