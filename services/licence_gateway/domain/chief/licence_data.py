@@ -119,17 +119,17 @@ def _built(
     writer = _FileWriter()
     timestamp = file_timestamp(created_at)
     header = ("fileHeader", source_system, DESTINATION_SYSTEM, "licenceData", timestamp)
-    writer.write([_record(*header, str(run_number), "N")])
+    writer.write(_record(*header, str(run_number), "N"))
     references: list[str] = []
     for index, licence in enumerate(licences):
         try:
-            records = _licence_records(licence)
+            first, records = _licence_records(licence)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             reference = licence.get("reference") if isinstance(licence, Mapping) else None
             raise LicenceNotBuildable(index, reference, f"{type(exc).__name__}: {exc}") from exc
-        writer.write(records, index)
+        writer.write(first, records, index)
         references.append(licence["reference"])
-    writer.write([_record("fileTrailer", str(len(references)))])
+    writer.write(_record("fileTrailer", str(len(references))))
     text, attachment = writer.finish()
     return LicenceDataFile(
         name=licence_data_file_name(source_system, run_number, created_at),
@@ -181,66 +181,59 @@ def _line_numbers(start: int, stop: int) -> list[str]:
     return list(map(str, range(start, stop)))
 
 
+_NO_RECORDS: list[str] = []
+
+
 class _FileWriter:
-    """Numbers the records and writes each twice: into the stored text, and into the ASCII
-    attachment with every field cut to CHIEF's maximum, self-checking the attachment.
+    """Collects the records in file order, each as stored and as sent: in ASCII with every field
+    cut to CHIEF's maximum, self-checked. `finish` numbers the lines and joins each file once.
 
     A record is checked as the file validator reads its attachment line: split at the
     separators, so a value holding one is checked as the fields it breaks into. A record that
     passed uncut is remembered by its stored text: a repeat gives the same attachment line, which
-    passed, and is written without a Python step of its own.
+    passed, and is sent without a Python step of its own.
     """
 
     def __init__(self) -> None:
-        self.lines = 0
-        self.text_parts: list[str] = []  # one per `write`, lines joined
-        self.ascii_parts: list[str] = []
-        self.attachment_differs = False
+        self.records: list[str] = []  # as stored, in file order
+        self.sent: list[str] = []  # as sent, in the same order
         self.line_broken = False  # a record holds a line separator: `finish` checks line by line
         self.cuts: list[CutField] = []
         self.problems: list[FileProblem] = []
         self.state = CheckState()
-        # record as stored -> as sent, for every record that passed the check uncut: a batch
-        # repeats its traders, countries, goods lines and ends
+        # record as stored -> as sent, for every repeatable record that passed the check uncut:
+        # a batch repeats its traders, countries, goods lines and ends
         self.sent_forms: dict[str, str] = {}
 
-    def write(self, records: list[str], licence: int = -1) -> None:
-        """Write records, each from the separator after its line number; `licence` is the index
-        of the licence they belong to. They are kept as one text per call: a tenth of the
-        objects one per line would take."""
-        first = self.lines + 1
-        self.lines += len(records)
-        numbers = _line_numbers(first, self.lines + 1)
-        # number, record, line separator, ...: one join writes them, no string per line
-        parts = [LINE_SEP] * (3 * len(records))
-        parts[::3] = numbers
-        parts[1::3] = records
-        text = "".join(parts)
-        self.text_parts.append(text)
-        sent = list(map(self.sent_forms.get, records))
-        cut = None in sent and self._check_new(records, sent, numbers, licence)
-        if cut or not text.isascii():  # otherwise every record is sent as stored
-            self.attachment_differs = True
-            parts[1::3] = cast("list[str]", sent)  # every None filled in by `_check_new`
-            text = "".join(parts)
-        self.ascii_parts.append(text)
+    def write(self, first: str, records: list[str] = _NO_RECORDS, licence: int = -1) -> None:
+        """Write `first`, a record that names its file or transaction (so never repeats: it is
+        checked, never remembered), then `records`; `licence` is the index of the licence they
+        belong to."""
+        stored = self.records
+        line = len(stored) + 1
+        self.sent.append(self._check(first, line, licence, False))
+        stored.append(first)
+        if records:
+            sent = list(map(self.sent_forms.get, records))
+            if None in sent:
+                self._check_new(records, sent, line + 1, licence)
+            stored += records
+            self.sent += cast("list[str]", sent)  # every None filled in by `_check_new`
 
     def _check_new(
-        self, records: list[str], sent: list[str | None], numbers: list[str], licence: int
-    ) -> bool:
-        """Fill in how each record not remembered (None in `sent`) is sent; whether any was cut."""
-        any_cut = False
+        self, records: list[str], sent: list[str | None], line: int, licence: int
+    ) -> None:
+        """Fill in how each record not remembered (None in `sent`) is sent; `line` is the first
+        record's line number."""
         for index, record in enumerate(records):
             if sent[index] is None:
-                sent[index], cut = self._check(record, numbers[index], licence)
-                any_cut |= cut
-        return any_cut
+                sent[index] = self._check(record, line + index, licence, True)
 
-    def _check(self, record: str, number: str, licence: int) -> tuple[str, bool]:
-        """Cut and check a record not remembered; returns it as it is sent, and whether cut."""
+    def _check(self, record: str, line: int, licence: int, repeatable: bool) -> str:
+        """Cut and check a record not remembered; returns it as it is sent."""
         sent = record if record.isascii() else ascii_record(record)
         fields = sent.split(FIELD_SEP)  # the record starts at a separator: fields[0] is empty
-        fields[0] = number
+        fields[0] = str(line)
         cut = False
         for index, maximum in _MAXIMA.get(fields[1], ()):  # a loop: any() would add a generator
             cut = cut or len(fields[index]) > maximum
@@ -250,9 +243,9 @@ class _FileWriter:
         self.line_broken |= LINE_SEP in sent
         if messages := record_problems(fields, self.state):
             self._report(fields, messages)
-        elif not cut and fields[1] != "fileHeader":  # the header's check reads its line number
+        elif repeatable and not cut:
             self.sent_forms[record] = sent
-        return sent, cut
+        return sent
 
     def _report(self, fields: list[str], messages: Sequence[str]) -> None:
         # apart from `_check`: its comprehension would give every call closure cells to make
@@ -271,10 +264,17 @@ class _FileWriter:
 
     def finish(self) -> tuple[str, str]:
         """The stored text and the attachment; raises `LicenceDataInvalid` if the check failed."""
-        text = "".join(self.text_parts)
-        self.text_parts = []  # megabytes: let go before the attachment is joined
-        attachment = "".join(self.ascii_parts) if self.attachment_differs else text
-        self.ascii_parts = []
+        # number, record, line separator, ...: one join writes each file, no string per line
+        parts = [LINE_SEP] * (3 * len(self.records))
+        parts[::3] = _line_numbers(1, len(self.records) + 1)
+        parts[1::3] = self.records
+        self.records = []  # megabytes: let go before the attachment is joined
+        text = "".join(parts)
+        attachment = text
+        if self.cuts or not text.isascii():  # otherwise every record is sent as stored
+            parts[1::3] = self.sent
+            attachment = "".join(parts)
+        self.sent = parts = []
         problems = self.problems
         if self.line_broken:  # the records checked are not the attachment's lines
             problems = validate_licence_data_file(attachment)
@@ -316,17 +316,18 @@ def _record(*fields: str) -> str:
 # from the separator after its line number: cheaper than a list of fields joined per record.
 
 
-def _licence_records(licence: Mapping[str, Any]) -> list[str]:
-    """One licence's records, `licence` to `end` inclusive."""
+def _licence_records(licence: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """One licence's `licence` record, and its records after it to `end` inclusive."""
     licence_type = licence["type"]
     action = licence["action"]
     reference = licence["reference"]
     licence_reference = _text(licence["licence_reference"])
     chief_type = CHIEF_LICENCE_TYPE[licence_type]
     start, end = _date(licence.get("start_date")), _date(licence.get("end_date"))
-    records = [
+    first = (
         f"\\licence\\{reference}\\{action}\\{licence_reference}\\{chief_type}\\I\\{start}\\{end}"
-    ]
+    )
+    records: list[str] = []
     if action != "cancel":
         records.append(_trader(licence["organisation"]))
         if group := licence.get("country_group"):
@@ -339,8 +340,8 @@ def _licence_records(licence: Mapping[str, Any]) -> list[str]:
             records.append((_restrictions_seen if remembered else _restrictions)(restrictions))
         if goods := licence.get("goods"):
             records += _goods(licence_type, goods)
-    records.append(f"\\end\\licence\\{len(records) + 1}")
-    return records
+    records.append(f"\\end\\licence\\{len(records) + 2}")
+    return first, records
 
 
 _ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
