@@ -8,6 +8,7 @@ import warnings
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -20,13 +21,14 @@ from licence_gateway.domain.chief import (
     LicenceNotBuildable,
     build_licence_data,
     check_licence_data,
+    licence_data,
     licence_data_file_name,
     read_licence_data,
     to_ascii,
     validate_licence_data_file,
 )
 from licence_gateway.domain.licence_validation import validate_licence
-from tests.licence_gateway.strategies import post_bodies
+from tests.licence_gateway.strategies import REFERENCES, post_bodies
 
 FIXTURES = Path(__file__).parent / "fixtures" / "icms-hmrc"
 GOLDEN = sorted(
@@ -349,3 +351,85 @@ def test_self_check_and_reader_never_crash(text: str) -> None:
         read_licence_data(text)
     except ChiefFormatError as exc:
         assert exc.message
+
+
+# --- fast paths against the general path -------------------------------------------------------
+
+_FIELD_TEXT = st.text(
+    st.one_of(
+        st.characters(min_codepoint=32, max_codepoint=126),
+        st.sampled_from(list("\\\n\r\u2028éü’北")),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=500)
+@given(
+    reference=_FIELD_TEXT | st.sampled_from(["IMA/2022/00001", "R" * 17, "R" * 18]),
+    action=st.sampled_from(["insert", "replace", "cancel", "update", ""]) | _FIELD_TEXT,
+    licence_reference=_FIELD_TEXT | st.sampled_from(["L" * 35, "L" * 36]),
+    licence_type=st.sampled_from(["SIL", "OIL", "SAN", "DFL", ""]) | _FIELD_TEXT,
+    dates=st.tuples(_FIELD_TEXT, _FIELD_TEXT) | st.just(("20220101", "20230101")),
+)
+def test_a_licence_record_passed_as_stored_is_what_the_check_finds(
+    reference: str, action: str, licence_reference: str, licence_type: str, dates: tuple[str, str]
+) -> None:
+    """The writer skips its general check for a licence record only where that check would
+    send it as stored: uncut, on one line, without a problem."""
+    record = (
+        f"\\licence\\{reference}\\{action}\\{licence_reference}\\{licence_type}\\I"
+        f"\\{dates[0]}\\{dates[1]}"
+    )
+    writer = licence_data._FileWriter()
+    writer.write("\\fileHeader\\ILBDOTI\\CHIEF\\licenceData\\202201011011\\1\\N")
+    sent = writer._check(record, 2, 0)
+    if licence_data._passes_as_stored(record):
+        assert sent == record
+        assert (writer.problems, writer.cuts, writer.line_broken) == ([], [], False)
+
+
+def test_the_licence_records_of_the_golden_files_pass_as_stored() -> None:
+    for path in GOLDEN:
+        _, expected = load_vector(path)
+        stored = ["\\" + line.partition("\\")[2] for line in records(expected)]
+        licence_records = [record for record in stored if record.startswith("\\licence\\")]
+        assert licence_records
+        assert all(map(licence_data._passes_as_stored, licence_records))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(post_bodies(), st.lists(_FIELD_TEXT | REFERENCES, max_size=5))
+def test_licence_records_passed_as_stored_build_what_the_general_check_builds(
+    bodies: list[dict[str, Any]], references: list[str]
+) -> None:
+    """The same file, or the same refusal, with every licence record checked in general; some
+    references made invalid."""
+    licences = [body["licence"] for body in bodies]
+    for licence, reference in zip(licences, references, strict=False):
+        licence["reference"] = reference
+
+    def outcome() -> object:
+        try:
+            return build_licence_data(licences, run_number=7, created_at=WHEN)
+        except LicenceDataInvalid as refused:
+            return refused.problems
+
+    fast = outcome()
+    with patch.object(licence_data, "_passes_as_stored", lambda record: False):
+        assert outcome() == fast
+
+
+_ADDRESS_VALUES = st.none() | st.integers() | st.floats() | st.booleans() | _FIELD_TEXT
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["line_1", "line_2", "line_3", "line_4", "line_5", "postcode"]),
+        _ADDRESS_VALUES,
+    )
+)
+def test_address_lines_joined_as_they_are_follow_the_field_rule(address: dict[str, Any]) -> None:
+    """Text lines are joined as they are; any line missing or not text, by the field rule."""
+    trader = licence_data._trader({"eori_number": "GB1", "name": "N", "address": address})
+    assert trader.endswith("\\N\\" + licence_data._address_lines(address))

@@ -22,6 +22,8 @@ from licence_gateway.domain.chief.syntax import (
     to_ascii,
 )
 from licence_gateway.domain.chief.validator import (
+    CHIEF_LICENCE_TYPES,
+    LICENCE_DATA_ACTIONS,
     CheckState,
     FileProblem,
     LicenceDataInvalid,
@@ -182,6 +184,26 @@ def _line_numbers(start: int, stop: int) -> list[str]:
 
 
 _NO_RECORDS: list[str] = []
+_LICENCE_RECORD = FIELD_SEP + "licence" + FIELD_SEP
+_LICENCE_FIELDS = 9
+(_REFERENCE, _REFERENCE_MAX), (_LICENCE_REFERENCE, _LICENCE_REFERENCE_MAX) = _MAXIMA["licence"]
+
+
+def _passes_as_stored(record: str) -> bool:
+    """Whether the writer's check would pass a licence record uncut and send it as stored, found
+    without its general steps (each licence has one such record, never repeated): ASCII, no
+    line separator, its fields split as written, within their maxima, a known action and type.
+    False says nothing: the check decides."""
+    if not (record.isascii() and record.startswith(_LICENCE_RECORD)) or LINE_SEP in record:
+        return False
+    fields = record.split(FIELD_SEP)
+    return (
+        len(fields) == _LICENCE_FIELDS
+        and len(fields[_REFERENCE]) <= _REFERENCE_MAX
+        and len(fields[_LICENCE_REFERENCE]) <= _LICENCE_REFERENCE_MAX
+        and fields[3] in LICENCE_DATA_ACTIONS
+        and fields[5] in CHIEF_LICENCE_TYPES
+    )
 
 
 class _FileWriter:
@@ -211,7 +233,7 @@ class _FileWriter:
         belong to."""
         stored = self.records
         line = len(stored) + 1
-        self.sent.append(self._check(first, line, licence, False))
+        self.sent.append(first if _passes_as_stored(first) else self._check(first, line, licence))
         stored.append(first)
         if records:
             sent = list(map(self.sent_forms.get, records))
@@ -227,9 +249,9 @@ class _FileWriter:
         record's line number."""
         for index, record in enumerate(records):
             if sent[index] is None:
-                sent[index] = self._check(record, line + index, licence, True)
+                sent[index] = self._check(record, line + index, licence, repeatable=True)
 
-    def _check(self, record: str, line: int, licence: int, repeatable: bool) -> str:
+    def _check(self, record: str, line: int, licence: int, *, repeatable: bool = False) -> str:
         """Cut and check a record not remembered; returns it as it is sent."""
         sent = record if record.isascii() else ascii_record(record)
         fields = sent.split(FIELD_SEP)  # the record starts at a separator: fields[0] is empty
@@ -303,8 +325,9 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _date(value: str | None) -> str:
-    return value.replace("-", "") if value else ""
+def _dates(start: str | None, end: str | None) -> tuple[str, str]:
+    """`yyyy-mm-dd` dates as CHIEF writes them, `yyyymmdd`; an absent date is empty."""
+    return start.replace("-", "") if start else "", end.replace("-", "") if end else ""
 
 
 def _record(*fields: str) -> str:
@@ -323,7 +346,7 @@ def _licence_records(licence: Mapping[str, Any]) -> tuple[str, list[str]]:
     reference = licence["reference"]
     licence_reference = _text(licence["licence_reference"])
     chief_type = CHIEF_LICENCE_TYPE[licence_type]
-    start, end = _date(licence.get("start_date")), _date(licence.get("end_date"))
+    start, end = _dates(licence.get("start_date"), licence.get("end_date"))
     first = (
         f"\\licence\\{reference}\\{action}\\{licence_reference}\\{chief_type}\\I\\{start}\\{end}"
     )
@@ -340,8 +363,13 @@ def _licence_records(licence: Mapping[str, Any]) -> tuple[str, list[str]]:
             records.append((_restrictions_seen if remembered else _restrictions)(restrictions))
         if goods := licence.get("goods"):
             records += _goods(licence_type, goods)
-    records.append(f"\\end\\licence\\{len(records) + 2}")
+    records.append(_end_record(len(records) + 2))
     return first, records
+
+
+@lru_cache(maxsize=64)  # the same object for every licence of as many records: hashed once
+def _end_record(records: int) -> str:
+    return f"\\end\\licence\\{records}"
 
 
 _ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
@@ -351,12 +379,17 @@ def _trader(organisation: Mapping[str, Any]) -> str:
     """TURN stays empty: ICMS traders are identified by EORI only."""
     address = organisation["address"]
     eori_number = _text(organisation.get("eori_number"))
-    start = _date(organisation.get("start_date"))
-    end = _date(organisation.get("end_date"))
+    start, end = _dates(organisation.get("start_date"), organisation.get("end_date"))
     name = _text(organisation.get("name"))
-    values = map(address.get, _ADDRESS_KEYS)
-    lines = FIELD_SEP.join([value if type(value) is str else _text(value) for value in values])
+    try:  # validated address lines are text, which join takes as it is
+        lines = FIELD_SEP.join(map(address.get, _ADDRESS_KEYS))
+    except TypeError:  # a missing or non-text line
+        lines = _address_lines(address)
     return f"\\trader\\\\{eori_number}\\{start}\\{end}\\{name}\\{lines}"
+
+
+def _address_lines(address: Mapping[str, Any]) -> str:
+    return FIELD_SEP.join([_text(address.get(key)) for key in _ADDRESS_KEYS])
 
 
 def _restrictions(restrictions: str) -> str:
@@ -368,9 +401,12 @@ _restrictions_seen = lru_cache(maxsize=256)(_restrictions)
 
 
 def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The goods lines: 19 fields each, of which supplements, group, currency, value and
+    sub-period stay empty. Fields: line, number, commodity, 3 empty, description, controlled by,
+    empty, unit, empty, quantity, 6 empty (in the f-strings: `\\` is a separator)."""
     if licence_type in ("OIL", "DFL"):  # firearms: open lines, quantities ignored
         return [
-            _line_record(number, "", good["description"], "O", "", "")
+            f"\\line\\{number}\\\\\\\\\\{good['description']}\\O\\\\\\\\\\\\\\\\\\\\"
             for number, good in enumerate(goods, start=1)
         ]
     with_commodity = licence_type in ("SAN", "NUCLEAR")
@@ -380,37 +416,20 @@ def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[str]:
         controlled_by = good["controlled_by"]
         unit = quantity = ""
         if controlled_by == "Q":  # only quantity control carries a unit and an amount
-            unit = str(int(good["unit"])).zfill(3)
+            unit = _unit_code(int(good["unit"]))
             quantity = _text(good["quantity"])
+        commodity = good["commodity"] if with_commodity else ""
+        description = good["description"] if with_description else ""
         lines.append(
-            _line_record(
-                number,
-                good["commodity"] if with_commodity else "",
-                good["description"] if with_description else "",
-                controlled_by,
-                unit,
-                quantity,
-            )
+            f"\\line\\{number}\\{commodity}\\\\\\\\{description}\\{controlled_by}"
+            f"\\\\{unit}\\\\{quantity}\\\\\\\\\\\\"
         )
     return lines
 
 
-def _line_record(
-    number: int,
-    commodity: object,
-    description: object,
-    controlled_by: object,
-    unit: str,
-    quantity: str,
-) -> str:
-    """A 19-field goods line; supplements, group, currency, value and sub-period stay empty.
-
-    Fields: line, number, commodity, 3 empty, description, controlled by, empty, unit, empty,
-    quantity, 6 empty."""
-    return (
-        f"\\line\\{number}\\{commodity}\\\\\\\\{description}\\{controlled_by}"
-        f"\\\\{unit}\\\\{quantity}\\\\\\\\\\\\"
-    )
+@lru_cache(maxsize=256)  # a batch uses a few quantity codes
+def _unit_code(unit: int) -> str:
+    return str(unit).zfill(3)
 
 
 @dataclass(frozen=True, slots=True)
