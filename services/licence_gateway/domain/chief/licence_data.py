@@ -184,7 +184,6 @@ def _line_numbers(start: int, stop: int) -> list[str]:
 
 
 _NO_RECORDS: list[str] = []
-_LICENCE_RECORD = FIELD_SEP + "licence" + FIELD_SEP
 _LICENCE_FIELDS = 9
 (_REFERENCE, _REFERENCE_MAX), (_LICENCE_REFERENCE, _LICENCE_REFERENCE_MAX) = _MAXIMA["licence"]
 
@@ -194,11 +193,12 @@ def _passes_as_stored(record: str) -> bool:
     without its general steps (each licence has one such record, never repeated): ASCII, no
     line separator, its fields split as written, within their maxima, a known action and type.
     False says nothing: the check decides."""
-    if not (record.isascii() and record.startswith(_LICENCE_RECORD)) or LINE_SEP in record:
+    if not record.isascii() or LINE_SEP in record:
         return False
     fields = record.split(FIELD_SEP)
     return (
         len(fields) == _LICENCE_FIELDS
+        and fields[1] == "licence"
         and len(fields[_REFERENCE]) <= _REFERENCE_MAX
         and len(fields[_LICENCE_REFERENCE]) <= _LICENCE_REFERENCE_MAX
         and fields[3] in LICENCE_DATA_ACTIONS
