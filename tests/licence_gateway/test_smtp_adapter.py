@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -13,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
+from licence_gateway.adapters import smtp
 from licence_gateway.adapters.identity import MsalTokenProvider, StaticTokenProvider
 from licence_gateway.adapters.smtp import (
     SmtpConfig,
@@ -372,3 +377,21 @@ def test_rendered_mail_is_the_email_packages_own_rendering(text: str) -> None:
     parts: Any = parsed(rendered).get_payload()
     first_part = parts[0]
     assert first_part.get_content() == to_ascii(text).encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pattern=st.text(st.characters(max_codepoint=127), min_size=1, max_size=200),
+    chunks=st.integers(0, 3),
+    more=st.integers(-120, 120),
+)
+def test_base64_lines_cut_a_chunk_at_a_time_are_encodebytes(
+    pattern: str, chunks: int, more: int
+) -> None:
+    """Whole chunks are cut into lines in one call, the last piece a line at a time: the same
+    bytes as `base64.encodebytes`, for texts ending anywhere around the chunks' edges."""
+    length = max(0, chunks * smtp._CHUNK + more)
+    text = (pattern * (length // len(pattern) + 1))[:length]
+    out = io.BytesIO()
+    smtp._write_base64_lines(out, text)
+    assert out.getvalue() == base64.encodebytes(text.encode("ascii"))

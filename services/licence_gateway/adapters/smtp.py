@@ -10,9 +10,12 @@ need it. Failures are either transient (4xx, connection, timeout: send again lat
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import logging
 import ssl
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
@@ -156,7 +159,10 @@ _STAND_IN = b"licence-gateway attachment stand-in 7f3a9c21e4b86d05"
 _BASE64_LINE = 76  # the email package's (and base64.encodebytes's) line: 57 bytes encoded
 
 
-_CHUNK = 57 * 1024  # ASCII characters per piece encoded at once: 1,024 whole lines
+_CHUNK_LINES = 1024
+_CHUNK = 57 * _CHUNK_LINES  # ASCII characters per piece encoded at once: 1,024 whole lines
+# a whole piece's encoding cut into its lines by one call, not a slice per line
+_CHUNK_CUT = struct.Struct(f"{_BASE64_LINE}s" * _CHUNK_LINES)
 
 
 def _write_base64_lines(out: io.BytesIO, text: str) -> None:
@@ -164,12 +170,12 @@ def _write_base64_lines(out: io.BytesIO, text: str) -> None:
     chunk at a time: a large file's encoding never exists twice over, nor as one object per
     line at once."""
     for start in range(0, len(text), _CHUNK):
-        encoded = base64.b64encode(text[start : start + _CHUNK].encode("ascii"))
-        out.write(
-            b"\n".join(
-                [encoded[at : at + _BASE64_LINE] for at in range(0, len(encoded), _BASE64_LINE)]
-            )
-        )
+        encoded = binascii.b2a_base64(text[start : start + _CHUNK].encode("ascii"), newline=False)
+        if len(encoded) == _CHUNK_CUT.size:
+            lines: Sequence[bytes] = _CHUNK_CUT.unpack(encoded)
+        else:  # the last piece
+            lines = [encoded[at : at + _BASE64_LINE] for at in range(0, len(encoded), _BASE64_LINE)]
+        out.write(b"\n".join(lines))
         out.write(b"\n")
 
 
