@@ -378,18 +378,21 @@ _ADDRESS_KEYS = ("line_1", "line_2", "line_3", "line_4", "line_5", "postcode")
 def _trader(organisation: Mapping[str, Any]) -> str:
     """TURN stays empty: ICMS traders are identified by EORI only."""
     address = organisation["address"]
-    eori_number = _text(organisation.get("eori_number"))
     start, end = _dates(organisation.get("start_date"), organisation.get("end_date"))
+    eori_number, name = organisation.get("eori_number"), organisation.get("name")
+    fields = ["", "trader", "", eori_number, start, end, name, *map(address.get, _ADDRESS_KEYS)]
+    try:  # validated names and lines are text, which join takes as it is
+        return FIELD_SEP.join(cast("list[str]", fields))
+    except TypeError:  # a missing or non-text value: the field rule
+        return _trader_by_field_rule(organisation, start, end)
+
+
+def _trader_by_field_rule(organisation: Mapping[str, Any], start: str, end: str) -> str:
+    eori_number = _text(organisation.get("eori_number"))
     name = _text(organisation.get("name"))
-    try:  # validated address lines are text, which join takes as it is
-        lines = FIELD_SEP.join(map(address.get, _ADDRESS_KEYS))
-    except TypeError:  # a missing or non-text line
-        lines = _address_lines(address)
+    address = organisation["address"]
+    lines = FIELD_SEP.join([_text(address.get(key)) for key in _ADDRESS_KEYS])
     return f"\\trader\\\\{eori_number}\\{start}\\{end}\\{name}\\{lines}"
-
-
-def _address_lines(address: Mapping[str, Any]) -> str:
-    return FIELD_SEP.join([_text(address.get(key)) for key in _ADDRESS_KEYS])
 
 
 def _restrictions(restrictions: str) -> str:
