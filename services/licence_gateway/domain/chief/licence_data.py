@@ -125,11 +125,11 @@ def _built(
     references: list[str] = []
     for index, licence in enumerate(licences):
         try:
-            first, records = _licence_records(licence)
+            first, first_passes, records = _licence_records(licence)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             reference = licence.get("reference") if isinstance(licence, Mapping) else None
             raise LicenceNotBuildable(index, reference, f"{type(exc).__name__}: {exc}") from exc
-        writer.write(first, records, index)
+        writer.write(first, records, index, first_passes=first_passes)
         references.append(licence["reference"])
     writer.write(_record("fileTrailer", str(len(references))))
     text, attachment = writer.finish()
@@ -188,17 +188,15 @@ _LICENCE_FIELDS = 9
 (_REFERENCE, _REFERENCE_MAX), (_LICENCE_REFERENCE, _LICENCE_REFERENCE_MAX) = _MAXIMA["licence"]
 
 
-def _passes_as_stored(record: str) -> bool:
-    """Whether the writer's check would pass a licence record uncut and send it as stored, found
-    without its general steps (each licence has one such record, never repeated): ASCII, no
-    line separator, its fields split as written, within their maxima, a known action and type.
-    False says nothing: the check decides."""
-    if not record.isascii() or LINE_SEP in record:
-        return False
-    fields = record.split(FIELD_SEP)
+def _passes_as_stored(record: str, fields: list[str]) -> bool:
+    """Whether the writer's check would pass a licence record, joined from `fields`, uncut and
+    send it as stored, found without its general steps (each licence has one such record, never
+    repeated): ASCII, on one line, split into those very fields, within their maxima, a known
+    action and type. False says nothing: the check decides."""
     return (
-        len(fields) == _LICENCE_FIELDS
-        and fields[1] == "licence"
+        record.isascii()
+        and record.count(FIELD_SEP) == _LICENCE_FIELDS - 1  # no field holds a separator
+        and LINE_SEP not in record
         and len(fields[_REFERENCE]) <= _REFERENCE_MAX
         and len(fields[_LICENCE_REFERENCE]) <= _LICENCE_REFERENCE_MAX
         and fields[3] in LICENCE_DATA_ACTIONS
@@ -227,13 +225,20 @@ class _FileWriter:
         # a batch repeats its traders, countries, goods lines and ends
         self.sent_forms: dict[str, str] = {}
 
-    def write(self, first: str, records: list[str] = _NO_RECORDS, licence: int = -1) -> None:
+    def write(
+        self,
+        first: str,
+        records: list[str] = _NO_RECORDS,
+        licence: int = -1,
+        *,
+        first_passes: bool = False,
+    ) -> None:
         """Write `first`, a record that names its file or transaction (so never repeats: it is
         checked, never remembered), then `records`; `licence` is the index of the licence they
-        belong to."""
+        belong to. `first_passes`: `first` is known to pass the check uncut, as stored."""
         stored = self.records
         line = len(stored) + 1
-        self.sent.append(first if _passes_as_stored(first) else self._check(first, line, licence))
+        self.sent.append(first if first_passes else self._check(first, line, licence))
         stored.append(first)
         if records:
             sent = list(map(self.sent_forms.get, records))
@@ -339,17 +344,21 @@ def _record(*fields: str) -> str:
 # from the separator after its line number: cheaper than a list of fields joined per record.
 
 
-def _licence_records(licence: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """One licence's `licence` record, and its records after it to `end` inclusive."""
+def _licence_records(licence: Mapping[str, Any]) -> tuple[str, bool, list[str]]:
+    """One licence's `licence` record, whether it passes the check as stored, and its records
+    after it to `end` inclusive."""
     licence_type = licence["type"]
     action = licence["action"]
     reference = licence["reference"]
     licence_reference = _text(licence["licence_reference"])
     chief_type = CHIEF_LICENCE_TYPE[licence_type]
     start, end = _dates(licence.get("start_date"), licence.get("end_date"))
-    first = (
-        f"\\licence\\{reference}\\{action}\\{licence_reference}\\{chief_type}\\I\\{start}\\{end}"
-    )
+    fields = ["", "licence", reference, action, licence_reference, chief_type, "I", start, end]
+    try:  # validated values are text
+        first = FIELD_SEP.join(fields)
+        first_passes = _passes_as_stored(first, fields)
+    except TypeError:  # a value that is not text, written as an f-string writes it
+        first, first_passes = FIELD_SEP.join(map(format, fields)), False
     records: list[str] = []
     if action != "cancel":
         records.append(_trader(licence["organisation"]))
@@ -364,7 +373,7 @@ def _licence_records(licence: Mapping[str, Any]) -> tuple[str, list[str]]:
         if goods := licence.get("goods"):
             records += _goods(licence_type, goods)
     records.append(_end_record(len(records) + 2))
-    return first, records
+    return first, first_passes, records
 
 
 @lru_cache(maxsize=64)  # the same object for every licence of as many records: hashed once
