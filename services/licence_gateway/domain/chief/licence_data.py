@@ -342,6 +342,8 @@ def _record(*fields: str) -> str:
 
 # A licence's records are f-strings with their separators (`\\`, FIELD_SEP) in place, each
 # from the separator after its line number: cheaper than a list of fields joined per record.
+# The licence and trader records are joined from their fields all the same: join refuses a
+# value that is not text, and the licence record's fields tell whether it passes the check.
 
 
 def _licence_records(licence: Mapping[str, Any]) -> tuple[str, bool, list[str]]:
