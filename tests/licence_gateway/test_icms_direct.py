@@ -6,10 +6,11 @@ must accept each signature)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 import licence_gateway.api.icms
 from licence_gateway.main import create_app
 from licence_gateway.settings import LicenceGatewaySettings
-from licence_gateway.store.payloads import LicencePayload
+from licence_gateway.store.payloads import Ingest, LicencePayload, NewPayload, store_payloads_on
 from tests.licence_gateway.icms_client import (
     BASE_URL,
     IcmsClient,
@@ -320,3 +321,63 @@ async def test_the_request_id_sent_is_answered_and_metrics_name_the_route(
     assert 'http_requests_total{method="POST",route="/mail/update-licence/",status="401"}' in (
         metrics
     )
+
+
+async def test_concurrent_licences_are_stored_together_each_answering_as_if_alone(
+    settings: LicenceGatewaySettings,
+    db_session: AsyncSession,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[int] = []
+
+    async def slow_store(driver: Any, payloads: Sequence[NewPayload]) -> list[Ingest]:
+        batches.append(len(payloads))
+        await asyncio.sleep(0.05)  # the requests arriving meanwhile wait for the next batch
+        return await store_payloads_on(driver, payloads)
+
+    monkeypatch.setattr("licence_gateway.api.icms_direct.store_payloads_on", slow_store)
+    body = sil_body(id=str(uuid.uuid4()))
+    changed = sil_body(id=body["licence"]["id"], restrictions="Other restrictions")
+    others = [sil_body(id=str(uuid.uuid4())) for _ in range(4)]
+    async with both_ways(settings, db_session) as (direct, _):
+        first = await asyncio.gather(direct.post(UPDATE, others[0]), direct.post(UPDATE, body))
+        sent = [body, *others[1:], body, changed]
+        answers = [*first, *await asyncio.gather(*(direct.post(UPDATE, b) for b in sent))]
+    assert sum(batches) == len(answers) and max(batches) > 1, batches
+    statuses = [answer.response.status_code for answer in answers]
+    # `body` was stored before the others: its repeats are 201s, the changed licence a 409.
+    assert statuses == [201] * 7 + [409]
+    for answer, sent_body in zip(answers, [others[0], body, *sent], strict=True):
+        answer.accept()
+        if answer.response.status_code == 201:
+            assert answer.response.text == json.dumps(sent_body)
+    stored = await db_session.scalars(select(LicencePayload.icms_id))
+    assert len(set(stored.all())) == 5
+
+
+async def test_a_licence_failing_its_batch_fails_alone(
+    settings: LicenceGatewaySettings,
+    db_session: AsyncSession,
+    redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    poison = str(uuid.uuid4())
+    failed: list[int] = []
+
+    async def failing_store(driver: Any, payloads: Sequence[NewPayload]) -> list[Ingest]:
+        await asyncio.sleep(0.05)  # the requests arriving meanwhile wait for the next batch
+        if any(str(payload.icms_id) == poison for payload in payloads):
+            failed.append(len(payloads))
+            raise RuntimeError("a statement failed")
+        return await store_payloads_on(driver, payloads)
+
+    monkeypatch.setattr("licence_gateway.api.icms_direct.store_payloads_on", failing_store)
+    bodies = [sil_body(id=str(uuid.uuid4())) for _ in range(4)]
+    bodies.insert(2, sil_body(id=poison))
+    async with both_ways(settings, db_session) as (direct, _):
+        answers = await asyncio.gather(*(direct.post(UPDATE, body) for body in bodies))
+    assert [answer.response.status_code for answer in answers] == [201, 201, 500, 201, 201]
+    assert failed[0] > 1 and failed[1:] == [1], failed  # its batch, then it alone
+    stored = await db_session.scalars(select(LicencePayload.icms_id))
+    assert {str(icms_id) for icms_id in stored} == {b["licence"]["id"] for b in bodies} - {poison}
