@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from invoice_checker.domain.tenkfeet_mapping import HourRow
 from invoice_checker.store import hour_sync
-from invoice_checker.store.directory import Project, TenkfeetUser
+from invoice_checker.store.directory import Project
 from invoice_checker.store.hours import HourEntry
 from invoice_checker.store.invoices import Invoice
+from tests.invoice_checker.directory_factories import make_user
 from tests.invoice_checker.invoice_factories import (
     add_entries,
     make_invoice,
@@ -35,17 +36,6 @@ SELECT (jsonb_populate_record(e, jsonb_build_object(
     'id', -e.id, 'upstream_id', -e.upstream_id, '{column}', CAST(:missing AS uuid)))).*
 FROM invoice_checker.hour_entries e WHERE e.id = :entry
 """
-
-
-async def _person(session: AsyncSession) -> TenkfeetUser:
-    person = TenkfeetUser(
-        guid=uuid.uuid4(),
-        user_id=uuid.uuid4().int % 10**9,
-        email=f"{uuid.uuid4().hex[:10]}@example.com",
-    )
-    session.add(person)
-    await session.flush()
-    return person
 
 
 async def _entries_of(session: AsyncSession, invoice: Invoice) -> list[HourEntry]:
@@ -84,7 +74,7 @@ async def test_entries_keep_their_references_as_foreign_keys_did(
     db_session: AsyncSession, statement: str, refusal: str
 ) -> None:
     invoice = await make_invoice(db_session, await make_project(db_session), MONTH)
-    person = await _person(db_session)
+    person = await make_user(db_session)
     await add_entries(db_session, invoice, {"user_guid": person.guid})
     [entry] = await _entries_of(db_session, invoice)
     binds = {"entry": entry.id, "invoice": invoice.id, "user": person.guid, "missing": MISSING}
@@ -132,7 +122,7 @@ async def test_the_sync_cannot_store_a_row_of_an_unknown_project_or_user(
     db_session: AsyncSession, first_sync: bool, unknown: str
 ) -> None:
     project = await make_project(db_session)
-    person = await _person(db_session)
+    person = await make_user(db_session)
     upstream = uuid.uuid4().int % 10**12
     if not first_sync:  # the day holds an entry already: the rows go through the merge
         await _write(db_session, _hour_row(upstream, project, person.guid))
@@ -178,7 +168,7 @@ async def test_a_deleted_project_takes_its_invoices_entries(db_session: AsyncSes
 
 async def test_a_deleted_user_leaves_their_entries_without_user(db_session: AsyncSession) -> None:
     invoice = await make_invoice(db_session, await make_project(db_session), MONTH)
-    leaving, staying = await _person(db_session), await _person(db_session)
+    leaving, staying = await make_user(db_session), await make_user(db_session)
     await add_entries(db_session, invoice, {"user_guid": leaving.guid}, {"user_guid": staying.guid})
     await db_session.execute(
         text("DELETE FROM invoice_checker.tenkfeet_users WHERE guid = :guid"),
@@ -193,7 +183,7 @@ async def test_truncating_invoices_or_users_leaves_no_entry_naming_them(
 ) -> None:
     """As a TRUNCATE ... CASCADE through the keys did; inside the test's transaction."""
     invoice = await make_invoice(db_session, await make_project(db_session), MONTH)
-    person = await _person(db_session)
+    person = await make_user(db_session)
     await add_entries(db_session, invoice, {"user_guid": person.guid})
     await db_session.execute(text("TRUNCATE invoice_checker.tenkfeet_users CASCADE"))
     [entry] = await _entries_of(db_session, invoice)

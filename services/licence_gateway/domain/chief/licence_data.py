@@ -418,16 +418,12 @@ def _goods(licence_type: str, goods: Sequence[Mapping[str, Any]]) -> list[str]:
     """The goods lines: 19 fields each, of which supplements, group, currency, value and
     sub-period stay empty. Fields: line, number, commodity, 3 empty, description, controlled by,
     empty, unit, empty, quantity, 6 empty (in the f-strings: `\\` is a separator)."""
-    if licence_type in ("OIL", "DFL"):  # firearms: open lines, quantities ignored
-        return [
-            f"\\line\\{number}\\\\\\\\\\{good['description']}\\O\\\\\\\\\\\\\\\\\\\\"
-            for number, good in enumerate(goods, start=1)
-        ]
+    firearms = licence_type in ("OIL", "DFL")  # open lines, quantities ignored
     with_commodity = licence_type in ("SAN", "NUCLEAR")
-    with_description = licence_type in ("SIL", "NUCLEAR")
+    with_description = firearms or licence_type in ("SIL", "NUCLEAR")
     lines = []
     for number, good in enumerate(goods, start=1):
-        controlled_by = good["controlled_by"]
+        controlled_by = "O" if firearms else good["controlled_by"]
         unit = quantity = ""
         if controlled_by == "Q":  # only quantity control carries a unit and an amount
             unit = _unit_code(int(good["unit"]))
